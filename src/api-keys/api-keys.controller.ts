@@ -1,0 +1,39 @@
+import { idParam } from '../common/validation.js';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { ApiKeysService } from './api-keys.service.js';
+import { Auth } from './auth.decorators.js';
+import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/api-key.dto.js';
+
+@ApiTags('API keys')
+@Controller('api/v1/api-keys')
+@Auth('admin')
+export class ApiKeysController {
+  constructor(private readonly apiKeys: ApiKeysService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a key; the key is shown only in this answer' })
+  @ApiCreatedResponse({ type: CreatedApiKeyDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
+  async create(@Body() body: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
+    const { key, record } = await this.apiKeys.create(body.name, body.scopes);
+    return { ...ApiKeyDto.from(record), key };
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List keys (without the keys themselves)' })
+  @ApiOkResponse({ type: [ApiKeyDto] })
+  async list(): Promise<ApiKeyDto[]> {
+    return (await this.apiKeys.list()).map((record) => ApiKeyDto.from(record));
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke a key; it stops working at once' })
+  @ApiOkResponse({ type: ApiKeyDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'API_KEY_NOT_FOUND' })
+  async revoke(@Param('id', idParam()) id: number): Promise<ApiKeyDto> {
+    return ApiKeyDto.from(await this.apiKeys.revoke(id));
+  }
+}

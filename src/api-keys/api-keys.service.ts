@@ -1,0 +1,87 @@
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { existsSync } from 'node:fs';
+import { mkdir, open, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { AppConfig } from '../config/app-config.js';
+import { DomainError } from '../common/errors.js';
+import { ApiKeyEntity } from './api-key.entity.js';
+import { ApiKeyStore, CreatedApiKey } from './api-key-store.js';
+import { Principal } from './auth.decorators.js';
+import { parseScopes, Scope } from './scopes.js';
+
+/** How often a key's last-used time is written back; per-request writes would cost the hot path. */
+const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+@Injectable()
+export class ApiKeysService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(ApiKeysService.name);
+  private readonly store: ApiKeyStore;
+  private readonly lastUsedWritten = new Map<number, number>();
+
+  constructor(
+    dataSource: DataSource,
+    private readonly config: AppConfig,
+  ) {
+    this.store = new ApiKeyStore(dataSource);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.ensureFirstAdminKey();
+  }
+
+  /** On a fresh database: install BOOTSTRAP_ADMIN_KEY, or generate a key into an owner-only file. */
+  async ensureFirstAdminKey(): Promise<void> {
+    const file = this.config.auth.adminKeyFile;
+    const created = await this.store.createBootstrapKey(this.config.auth.bootstrapAdminKey);
+    if (created && this.config.auth.bootstrapAdminKey) {
+      this.logger.log('First admin key installed from BOOTSTRAP_ADMIN_KEY');
+    } else if (created) {
+      await writeOwnerOnlyFile(file, `${created.key}\n`);
+      this.logger.log(`First admin key written to ${file} (readable by its owner only); store it safely, then delete the file`);
+    } else if (existsSync(file)) {
+      this.logger.log(`The first admin key is in ${file}; store it safely, then delete the file`);
+    }
+  }
+
+  async authenticate(key: string): Promise<Principal | null> {
+    if (key.length > 512) return null;
+    const record = await this.store.findActiveByKey(key);
+    if (!record) return null;
+    this.noteUse(record.id);
+    return { keyId: record.id, name: record.name, scopes: new Set(parseScopes(record.scopes)) };
+  }
+
+  create(name: string, scopes: readonly Scope[]): Promise<CreatedApiKey> {
+    return this.store.create(name, scopes);
+  }
+
+  list(): Promise<ApiKeyEntity[]> {
+    return this.store.list();
+  }
+
+  async revoke(id: number): Promise<ApiKeyEntity> {
+    const record = await this.store.revoke(id);
+    if (!record) throw DomainError.field('API_KEY_NOT_FOUND', 'id', `API key ${id} does not exist`);
+    return record;
+  }
+
+  private noteUse(id: number): void {
+    const now = Date.now();
+    if (now - (this.lastUsedWritten.get(id) ?? 0) < LAST_USED_WRITE_INTERVAL_MS) return;
+    this.lastUsedWritten.set(id, now);
+    this.store.touch(id, now).catch((error: Error) => this.logger.warn(`Could not record key use: ${error.message}`));
+  }
+}
+
+async function writeOwnerOnlyFile(path: string, content: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // Remove any leftover so the new file is created with our mode rather than inheriting an old one.
+  await unlink(path).catch(() => undefined);
+  const handle = await open(path, 'wx', 0o600);
+  try {
+    await handle.writeFile(content, 'utf8');
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,33 @@
+import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { Scope } from './scopes.js';
+
+export const AUTH_SCOPES_KEY = 'provisioning:auth-scopes';
+export const PUBLIC_ROUTE_KEY = 'provisioning:public-route';
+
+/** The caller, as established by the API key guard. */
+export interface Principal {
+  keyId: number;
+  name: string;
+  scopes: ReadonlySet<Scope>;
+}
+
+/** The route needs a valid key holding at least one of `scopes`. */
+export function Auth(...scopes: Scope[]) {
+  return applyDecorators(
+    SetMetadata(AUTH_SCOPES_KEY, scopes),
+    ApiBearerAuth(),
+    ApiUnauthorizedResponse({ description: 'AUTH_REQUIRED or AUTH_INVALID: missing, unknown or revoked key', type: ErrorResponseDto }),
+    ApiForbiddenResponse({ description: `SCOPE_FORBIDDEN: the key lacks every one of: ${scopes.join(', ')}`, type: ErrorResponseDto }),
+  );
+}
+
+/** The route needs no key (health, documentation). */
+export const Public = () => SetMetadata(PUBLIC_ROUTE_KEY, true);
+
+export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext): Principal => {
+  const request = context.switchToHttp().getRequest<{ principal?: Principal }>();
+  if (!request.principal) throw new Error('CurrentPrincipal used on a route without @Auth');
+  return request.principal;
+});

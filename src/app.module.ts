@@ -1,0 +1,30 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { buildDataSourceOptions } from './database/data-source.js';
+import { ApiKeysModule } from './api-keys/api-keys.module.js';
+import { CacheManagerModule } from './cache-manager/cache-manager.module.js';
+import { EventsModule } from './events/events.module.js';
+import { HandlersModule } from './handlers/handlers.module.js';
+import { HealthModule } from './health/health.module.js';
+
+@Module({})
+export class AppModule {
+  static register(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        TypeOrmModule.forRoot({ ...buildDataSourceOptions(config.database), migrationsRun: true }),
+        ScheduleModule.forRoot(),
+        ApiKeysModule,
+        CacheManagerModule,
+        HandlersModule,
+        EventsModule,
+        HealthModule,
+      ],
+    };
+  }
+}

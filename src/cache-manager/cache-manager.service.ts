@@ -1,0 +1,134 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { DataSource, In, LessThan, MoreThan } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
+import { HandlerEntity, HandlerStage } from '../handlers/handler.entity.js';
+import { HandlerChangeEntity } from './handler-change.entity.js';
+import { ChangeFeedCursor } from './change-feed-cursor.js';
+import { HandlerIndex } from './handler-index.js';
+
+const REFRESH_JOB = 'handler-cache-refresh';
+
+/** Change-feed rows older than this are deleted by the scheduled refresh. */
+const CHANGE_FEED_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+export interface CacheStatus {
+  version: number;
+  handlerCount: number;
+  refreshedAt: number | null;
+  refreshDurationMs: number | null;
+  syncedAt: number | null;
+}
+
+/**
+ * The in-memory handler cache. A full reload runs at start, on the configured cron and on
+ * demand; in between, every instance polls the `handler_changes` feed and re-reads only the
+ * handlers that changed, so an API change reaches all instances within the poll interval.
+ */
+@Injectable()
+export class CacheManagerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(CacheManagerService.name);
+  private readonly cursor = new ChangeFeedCursor();
+  private handlers = new Map<number, HandlerEntity>();
+  private index = new HandlerIndex([]);
+  private refreshedAt: number | null = null;
+  private refreshDurationMs: number | null = null;
+  private syncedAt: number | null = null;
+  /** Serialises reloads and syncs so two never interleave their writes to the maps. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private syncTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly scheduler: SchedulerRegistry,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.refresh();
+    const job = CronJob.from({
+      cronTime: this.config.cache.refreshCron,
+      onTick: () => void this.refresh().catch((error: Error) => this.logger.error(`Scheduled refresh failed: ${error.message}`)),
+    });
+    this.scheduler.addCronJob(REFRESH_JOB, job);
+    job.start();
+    this.syncTimer = setInterval(
+      () => void this.sync().catch((error: Error) => this.logger.warn(`Cache sync failed: ${error.message}`)),
+      this.config.cache.syncIntervalMs,
+    );
+    this.syncTimer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.syncTimer = null;
+    if (this.scheduler.doesExist('cron', REFRESH_JOB)) this.scheduler.deleteCronJob(REFRESH_JOB);
+  }
+
+  /** Enabled handlers for an event and stage, in run order. O(1) in the number of handlers. */
+  lookup(eventId: string, stage: HandlerStage = 'after'): readonly HandlerEntity[] {
+    return this.index.lookup(eventId, stage);
+  }
+
+  status(): CacheStatus {
+    return {
+      version: this.cursor.version,
+      handlerCount: this.index.size,
+      refreshedAt: this.refreshedAt,
+      refreshDurationMs: this.refreshDurationMs,
+      syncedAt: this.syncedAt,
+    };
+  }
+
+  /** Full reload from the database. */
+  refresh(): Promise<CacheStatus> {
+    return this.serialised(async () => {
+      const started = performance.now();
+      const changes = this.dataSource.getRepository(HandlerChangeEntity);
+      // Read the feed position before the handlers: a change committed in between is re-applied, never missed.
+      const latest = await changes.find({ order: { version: 'DESC' }, take: 1 });
+      const high = latest[0]?.version ?? 0;
+      const recent = await changes.find({ select: { version: true }, where: { version: MoreThan(high - 200) } });
+      const enabled = await this.dataSource.getRepository(HandlerEntity).find({ where: { status: 'enabled' } });
+      this.handlers = new Map(enabled.map((handler) => [handler.id, handler]));
+      this.index = new HandlerIndex(this.handlers.values());
+      this.cursor.reset(high, recent.map((row) => row.version));
+      this.refreshedAt = Date.now();
+      this.syncedAt = this.refreshedAt;
+      this.refreshDurationMs = Math.round((performance.now() - started) * 100) / 100;
+      await changes.delete({ changedAt: LessThan(Date.now() - CHANGE_FEED_RETENTION_MS) });
+      this.logger.log(`Handler cache refreshed: ${this.index.size} enabled handlers, version ${high}, ${this.refreshDurationMs} ms`);
+      return this.status();
+    });
+  }
+
+  /** Applies changes from the feed that this instance has not seen. Cheap when nothing changed. */
+  sync(): Promise<CacheStatus> {
+    return this.serialised(async () => {
+      const rows = await this.dataSource
+        .getRepository(HandlerChangeEntity)
+        .find({ where: { version: MoreThan(this.cursor.floor) }, order: { version: 'ASC' } });
+      const fresh = this.cursor.take(rows);
+      if (fresh.length > 0) {
+        const ids = [...new Set(fresh.map((row) => row.handlerId))];
+        const current = await this.dataSource.getRepository(HandlerEntity).find({ where: { id: In(ids) } });
+        const byId = new Map(current.map((handler) => [handler.id, handler]));
+        for (const id of ids) {
+          const handler = byId.get(id);
+          if (handler && handler.status === 'enabled') this.handlers.set(id, handler);
+          else this.handlers.delete(id);
+        }
+        this.index = new HandlerIndex(this.handlers.values());
+      }
+      this.syncedAt = Date.now();
+      return this.status();
+    });
+  }
+
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

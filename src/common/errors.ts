@@ -1,0 +1,55 @@
+/**
+ * Domain errors with stable codes. Services throw these; the one global filter maps
+ * each code to its HTTP status and the JSON body {statusCode, code, message, details}.
+ */
+export const ERROR_STATUS = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_JSON: 400,
+  UNKNOWN_EVENT: 400,
+  INVALID_TASK: 400,
+  TARGET_FORBIDDEN: 400,
+  SCRIPT_PATH_OUTSIDE: 400,
+  SCRIPT_NOT_FOUND: 400,
+  SCRIPT_HANDLERS_DISABLED: 400,
+  AUTH_REQUIRED: 401,
+  AUTH_INVALID: 401,
+  SCOPE_FORBIDDEN: 403,
+  HANDLER_NOT_FOUND: 404,
+  EVENT_TYPE_NOT_FOUND: 404,
+  API_KEY_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  HANDLER_ARCHIVED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL_ERROR: 500,
+  SERVICE_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** One problem with one input field, as listed in `details`. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: FieldProblem[] = [],
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+
+  get statusCode(): number {
+    return ERROR_STATUS[this.code];
+  }
+
+  static field(code: ErrorCode, field: string, message: string): DomainError {
+    return new DomainError(code, message, [{ field, message }]);
+  }
+}

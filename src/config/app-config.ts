@@ -1,0 +1,110 @@
+import { resolve } from 'node:path';
+import { CronTime } from 'cron';
+import { ConfigError, EnvInput, validateEnvironment } from './environment.js';
+import { parseNetworkList } from '../common/network-policy.js';
+
+export type LogLevelName = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+
+export type DatabaseConfig =
+  | { readonly type: 'sqlite'; readonly path: string }
+  | { readonly type: 'mysql'; readonly url: string };
+
+/** Networks never reached unless the operator overrides OUTBOUND_DENY_NETWORKS. */
+export const DEFAULT_DENIED_NETWORKS = Object.freeze([
+  '0.0.0.0/8', // "this network"; 0.0.0.0 reaches the local host on Linux
+  '169.254.0.0/16', // IPv4 link-local, including cloud metadata 169.254.169.254
+  '100.100.100.200/32', // Alibaba Cloud metadata
+  'fe80::/10', // IPv6 link-local
+  'fd00:ec2::254/128', // AWS IPv6 metadata
+]);
+
+export const DEFAULTS = Object.freeze({
+  port: 3000,
+  host: '0.0.0.0',
+  databaseUrl: 'sqlite:./data/provisioning.sqlite',
+  adminKeyFile: './data/admin-key.txt',
+  cacheRefreshCron: '*/5 * * * *',
+  cacheSyncIntervalMs: 1000,
+  scriptsDir: './scripts',
+  logLevel: 'log' as LogLevelName,
+  bodyLimitBytes: 1024 * 1024,
+});
+
+/** The validated, typed configuration. Built once at start by `loadConfig`. */
+export class AppConfig {
+  readonly env!: 'development' | 'production' | 'test';
+  readonly http!: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
+  readonly database!: DatabaseConfig;
+  readonly auth!: { readonly bootstrapAdminKey?: string; readonly adminKeyFile: string };
+  readonly cache!: { readonly refreshCron: string; readonly syncIntervalMs: number };
+  readonly scripts!: { readonly enabled: boolean; readonly dir: string };
+  readonly log!: { readonly level: LogLevelName; readonly format: 'text' | 'json' };
+  readonly outbound!: { readonly allow: readonly string[]; readonly deny: readonly string[] };
+
+  constructor(values: AppConfig) {
+    Object.assign(this, values);
+    Object.freeze(this);
+  }
+}
+
+export function parseDatabaseUrl(url: string): DatabaseConfig {
+  if (url.startsWith('sqlite:')) {
+    const raw = url.slice('sqlite:'.length).replace(/^\/\//, '');
+    return { type: 'sqlite', path: raw === ':memory:' ? raw : resolve(raw) };
+  }
+  return { type: 'mysql', url: url.replace(/^mariadb:/, 'mysql:') };
+}
+
+/** Validates the environment once; throws ConfigError naming every bad variable. */
+export function loadConfig(input: EnvInput): AppConfig {
+  const env = validateEnvironment(input);
+  const problems: string[] = [];
+
+  const refreshCron = env.CACHE_REFRESH_CRON ?? DEFAULTS.cacheRefreshCron;
+  try {
+    new CronTime(refreshCron);
+  } catch {
+    problems.push(`CACHE_REFRESH_CRON: "${refreshCron}" is not a valid cron expression`);
+  }
+
+  const network = (name: string, value: string | undefined, fallback: readonly string[]): string[] => {
+    if (value === undefined) return [...fallback];
+    try {
+      return parseNetworkList(value);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+      return [];
+    }
+  };
+  const allow = network('OUTBOUND_ALLOW_NETWORKS', env.OUTBOUND_ALLOW_NETWORKS, []);
+  const deny = network('OUTBOUND_DENY_NETWORKS', env.OUTBOUND_DENY_NETWORKS, DEFAULT_DENIED_NETWORKS);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return new AppConfig({
+    env: (env.NODE_ENV ?? 'development') as AppConfig['env'],
+    http: {
+      host: env.HOST ?? DEFAULTS.host,
+      port: env.PORT ?? DEFAULTS.port,
+      bodyLimitBytes: env.BODY_LIMIT_BYTES ?? DEFAULTS.bodyLimitBytes,
+    },
+    database: parseDatabaseUrl(env.DATABASE_URL ?? DEFAULTS.databaseUrl),
+    auth: {
+      bootstrapAdminKey: env.BOOTSTRAP_ADMIN_KEY,
+      adminKeyFile: resolve(env.ADMIN_KEY_FILE ?? DEFAULTS.adminKeyFile),
+    },
+    cache: {
+      refreshCron,
+      syncIntervalMs: env.CACHE_SYNC_INTERVAL_MS ?? DEFAULTS.cacheSyncIntervalMs,
+    },
+    scripts: {
+      enabled: env.SCRIPT_HANDLERS_ENABLED === 'true' || env.SCRIPT_HANDLERS_ENABLED === '1',
+      dir: resolve(env.SCRIPTS_DIR ?? DEFAULTS.scriptsDir),
+    },
+    log: {
+      level: (env.LOG_LEVEL ?? DEFAULTS.logLevel) as LogLevelName,
+      format: (env.LOG_FORMAT ?? 'text') as 'text' | 'json',
+    },
+    outbound: { allow, deny },
+  } as AppConfig);
+}

@@ -1,0 +1,136 @@
+import 'reflect-metadata';
+import { plainToInstance, Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, validateSync } from 'class-validator';
+
+/**
+ * Every environment variable the service reads, with its validation.
+ * The service is configured only through these; nothing else reads `process.env`.
+ */
+export class EnvironmentVariables {
+  @IsOptional()
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT?: number;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  HOST?: string;
+
+  @IsOptional()
+  @Matches(/^(sqlite:.+|mysql:\/\/.+|mariadb:\/\/.+)$/, {
+    message: 'DATABASE_URL must be sqlite:<file path> or mysql://user:password@host:port/database',
+  })
+  DATABASE_URL?: string;
+
+  /** Installed as the first admin key on a fresh database (automated deployments). */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_\-.~+/=]{32,256}$/, {
+    message: 'BOOTSTRAP_ADMIN_KEY must be 32 to 256 characters of [A-Za-z0-9_-.~+/=]',
+  })
+  BOOTSTRAP_ADMIN_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  ADMIN_KEY_FILE?: string;
+
+  @IsOptional()
+  @IsString()
+  CACHE_REFRESH_CRON?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(5000)
+  CACHE_SYNC_INTERVAL_MS?: number;
+
+  @IsOptional()
+  @IsIn(['true', 'false', '1', '0'], { message: 'SCRIPT_HANDLERS_ENABLED must be true or false' })
+  SCRIPT_HANDLERS_ENABLED?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  SCRIPTS_DIR?: string;
+
+  @IsOptional()
+  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  LOG_LEVEL?: string;
+
+  @IsOptional()
+  @IsIn(['text', 'json'])
+  LOG_FORMAT?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(50 * 1024 * 1024)
+  BODY_LIMIT_BYTES?: number;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(4000)
+  OUTBOUND_ALLOW_NETWORKS?: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(4000)
+  OUTBOUND_DENY_NETWORKS?: string;
+}
+
+export const ENV_KEYS = Object.freeze([
+  'NODE_ENV',
+  'PORT',
+  'HOST',
+  'DATABASE_URL',
+  'BOOTSTRAP_ADMIN_KEY',
+  'ADMIN_KEY_FILE',
+  'CACHE_REFRESH_CRON',
+  'CACHE_SYNC_INTERVAL_MS',
+  'SCRIPT_HANDLERS_ENABLED',
+  'SCRIPTS_DIR',
+  'LOG_LEVEL',
+  'LOG_FORMAT',
+  'BODY_LIMIT_BYTES',
+  'OUTBOUND_ALLOW_NETWORKS',
+  'OUTBOUND_DENY_NETWORKS',
+] as const);
+
+export type EnvKey = (typeof ENV_KEYS)[number];
+export type EnvInput = Partial<Record<EnvKey, string | undefined>> | NodeJS.ProcessEnv;
+
+/** Raised when the environment is invalid; its message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the known variables; blank values count as unset. Never echoes a value back. */
+export function validateEnvironment(input: EnvInput): EnvironmentVariables {
+  const picked: Record<string, string> = {};
+  for (const key of ENV_KEYS) {
+    const value = input[key];
+    if (value !== undefined && value.trim() !== '') picked[key] = value.trim();
+  }
+  const env = plainToInstance(EnvironmentVariables, picked);
+  const errors = validateSync(env, { whitelist: true, forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const problems = errors.map((error) => {
+      const messages = Object.values(error.constraints ?? {});
+      return `${error.property}: ${messages.join('; ')}`;
+    });
+    throw new ConfigError(problems);
+  }
+  return env;
+}

@@ -1,0 +1,54 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import type { DatabaseConfig } from '../config/app-config.js';
+import { AppMetaEntity } from './app-meta.entity.js';
+import { HandlerEntity } from '../handlers/handler.entity.js';
+import { HandlerChangeEntity } from '../cache-manager/handler-change.entity.js';
+import { ApiKeyEntity } from '../api-keys/api-key.entity.js';
+import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema.js';
+
+/** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
+export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity];
+
+/** Every migration, in order. */
+export const MIGRATIONS = [InitialSchema1763800000000];
+
+/**
+ * The one place that turns configuration into TypeORM options, used by the Nest app,
+ * `ormconfig.ts` (TypeORM CLI) and the key-management script.
+ */
+export function buildDataSourceOptions(database: DatabaseConfig): DataSourceOptions {
+  const common = {
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTransactionMode: 'each' as const,
+    synchronize: false,
+    logging: ['error' as const],
+  };
+  if (database.type === 'sqlite') {
+    if (database.path !== ':memory:') mkdirSync(dirname(database.path), { recursive: true });
+    return {
+      ...common,
+      type: 'better-sqlite3',
+      database: database.path,
+      enableWAL: true,
+      prepareDatabase: (db: { pragma(source: string): unknown }) => {
+        // FULL: an accepted event survives power loss, not only a process crash.
+        db.pragma('synchronous = FULL');
+        db.pragma('busy_timeout = 5000');
+        db.pragma('foreign_keys = ON');
+      },
+    };
+  }
+  return {
+    ...common,
+    type: 'mysql',
+    url: database.url,
+    timezone: 'Z',
+    charset: 'utf8mb4',
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    extra: { connectionLimit: 10 },
+  };
+}

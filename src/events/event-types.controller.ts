@@ -1,0 +1,36 @@
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { DomainError } from '../common/errors.js';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { Auth } from '../api-keys/auth.decorators.js';
+import { EVENT_CATALOG, EVENT_GROUPS, EventDefinition, findEvent, sampleEnvelope } from './event-catalog.js';
+import { EventCatalogDto, EventTypeDto } from './dto/event-type.dto.js';
+
+function toDto(event: EventDefinition): EventTypeDto {
+  return { id: event.id, group: event.group, description: event.description, entity: event.entity, sample: sampleEnvelope(event) };
+}
+
+@ApiTags('Events')
+@Controller('api/v1/event-types')
+@Auth('admin', 'read', 'events', 'internal')
+export class EventTypesController {
+  @Get()
+  @ApiOperation({ summary: 'The event catalog, grouped, with a description and sample payload per event' })
+  @ApiOkResponse({ type: EventCatalogDto })
+  list(): EventCatalogDto {
+    return {
+      total: EVENT_CATALOG.length,
+      groups: EVENT_GROUPS.map((name) => ({ name, events: EVENT_CATALOG.filter((e) => e.group === name).map(toDto) })),
+    };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One event of the catalog' })
+  @ApiOkResponse({ type: EventTypeDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'EVENT_TYPE_NOT_FOUND' })
+  get(@Param('id') id: string): EventTypeDto {
+    const event = findEvent(id);
+    if (!event) throw DomainError.field('EVENT_TYPE_NOT_FOUND', 'id', `"${id}" is not an event of the catalog`);
+    return toDto(event);
+  }
+}

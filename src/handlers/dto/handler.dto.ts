@@ -1,0 +1,163 @@
+import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { PageQueryDto } from '../../common/pagination.dto.js';
+import {
+  HANDLER_STAGES,
+  HANDLER_STATUSES,
+  HANDLER_TYPES,
+  HandlerStage,
+  HandlerStatus,
+  HandlerType,
+  ON_FAILURE_CHOICES,
+  OnFailure,
+} from '../handler.entity.js';
+
+export const HANDLER_LIMITS = Object.freeze({
+  priorityMin: 1,
+  priorityMax: 1_000_000,
+  timeoutMsMin: 100,
+  timeoutMsMax: 300_000,
+  timeoutMsDefault: 15_000,
+  retryLimitMax: 30,
+  retryLimitDefault: 7,
+  priorityDefault: 10,
+  headersMax: 20,
+});
+
+export class CreateHandlerDto {
+  @ApiProperty({ example: 'CRM: new clients', minLength: 1, maxLength: 200 })
+  @IsString()
+  @Length(1, 200)
+  name: string;
+
+  @ApiProperty({
+    example: 'clients.create',
+    description: 'A catalog event ID, a group wildcard such as `clients.*` (any depth), or `*` for every event',
+  })
+  @IsString()
+  @Length(1, 100)
+  event: string;
+
+  @ApiProperty({
+    enum: HANDLER_TYPES,
+    example: 'http',
+    description: '`script` is internal only: it needs SCRIPT_HANDLERS_ENABLED and a key with the internal scope',
+  })
+  @IsIn(HANDLER_TYPES)
+  type: HandlerType;
+
+  @ApiProperty({
+    example: '127.0.0.1:5000/api',
+    description: 'http/https: `host[:port]/path` or a full URL of that scheme. script: a path inside the scripts folder',
+  })
+  @IsString()
+  @Length(1, 2048)
+  task: string;
+
+  @ApiPropertyOptional({ enum: HANDLER_STATUSES, default: 'enabled' })
+  @IsOptional()
+  @IsIn(HANDLER_STATUSES)
+  status?: HandlerStatus;
+
+  @ApiPropertyOptional({
+    minimum: HANDLER_LIMITS.priorityMin,
+    maximum: HANDLER_LIMITS.priorityMax,
+    default: HANDLER_LIMITS.priorityDefault,
+    description: 'Lower runs first; 1 precedes all others. Ties run by id.',
+  })
+  @IsOptional()
+  @IsInt({ message: 'priority must be an integer' })
+  @Min(HANDLER_LIMITS.priorityMin)
+  @Max(HANDLER_LIMITS.priorityMax)
+  priority?: number;
+
+  @ApiPropertyOptional({ enum: HANDLER_STAGES, default: 'after' })
+  @IsOptional()
+  @IsIn(HANDLER_STAGES)
+  stage?: HandlerStage;
+
+  @ApiPropertyOptional({ minimum: HANDLER_LIMITS.timeoutMsMin, maximum: HANDLER_LIMITS.timeoutMsMax, default: HANDLER_LIMITS.timeoutMsDefault })
+  @IsOptional()
+  @IsInt()
+  @Min(HANDLER_LIMITS.timeoutMsMin)
+  @Max(HANDLER_LIMITS.timeoutMsMax)
+  timeout_ms?: number;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: HANDLER_LIMITS.retryLimitMax,
+    default: HANDLER_LIMITS.retryLimitDefault,
+    description: 'Retries after the first attempt before a delivery is marked failed',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(HANDLER_LIMITS.retryLimitMax)
+  retry_limit?: number;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { 'X-Tenant': 'north' },
+    description: 'Custom request headers (at most 20). Values of sensitive names are masked in answers.',
+  })
+  @IsOptional()
+  @IsObject()
+  headers?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    enum: ON_FAILURE_CHOICES,
+    nullable: true,
+    description: 'before stage only: what a failure or timeout of this handler means. Default forbid.',
+  })
+  @IsOptional()
+  @IsIn(ON_FAILURE_CHOICES)
+  on_failure?: OnFailure | null;
+}
+
+export class UpdateHandlerDto extends PartialType(CreateHandlerDto) {}
+
+export class ListHandlersQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ description: 'Exact value of the handler\'s event field (catalog ID or wildcard)' })
+  @IsOptional()
+  @IsString()
+  event?: string;
+
+  @ApiPropertyOptional({ enum: HANDLER_TYPES })
+  @IsOptional()
+  @IsIn(HANDLER_TYPES)
+  type?: HandlerType;
+
+  @ApiPropertyOptional({ enum: [...HANDLER_STATUSES, ''], description: 'Blank or absent: enabled and disabled, not archived' })
+  @IsOptional()
+  @IsIn([...HANDLER_STATUSES, ''])
+  status?: HandlerStatus | '';
+}
+
+export class HandlerDto {
+  @ApiProperty({ example: 1 }) id: number;
+  @ApiProperty() name: string;
+  @ApiProperty({ example: 'clients.create' }) event: string;
+  @ApiProperty({ enum: HANDLER_TYPES }) type: HandlerType;
+  @ApiProperty({ example: '127.0.0.1:5000/api' }) task: string;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'http://127.0.0.1:5000/api', description: 'The URL called (http/https)' })
+  target_url: string | null;
+  @ApiProperty({ enum: HANDLER_STATUSES }) status: HandlerStatus;
+  @ApiProperty() priority: number;
+  @ApiProperty({ enum: HANDLER_STAGES }) stage: HandlerStage;
+  @ApiProperty() timeout_ms: number;
+  @ApiProperty() retry_limit: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) headers: Record<string, string>;
+  @ApiPropertyOptional({ enum: ON_FAILURE_CHOICES, nullable: true }) on_failure: OnFailure | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Why the handler was disabled automatically' })
+  disabled_reason: string | null;
+  @ApiProperty({ format: 'date-time' }) created_at: string;
+  @ApiProperty({ format: 'date-time' }) updated_at: string;
+}
+
+export class HandlerPageDto {
+  @ApiProperty({ type: [HandlerDto] }) items: HandlerDto[];
+  @ApiProperty() total: number;
+  @ApiProperty() page: number;
+  @ApiProperty() per_page: number;
+}

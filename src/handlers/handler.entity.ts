@@ -1,0 +1,59 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { epochMs, jsonText } from '../database/columns.js';
+
+export const HANDLER_TYPES = ['http', 'https', 'script'] as const;
+export type HandlerType = (typeof HANDLER_TYPES)[number];
+export const HANDLER_STATUSES = ['enabled', 'disabled', 'archived'] as const;
+export type HandlerStatus = (typeof HANDLER_STATUSES)[number];
+export const HANDLER_STAGES = ['after', 'before'] as const;
+export type HandlerStage = (typeof HANDLER_STAGES)[number];
+export const ON_FAILURE_CHOICES = ['allow', 'forbid'] as const;
+export type OnFailure = (typeof ON_FAILURE_CHOICES)[number];
+
+@Entity({ name: 'handlers' })
+export class HandlerEntity {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id: number;
+
+  @Column({ type: 'varchar', length: 200 })
+  name: string;
+
+  @Column({ type: 'varchar', length: 100 })
+  event: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  type: HandlerType;
+
+  @Column({ type: 'varchar', length: 2048 })
+  task: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  status: HandlerStatus;
+
+  @Column({ type: 'integer' })
+  priority: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  stage: HandlerStage;
+
+  @Column({ name: 'timeout_ms', type: 'integer' })
+  timeoutMs: number;
+
+  @Column({ name: 'retry_limit', type: 'integer' })
+  retryLimit: number;
+
+  @Column({ type: 'text', transformer: jsonText })
+  headers: Record<string, string>;
+
+  @Column({ name: 'on_failure', type: 'varchar', length: 16, nullable: true })
+  onFailure: OnFailure | null;
+
+  @Column({ name: 'disabled_reason', type: 'varchar', length: 500, nullable: true })
+  disabledReason: string | null;
+
+  @Column({ name: 'created_at', type: 'bigint', transformer: epochMs })
+  createdAt: number;
+
+  @Column({ name: 'updated_at', type: 'bigint', transformer: epochMs })
+  updatedAt: number;
+}

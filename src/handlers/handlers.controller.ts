@@ -1,0 +1,89 @@
+import { idParam } from '../common/validation.js';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
+import { CreateHandlerDto, HandlerDto, HandlerPageDto, ListHandlersQueryDto, UpdateHandlerDto } from './dto/handler.dto.js';
+import { HandlersService } from './handlers.service.js';
+import { toHandlerDto } from './handler-view.js';
+
+const BAD_HANDLER =
+  'VALIDATION_FAILED, UNKNOWN_EVENT, INVALID_TASK, TARGET_FORBIDDEN, SCRIPT_PATH_OUTSIDE, SCRIPT_NOT_FOUND, SCRIPT_HANDLERS_DISABLED, MALFORMED_JSON';
+
+@ApiTags('Handlers')
+@Controller('api/v1/handlers')
+export class HandlersController {
+  constructor(private readonly handlers: HandlersService) {}
+
+  @Post()
+  @Auth('admin', 'internal')
+  @ApiOperation({ summary: 'Create a handler (script handlers: internal scope only)' })
+  @ApiCreatedResponse({ type: HandlerDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: BAD_HANDLER })
+  async create(@Body() body: CreateHandlerDto, @CurrentPrincipal() principal: Principal): Promise<HandlerDto> {
+    return toHandlerDto(await this.handlers.create(body, principal));
+  }
+
+  @Get()
+  @Auth('admin', 'read', 'internal')
+  @ApiOperation({ summary: 'List handlers by priority then id; blank status shows enabled and disabled, not archived' })
+  @ApiOkResponse({ type: HandlerPageDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
+  async list(@Query() query: ListHandlersQueryDto): Promise<HandlerPageDto> {
+    const page = await this.handlers.list(query);
+    return { ...page, items: page.items.map(toHandlerDto) };
+  }
+
+  @Get(':id')
+  @Auth('admin', 'read', 'internal')
+  @ApiOperation({ summary: 'One handler' })
+  @ApiOkResponse({ type: HandlerDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  async get(@Param('id', idParam()) id: number): Promise<HandlerDto> {
+    return toHandlerDto(await this.handlers.get(id));
+  }
+
+  @Patch(':id')
+  @Auth('admin', 'internal')
+  @ApiOperation({ summary: 'Edit a handler; the only way to archive or un-archive it' })
+  @ApiOkResponse({ type: HandlerDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: BAD_HANDLER })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  async update(
+    @Param('id', idParam()) id: number,
+    @Body() body: UpdateHandlerDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<HandlerDto> {
+    return toHandlerDto(await this.handlers.update(id, body, principal));
+  }
+
+  @Post(':id/toggle')
+  @HttpCode(200)
+  @Auth('admin', 'internal')
+  @ApiOperation({ summary: 'Quick toggle enabled ↔ disabled (refused for archived handlers)' })
+  @ApiOkResponse({ type: HandlerDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'HANDLER_ARCHIVED' })
+  async toggle(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<HandlerDto> {
+    return toHandlerDto(await this.handlers.toggle(id, principal));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @Auth('admin', 'internal')
+  @ApiOperation({ summary: 'Delete a handler; its execution logs stay readable' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  async remove(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<void> {
+    await this.handlers.remove(id, principal);
+  }
+}

@@ -1,0 +1,189 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, In } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
+import { DomainError } from '../common/errors.js';
+import { NetworkPolicy } from '../common/network-policy.js';
+import { Page } from '../common/pagination.dto.js';
+import { Principal } from '../api-keys/auth.decorators.js';
+import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
+import { HandlerChangeEntity } from '../cache-manager/handler-change.entity.js';
+import { CreateHandlerDto, HANDLER_LIMITS, ListHandlersQueryDto, UpdateHandlerDto } from './dto/handler.dto.js';
+import { HandlerEntity } from './handler.entity.js';
+import { assertValidHandler, RuleContext } from './handler-rules.js';
+import { MASK } from './handler-view.js';
+
+@Injectable()
+export class HandlersService {
+  private readonly rules: RuleContext;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly cache: CacheManagerService,
+    private readonly config: AppConfig,
+  ) {
+    this.rules = { policy: new NetworkPolicy(config.outbound.allow, config.outbound.deny), scriptsDir: config.scripts.dir };
+  }
+
+  private get repository() {
+    return this.dataSource.getRepository(HandlerEntity);
+  }
+
+  async list(query: ListHandlersQueryDto): Promise<Page<HandlerEntity>> {
+    const page = query.page ?? 1;
+    const perPage = query.per_page ?? 50;
+    const where = {
+      ...(query.event ? { event: query.event } : {}),
+      ...(query.type ? { type: query.type } : {}),
+      status: query.status ? query.status : In(['enabled', 'disabled']),
+    };
+    const [items, total] = await this.repository.findAndCount({
+      where,
+      order: { priority: 'ASC', id: 'ASC' },
+      skip: (page - 1) * perPage,
+      take: perPage,
+    });
+    return { items, total, page, per_page: perPage };
+  }
+
+  async get(id: number): Promise<HandlerEntity> {
+    const handler = await this.repository.findOne({ where: { id } });
+    if (!handler) throw DomainError.field('HANDLER_NOT_FOUND', 'id', `Handler ${id} does not exist`);
+    return handler;
+  }
+
+  async create(input: CreateHandlerDto, principal: Principal): Promise<HandlerEntity> {
+    const now = Date.now();
+    const stage = input.stage ?? 'after';
+    const handler = this.repository.create({
+      name: input.name,
+      event: input.event,
+      type: input.type,
+      task: input.task.trim(),
+      status: input.status ?? 'enabled',
+      priority: input.priority ?? HANDLER_LIMITS.priorityDefault,
+      stage,
+      timeoutMs: input.timeout_ms ?? HANDLER_LIMITS.timeoutMsDefault,
+      retryLimit: input.retry_limit ?? HANDLER_LIMITS.retryLimitDefault,
+      headers: input.headers ?? {},
+      onFailure: stage === 'before' ? (input.on_failure ?? 'forbid') : (input.on_failure ?? null),
+      disabledReason: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    this.authorise(principal, handler.type);
+    assertValidHandler(handler, this.rules);
+    return this.write(async (manager) => {
+      const saved = await manager.getRepository(HandlerEntity).save(handler);
+      return { handler: saved, changedId: saved.id };
+    });
+  }
+
+  async update(id: number, input: UpdateHandlerDto, principal: Principal): Promise<HandlerEntity> {
+    const current = await this.get(id);
+    this.authorise(principal, current.type);
+    const stage = input.stage ?? current.stage;
+    const next: HandlerEntity = {
+      ...current,
+      name: input.name ?? current.name,
+      event: input.event ?? current.event,
+      type: input.type ?? current.type,
+      task: input.task !== undefined ? input.task.trim() : current.task,
+      status: input.status ?? current.status,
+      priority: input.priority ?? current.priority,
+      stage,
+      timeoutMs: input.timeout_ms ?? current.timeoutMs,
+      retryLimit: input.retry_limit ?? current.retryLimit,
+      headers: input.headers !== undefined ? unmaskHeaders(input.headers, current.headers) : current.headers,
+      onFailure: nextOnFailure(stage, current, input),
+      updatedAt: Date.now(),
+    };
+    if (next.status === 'enabled') next.disabledReason = null;
+    this.authorise(principal, next.type);
+    assertValidHandler(next, this.rules);
+    return this.write(async (manager) => {
+      await manager.getRepository(HandlerEntity).update({ id }, withoutId(next));
+      return { handler: next, changedId: id };
+    });
+  }
+
+  /** Quick toggle enabled ↔ disabled. Archived handlers change status only through an edit. */
+  async toggle(id: number, principal: Principal): Promise<HandlerEntity> {
+    const current = await this.get(id);
+    this.authorise(principal, current.type);
+    if (current.status === 'archived') {
+      throw DomainError.field('HANDLER_ARCHIVED', 'status', `Handler ${id} is archived; change its status through an edit`);
+    }
+    const next: HandlerEntity = {
+      ...current,
+      status: current.status === 'enabled' ? 'disabled' : 'enabled',
+      disabledReason: null,
+      updatedAt: Date.now(),
+    };
+    return this.write(async (manager) => {
+      await manager
+        .getRepository(HandlerEntity)
+        .update({ id }, { status: next.status, disabledReason: null, updatedAt: next.updatedAt });
+      return { handler: next, changedId: id };
+    });
+  }
+
+  /** Removes the handler; execution logs keep its id and name. */
+  async remove(id: number, principal: Principal): Promise<void> {
+    const current = await this.get(id);
+    this.authorise(principal, current.type);
+    await this.write(async (manager) => {
+      await manager.getRepository(HandlerEntity).delete({ id });
+      return { handler: current, changedId: id };
+    });
+  }
+
+  /**
+   * Script handlers run programs on this host: only with scripts enabled in configuration and
+   * a key holding the internal scope. Every other handler needs the admin scope.
+   */
+  private authorise(principal: Principal, type: HandlerEntity['type']): void {
+    if (type === 'script') {
+      if (!this.config.scripts.enabled) {
+        throw DomainError.field('SCRIPT_HANDLERS_DISABLED', 'type', 'Script handlers are disabled (SCRIPT_HANDLERS_ENABLED=false)');
+      }
+      if (!principal.scopes.has('internal')) {
+        throw new DomainError('SCOPE_FORBIDDEN', 'Script handlers need a key with the internal scope');
+      }
+    } else if (!principal.scopes.has('admin')) {
+      throw new DomainError('SCOPE_FORBIDDEN', 'Managing HTTP handlers needs a key with the admin scope');
+    }
+  }
+
+  /** The change and its feed row commit together; then this instance's cache applies it at once. */
+  private async write(
+    work: (manager: EntityManager) => Promise<{ handler: HandlerEntity; changedId: number }>,
+  ): Promise<HandlerEntity> {
+    const result = await this.dataSource.transaction(async (manager) => {
+      const outcome = await work(manager);
+      await manager.getRepository(HandlerChangeEntity).insert({ handlerId: outcome.changedId, changedAt: Date.now() });
+      return outcome;
+    });
+    await this.cache.sync();
+    return result.handler;
+  }
+}
+
+function withoutId(handler: HandlerEntity): Omit<HandlerEntity, 'id'> {
+  const { id: _id, ...rest } = handler;
+  return rest;
+}
+
+function nextOnFailure(stage: HandlerEntity['stage'], current: HandlerEntity, input: UpdateHandlerDto): HandlerEntity['onFailure'] {
+  if (input.on_failure !== undefined) return input.on_failure;
+  if (stage === 'after') return null;
+  return current.onFailure ?? 'forbid';
+}
+
+/** A masked value sent back unchanged keeps the stored secret instead of overwriting it with the mask. */
+function unmaskHeaders(incoming: Record<string, string>, stored: Record<string, string>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    result[name] = value === MASK && stored[name] !== undefined ? stored[name]! : value;
+  }
+  return result;
+}

@@ -1,0 +1,29 @@
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory.js';
+import { ConfigError } from './config/environment.js';
+import { loadConfig } from './config/app-config.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const app = await createApp(config);
+  await app.listen(config.http.port, config.http.host);
+  const shown = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
+  const logger = new Logger('Main');
+  logger.log(`Provisioning API listening on http://${shown}:${config.http.port}`);
+  logger.log(`Swagger UI: http://${shown}:${config.http.port}/docs (OpenAPI JSON at /docs-json)`);
+  logger.log(`Database: ${config.database.type === 'sqlite' ? `SQLite ${config.database.path}` : 'MySQL/MariaDB'}`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Provisioning API failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});
