@@ -38,6 +38,5 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(createValidationPipe());
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
-  app.enableShutdownHooks();
   return app;
 }

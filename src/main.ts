@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory.js';
 import { ConfigError } from './config/environment.js';
@@ -17,10 +18,28 @@ async function main(): Promise<void> {
   const app = await createApp(config);
   await app.listen(config.http.port, config.http.host);
   const shown = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
+  const port = (app.getHttpServer().address() as AddressInfo).port;
   const logger = new Logger('Main');
-  logger.log(`Provisioning API listening on http://${shown}:${config.http.port}`);
-  logger.log(`Swagger UI: http://${shown}:${config.http.port}/docs (OpenAPI JSON at /docs-json)`);
+  logger.log(`Provisioning API listening on http://${shown}:${port}`);
+  logger.log(`Swagger UI: http://${shown}:${port}/docs (OpenAPI JSON at /docs-json)`);
   logger.log(`Database: ${config.database.type === 'sqlite' ? `SQLite ${config.database.path}` : 'MySQL/MariaDB'}`);
+
+  // Graceful shutdown: close the app (stops schedules, drains Nest's shutdown hooks), then exit 0.
+  let closing = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      if (closing) return;
+      closing = true;
+      logger.log(`${signal} received: shutting down`);
+      app.close().then(
+        () => process.exit(0),
+        (error: Error) => {
+          logger.error(`Shutdown failed: ${error.message}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,208 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { isAbsolute, resolve } from 'node:path';
+
+import { DEFAULT_DENIED_NETWORKS, loadConfig, parseDatabaseUrl } from '../../src/config/app-config.js';
+import { ConfigError, type EnvInput } from '../../src/config/environment.js';
+
+/** Runs loadConfig expecting a ConfigError; returns it. */
+function configError(env: EnvInput): ConfigError {
+  let caught: unknown;
+  try {
+    loadConfig(env);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  return caught;
+}
+
+const VALID_KEY = 'A'.repeat(40);
+
+describe('loadConfig defaults', () => {
+  const config = loadConfig({});
+
+  it('listens on port 3000', () => {
+    assert.equal(config.http.port, 3000);
+  });
+
+  it('uses a sqlite file under ./data, resolved to an absolute path', () => {
+    assert.equal(config.database.type, 'sqlite');
+    assert.ok(config.database.type === 'sqlite');
+    assert.ok(isAbsolute(config.database.path), config.database.path);
+    assert.equal(config.database.path, resolve('data', 'provisioning.sqlite'));
+  });
+
+  it('refreshes the cache every 5 minutes', () => {
+    assert.equal(config.cache.refreshCron, '*/5 * * * *');
+  });
+
+  it('disables script handlers', () => {
+    assert.equal(config.scripts.enabled, false);
+  });
+
+  it('logs at level "log"', () => {
+    assert.equal(config.log.level, 'log');
+  });
+
+  it('denies the default networks and sets no allow list', () => {
+    assert.deepEqual([...config.outbound.deny], [...DEFAULT_DENIED_NETWORKS]);
+    assert.ok(config.outbound.deny.includes('169.254.0.0/16'));
+    assert.ok(config.outbound.deny.includes('fe80::/10'));
+    assert.deepEqual([...config.outbound.allow], []);
+  });
+
+  it('has no bootstrap admin key', () => {
+    assert.equal(config.auth.bootstrapAdminKey, undefined);
+  });
+
+  it('returns a frozen object', () => {
+    assert.ok(Object.isFrozen(config));
+  });
+});
+
+describe('loadConfig accepted values', () => {
+  it('reads PORT as a number', () => {
+    assert.equal(loadConfig({ PORT: '8080' }).http.port, 8080);
+  });
+
+  it('treats blank values as unset', () => {
+    const config = loadConfig({
+      PORT: '',
+      DATABASE_URL: '   ',
+      CACHE_REFRESH_CRON: '',
+      LOG_LEVEL: ' ',
+      SCRIPT_HANDLERS_ENABLED: '',
+      OUTBOUND_DENY_NETWORKS: '',
+      BOOTSTRAP_ADMIN_KEY: '',
+    });
+    assert.equal(config.http.port, 3000);
+    assert.equal(config.database.type, 'sqlite');
+    assert.equal(config.cache.refreshCron, '*/5 * * * *');
+    assert.equal(config.log.level, 'log');
+    assert.equal(config.scripts.enabled, false);
+    assert.deepEqual([...config.outbound.deny], [...DEFAULT_DENIED_NETWORKS]);
+    assert.equal(config.auth.bootstrapAdminKey, undefined);
+  });
+
+  it('gives {type: mysql} for a mysql:// URL, unchanged', () => {
+    const url = 'mysql://user:pw@db.local:3306/provisioning';
+    assert.deepEqual(loadConfig({ DATABASE_URL: url }).database, { type: 'mysql', url });
+  });
+
+  it('gives {type: mysql} for a mariadb:// URL, rewritten to mysql://', () => {
+    assert.deepEqual(loadConfig({ DATABASE_URL: 'mariadb://user:pw@db.local:3306/provisioning' }).database, {
+      type: 'mysql',
+      url: 'mysql://user:pw@db.local:3306/provisioning',
+    });
+  });
+
+  it('parses sqlite::memory: as an in-memory database', () => {
+    assert.deepEqual(parseDatabaseUrl('sqlite::memory:'), { type: 'sqlite', path: ':memory:' });
+  });
+
+  it('resolves a relative sqlite path to an absolute one', () => {
+    assert.deepEqual(loadConfig({ DATABASE_URL: 'sqlite:./tmp/x.sqlite' }).database, {
+      type: 'sqlite',
+      path: resolve('tmp', 'x.sqlite'),
+    });
+  });
+
+  for (const value of ['true', '1']) {
+    it(`enables script handlers with SCRIPT_HANDLERS_ENABLED=${value}`, () => {
+      assert.equal(loadConfig({ SCRIPT_HANDLERS_ENABLED: value }).scripts.enabled, true);
+    });
+  }
+
+  for (const value of ['false', '0']) {
+    it(`keeps script handlers off with SCRIPT_HANDLERS_ENABLED=${value}`, () => {
+      assert.equal(loadConfig({ SCRIPT_HANDLERS_ENABLED: value }).scripts.enabled, false);
+    });
+  }
+
+  it('accepts a custom cron, log level and sync interval', () => {
+    const config = loadConfig({ CACHE_REFRESH_CRON: '0 * * * *', LOG_LEVEL: 'debug', CACHE_SYNC_INTERVAL_MS: '500' });
+    assert.equal(config.cache.refreshCron, '0 * * * *');
+    assert.equal(config.log.level, 'debug');
+    assert.equal(config.cache.syncIntervalMs, 500);
+  });
+
+  it('replaces the default deny list with OUTBOUND_DENY_NETWORKS, normalised', () => {
+    const config = loadConfig({ OUTBOUND_DENY_NETWORKS: '10.0.0.0/8, 192.168.1.5' });
+    assert.deepEqual([...config.outbound.deny], ['10.0.0.0/8', '192.168.1.5/32']);
+  });
+
+  it('reads OUTBOUND_ALLOW_NETWORKS', () => {
+    assert.deepEqual([...loadConfig({ OUTBOUND_ALLOW_NETWORKS: '10.0.0.0/8' }).outbound.allow], ['10.0.0.0/8']);
+  });
+
+  it('keeps a valid BOOTSTRAP_ADMIN_KEY', () => {
+    assert.equal(loadConfig({ BOOTSTRAP_ADMIN_KEY: VALID_KEY }).auth.bootstrapAdminKey, VALID_KEY);
+  });
+});
+
+describe('loadConfig rejects bad values, naming the variable', () => {
+  const cases: Array<[string, string]> = [
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['DATABASE_URL', 'postgres://x'],
+    ['CACHE_REFRESH_CRON', 'not a cron'],
+    ['CACHE_SYNC_INTERVAL_MS', '9000'],
+    ['SCRIPT_HANDLERS_ENABLED', 'maybe'],
+    ['LOG_LEVEL', 'loud'],
+    ['OUTBOUND_DENY_NETWORKS', '10.0.0.0/33'],
+    ['OUTBOUND_ALLOW_NETWORKS', 'not-an-ip'],
+    ['BOOTSTRAP_ADMIN_KEY', 'short'],
+  ];
+  for (const [name, value] of cases) {
+    it(`${name}=${JSON.stringify(value)}`, () => {
+      const error = configError({ [name]: value });
+      assert.match(error.message, new RegExp(`\\b${name}\\b`));
+      assert.ok(error.problems.some((problem) => problem.includes(name)), error.problems.join(' | '));
+    });
+  }
+
+  it('names every bad class-validated variable at once', () => {
+    const error = configError({ PORT: 'abc', LOG_LEVEL: 'loud', DATABASE_URL: 'postgres://x', CACHE_SYNC_INTERVAL_MS: '9000' });
+    for (const name of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'CACHE_SYNC_INTERVAL_MS']) {
+      assert.match(error.message, new RegExp(`\\b${name}\\b`));
+    }
+  });
+
+  it('names the cron and network variables together', () => {
+    const error = configError({ CACHE_REFRESH_CRON: 'not a cron', OUTBOUND_DENY_NETWORKS: '10.0.0.0/33' });
+    assert.match(error.message, /CACHE_REFRESH_CRON/);
+    assert.match(error.message, /OUTBOUND_DENY_NETWORKS/);
+  });
+
+  it('names every bad variable at once, including the cron and the network lists', () => {
+    // loadConfig's contract: "throws ConfigError naming every bad variable".
+    const error = configError({
+      PORT: 'abc',
+      LOG_LEVEL: 'loud',
+      CACHE_REFRESH_CRON: 'not a cron',
+      OUTBOUND_DENY_NETWORKS: '10.0.0.0/33',
+    });
+    for (const name of ['PORT', 'LOG_LEVEL', 'CACHE_REFRESH_CRON', 'OUTBOUND_DENY_NETWORKS']) {
+      assert.match(error.message, new RegExp(`\\b${name}\\b`), `${name} missing from: ${error.message}`);
+    }
+  });
+
+  it('never echoes the BOOTSTRAP_ADMIN_KEY value', () => {
+    const secret = `${'s3cretKeyMaterial'.repeat(3)} ${'moreSecret'.repeat(3)}`;
+    const error = configError({ BOOTSTRAP_ADMIN_KEY: secret });
+    assert.match(error.message, /BOOTSTRAP_ADMIN_KEY/);
+    for (const text of [error.message, error.problems.join('\n'), String(error.stack)]) {
+      assert.ok(!text.includes(secret), 'the full key value leaked');
+      assert.ok(!text.includes('s3cretKeyMaterial'), 'part of the key value leaked');
+      assert.ok(!text.includes('moreSecret'), 'part of the key value leaked');
+    }
+  });
+
+  it('is a ConfigError that is also an Error', () => {
+    const error = configError({ PORT: 'abc' });
+    assert.ok(error instanceof Error);
+    assert.equal(error.name, 'ConfigError');
+  });
+});

@@ -1,0 +1,114 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { DEFAULT_DENIED_NETWORKS } from '../../src/config/app-config.js';
+import { NetworkPolicy, parseNetworkList } from '../../src/common/network-policy.js';
+
+describe('parseNetworkList', () => {
+  it('turns a single IPv4 address into a /32', () => {
+    assert.deepEqual(parseNetworkList('192.168.1.5'), ['192.168.1.5/32']);
+  });
+
+  it('turns a single IPv6 address into a /128', () => {
+    assert.deepEqual(parseNetworkList('fd00::1'), ['fd00::1/128']);
+  });
+
+  it('keeps CIDR networks', () => {
+    assert.deepEqual(parseNetworkList('10.0.0.0/8,fd00::/8,0.0.0.0/0'), ['10.0.0.0/8', 'fd00::/8', '0.0.0.0/0']);
+  });
+
+  it('trims spaces and skips empty entries', () => {
+    assert.deepEqual(parseNetworkList('  10.0.0.0/8 ,  192.168.1.5 ,, fd00::/8  ,'), [
+      '10.0.0.0/8',
+      '192.168.1.5/32',
+      'fd00::/8',
+    ]);
+    assert.deepEqual(parseNetworkList(''), []);
+  });
+
+  const bad = [
+    '10.0.0.0/33',
+    'fd00::/129',
+    '10.0.0.0/-1',
+    '10.0.0.0/',
+    '10.0.0.0/8/9',
+    '10.0.0.0/abc',
+    '10.0.0.0/8.5',
+    'not-an-ip',
+    '300.1.1.1',
+    'example.com',
+    '10.0.0.0/8, bogus',
+  ];
+  for (const value of bad) {
+    it(`throws on ${JSON.stringify(value)}`, () => {
+      assert.throws(() => parseNetworkList(value), Error);
+    });
+  }
+
+  it('names the bad entry in the error', () => {
+    assert.throws(() => parseNetworkList('10.0.0.0/8, bogus'), /bogus/);
+  });
+
+  it('parses every default denied network', () => {
+    assert.deepEqual(parseNetworkList(DEFAULT_DENIED_NETWORKS.join(',')), [...DEFAULT_DENIED_NETWORKS]);
+  });
+});
+
+describe('NetworkPolicy with the default deny list', () => {
+  const policy = new NetworkPolicy([], DEFAULT_DENIED_NETWORKS);
+
+  for (const address of [
+    '169.254.169.254',
+    '169.254.0.1',
+    '::ffff:169.254.169.254',
+    '::FFFF:169.254.169.254',
+    '::ffff:a9fe:a9fe',
+    'fe80::1',
+    'fd00:ec2::254',
+    '100.100.100.200',
+    '0.0.0.0',
+  ]) {
+    it(`denies ${address}`, () => {
+      assert.equal(policy.isAllowed(address), false);
+    });
+  }
+
+  for (const address of ['127.0.0.1', '10.1.2.3', '192.168.1.1', '8.8.8.8', '::1', '2001:db8::1']) {
+    it(`allows ${address}`, () => {
+      assert.equal(policy.isAllowed(address), true);
+    });
+  }
+
+  for (const value of ['example.com', '', 'not an ip', '999.1.1.1', '[::1]']) {
+    it(`refuses the non-IP string ${JSON.stringify(value)}`, () => {
+      assert.equal(policy.isAllowed(value), false);
+    });
+  }
+});
+
+describe('NetworkPolicy with an allow list', () => {
+  const policy = new NetworkPolicy(['10.0.0.0/8'], DEFAULT_DENIED_NETWORKS);
+
+  it('allows an address inside the allow list', () => {
+    assert.equal(policy.isAllowed('10.1.2.3'), true);
+  });
+
+  it('denies an address outside the allow list', () => {
+    assert.equal(policy.isAllowed('192.168.1.1'), false);
+    assert.equal(policy.isAllowed('127.0.0.1'), false);
+    assert.equal(policy.isAllowed('2001:db8::1'), false);
+  });
+
+  it('deny wins over allow', () => {
+    const overlapping = new NetworkPolicy(['10.0.0.0/8', '169.254.0.0/16'], ['10.9.0.0/16', ...DEFAULT_DENIED_NETWORKS]);
+    assert.equal(overlapping.isAllowed('10.1.2.3'), true);
+    assert.equal(overlapping.isAllowed('10.9.1.1'), false);
+    assert.equal(overlapping.isAllowed('169.254.169.254'), false);
+  });
+
+  it('an empty deny list with no allow list allows everything', () => {
+    const open = new NetworkPolicy([], []);
+    assert.equal(open.isAllowed('169.254.169.254'), true);
+    assert.equal(open.isAllowed('fe80::1'), true);
+  });
+});

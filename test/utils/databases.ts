@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+
+/** One throw-away database for one test file. */
+export interface TestDatabase {
+  kind: 'sqlite' | 'mysql';
+  url: string;
+  drop(): Promise<void>;
+}
+
+export interface DatabaseKind {
+  name: 'sqlite' | 'mysql';
+  /** A reason to skip this kind's suite, or false to run it. */
+  skip: string | false;
+  create(): Promise<TestDatabase>;
+}
+
+const MYSQL_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+let counter = 0;
+
+function sqliteKind(): DatabaseKind {
+  return {
+    name: 'sqlite',
+    skip: false,
+    async create() {
+      const dir = mkdtempSync(join(tmpdir(), 'prov-sqlite-'));
+      return {
+        kind: 'sqlite',
+        url: `sqlite:${join(dir, 'test.sqlite')}`,
+        drop: async () => rmSync(dir, { recursive: true, force: true }),
+      };
+    },
+  };
+}
+
+async function probeMysql(): Promise<string | null> {
+  try {
+    const connection = await createConnection({ uri: MYSQL_URL, connectTimeout: 3000 });
+    await connection.query('SELECT 1');
+    await connection.end();
+    return null;
+  } catch (error) {
+    return (error as Error).message || String((error as { code?: string }).code);
+  }
+}
+
+async function mysqlKind(): Promise<DatabaseKind> {
+  const problem = await probeMysql();
+  const where = new URL(MYSQL_URL).host;
+  if (problem && process.env.CI !== 'true') {
+    return {
+      name: 'mysql',
+      skip: `MySQL/MariaDB unreachable at ${where} (${problem}); set TEST_MYSQL_URL or start MariaDB to run this suite`,
+      create: () => Promise.reject(new Error('skipped')),
+    };
+  }
+  return {
+    name: 'mysql',
+    skip: false,
+    async create() {
+      // Under CI an unreachable server must fail the run, never skip it.
+      if (problem) throw new Error(`MySQL/MariaDB unreachable at ${where} under CI=true: ${problem}`);
+      const name = `prov_test_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+      const admin = await createConnection({ uri: MYSQL_URL });
+      await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+      await admin.end();
+      const url = new URL(MYSQL_URL);
+      url.pathname = `/${name}`;
+      return {
+        kind: 'mysql',
+        url: url.toString(),
+        async drop() {
+          const connection = await createConnection({ uri: MYSQL_URL });
+          await connection.query(`DROP DATABASE IF EXISTS \`${name}\``);
+          await connection.end();
+        },
+      };
+    },
+  };
+}
+
+/** The databases every integration and e2e suite runs against: SQLite, then MySQL/MariaDB. */
+export async function databaseKinds(): Promise<DatabaseKind[]> {
+  return [sqliteKind(), await mysqlKind()];
+}
