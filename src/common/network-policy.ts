@@ -10,7 +10,7 @@ export function parseNetworkList(value: string): string[] {
       const [address, prefixText, extra] = entry.split('/');
       const family = isIP(address ?? '');
       const maxPrefix = family === 4 ? 32 : 128;
-      const prefix = prefixText === undefined ? maxPrefix : Number(prefixText);
+      const prefix = prefixText === undefined ? maxPrefix : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
       if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > maxPrefix) {
         throw new Error(`"${entry}" is not an IP address or CIDR network`);
       }
@@ -27,10 +27,18 @@ function toBlockList(networks: readonly string[]): BlockList {
   return list;
 }
 
-/** IPv4-mapped IPv6 (::ffff:169.254.169.254) is judged as the IPv4 address it carries. */
+/**
+ * IPv4-mapped IPv6 is judged as the IPv4 address it carries, in either spelling:
+ * ::ffff:169.254.169.254 or ::ffff:a9fe:a9fe (the form URL parsing produces).
+ */
 function unmapped(ip: string): string {
-  const match = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return match ? match[1]! : ip;
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (dotted) return dotted[1]!;
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(ip);
+  if (!hex) return ip;
+  const high = parseInt(hex[1]!, 16);
+  const low = parseInt(hex[2]!, 16);
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }
 
 /**

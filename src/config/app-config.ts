@@ -57,8 +57,7 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
 
 /** Validates the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(input: EnvInput): AppConfig {
-  const env = validateEnvironment(input);
-  const problems: string[] = [];
+  const { env, problems } = validateEnvironment(input);
 
   const refreshCron = env.CACHE_REFRESH_CRON ?? DEFAULTS.cacheRefreshCron;
   try {

@@ -116,8 +116,11 @@ export class ConfigError extends Error {
   }
 }
 
-/** Validates the known variables; blank values count as unset. Never echoes a value back. */
-export function validateEnvironment(input: EnvInput): EnvironmentVariables {
+/**
+ * Validates the known variables; blank values count as unset. Never echoes a value back.
+ * Returns every problem rather than throwing, so the caller can report them all at once.
+ */
+export function validateEnvironment(input: EnvInput): { env: EnvironmentVariables; problems: string[] } {
   const picked: Record<string, string> = {};
   for (const key of ENV_KEYS) {
     const value = input[key];
@@ -125,12 +128,9 @@ export function validateEnvironment(input: EnvInput): EnvironmentVariables {
   }
   const env = plainToInstance(EnvironmentVariables, picked);
   const errors = validateSync(env, { whitelist: true, forbidUnknownValues: false });
-  if (errors.length > 0) {
-    const problems = errors.map((error) => {
-      const messages = Object.values(error.constraints ?? {});
-      return `${error.property}: ${messages.join('; ')}`;
-    });
-    throw new ConfigError(problems);
-  }
-  return env;
+  const problems = errors.map((error) => {
+    const messages = Object.values(error.constraints ?? {});
+    return `${error.property}: ${messages.join('; ')}`;
+  });
+  return { env, problems };
 }

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { bearer, startApp, TestApp } from '../utils/test-app.js';
@@ -60,6 +61,9 @@ for (const kind of kinds) {
       assert.ok(create.security?.length, 'handler creation must document its auth');
       assert.ok(create.responses['400'] && create.responses['401'] && create.responses['403'], 'errors documented');
       assert.ok(doc.components.schemas.ErrorResponseDto.properties.code);
+      // The committed document (npm run openapi) must match what the app serves.
+      const committed = JSON.parse(readFileSync('docs/openapi.json', 'utf8'));
+      assert.deepEqual(doc, committed, 'docs/openapi.json is stale: run npm run openapi');
     });
 
     it('lists the catalog grouped, each event with a description and a sample envelope', async () => {

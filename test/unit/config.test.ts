@@ -153,6 +153,8 @@ describe('loadConfig rejects bad values, naming the variable', () => {
     ['LOG_LEVEL', 'loud'],
     ['OUTBOUND_DENY_NETWORKS', '10.0.0.0/33'],
     ['OUTBOUND_ALLOW_NETWORKS', 'not-an-ip'],
+    // an empty prefix must not silently become /0 (allow every IPv4 address)
+    ['OUTBOUND_ALLOW_NETWORKS', '10.0.0.0/'],
     ['BOOTSTRAP_ADMIN_KEY', 'short'],
   ];
   for (const [name, value] of cases) {

@@ -30,7 +30,6 @@ describe('parseNetworkList', () => {
     '10.0.0.0/33',
     'fd00::/129',
     '10.0.0.0/-1',
-    '10.0.0.0/',
     '10.0.0.0/8/9',
     '10.0.0.0/abc',
     '10.0.0.0/8.5',
@@ -44,6 +43,16 @@ describe('parseNetworkList', () => {
       assert.throws(() => parseNetworkList(value), Error);
     });
   }
+
+  it('does not read an empty prefix ("10.0.0.0/") as /0, i.e. every address', () => {
+    let parsed: string[] | undefined;
+    try {
+      parsed = parseNetworkList('10.0.0.0/');
+    } catch {
+      parsed = undefined;
+    }
+    assert.equal(parsed, undefined, `expected a throw, got ${JSON.stringify(parsed)}`);
+  });
 
   it('names the bad entry in the error', () => {
     assert.throws(() => parseNetworkList('10.0.0.0/8, bogus'), /bogus/);
