@@ -1,7 +1,8 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { epochMs } from '../database/columns.js';
 
 @Entity({ name: 'api_keys' })
+@Index('uq_api_keys_key_hash', ['keyHash'], { unique: true })
 export class ApiKeyEntity {
   @PrimaryGeneratedColumn({ type: 'integer' })
   id: number;
@@ -24,9 +25,9 @@ export class ApiKeyEntity {
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs })
   createdAt: number;
 
-  @Column({ name: 'last_used_at', type: 'bigint', nullable: true, transformer: epochMs })
+  @Column({ name: 'last_used_at', type: 'bigint', nullable: true, default: null, transformer: epochMs })
   lastUsedAt: number | null;
 
-  @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: epochMs })
+  @Column({ name: 'revoked_at', type: 'bigint', nullable: true, default: null, transformer: epochMs })
   revokedAt: number | null;
 }

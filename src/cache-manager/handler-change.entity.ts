@@ -1,4 +1,4 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { epochMs } from '../database/columns.js';
 
 /**
@@ -7,6 +7,7 @@ import { epochMs } from '../database/columns.js';
  * its handler cache current without reloading everything.
  */
 @Entity({ name: 'handler_changes' })
+@Index('idx_handler_changes_changed_at', ['changedAt'])
 export class HandlerChangeEntity {
   @PrimaryGeneratedColumn({ type: 'integer' })
   version: number;

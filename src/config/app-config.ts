@@ -7,7 +7,8 @@ export type LogLevelName = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
 export type DatabaseConfig =
   | { readonly type: 'sqlite'; readonly path: string }
-  | { readonly type: 'mysql'; readonly url: string };
+  /** flavor `mariadb` (from a mariadb:// URL) lets TypeORM read MariaDB's schema dialect correctly. */
+  | { readonly type: 'mysql'; readonly flavor: 'mysql' | 'mariadb'; readonly url: string };
 
 /** Networks never reached unless the operator overrides OUTBOUND_DENY_NETWORKS. */
 export const DEFAULT_DENIED_NETWORKS = Object.freeze([
@@ -52,7 +53,8 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
     const raw = url.slice('sqlite:'.length).replace(/^\/\//, '');
     return { type: 'sqlite', path: raw === ':memory:' ? raw : resolve(raw) };
   }
-  return { type: 'mysql', url: url.replace(/^mariadb:/, 'mysql:') };
+  const flavor = url.startsWith('mariadb:') ? 'mariadb' : 'mysql';
+  return { type: 'mysql', flavor, url: url.replace(/^mariadb:/, 'mysql:') };
 }
 
 /** Validates the environment once; throws ConfigError naming every bad variable. */

@@ -43,7 +43,7 @@ export function buildDataSourceOptions(database: DatabaseConfig): DataSourceOpti
   }
   return {
     ...common,
-    type: 'mysql',
+    type: database.flavor,
     url: database.url,
     timezone: 'Z',
     charset: 'utf8mb4',

@@ -1,4 +1,4 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { epochMs, jsonText } from '../database/columns.js';
 
 export const HANDLER_TYPES = ['http', 'https', 'script'] as const;
@@ -11,6 +11,8 @@ export const ON_FAILURE_CHOICES = ['allow', 'forbid'] as const;
 export type OnFailure = (typeof ON_FAILURE_CHOICES)[number];
 
 @Entity({ name: 'handlers' })
+@Index('idx_handlers_status_priority', ['status', 'priority', 'id'])
+@Index('idx_handlers_event', ['event'])
 export class HandlerEntity {
   @PrimaryGeneratedColumn({ type: 'integer' })
   id: number;
@@ -45,10 +47,10 @@ export class HandlerEntity {
   @Column({ type: 'text', transformer: jsonText })
   headers: Record<string, string>;
 
-  @Column({ name: 'on_failure', type: 'varchar', length: 16, nullable: true })
+  @Column({ name: 'on_failure', type: 'varchar', length: 16, nullable: true, default: null })
   onFailure: OnFailure | null;
 
-  @Column({ name: 'disabled_reason', type: 'varchar', length: 500, nullable: true })
+  @Column({ name: 'disabled_reason', type: 'varchar', length: 500, nullable: true, default: null })
   disabledReason: string | null;
 
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs })

@@ -87,12 +87,13 @@ describe('loadConfig accepted values', () => {
 
   it('gives {type: mysql} for a mysql:// URL, unchanged', () => {
     const url = 'mysql://user:pw@db.local:3306/provisioning';
-    assert.deepEqual(loadConfig({ DATABASE_URL: url }).database, { type: 'mysql', url });
+    assert.deepEqual(loadConfig({ DATABASE_URL: url }).database, { type: 'mysql', flavor: 'mysql', url });
   });
 
-  it('gives {type: mysql} for a mariadb:// URL, rewritten to mysql://', () => {
+  it('gives the mariadb flavor for a mariadb:// URL, rewritten to mysql:// for the driver', () => {
     assert.deepEqual(loadConfig({ DATABASE_URL: 'mariadb://user:pw@db.local:3306/provisioning' }).database, {
       type: 'mysql',
+      flavor: 'mariadb',
       url: 'mysql://user:pw@db.local:3306/provisioning',
     });
   });

@@ -6,6 +6,7 @@ import { createConnection } from 'mysql2/promise';
 /** One throw-away database for one test file. */
 export interface TestDatabase {
   kind: 'sqlite' | 'mysql';
+  /** DATABASE_URL for the service: sqlite:, mysql:// or mariadb:// */
   url: string;
   drop(): Promise<void>;
 }
@@ -35,19 +36,22 @@ function sqliteKind(): DatabaseKind {
   };
 }
 
-async function probeMysql(): Promise<string | null> {
+/** Returns the server's flavor, or the reason it cannot be reached. */
+async function probeMysql(): Promise<{ flavor: 'mysql' | 'mariadb' } | { problem: string }> {
   try {
     const connection = await createConnection({ uri: MYSQL_URL, connectTimeout: 3000 });
-    await connection.query('SELECT 1');
+    const [rows] = await connection.query('SELECT VERSION() AS version');
     await connection.end();
-    return null;
+    const version = String((rows as { version: string }[])[0]?.version ?? '');
+    return { flavor: /mariadb/i.test(version) ? 'mariadb' : 'mysql' };
   } catch (error) {
-    return (error as Error).message || String((error as { code?: string }).code);
+    return { problem: (error as Error).message || String((error as { code?: string }).code) };
   }
 }
 
 async function mysqlKind(): Promise<DatabaseKind> {
-  const problem = await probeMysql();
+  const probe = await probeMysql();
+  const problem = 'problem' in probe ? probe.problem : null;
   const where = new URL(MYSQL_URL).host;
   if (problem && process.env.CI !== 'true') {
     return {
@@ -68,6 +72,8 @@ async function mysqlKind(): Promise<DatabaseKind> {
       await admin.end();
       const url = new URL(MYSQL_URL);
       url.pathname = `/${name}`;
+      // mariadb:// tells the service which flavor it talks to (see DATABASE_URL in the README).
+      if ('flavor' in probe && probe.flavor === 'mariadb') url.protocol = 'mariadb:';
       return {
         kind: 'mysql',
         url: url.toString(),
