@@ -2,25 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { DEFAULT_DENIED_NETWORKS } from '../../src/config/app-config.js';
-import { DomainError, type ErrorCode } from '../../src/common/errors.js';
+import { expectDomainError } from '../utils/domain-error.js';
 import { NetworkPolicy } from '../../src/common/network-policy.js';
 import { assertTargetAllowed, parseHttpTask } from '../../src/handlers/handler-target.js';
 
-function expectDomainError(fn: () => unknown, code: ErrorCode): DomainError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof DomainError, `expected a DomainError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code);
-  assert.equal(caught.statusCode, 400);
-  assert.equal(caught.details.length, 1);
-  assert.equal(caught.details[0]!.field, 'task');
-  assert.ok(caught.details[0]!.message.length > 0);
-  return caught;
-}
 
 describe('parseHttpTask', () => {
   it('adds the http scheme to host:port/path', () => {

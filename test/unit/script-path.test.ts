@@ -4,20 +4,10 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { DomainError, type ErrorCode } from '../../src/common/errors.js';
+import { DomainError } from '../../src/common/errors.js';
+import { expectDomainError } from '../utils/domain-error.js';
 import { resolveScriptPath } from '../../src/handlers/script-path.js';
 
-function expectDomainError(fn: () => unknown, code: ErrorCode): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof DomainError, `expected a DomainError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code);
-  assert.equal(caught.details[0]?.field, 'task');
-}
 
 describe('resolveScriptPath', () => {
   let base: string;
