@@ -9,6 +9,8 @@ import { CacheManagerModule } from './cache-manager/cache-manager.module.js';
 import { EventsModule } from './events/events.module.js';
 import { HandlersModule } from './handlers/handlers.module.js';
 import { HealthModule } from './health/health.module.js';
+import { DispatcherModule } from './dispatcher/dispatcher.module.js';
+import { ExecutionLogsModule } from './execution-logs/execution-logs.module.js';
 
 @Module({})
 export class AppModule {
@@ -23,6 +25,8 @@ export class AppModule {
         CacheManagerModule,
         HandlersModule,
         EventsModule,
+        DispatcherModule,
+        ExecutionLogsModule,
         HealthModule,
       ],
     };

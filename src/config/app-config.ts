@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { CronTime } from 'cron';
 import { ConfigError, EnvInput, validateEnvironment } from './environment.js';
 import { parseNetworkList } from '../common/network-policy.js';
+import { DEFAULT_RETRY_SCHEDULE_MS, parseDuration, parseDurationList } from '../dispatcher/retry-policy.js';
 
 export type LogLevelName = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
@@ -29,7 +30,18 @@ export const DEFAULTS = Object.freeze({
   scriptsDir: './scripts',
   logLevel: 'log' as LogLevelName,
   bodyLimitBytes: 1024 * 1024,
+  dispatchConcurrency: 16,
+  dispatchPollIntervalMs: 250,
+  dispatchLeaseMs: 30_000,
+  responseBodyCapBytes: 4096,
+  secretRotationOverlapMs: 24 * 3600_000,
+  autoDisableAfterMs: 72 * 3600_000,
+  logRetentionDays: 30,
+  logCleanupCron: '17 * * * *',
+  shutdownGraceMs: 10_000,
 });
+
+export type InstanceRole = 'api' | 'worker' | 'both';
 
 /** The validated, typed configuration. Built once at start by `loadConfig`. */
 export class AppConfig {
@@ -41,6 +53,19 @@ export class AppConfig {
   readonly scripts!: { readonly enabled: boolean; readonly dir: string };
   readonly log!: { readonly level: LogLevelName; readonly format: 'text' | 'json' };
   readonly outbound!: { readonly allow: readonly string[]; readonly deny: readonly string[] };
+  readonly dispatch!: {
+    readonly role: InstanceRole;
+    readonly concurrency: number;
+    readonly pollIntervalMs: number;
+    readonly leaseMs: number;
+    readonly retryScheduleMs: readonly number[];
+    readonly responseBodyCapBytes: number;
+    readonly secretRotationOverlapMs: number;
+    /** 0 turns automatic disabling off. */
+    readonly autoDisableAfterMs: number;
+    readonly shutdownGraceMs: number;
+  };
+  readonly logs!: { readonly retentionDays: number; readonly cleanupCron: string };
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -61,12 +86,36 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
 export function loadConfig(input: EnvInput): AppConfig {
   const { env, problems } = validateEnvironment(input);
 
-  const refreshCron = env.CACHE_REFRESH_CRON ?? DEFAULTS.cacheRefreshCron;
-  try {
-    new CronTime(refreshCron);
-  } catch {
-    problems.push(`CACHE_REFRESH_CRON: "${refreshCron}" is not a valid cron expression`);
+  const cron = (name: string, value: string): string => {
+    try {
+      new CronTime(value);
+    } catch {
+      problems.push(`${name}: "${value}" is not a valid cron expression`);
+    }
+    return value;
+  };
+  const refreshCron = cron('CACHE_REFRESH_CRON', env.CACHE_REFRESH_CRON ?? DEFAULTS.cacheRefreshCron);
+  const cleanupCron = cron('LOG_CLEANUP_CRON', env.LOG_CLEANUP_CRON ?? DEFAULTS.logCleanupCron);
+  const duration = (name: string, value: string | undefined, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (value === '0') return 0;
+    try {
+      return parseDuration(value);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+      return fallback;
+    }
+  };
+  let retryScheduleMs: number[] = [...DEFAULT_RETRY_SCHEDULE_MS];
+  if (env.RETRY_SCHEDULE !== undefined) {
+    try {
+      retryScheduleMs = parseDurationList(env.RETRY_SCHEDULE);
+    } catch (error) {
+      problems.push(`RETRY_SCHEDULE: ${(error as Error).message}`);
+    }
   }
+  const secretRotationOverlapMs = duration('SECRET_ROTATION_OVERLAP', env.SECRET_ROTATION_OVERLAP, DEFAULTS.secretRotationOverlapMs);
+  const autoDisableAfterMs = duration('AUTO_DISABLE_AFTER', env.AUTO_DISABLE_AFTER, DEFAULTS.autoDisableAfterMs);
 
   const network = (name: string, value: string | undefined, fallback: readonly string[]): string[] => {
     if (value === undefined) return [...fallback];
@@ -107,5 +156,17 @@ export function loadConfig(input: EnvInput): AppConfig {
       format: (env.LOG_FORMAT ?? 'text') as 'text' | 'json',
     },
     outbound: { allow, deny },
+    dispatch: {
+      role: (env.INSTANCE_ROLE ?? 'both') as InstanceRole,
+      concurrency: env.DISPATCH_CONCURRENCY ?? DEFAULTS.dispatchConcurrency,
+      pollIntervalMs: env.DISPATCH_POLL_INTERVAL_MS ?? DEFAULTS.dispatchPollIntervalMs,
+      leaseMs: env.DISPATCH_LEASE_MS ?? DEFAULTS.dispatchLeaseMs,
+      retryScheduleMs,
+      responseBodyCapBytes: env.RESPONSE_BODY_CAP_BYTES ?? DEFAULTS.responseBodyCapBytes,
+      secretRotationOverlapMs,
+      autoDisableAfterMs,
+      shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? DEFAULTS.shutdownGraceMs,
+    },
+    logs: { retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays, cleanupCron },
   } as AppConfig);
 }

@@ -85,6 +85,68 @@ export class EnvironmentVariables {
   @IsString()
   @MaxLength(4000)
   OUTBOUND_DENY_NETWORKS?: string;
+
+  @IsOptional()
+  @IsIn(['api', 'worker', 'both'])
+  INSTANCE_ROLE?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(512)
+  DISPATCH_CONCURRENCY?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(60000)
+  DISPATCH_POLL_INTERVAL_MS?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(3600000)
+  DISPATCH_LEASE_MS?: number;
+
+  @IsOptional()
+  @IsString()
+  RETRY_SCHEDULE?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(1048576)
+  RESPONSE_BODY_CAP_BYTES?: number;
+
+  @IsOptional()
+  @IsString()
+  SECRET_ROTATION_OVERLAP?: string;
+
+  @IsOptional()
+  @IsString()
+  AUTO_DISABLE_AFTER?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  LOG_RETENTION_DAYS?: number;
+
+  @IsOptional()
+  @IsString()
+  LOG_CLEANUP_CRON?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(600000)
+  SHUTDOWN_GRACE_MS?: number;
 }
 
 export const ENV_KEYS = Object.freeze([
@@ -103,6 +165,17 @@ export const ENV_KEYS = Object.freeze([
   'BODY_LIMIT_BYTES',
   'OUTBOUND_ALLOW_NETWORKS',
   'OUTBOUND_DENY_NETWORKS',
+  'INSTANCE_ROLE',
+  'DISPATCH_CONCURRENCY',
+  'DISPATCH_POLL_INTERVAL_MS',
+  'DISPATCH_LEASE_MS',
+  'RETRY_SCHEDULE',
+  'RESPONSE_BODY_CAP_BYTES',
+  'SECRET_ROTATION_OVERLAP',
+  'AUTO_DISABLE_AFTER',
+  'LOG_RETENTION_DAYS',
+  'LOG_CLEANUP_CRON',
+  'SHUTDOWN_GRACE_MS',
 ] as const);
 
 export type EnvKey = (typeof ENV_KEYS)[number];

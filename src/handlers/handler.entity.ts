@@ -53,6 +53,21 @@ export class HandlerEntity {
   @Column({ name: 'disabled_reason', type: 'varchar', length: 500, nullable: true, default: null })
   disabledReason: string | null;
 
+  /** Current Standard Webhooks secret (whsec_…). Never listed; revealed only to admin keys. */
+  @Column({ name: 'signing_secret', type: 'varchar', length: 100, nullable: true, default: null })
+  signingSecret: string | null;
+
+  /** The secret before the last rotation, still used for signing until it expires. */
+  @Column({ name: 'previous_secret', type: 'varchar', length: 100, nullable: true, default: null })
+  previousSecret: string | null;
+
+  @Column({ name: 'previous_secret_expires_at', type: 'bigint', nullable: true, default: null, transformer: epochMs })
+  previousSecretExpiresAt: number | null;
+
+  /** Start of the current run of failures without a success in between. */
+  @Column({ name: 'failing_since', type: 'bigint', nullable: true, default: null, transformer: epochMs })
+  failingSince: number | null;
+
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs })
   createdAt: number;
 

@@ -12,7 +12,16 @@ import {
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
-import { CreateHandlerDto, HandlerDto, HandlerPageDto, ListHandlersQueryDto, UpdateHandlerDto } from './dto/handler.dto.js';
+import {
+  CreatedHandlerDto,
+  CreateHandlerDto,
+  HandlerDto,
+  HandlerPageDto,
+  HandlerSecretDto,
+  ListHandlersQueryDto,
+  UpdateHandlerDto,
+} from './dto/handler.dto.js';
+import { HandlerEntity } from './handler.entity.js';
 import { HandlersService } from './handlers.service.js';
 import { toHandlerDto } from './handler-view.js';
 
@@ -27,10 +36,11 @@ export class HandlersController {
   @Post()
   @Auth('admin', 'internal')
   @ApiOperation({ summary: 'Create a handler (script handlers: internal scope only)' })
-  @ApiCreatedResponse({ type: HandlerDto })
+  @ApiCreatedResponse({ type: CreatedHandlerDto, description: 'The handler, with its signing secret shown this once' })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: BAD_HANDLER })
-  async create(@Body() body: CreateHandlerDto, @CurrentPrincipal() principal: Principal): Promise<HandlerDto> {
-    return toHandlerDto(await this.handlers.create(body, principal));
+  async create(@Body() body: CreateHandlerDto, @CurrentPrincipal() principal: Principal): Promise<CreatedHandlerDto> {
+    const handler = await this.handlers.create(body, principal);
+    return { ...toHandlerDto(handler), signing_secret: handler.signingSecret! };
   }
 
   @Get()
@@ -77,6 +87,27 @@ export class HandlersController {
     return toHandlerDto(await this.handlers.toggle(id, principal));
   }
 
+  @Get(':id/secret')
+  @Auth('admin', 'internal')
+  @ApiOperation({ summary: 'Reveal the signing secret (admin; internal for script handlers)' })
+  @ApiOkResponse({ type: HandlerSecretDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  async secret(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<HandlerSecretDto> {
+    const handler = await this.handlers.get(id);
+    this.handlers.assertMayManage(principal, handler.type);
+    return toSecretDto(await this.handlers.secrets(id));
+  }
+
+  @Post(':id/rotate-secret')
+  @HttpCode(200)
+  @Auth('admin', 'internal')
+  @ApiOperation({ summary: 'New signing secret; the old one keeps signing too until SECRET_ROTATION_OVERLAP ends' })
+  @ApiOkResponse({ type: HandlerSecretDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  async rotate(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<HandlerSecretDto> {
+    return toSecretDto(await this.handlers.rotateSecret(id, principal));
+  }
+
   @Delete(':id')
   @HttpCode(204)
   @Auth('admin', 'internal')
@@ -86,4 +117,12 @@ export class HandlersController {
   async remove(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<void> {
     await this.handlers.remove(id, principal);
   }
+}
+
+function toSecretDto(secrets: Pick<HandlerEntity, 'signingSecret' | 'previousSecret' | 'previousSecretExpiresAt'>): HandlerSecretDto {
+  return {
+    signing_secret: secrets.signingSecret ?? '',
+    previous_secret: secrets.previousSecret,
+    previous_secret_expires_at: secrets.previousSecretExpiresAt === null ? null : new Date(secrets.previousSecretExpiresAt).toISOString(),
+  };
 }

@@ -11,6 +11,7 @@ import { CreateHandlerDto, HANDLER_LIMITS, ListHandlersQueryDto, UpdateHandlerDt
 import { HandlerEntity } from './handler.entity.js';
 import { assertValidHandler, RuleContext } from './handler-rules.js';
 import { MASK } from './handler-view.js';
+import { generateSigningSecret } from '../dispatcher/webhook-signer.js';
 
 @Injectable()
 export class HandlersService {
@@ -67,6 +68,10 @@ export class HandlersService {
       headers: input.headers ?? {},
       onFailure: stage === 'before' ? (input.on_failure ?? 'forbid') : (input.on_failure ?? null),
       disabledReason: null,
+      signingSecret: generateSigningSecret(),
+      previousSecret: null,
+      previousSecretExpiresAt: null,
+      failingSince: null,
       createdAt: now,
       updatedAt: now,
     });
@@ -74,7 +79,7 @@ export class HandlersService {
     assertValidHandler(handler, this.rules);
     return this.write(async (manager) => {
       const saved = await manager.getRepository(HandlerEntity).save(handler);
-      return { handler: saved, changedId: saved.id };
+      return { result: saved, changedId: saved.id };
     });
   }
 
@@ -97,12 +102,15 @@ export class HandlersService {
       onFailure: nextOnFailure(stage, current, input),
       updatedAt: Date.now(),
     };
-    if (next.status === 'enabled') next.disabledReason = null;
+    if (next.status === 'enabled') {
+      next.disabledReason = null;
+      next.failingSince = null;
+    }
     this.authorise(principal, next.type);
     assertValidHandler(next, this.rules);
     return this.write(async (manager) => {
       await manager.getRepository(HandlerEntity).update({ id }, withoutId(next));
-      return { handler: next, changedId: id };
+      return { result: next, changedId: id };
     });
   }
 
@@ -117,13 +125,64 @@ export class HandlersService {
       ...current,
       status: current.status === 'enabled' ? 'disabled' : 'enabled',
       disabledReason: null,
+      failingSince: null,
       updatedAt: Date.now(),
     };
     return this.write(async (manager) => {
       await manager
         .getRepository(HandlerEntity)
-        .update({ id }, { status: next.status, disabledReason: null, updatedAt: next.updatedAt });
-      return { handler: next, changedId: id };
+        .update({ id }, { status: next.status, disabledReason: null, failingSince: null, updatedAt: next.updatedAt });
+      return { result: next, changedId: id };
+    });
+  }
+
+  /** The signing secrets; the caller has checked for the admin scope. */
+  async secrets(id: number): Promise<Pick<HandlerEntity, 'signingSecret' | 'previousSecret' | 'previousSecretExpiresAt'>> {
+    const handler = await this.get(id);
+    return {
+      signingSecret: handler.signingSecret,
+      previousSecret: handler.previousSecretExpiresAt !== null && handler.previousSecretExpiresAt > Date.now() ? handler.previousSecret : null,
+      previousSecretExpiresAt:
+        handler.previousSecretExpiresAt !== null && handler.previousSecretExpiresAt > Date.now() ? handler.previousSecretExpiresAt : null,
+    };
+  }
+
+  /**
+   * A new signing secret. The old one stays valid for SECRET_ROTATION_OVERLAP: calls meanwhile
+   * carry a signature for each, so receivers can switch whenever they like.
+   */
+  async rotateSecret(id: number, principal: Principal): Promise<HandlerEntity> {
+    const current = await this.get(id);
+    this.authorise(principal, current.type);
+    const now = Date.now();
+    const next: HandlerEntity = {
+      ...current,
+      signingSecret: generateSigningSecret(),
+      previousSecret: current.signingSecret,
+      previousSecretExpiresAt: now + this.config.dispatch.secretRotationOverlapMs,
+      updatedAt: now,
+    };
+    return this.write(async (manager) => {
+      await manager.getRepository(HandlerEntity).update(
+        { id },
+        {
+          signingSecret: next.signingSecret,
+          previousSecret: next.previousSecret,
+          previousSecretExpiresAt: next.previousSecretExpiresAt,
+          updatedAt: now,
+        },
+      );
+      return { result: next, changedId: id };
+    });
+  }
+
+  /** Disables an enabled handler on the dispatcher's behalf (410 Gone, or failing too long), with the reason shown. */
+  async disableAutomatically(id: number, reason: string): Promise<boolean> {
+    return this.write(async (manager) => {
+      const update = await manager
+        .getRepository(HandlerEntity)
+        .update({ id, status: 'enabled' }, { status: 'disabled', disabledReason: reason.slice(0, 500), updatedAt: Date.now() });
+      return { result: (update.affected ?? 0) > 0, changedId: id };
     });
   }
 
@@ -133,7 +192,7 @@ export class HandlersService {
     this.authorise(principal, current.type);
     await this.write(async (manager) => {
       await manager.getRepository(HandlerEntity).delete({ id });
-      return { handler: current, changedId: id };
+      return { result: current, changedId: id };
     });
   }
 
@@ -141,6 +200,10 @@ export class HandlersService {
    * Script handlers run programs on this host: only with scripts enabled in configuration and
    * a key holding the internal scope. Every other handler needs the admin scope.
    */
+  assertMayManage(principal: Principal, type: HandlerEntity['type']): void {
+    this.authorise(principal, type);
+  }
+
   private authorise(principal: Principal, type: HandlerEntity['type']): void {
     if (type === 'script') {
       if (!this.config.scripts.enabled) {
@@ -155,16 +218,14 @@ export class HandlersService {
   }
 
   /** The change and its feed row commit together; then this instance's cache applies it at once. */
-  private async write(
-    work: (manager: EntityManager) => Promise<{ handler: HandlerEntity; changedId: number }>,
-  ): Promise<HandlerEntity> {
-    const result = await this.dataSource.transaction(async (manager) => {
-      const outcome = await work(manager);
-      await manager.getRepository(HandlerChangeEntity).insert({ handlerId: outcome.changedId, changedAt: Date.now() });
-      return outcome;
+  private async write<T>(work: (manager: EntityManager) => Promise<{ result: T; changedId: number }>): Promise<T> {
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      const done = await work(manager);
+      await manager.getRepository(HandlerChangeEntity).insert({ handlerId: done.changedId, changedAt: Date.now() });
+      return done;
     });
     await this.cache.sync();
-    return result.handler;
+    return outcome.result;
   }
 }
 

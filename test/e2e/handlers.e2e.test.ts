@@ -56,8 +56,11 @@ for (const kind of kinds) {
         on_failure: 'allow',
       });
       assert.equal(typeof created.id, 'number');
+      // The signing secret is shown once, on create, and in no other answer.
+      const { signing_secret: secret, ...shown } = created;
+      assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
       assert.deepEqual(
-        { ...created, id: 0, created_at: '', updated_at: '' },
+        { ...shown, id: 0, created_at: '', updated_at: '' },
         {
           id: 0,
           name: 'Softswitch sync',
@@ -81,7 +84,9 @@ for (const kind of kinds) {
 
       const fetched = await t.http.get(`/api/v1/handlers/${created.id}`).set(admin);
       assert.equal(fetched.status, 200);
-      assert.deepEqual(fetched.body, created);
+      assert.deepEqual(fetched.body, shown);
+      const listed = await t.http.get('/api/v1/handlers').set(admin);
+      assert.ok(!JSON.stringify(listed.body).includes(secret), 'a signing secret appeared in the list');
 
       // Sending the mask back keeps the stored secret; the other header changes.
       const edited = await t.http

@@ -161,3 +161,15 @@ export class HandlerPageDto {
   @ApiProperty() page: number;
   @ApiProperty() per_page: number;
 }
+
+export class CreatedHandlerDto extends HandlerDto {
+  @ApiProperty({ example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', description: 'Signing secret, shown only here and through the admin reveal endpoint' })
+  signing_secret: string;
+}
+
+export class HandlerSecretDto {
+  @ApiProperty({ description: 'Current Standard Webhooks secret (whsec_…)' }) signing_secret: string;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'The previous secret while its overlap lasts: calls carry a signature for each' })
+  previous_secret: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) previous_secret_expires_at: string | null;
+}

@@ -1,0 +1,71 @@
+import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { DomainError } from '../common/errors.js';
+import { idParam } from '../common/validation.js';
+import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
+import { findEvent, EVENT_CATALOG } from '../events/event-catalog.js';
+import { matchesEvent } from '../events/event-patterns.js';
+import { HandlersService } from '../handlers/handlers.service.js';
+import { ExecutionLogDetailDto } from '../execution-logs/dto/execution-log.dto.js';
+import { DeliveriesService } from './deliveries.service.js';
+import { DeliveryRunner } from './delivery-runner.js';
+import { RetryRangeDto, RetryResultDto, TestHandlerDto } from './dto/delivery.dto.js';
+
+@ApiTags('Deliveries')
+@Controller('api/v1')
+export class DeliveriesController {
+  constructor(
+    private readonly deliveries: DeliveriesService,
+    private readonly handlers: HandlersService,
+    private readonly runner: DeliveryRunner,
+  ) {}
+
+  @Post('deliveries/:id/retry')
+  @HttpCode(200)
+  @Auth('admin')
+  @ApiOperation({ summary: 'Queue one failed or skipped delivery again (one attempt, trigger manual)' })
+  @ApiOkResponse({ type: RetryResultDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'DELIVERY_NOT_FOUND' })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'DELIVERY_NOT_RETRYABLE, HANDLER_NOT_ENABLED' })
+  async retry(@Param('id', idParam()) id: number): Promise<RetryResultDto> {
+    await this.deliveries.retry(id);
+    return { queued: 1 };
+  }
+
+  @Post('handlers/:id/deliveries/retry')
+  @HttpCode(200)
+  @Auth('admin')
+  @ApiOperation({ summary: "Queue again every failed delivery of a handler created in a time range" })
+  @ApiOkResponse({ type: RetryResultDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_ENABLED' })
+  async retryRange(@Param('id', idParam()) id: number, @Body() body: RetryRangeDto): Promise<RetryResultDto> {
+    return { queued: await this.deliveries.retryRange(id, Date.parse(body.from), Date.parse(body.to)) };
+  }
+
+  @Post('handlers/:id/test')
+  @HttpCode(200)
+  @Auth('admin', 'internal')
+  @ApiOperation({ summary: "Send the sample payload of the handler's event now; answers the execution log row" })
+  @ApiOkResponse({ type: ExecutionLogDetailDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'UNKNOWN_EVENT' })
+  async test(
+    @Param('id', idParam()) id: number,
+    @Body() body: TestHandlerDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ExecutionLogDetailDto> {
+    const handler = await this.handlers.get(id);
+    if (handler.type === 'script' ? !principal.scopes.has('internal') : !principal.scopes.has('admin')) {
+      throw new DomainError('SCOPE_FORBIDDEN', handler.type === 'script' ? 'Testing a script handler needs the internal scope' : 'Testing needs the admin scope');
+    }
+    const eventId = body?.event ?? EVENT_CATALOG.find((event) => matchesEvent(handler.event, event.id))!.id;
+    const event = findEvent(eventId);
+    if (!event || !matchesEvent(handler.event, event.id)) {
+      throw DomainError.field('UNKNOWN_EVENT', 'event', `"${eventId}" is not a catalog event this handler serves`);
+    }
+    return ExecutionLogDetailDto.detail(await this.runner.test(handler, event));
+  }
+}

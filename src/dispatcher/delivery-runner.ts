@@ -1,0 +1,179 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { randomBytes } from 'node:crypto';
+import { AppConfig } from '../config/app-config.js';
+import { HandlerEntity } from '../handlers/handler.entity.js';
+import { HandlersService } from '../handlers/handlers.service.js';
+import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
+import { ExecutionLog, ExecutionLogRecord, LogTrigger } from '../execution-logs/execution-log.js';
+import { envelopeJson } from '../events/envelope.js';
+import { EventDefinition, sampleEnvelope } from '../events/event-catalog.js';
+import { ClaimedDelivery, DeliveryQueue, DeliveryUpdate } from './delivery-queue.js';
+import { CallResult, HttpExecutor } from './http-executor.js';
+import { RetryPolicy } from './retry-policy.js';
+
+/** The same id on every attempt of one delivery (Standard Webhooks `webhook-id`). */
+export function webhookId(delivery: Pick<ClaimedDelivery, 'id'>): string {
+  return `msg_d${delivery.id}`;
+}
+
+/**
+ * Runs one claimed delivery: calls the handler, then records the call (execution log), the
+ * delivery's next state and the handler's failure streak in one transaction.
+ */
+@Injectable()
+export class DeliveryRunner {
+  private readonly logger = new Logger('Dispatch');
+  private readonly retries: RetryPolicy;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly queue: DeliveryQueue,
+    private readonly http: HttpExecutor,
+    private readonly logs: ExecutionLogsService,
+    private readonly handlers: HandlersService,
+    private readonly config: AppConfig,
+  ) {
+    this.retries = new RetryPolicy(config.dispatch.retryScheduleMs);
+  }
+
+  async run(owner: string, delivery: ClaimedDelivery, handler: HandlerEntity | undefined): Promise<void> {
+    const body = envelopeJson(delivery.eventsId, delivery.objectId, delivery.dt, delivery.dataJson);
+    const trigger: LogTrigger = delivery.manual ? 'manual' : 'auto';
+    const attempt = delivery.attempts + 1;
+
+    if (!handler || handler.status !== 'enabled') {
+      const why = handler ? `handler is ${handler.status}` : 'handler was deleted';
+      await this.finish(owner, delivery, handler, body, attempt, trigger, skipResult(why), {
+        id: delivery.id,
+        status: 'skipped',
+        attempted: false,
+        nextAttemptAt: Date.now(),
+        manual: delivery.manual,
+        responseCode: null,
+        error: `skipped: ${why}`,
+      });
+      return;
+    }
+
+    const result = await this.execute(handler, body, webhookId(delivery));
+    const now = Date.now();
+    let update: DeliveryUpdate = {
+      id: delivery.id,
+      status: 'succeeded',
+      attempted: true,
+      nextAttemptAt: now,
+      manual: false,
+      responseCode: result.responseCode,
+      error: result.error,
+    };
+    if (!result.ok) {
+      const retry = !result.gone && !delivery.manual && attempt <= handler.retryLimit;
+      const wait = result.retryAfterMs ?? this.retries.delayMs(attempt);
+      update = { ...update, status: retry ? 'pending' : 'failed', nextAttemptAt: retry ? now + wait : now };
+    }
+    await this.finish(owner, delivery, handler, body, attempt, trigger, result, update);
+
+    if (result.gone) {
+      await this.disable(handler, `Receiver answered 410 Gone on ${new Date(now).toISOString()}`);
+    } else if (!result.ok && this.failingTooLong(handler, now)) {
+      await this.disable(
+        handler,
+        `Failing without a success since ${new Date(handler.failingSince!).toISOString()} (longer than AUTO_DISABLE_AFTER)`,
+      );
+    }
+  }
+
+  /** Sends the sample payload of the handler's event now, outside the queue; returns the log row. */
+  async test(handler: HandlerEntity, event: EventDefinition): Promise<ExecutionLog> {
+    const envelope = sampleEnvelope(event, new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'));
+    const body = JSON.stringify(envelope);
+    const result = await this.execute(handler, body, `msg_test_${randomBytes(8).toString('hex')}`);
+    const record = this.logRecord(null, null, event.id, envelope.event.object_id, handler.id, handler.name, body, 1, 'test', result);
+    const id = await this.logs.insert([record]);
+    return { ...record, id };
+  }
+
+  private execute(handler: HandlerEntity, body: string, messageId: string): Promise<CallResult> {
+    if (handler.type === 'script') {
+      return Promise.resolve({ ...skipResult('script handlers cannot run yet'), error: 'script execution is not available' });
+    }
+    return this.http.call(handler, body, messageId);
+  }
+
+  private async finish(
+    owner: string,
+    delivery: ClaimedDelivery,
+    handler: HandlerEntity | undefined,
+    body: string,
+    attempt: number,
+    trigger: LogTrigger,
+    result: CallResult,
+    update: DeliveryUpdate,
+  ): Promise<void> {
+    const now = Date.now();
+    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventsId, delivery.objectId, delivery.handlerId, handler?.name ?? '(deleted)', body, attempt, trigger, result);
+    if (update.status === 'skipped') record.status = 'skipped';
+    await this.dataSource.transaction(async (manager) => {
+      await this.logs.insert([record], manager);
+      await this.queue.complete(manager, owner, update, now);
+      if (!handler || update.status === 'skipped') return;
+      // The failure streak drives automatic disabling; touch the row only when it changes.
+      if (result.ok && handler.failingSince !== null) {
+        await manager.query('UPDATE handlers SET failing_since = NULL WHERE id = ?', [handler.id]);
+      } else if (!result.ok && handler.failingSince === null) {
+        await manager.query('UPDATE handlers SET failing_since = ? WHERE id = ? AND failing_since IS NULL', [now, handler.id]);
+      }
+    });
+    const line = `delivery ${delivery.id} (event ${delivery.eventId} ${delivery.eventsId}) to handler ${delivery.handlerId}: ${update.status} after attempt ${attempt}${result.error ? `: ${result.error}` : ''}`;
+    if (update.status === 'failed') this.logger.warn(line);
+    else this.logger.debug(line);
+  }
+
+  private failingTooLong(handler: HandlerEntity, now: number): boolean {
+    const limit = this.config.dispatch.autoDisableAfterMs;
+    return limit > 0 && handler.failingSince !== null && now - handler.failingSince >= limit;
+  }
+
+  private async disable(handler: HandlerEntity, reason: string): Promise<void> {
+    if (await this.handlers.disableAutomatically(handler.id, reason)) {
+      this.logger.warn(`Handler ${handler.id} "${handler.name}" disabled: ${reason}`);
+    }
+  }
+
+  private logRecord(
+    deliveryId: number | null,
+    eventId: number | null,
+    eventsId: string,
+    objectId: number,
+    handlerId: number,
+    handlerName: string,
+    body: string,
+    attempt: number,
+    trigger: LogTrigger,
+    result: CallResult,
+  ): ExecutionLogRecord {
+    return {
+      deliveryId,
+      eventId,
+      eventsId,
+      handlerId,
+      handlerName,
+      objectId,
+      stage: 'after',
+      attempt,
+      trigger,
+      status: result.ok ? 'success' : 'fail',
+      requestPayload: body,
+      responseCode: result.responseCode,
+      responseBody: result.responseBody,
+      error: result.error,
+      durationMs: result.durationMs,
+      createdAt: Date.now(),
+    };
+  }
+}
+
+function skipResult(error: string): CallResult {
+  return { ok: false, responseCode: null, responseBody: null, error, durationMs: 0, retryAfterMs: null, gone: false };
+}

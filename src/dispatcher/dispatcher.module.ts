@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { HttpModule } from '@nestjs/axios';
+import { HandlersModule } from '../handlers/handlers.module.js';
+import { ExecutionLogsModule } from '../execution-logs/execution-logs.module.js';
+import { DeliveriesController } from './deliveries.controller.js';
+import { DeliveriesService } from './deliveries.service.js';
+import { DeliveryQueue } from './delivery-queue.js';
+import { DeliveryRunner } from './delivery-runner.js';
+import { DispatcherService } from './dispatcher.service.js';
+import { HttpExecutor } from './http-executor.js';
+import { WorkSignal } from './work-signal.js';
+
+@Module({
+  imports: [HttpModule, HandlersModule, ExecutionLogsModule],
+  controllers: [DeliveriesController],
+  providers: [WorkSignal, DeliveryQueue, HttpExecutor, DeliveryRunner, DispatcherService, DeliveriesService],
+  exports: [WorkSignal, DispatcherService],
+})
+export class DispatcherModule {}

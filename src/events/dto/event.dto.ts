@@ -1,0 +1,107 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { FieldProblemDto } from '../../common/error-response.dto.js';
+
+export const MAX_BATCH = 500;
+
+export class PostEventDto {
+  @ApiProperty({ example: 'clients.update', description: 'An event ID of the catalog' })
+  @IsString()
+  @Length(1, 100)
+  event: string;
+
+  @ApiProperty({ example: 12, description: 'ID of the entity the event happened to' })
+  @IsInt()
+  @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
+  object_id: number;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    example: { id: 12, name: 'My changed name' },
+    description: "The entity in CoreAPI shape; known fields are type-checked, unknown ones passed through. Default {}",
+  })
+  @IsOptional()
+  @IsObject()
+  data?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ example: '2026-11-22T10:15:30+00:00', description: 'When it occurred, ISO 8601 with offset; default now' })
+  @IsOptional()
+  @IsString()
+  dt?: string;
+
+  @ApiPropertyOptional({ description: 'A repeat with the same key answers the first event and creates nothing (or send Idempotency-Key)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  idempotency_key?: string;
+}
+
+export class PostEventBatchDto {
+  @ApiProperty({ type: [PostEventDto], description: `1 to ${MAX_BATCH} events; each is validated and answered on its own` })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BATCH)
+  events: unknown[];
+}
+
+export class PlannedDeliveryDto {
+  @ApiProperty() handler_id: number;
+  @ApiPropertyOptional({ nullable: true, type: String }) handler_name: string | null;
+  @ApiProperty({ description: 'Position in the run order (0 runs first)' }) seq: number;
+}
+
+export class AcceptedEventDto {
+  @ApiProperty() id: number;
+  @ApiProperty({ example: 'clients.update' }) event: string;
+  @ApiProperty() object_id: number;
+  @ApiProperty() dt: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) idempotency_key: string | null;
+  @ApiProperty({ description: 'true when this answers an earlier post with the same idempotency key' }) replayed: boolean;
+  @ApiProperty({ type: [PlannedDeliveryDto], description: 'The handlers that will be called, in order' }) deliveries: PlannedDeliveryDto[];
+}
+
+export class BatchItemErrorDto {
+  @ApiProperty() code: string;
+  @ApiProperty() message: string;
+  @ApiProperty({ type: [FieldProblemDto] }) details: FieldProblemDto[];
+}
+
+export class BatchItemResultDto {
+  @ApiProperty() index: number;
+  @ApiProperty({ enum: ['accepted', 'replayed', 'rejected'] }) status: 'accepted' | 'replayed' | 'rejected';
+  @ApiPropertyOptional({ type: AcceptedEventDto }) event?: AcceptedEventDto;
+  @ApiPropertyOptional({ type: BatchItemErrorDto }) error?: BatchItemErrorDto;
+}
+
+export class BatchResultDto {
+  @ApiProperty() accepted: number;
+  @ApiProperty() replayed: number;
+  @ApiProperty() rejected: number;
+  @ApiProperty({ type: [BatchItemResultDto] }) items: BatchItemResultDto[];
+}
+
+export class DeliveryStateDto {
+  @ApiProperty() id: number;
+  @ApiProperty() handler_id: number;
+  @ApiPropertyOptional({ nullable: true, type: String }) handler_name: string | null;
+  @ApiProperty() seq: number;
+  @ApiProperty({ enum: ['pending', 'in_progress', 'succeeded', 'failed', 'skipped'] }) status: string;
+  @ApiProperty() attempts: number;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) next_attempt_at: string | null;
+  @ApiPropertyOptional({ nullable: true, type: Number }) last_response_code: number | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) last_error: string | null;
+  @ApiProperty({ format: 'date-time' }) updated_at: string;
+}
+
+export class EventDetailDto {
+  @ApiProperty() id: number;
+  @ApiProperty() event: string;
+  @ApiProperty() object_id: number;
+  @ApiProperty() dt: string;
+  @ApiProperty({ type: 'object', additionalProperties: true }) data: Record<string, unknown>;
+  @ApiPropertyOptional({ nullable: true, type: String }) idempotency_key: string | null;
+  @ApiProperty({ format: 'date-time' }) accepted_at: string;
+  @ApiProperty({ type: [DeliveryStateDto] }) deliveries: DeliveryStateDto[];
+}

@@ -1,0 +1,26 @@
+import { findEvent } from './event-catalog.js';
+
+/**
+ * The exact body a handler receives (SPEC §1.2). `data` is kept as the JSON text it was
+ * stored as, so the envelope is assembled without parsing and re-serialising it.
+ */
+export function envelopeJson(eventsId: string, objectId: number, dt: string, dataJson: string): string {
+  return `{"event":{"dt":${JSON.stringify(dt)},"events_id":${JSON.stringify(eventsId)},"object_id":${objectId}},"data":${dataJson}}`;
+}
+
+/** Events about the same entity instance share a key; their deliveries start in acceptance order. */
+export function objectKey(eventsId: string, objectId: number): string {
+  const entity = findEvent(eventsId)?.entity ?? eventsId.split('.')[0];
+  return `${entity}:${objectId}`;
+}
+
+/** Now as ISO 8601 with an explicit offset, the form of `event.dt`. */
+export function isoWithOffset(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+}
+
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+export function isIsoWithOffset(value: string): boolean {
+  return ISO_WITH_OFFSET.test(value) && !Number.isNaN(Date.parse(value));
+}

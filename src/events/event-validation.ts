@@ -1,0 +1,65 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { DomainError } from '../common/errors.js';
+import { flattenValidationErrors } from '../common/validation.js';
+import { findEvent } from './event-catalog.js';
+import { validateEntityData } from './entity-shapes.js';
+import { isIsoWithOffset, isoWithOffset, objectKey } from './envelope.js';
+import { PostEventDto } from './dto/event.dto.js';
+
+/** An event that passed every check, ready to be stored. */
+export interface ValidEvent {
+  eventsId: string;
+  objectId: number;
+  objectKey: string;
+  dt: string;
+  dataJson: string;
+  idempotencyKey: string | null;
+}
+
+/**
+ * Checks one posted event: the body's shape, the event ID against the catalog, `dt`, and
+ * `data` against the CoreAPI shape of the event's entity. Throws a DomainError naming the fields.
+ */
+export function validateEvent(input: unknown, headerKey: string | undefined, now: number): ValidEvent {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new DomainError('VALIDATION_FAILED', 'An event must be a JSON object', [{ field: 'body', message: 'must be a JSON object' }]);
+  }
+  const dto = plainToInstance(PostEventDto, input);
+  const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', 'Request validation failed', flattenValidationErrors(errors));
+
+  const definition = findEvent(dto.event);
+  if (!definition) throw DomainError.field('UNKNOWN_EVENT', 'event', `"${dto.event}" is not an event ID of the catalog`);
+
+  if (dto.dt !== undefined && !isIsoWithOffset(dto.dt)) {
+    throw DomainError.field('VALIDATION_FAILED', 'dt', 'dt must be an ISO 8601 date-time with an offset, e.g. 2026-11-22T10:15:30+00:00');
+  }
+
+  const data = dto.data ?? {};
+  const problems = validateEntityData(definition.entity, data);
+  const dataId = (data as { id?: unknown }).id;
+  if (problems.length === 0 && dataId !== undefined && dataId !== dto.object_id) {
+    problems.push({ field: 'data.id', message: 'must equal object_id' });
+  }
+  if (problems.length > 0) {
+    throw new DomainError('DATA_INVALID', `data does not fit the CoreAPI ${definition.entity} shape`, problems);
+  }
+
+  const bodyKey = dto.idempotency_key;
+  if (headerKey !== undefined && (headerKey.length < 1 || headerKey.length > 200)) {
+    throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key', 'Idempotency-Key must be 1 to 200 characters');
+  }
+  if (headerKey !== undefined && bodyKey !== undefined && headerKey !== bodyKey) {
+    throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'idempotency_key', 'idempotency_key and the Idempotency-Key header differ');
+  }
+
+  return {
+    eventsId: definition.id,
+    objectId: dto.object_id,
+    objectKey: objectKey(definition.id, dto.object_id),
+    dt: dto.dt ?? isoWithOffset(now),
+    dataJson: JSON.stringify(data),
+    idempotencyKey: bodyKey ?? headerKey ?? null,
+  };
+}

@@ -1,0 +1,65 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { idParam } from '../common/validation.js';
+import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
+import { IngestService } from './ingest.service.js';
+import { AcceptedEventDto, BatchResultDto, EventDetailDto, PostEventBatchDto, PostEventDto } from './dto/event.dto.js';
+
+const BAD_EVENT = 'VALIDATION_FAILED, UNKNOWN_EVENT, DATA_INVALID, IDEMPOTENCY_KEY_INVALID, MALFORMED_JSON';
+
+@ApiTags('Events')
+@Controller('api/v1/events')
+export class EventsController {
+  constructor(private readonly ingest: IngestService) {}
+
+  @Post()
+  @HttpCode(202)
+  @Auth('events', 'admin')
+  @ApiOperation({ summary: 'Accept one event: stored durably before the answer, then delivered to every enabled handler in order' })
+  @ApiBody({ type: PostEventDto })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A repeat with the same key answers the first event' })
+  @ApiAcceptedResponse({ type: AcceptedEventDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: BAD_EVENT })
+  @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: 'PAYLOAD_TOO_LARGE' })
+  async post(
+    @Body() body: Record<string, unknown>,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<AcceptedEventDto> {
+    const result = await this.ingest.accept(body, idempotencyKey, principal.keyId);
+    if (result.replayed) void reply.header('idempotent-replayed', 'true');
+    return result;
+  }
+
+  @Post('batch')
+  @HttpCode(200)
+  @Auth('events', 'admin')
+  @ApiOperation({ summary: 'Accept up to 500 events; each item is validated and answered on its own' })
+  @ApiOkResponse({ type: BatchResultDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED (the batch itself), MALFORMED_JSON' })
+  async batch(@Body() body: PostEventBatchDto, @CurrentPrincipal() principal: Principal): Promise<BatchResultDto> {
+    return this.ingest.acceptBatch(body.events, principal.keyId);
+  }
+
+  @Get(':id')
+  @Auth('admin', 'read', 'events')
+  @ApiOperation({ summary: 'One event and the state of each of its deliveries' })
+  @ApiOkResponse({ type: EventDetailDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'EVENT_NOT_FOUND' })
+  async get(@Param('id', idParam()) id: number): Promise<EventDetailDto> {
+    return this.ingest.get(id);
+  }
+}

@@ -1,0 +1,219 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { DomainError } from '../common/errors.js';
+import { insertedId, num, numOrNull, placeholders } from '../database/sql.js';
+import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
+import { WorkSignal } from '../dispatcher/work-signal.js';
+import { validateEvent, ValidEvent } from './event-validation.js';
+import { AcceptedEventDto, BatchItemResultDto, BatchResultDto, DeliveryStateDto, EventDetailDto } from './dto/event.dto.js';
+
+const DELIVERY_COLUMNS = [
+  'event_id',
+  'handler_id',
+  'seq',
+  'object_key',
+  'status',
+  'blocking',
+  'attempts',
+  'manual',
+  'next_attempt_at',
+  'created_at',
+  'updated_at',
+];
+
+/**
+ * Accepts events: validates them, then stores each event and its planned deliveries (one per
+ * enabled `after` handler, in run order) in one transaction before answering. Only after the
+ * commit does it wake the dispatcher, so nothing is ever sent for a write that rolled back.
+ */
+@Injectable()
+export class IngestService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly cache: CacheManagerService,
+    private readonly signal: WorkSignal,
+  ) {}
+
+  async accept(input: unknown, headerKey: string | undefined, apiKeyId: number | null): Promise<AcceptedEventDto> {
+    const event = validateEvent(input, headerKey, Date.now());
+    const [result] = await this.store([event], apiKeyId);
+    return result!;
+  }
+
+  /** Validates every item on its own; stores the valid ones together; answers per item. */
+  async acceptBatch(inputs: unknown[], apiKeyId: number | null): Promise<BatchResultDto> {
+    const now = Date.now();
+    const items: BatchItemResultDto[] = [];
+    const valid: { index: number; event: ValidEvent }[] = [];
+    const seenKeys = new Set<string>();
+    inputs.forEach((input, index) => {
+      try {
+        const event = validateEvent(input, undefined, now);
+        if (event.idempotencyKey !== null && seenKeys.has(event.idempotencyKey)) {
+          throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'idempotency_key', 'the same idempotency_key appears twice in this batch');
+        }
+        if (event.idempotencyKey !== null) seenKeys.add(event.idempotencyKey);
+        valid.push({ index, event });
+        items.push({ index, status: 'accepted' });
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        items.push({ index, status: 'rejected', error: { code: error.code, message: error.message, details: error.details } });
+      }
+    });
+    const stored = await this.store(
+      valid.map((item) => item.event),
+      apiKeyId,
+    );
+    valid.forEach((item, position) => {
+      const result = stored[position]!;
+      items[item.index] = { index: item.index, status: result.replayed ? 'replayed' : 'accepted', event: result };
+    });
+    return {
+      accepted: items.filter((item) => item.status === 'accepted').length,
+      replayed: items.filter((item) => item.status === 'replayed').length,
+      rejected: items.filter((item) => item.status === 'rejected').length,
+      items,
+    };
+  }
+
+  async get(id: number): Promise<EventDetailDto> {
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      'SELECT id, events_id, object_id, dt, data, idempotency_key, accepted_at FROM events WHERE id = ?',
+      [id],
+    );
+    const row = rows[0];
+    if (!row) throw DomainError.field('EVENT_NOT_FOUND', 'id', `Event ${id} does not exist`);
+    const deliveries: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT d.id, d.handler_id, h.name AS handler_name, d.seq, d.status, d.attempts, d.next_attempt_at,
+              d.last_response_code, d.last_error, d.updated_at
+         FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id
+        WHERE d.event_id = ? ORDER BY d.seq`,
+      [id],
+    );
+    return {
+      id: num(row.id),
+      event: String(row.events_id),
+      object_id: num(row.object_id),
+      dt: String(row.dt),
+      data: JSON.parse(String(row.data)),
+      idempotency_key: (row.idempotency_key as string | null) ?? null,
+      accepted_at: new Date(num(row.accepted_at)).toISOString(),
+      deliveries: deliveries.map(toDeliveryState),
+    };
+  }
+
+  private async store(events: ValidEvent[], apiKeyId: number | null): Promise<AcceptedEventDto[]> {
+    if (events.length === 0) return [];
+    for (let attempt = 0; ; attempt++) {
+      const replays = await this.findReplays(events);
+      try {
+        const results = await this.dataSource.transaction((manager) => this.insert(manager, events, replays, apiKeyId));
+        if (results.some((result) => !result.replayed)) this.signal.ring();
+        return results;
+      } catch (error) {
+        // Two posts with one new idempotency key raced; the loser answers the winner's event.
+        if (attempt === 0 && isUniqueViolation(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  private async insert(
+    manager: EntityManager,
+    events: ValidEvent[],
+    replays: Map<string, AcceptedEventDto>,
+    apiKeyId: number | null,
+  ): Promise<AcceptedEventDto[]> {
+    const now = Date.now();
+    const results: AcceptedEventDto[] = [];
+    const deliveryValues: unknown[] = [];
+    let deliveryRows = 0;
+    for (const event of events) {
+      const replay = event.idempotencyKey === null ? undefined : replays.get(event.idempotencyKey);
+      if (replay) {
+        results.push(replay);
+        continue;
+      }
+      const raw = await manager.query(
+        `INSERT INTO events (events_id, object_id, object_key, dt, data, idempotency_key, api_key_id, accepted_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [event.eventsId, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, apiKeyId, now],
+      );
+      const id = insertedId(raw);
+      const handlers = this.cache.lookup(event.eventsId, 'after');
+      handlers.forEach((handler, seq) => {
+        deliveryValues.push(id, handler.id, seq, event.objectKey, 'pending', 1, 0, 0, now, now, now);
+        deliveryRows += 1;
+      });
+      results.push({
+        id,
+        event: event.eventsId,
+        object_id: event.objectId,
+        dt: event.dt,
+        idempotency_key: event.idempotencyKey,
+        replayed: false,
+        deliveries: handlers.map((handler, seq) => ({ handler_id: handler.id, handler_name: handler.name, seq })),
+      });
+    }
+    if (deliveryRows > 0) {
+      await manager.query(
+        `INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${placeholders(deliveryRows, DELIVERY_COLUMNS.length)}`,
+        deliveryValues,
+      );
+    }
+    return results;
+  }
+
+  /** The events already stored under the idempotency keys of this request. */
+  private async findReplays(events: ValidEvent[]): Promise<Map<string, AcceptedEventDto>> {
+    const keys = events.map((event) => event.idempotencyKey).filter((key): key is string => key !== null);
+    const replays = new Map<string, AcceptedEventDto>();
+    if (keys.length === 0) return replays;
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT id, events_id, object_id, dt, idempotency_key FROM events WHERE idempotency_key IN (${keys.map(() => '?').join(', ')})`,
+      keys,
+    );
+    for (const row of rows) {
+      const planned: Record<string, unknown>[] = await this.dataSource.query(
+        'SELECT d.handler_id, h.name AS handler_name, d.seq FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id WHERE d.event_id = ? ORDER BY d.seq',
+        [row.id],
+      );
+      replays.set(String(row.idempotency_key), {
+        id: num(row.id),
+        event: String(row.events_id),
+        object_id: num(row.object_id),
+        dt: String(row.dt),
+        idempotency_key: String(row.idempotency_key),
+        replayed: true,
+        deliveries: planned.map((p) => ({
+          handler_id: num(p.handler_id),
+          handler_name: (p.handler_name as string | null) ?? null,
+          seq: num(p.seq),
+        })),
+      });
+    }
+    return replays;
+  }
+}
+
+function toDeliveryState(row: Record<string, unknown>): DeliveryStateDto {
+  const next = numOrNull(row.next_attempt_at);
+  const status = String(row.status);
+  return {
+    id: num(row.id),
+    handler_id: num(row.handler_id),
+    handler_name: (row.handler_name as string | null) ?? null,
+    seq: num(row.seq),
+    status,
+    attempts: num(row.attempts),
+    next_attempt_at: status === 'pending' && next !== null ? new Date(next).toISOString() : null,
+    last_response_code: numOrNull(row.last_response_code),
+    last_error: (row.last_error as string | null) ?? null,
+    updated_at: new Date(num(row.updated_at)).toISOString(),
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const driverError = (error as { driverError?: { code?: string; errno?: number } })?.driverError;
+  return driverError?.code === 'ER_DUP_ENTRY' || driverError?.code === 'SQLITE_CONSTRAINT_UNIQUE' || driverError?.errno === 1062;
+}

@@ -1,0 +1,103 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import { PageQueryDto } from '../../common/pagination.dto.js';
+import { ExecutionLog } from '../execution-log.js';
+
+export class ListExecutionLogsQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ description: 'Handler id' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  handler_id?: number;
+
+  @ApiPropertyOptional({ description: 'Event ID of the catalog, e.g. clients.update' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  event?: string;
+
+  @ApiPropertyOptional({ description: 'Id of one accepted event' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  event_id?: number;
+
+  @ApiPropertyOptional({ enum: ['success', 'fail', 'skipped'] })
+  @IsOptional()
+  @IsIn(['success', 'fail', 'skipped'])
+  status?: 'success' | 'fail' | 'skipped';
+
+  @ApiPropertyOptional({ description: 'Text the error contains (case-insensitive)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  error?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Calls at or after this time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Calls at or before this time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+}
+
+export class ExecutionLogDto {
+  @ApiProperty() id: number;
+  @ApiProperty({ enum: ['success', 'fail', 'skipped'] }) status: string;
+  @ApiProperty({ format: 'date-time', description: 'When the call was made' }) date: string;
+  @ApiProperty({ example: 'clients.update' }) event: string;
+  @ApiPropertyOptional({ nullable: true, type: Number }) event_id: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number }) delivery_id: number | null;
+  @ApiProperty() handler_id: number;
+  @ApiProperty({ description: 'Handler name at the time of the call' }) handler_name: string;
+  @ApiProperty() object_id: number;
+  @ApiProperty({ enum: ['after', 'before'] }) stage: string;
+  @ApiProperty({ description: '1 for the first attempt' }) attempt: number;
+  @ApiProperty({ enum: ['auto', 'manual', 'test'] }) trigger: string;
+  @ApiPropertyOptional({ nullable: true, type: Number }) response_code: number | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Response body, capped' }) response_data: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) error: string | null;
+  @ApiProperty() duration_ms: number;
+
+  static from(log: ExecutionLog): ExecutionLogDto {
+    return {
+      id: log.id,
+      status: log.status,
+      date: new Date(log.createdAt).toISOString(),
+      event: log.eventsId,
+      event_id: log.eventId,
+      delivery_id: log.deliveryId,
+      handler_id: log.handlerId,
+      handler_name: log.handlerName,
+      object_id: log.objectId,
+      stage: log.stage,
+      attempt: log.attempt,
+      trigger: log.trigger,
+      response_code: log.responseCode,
+      response_data: log.responseBody,
+      error: log.error,
+      duration_ms: log.durationMs,
+    };
+  }
+}
+
+export class ExecutionLogDetailDto extends ExecutionLogDto {
+  @ApiProperty({ description: 'The request body sent (the envelope)' }) request_payload: string;
+
+  static detail(log: ExecutionLog): ExecutionLogDetailDto {
+    return { ...ExecutionLogDto.from(log), request_payload: log.requestPayload };
+  }
+}
+
+export class ExecutionLogPageDto {
+  @ApiProperty({ type: [ExecutionLogDto] }) items: ExecutionLogDto[];
+  @ApiProperty() total: number;
+  @ApiProperty() page: number;
+  @ApiProperty() per_page: number;
+}
