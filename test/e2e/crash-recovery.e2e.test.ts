@@ -1,0 +1,225 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { databaseKinds, TestDatabase } from '../utils/databases.js';
+import { eventually, TestReceiver } from '../utils/receiver.js';
+
+/**
+ * A worker dies (SIGKILL) while its deliveries are in flight; another instance on the same
+ * database takes over the expired leases and delivers every event (at least once), none failed.
+ */
+
+/** The compiled service, as `npm run start:prod` runs it. */
+const MAIN = resolve('dist/src/main.js');
+const kinds = await databaseKinds();
+
+const EVENTS = 5;
+const LEASE_MS = '2000';
+
+interface Running {
+  name: string;
+  child: ChildProcess;
+  output: () => string;
+  baseUrl: string;
+}
+
+/** Every child this file started: killed in after() and, as a last resort, when this process exits. */
+const children = new Set<ChildProcess>();
+const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+process.on('exit', () => {
+  for (const child of children) if (alive(child)) child.kill('SIGKILL');
+});
+
+async function killAll(): Promise<void> {
+  for (const child of children) {
+    if (alive(child)) {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }
+    children.delete(child);
+  }
+}
+
+/** Starts the compiled service and waits for the line that says where Swagger UI is. */
+async function startService(name: string, cwd: string, env: Record<string, string>): Promise<Running> {
+  const child = spawn(process.execPath, [MAIN], {
+    cwd,
+    env: { PATH: process.env.PATH, TZ: 'UTC', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let text = '';
+  child.stdout!.on('data', (chunk) => (text += chunk));
+  child.stderr!.on('data', (chunk) => (text += chunk));
+  const started = Date.now();
+  while (!/Swagger UI: (http:\/\/\S+)\/docs/.test(text)) {
+    if (!alive(child)) assert.fail(`service ${name} exited with ${child.exitCode ?? child.signalCode}:\n${text}`);
+    if (Date.now() - started > 30_000) assert.fail(`service ${name} did not start within 30 s:\n${text}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const baseUrl = /Swagger UI: (http:\/\/\S+)\/docs/.exec(text)![1]!.replace('localhost', '127.0.0.1');
+  return { name, child, output: () => text, baseUrl };
+}
+
+async function api(running: Running, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${running.baseUrl}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text for the assertion message
+  }
+  return { status: response.status, body: parsed };
+}
+
+/** The last lines of a service's output, for failure messages. */
+function tail(running: Running | undefined, lines = 40): string {
+  if (!running) return '';
+  return `\n--- last output of ${running.name} ---\n${running.output().split('\n').slice(-lines).join('\n')}`;
+}
+
+interface DeliveryState {
+  id: number;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+}
+
+for (const kind of kinds) {
+  describe(`crash recovery: a killed worker's in-flight deliveries are taken over [${kind.name}]`, { skip: kind.skip }, () => {
+    let db: TestDatabase | undefined;
+    let cwd: string;
+    let receiver: TestReceiver;
+    let hanging = true;
+    let a: Running | undefined;
+    let b: Running | undefined;
+    const key = `crash_admin_${randomBytes(16).toString('hex')}`;
+
+    before(async () => {
+      cwd = mkdtempSync(join(tmpdir(), 'prov-crash-'));
+      receiver = await new TestReceiver(() => (hanging ? { hang: true } : { status: 200, body: '{"ok":true}' })).start();
+      db = await kind.create();
+    });
+
+    after(async () => {
+      await killAll();
+      await receiver?.stop();
+      await db?.drop();
+      rmSync(cwd, { recursive: true, force: true });
+    });
+
+    it(`SIGKILL with ${EVENTS} deliveries in flight; a second instance delivers every event, none failed`, { timeout: 60_000 }, async () => {
+      const env = (name: string): Record<string, string> => ({
+        DATABASE_URL: db!.url,
+        BOOTSTRAP_ADMIN_KEY: key,
+        ADMIN_KEY_FILE: join(cwd, `${name}-admin-key.txt`),
+        DISPATCH_LEASE_MS: LEASE_MS,
+        DISPATCH_POLL_INTERVAL_MS: '100',
+        INSTANCE_ROLE: 'both',
+        LOG_LEVEL: 'debug',
+      });
+
+      // Process A: takes the events and hangs on every call (the handler timeout is 15 s).
+      a = await startService('A', cwd, env('a'));
+      const handler = await api(a, key, 'POST', '/api/v1/handlers', {
+        name: 'crash receiver',
+        event: 'clients.update',
+        type: 'http',
+        task: receiver.task('/crash'),
+        priority: 1,
+      });
+      assert.equal(handler.status, 201, JSON.stringify(handler.body));
+
+      const objectIds = Array.from({ length: EVENTS }, (_, i) => 1001 + i);
+      const eventIds: number[] = [];
+      for (const objectId of objectIds) {
+        const posted = await api(a, key, 'POST', '/api/v1/events', {
+          event: 'clients.update',
+          object_id: objectId,
+          data: { id: objectId, name: `client ${objectId}` },
+        });
+        assert.equal(posted.status, 202, JSON.stringify(posted.body));
+        assert.equal(posted.body.deliveries.length, 1, 'one handler matches, so one delivery per event');
+        eventIds.push(posted.body.id as number);
+      }
+
+      // Different objects: all five are claimed at once and hang at the receiver.
+      await receiver.waitFor(EVENTS, 10_000).catch((error: Error) => assert.fail(`${error.message}${tail(a)}`));
+      for (const id of eventIds) {
+        const detail = await api(a, key, 'GET', `/api/v1/events/${id}`);
+        assert.equal(detail.status, 200);
+        assert.deepEqual(
+          detail.body.deliveries.map((d: DeliveryState) => d.status),
+          ['in_progress'],
+          `event ${id} should be in flight before the kill: ${JSON.stringify(detail.body.deliveries)}`,
+        );
+      }
+      const seenBeforeKill = new Set(receiver.requests.map((r) => JSON.parse(r.body).event.object_id as number));
+      assert.deepEqual([...seenBeforeKill].sort((x, y) => x - y), objectIds);
+
+      // Kill A without a chance to release its claims; the receiver now answers 200.
+      const exited = once(a.child, 'exit');
+      a.child.kill('SIGKILL');
+      await exited;
+      const killedAt = Date.now();
+      hanging = false;
+
+      // Process B on the same database (same SQLite file, same MySQL schema) takes over.
+      b = await startService('B', cwd, env('b'));
+      const finalStates = await eventually(
+        async () => {
+          const states: DeliveryState[][] = [];
+          for (const id of eventIds) {
+            const detail = await api(b!, key, 'GET', `/api/v1/events/${id}`);
+            if (detail.status !== 200) return undefined;
+            const deliveries = detail.body.deliveries as DeliveryState[];
+            assert.ok(
+              deliveries.every((d) => d.status !== 'failed'),
+              `event ${id} has a failed delivery: ${JSON.stringify(deliveries)}${tail(b)}`,
+            );
+            if (!deliveries.every((d) => d.status === 'succeeded')) return undefined;
+            states.push(deliveries);
+          }
+          return states;
+        },
+        20_000,
+        'every delivery succeeded through B',
+      ).catch(async (error: Error) => {
+        const now: string[] = [];
+        for (const id of eventIds) now.push(`event ${id}: ${JSON.stringify((await api(b!, key, 'GET', `/api/v1/events/${id}`)).body.deliveries)}`);
+        assert.fail(`${error.message}\n${now.join('\n')}${tail(a)}${tail(b)}`);
+      });
+      assert.equal(finalStates.length, EVENTS);
+
+      // The receiver got every event's envelope again after the kill (at least once each).
+      const afterKill = receiver.requests.filter((r) => r.at >= killedAt);
+      const redelivered = new Set(afterKill.map((r) => JSON.parse(r.body).event.object_id as number));
+      assert.deepEqual([...redelivered].sort((x, y) => x - y), objectIds, `object ids delivered after the kill`);
+      for (const r of afterKill) {
+        const envelope = JSON.parse(r.body);
+        assert.equal(envelope.event.events_id, 'clients.update');
+        assert.deepEqual(envelope.data, { id: envelope.event.object_id, name: `client ${envelope.event.object_id}` });
+      }
+
+      // The execution log shows the successful call of each event, and no failure.
+      for (const id of eventIds) {
+        const logs = await api(b, key, 'GET', `/api/v1/execution-logs?event_id=${id}`);
+        assert.equal(logs.status, 200, JSON.stringify(logs.body));
+        const statuses = (logs.body.items as { status: string }[]).map((item) => item.status);
+        assert.ok(statuses.includes('success'), `event ${id} execution logs: ${JSON.stringify(logs.body.items)}`);
+        assert.ok(!statuses.includes('fail'), `event ${id} execution logs: ${JSON.stringify(logs.body.items)}`);
+      }
+    });
+  });
+}
