@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { randomBytes } from 'node:crypto';
 import { AppConfig } from '../config/app-config.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
@@ -8,7 +7,8 @@ import { ExecutionLogsService } from '../execution-logs/execution-logs.service.j
 import { ExecutionLog, ExecutionLogRecord, LogTrigger } from '../execution-logs/execution-log.js';
 import { envelopeJson } from '../events/envelope.js';
 import { EventDefinition, sampleEnvelope } from '../events/event-catalog.js';
-import { ClaimedDelivery, DeliveryQueue, DeliveryUpdate } from './delivery-queue.js';
+import { ClaimedDelivery, DeliveryUpdate } from './delivery-queue.js';
+import { Outcome, OutcomeWriter } from './outcome-writer.js';
 import { CallResult, HttpExecutor } from './http-executor.js';
 import { RetryPolicy } from './retry-policy.js';
 
@@ -27,8 +27,7 @@ export class DeliveryRunner {
   private readonly retries: RetryPolicy;
 
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly queue: DeliveryQueue,
+    private readonly outcomes: OutcomeWriter,
     private readonly http: HttpExecutor,
     private readonly logs: ExecutionLogsService,
     private readonly handlers: HandlersService,
@@ -114,17 +113,13 @@ export class DeliveryRunner {
     const now = Date.now();
     const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventsId, delivery.objectId, delivery.handlerId, handler?.name ?? '(deleted)', body, attempt, trigger, result);
     if (update.status === 'skipped') record.status = 'skipped';
-    await this.dataSource.transaction(async (manager) => {
-      await this.logs.insert([record], manager);
-      await this.queue.complete(manager, owner, update, now);
-      if (!handler || update.status === 'skipped') return;
-      // The failure streak drives automatic disabling; touch the row only when it changes.
-      if (result.ok && handler.failingSince !== null) {
-        await manager.query('UPDATE handlers SET failing_since = NULL WHERE id = ?', [handler.id]);
-      } else if (!result.ok && handler.failingSince === null) {
-        await manager.query('UPDATE handlers SET failing_since = ? WHERE id = ? AND failing_since IS NULL', [now, handler.id]);
-      }
-    });
+    // The failure streak drives automatic disabling; touch the handler row only when it changes.
+    let streak: Outcome['streak'];
+    if (handler && update.status !== 'skipped') {
+      if (result.ok && handler.failingSince !== null) streak = { handlerId: handler.id, failingSince: null };
+      if (!result.ok && handler.failingSince === null) streak = { handlerId: handler.id, failingSince: now };
+    }
+    await this.outcomes.record({ owner, log: record, update, streak });
     const line = `delivery ${delivery.id} (event ${delivery.eventId} ${delivery.eventsId}) to handler ${delivery.handlerId}: ${update.status} after attempt ${attempt}${result.error ? `: ${result.error}` : ''}`;
     if (update.status === 'failed') this.logger.warn(line);
     else this.logger.debug(line);

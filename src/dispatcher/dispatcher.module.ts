@@ -9,11 +9,12 @@ import { DeliveryRunner } from './delivery-runner.js';
 import { DispatcherService } from './dispatcher.service.js';
 import { HttpExecutor } from './http-executor.js';
 import { WorkSignal } from './work-signal.js';
+import { OutcomeWriter } from './outcome-writer.js';
 
 @Module({
   imports: [HttpModule, HandlersModule, ExecutionLogsModule],
   controllers: [DeliveriesController],
-  providers: [WorkSignal, DeliveryQueue, HttpExecutor, DeliveryRunner, DispatcherService, DeliveriesService],
+  providers: [WorkSignal, DeliveryQueue, OutcomeWriter, HttpExecutor, DeliveryRunner, DispatcherService, DeliveriesService],
   exports: [WorkSignal, DispatcherService],
 })
 export class DispatcherModule {}

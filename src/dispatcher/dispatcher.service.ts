@@ -80,6 +80,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
+  /**
+   * Claims on the next turn of the event loop, not at once: the calls that finish together
+   * (their outcomes are committed as a group) then free their slots for one claim, not one each.
+   */
   wake(): void {
     if (!this.running) return;
     if (this.pumping) {
@@ -87,7 +91,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       return;
     }
     this.pumping = true;
-    void this.pump().finally(() => {
+    void new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.pump()).finally(() => {
       this.pumping = false;
       if (this.again) {
         this.again = false;

@@ -7,7 +7,8 @@ import { AppConfig } from '../config/app-config.js';
 import { NetworkPolicy } from '../common/network-policy.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
 import { parseHttpTask } from '../handlers/handler-target.js';
-import { createAgents, ForbiddenTargetError } from './outbound-agents.js';
+import { ForbiddenTargetError, policyLookup } from './outbound-agents.js';
+import { createUndiciAdapter, createUndiciAgent } from './undici-adapter.js';
 import { parseRetryAfter } from './retry-policy.js';
 import { signatureHeaders } from './webhook-signer.js';
 
@@ -27,26 +28,27 @@ export interface CallResult {
 export const USER_AGENT = 'ProvisioningAPI/1';
 
 /**
- * POSTs the envelope to an http/https handler with @nestjs/axios over keep-alive agents:
+ * POSTs the envelope to an http/https handler with @nestjs/axios (over an undici keep-alive pool):
  * signed per Standard Webhooks, no redirects followed, the whole call bounded by the
  * handler's timeout, the response body read only up to the configured cap.
  */
 @Injectable()
 export class HttpExecutor implements OnApplicationShutdown {
   private readonly policy: NetworkPolicy;
-  private readonly agents: ReturnType<typeof createAgents>;
+  private readonly pool: ReturnType<typeof createUndiciAgent>;
+  private readonly adapter: ReturnType<typeof createUndiciAdapter>;
 
   constructor(
     private readonly http: HttpService,
     private readonly config: AppConfig,
   ) {
     this.policy = new NetworkPolicy(config.outbound.allow, config.outbound.deny);
-    this.agents = createAgents(this.policy, Math.max(config.dispatch.concurrency, 16));
+    this.pool = createUndiciAgent(policyLookup(this.policy), Math.max(config.dispatch.concurrency, 16));
+    this.adapter = createUndiciAdapter(this.pool);
   }
 
-  onApplicationShutdown(): void {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.destroy();
   }
 
   /** The secrets to sign with now: the current one, plus the previous one while its overlap lasts. */
@@ -98,10 +100,8 @@ export class HttpExecutor implements OnApplicationShutdown {
           maxRedirects: 0,
           validateStatus: () => true,
           transformRequest: [(data: unknown) => data],
-          httpAgent: this.agents.http,
-          httpsAgent: this.agents.https,
+          adapter: this.adapter,
           signal: controller.signal,
-          proxy: false,
         }),
       );
       const responseBody = await readCapped(response.data, this.config.dispatch.responseBodyCapBytes);
@@ -124,6 +124,10 @@ export class HttpExecutor implements OnApplicationShutdown {
 
 /** Reads at most `cap` bytes of the body, then stops reading and drops the rest. */
 async function readCapped(stream: Readable, cap: number): Promise<string> {
+  if (cap === 0) {
+    stream.destroy();
+    return '';
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {

@@ -2,10 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors.js';
 import { insertedId, num, numOrNull, placeholders } from '../database/sql.js';
+import { GroupCommit } from '../database/group-commit.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { WorkSignal } from '../dispatcher/work-signal.js';
 import { validateEvent, ValidEvent } from './event-validation.js';
 import { AcceptedEventDto, BatchItemResultDto, BatchResultDto, DeliveryStateDto, EventDetailDto } from './dto/event.dto.js';
+
+/** An event to store, with the key that posted it. */
+type Submission = ValidEvent & { apiKeyId: number | null };
 
 const DELIVERY_COLUMNS = [
   'event_id',
@@ -28,6 +32,9 @@ const DELIVERY_COLUMNS = [
  */
 @Injectable()
 export class IngestService {
+  /** Concurrent single posts share one transaction (one fsync) per write. */
+  private readonly writer = new GroupCommit<Submission, AcceptedEventDto>((items) => this.store(items));
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly cache: CacheManagerService,
@@ -36,8 +43,7 @@ export class IngestService {
 
   async accept(input: unknown, headerKey: string | undefined, apiKeyId: number | null): Promise<AcceptedEventDto> {
     const event = validateEvent(input, headerKey, Date.now());
-    const [result] = await this.store([event], apiKeyId);
-    return result!;
+    return this.writer.submit({ ...event, apiKeyId });
   }
 
   /** Validates every item on its own; stores the valid ones together; answers per item. */
@@ -60,10 +66,7 @@ export class IngestService {
         items.push({ index, status: 'rejected', error: { code: error.code, message: error.message, details: error.details } });
       }
     });
-    const stored = await this.store(
-      valid.map((item) => item.event),
-      apiKeyId,
-    );
+    const stored = await this.store(valid.map((item) => ({ ...item.event, apiKeyId })));
     valid.forEach((item, position) => {
       const result = stored[position]!;
       items[item.index] = { index: item.index, status: result.replayed ? 'replayed' : 'accepted', event: result };
@@ -102,12 +105,12 @@ export class IngestService {
     };
   }
 
-  private async store(events: ValidEvent[], apiKeyId: number | null): Promise<AcceptedEventDto[]> {
+  private async store(events: Submission[]): Promise<AcceptedEventDto[]> {
     if (events.length === 0) return [];
     for (let attempt = 0; ; attempt++) {
       const replays = await this.findReplays(events);
       try {
-        const results = await this.dataSource.transaction((manager) => this.insert(manager, events, replays, apiKeyId));
+        const results = await this.dataSource.transaction((manager) => this.insert(manager, events, replays));
         if (results.some((result) => !result.replayed)) this.signal.ring();
         return results;
       } catch (error) {
@@ -120,9 +123,8 @@ export class IngestService {
 
   private async insert(
     manager: EntityManager,
-    events: ValidEvent[],
+    events: Submission[],
     replays: Map<string, AcceptedEventDto>,
-    apiKeyId: number | null,
   ): Promise<AcceptedEventDto[]> {
     const now = Date.now();
     const results: AcceptedEventDto[] = [];
@@ -137,7 +139,7 @@ export class IngestService {
       const raw = await manager.query(
         `INSERT INTO events (events_id, object_id, object_key, dt, data, idempotency_key, api_key_id, accepted_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [event.eventsId, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, apiKeyId, now],
+        [event.eventsId, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.apiKeyId, now],
       );
       const id = insertedId(raw);
       const handlers = this.cache.lookup(event.eventsId, 'after');

@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { GroupCommit } from '../database/group-commit.js';
+import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
+import { ExecutionLogRecord } from '../execution-logs/execution-log.js';
+import { DeliveryQueue, DeliveryUpdate } from './delivery-queue.js';
+
+/** Everything one finished call changes. */
+export interface Outcome {
+  owner: string;
+  log: ExecutionLogRecord;
+  update: DeliveryUpdate;
+  /** Start (a timestamp) or end (null) a handler's failure streak; undefined leaves it alone. */
+  streak?: { handlerId: number; failingSince: number | null };
+}
+
+/**
+ * Writes finished calls: the execution log rows, the deliveries' next state and the
+ * handlers' failure streaks, for every call that finished meanwhile, in one transaction.
+ */
+@Injectable()
+export class OutcomeWriter {
+  private readonly group = new GroupCommit<Outcome, void>((outcomes) => this.write(outcomes));
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly queue: DeliveryQueue,
+    private readonly logs: ExecutionLogsService,
+  ) {}
+
+  record(outcome: Outcome): Promise<void> {
+    return this.group.submit(outcome);
+  }
+
+  private async write(outcomes: Outcome[]): Promise<void[]> {
+    const now = Date.now();
+    await this.dataSource.transaction(async (manager) => {
+      await this.logs.insert(
+        outcomes.map((outcome) => outcome.log),
+        manager,
+      );
+      for (const outcome of outcomes) {
+        await this.queue.complete(manager, outcome.owner, outcome.update, now);
+        const streak = outcome.streak;
+        if (streak?.failingSince === null) {
+          await manager.query('UPDATE handlers SET failing_since = NULL WHERE id = ?', [streak.handlerId]);
+        } else if (streak) {
+          await manager.query('UPDATE handlers SET failing_since = ? WHERE id = ? AND failing_since IS NULL', [
+            streak.failingSince,
+            streak.handlerId,
+          ]);
+        }
+      }
+    });
+    return outcomes.map(() => undefined);
+  }
+}
