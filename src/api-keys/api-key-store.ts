@@ -49,8 +49,8 @@ export class ApiKeyStore {
     return this.repository.find({ order: { id: 'ASC' } });
   }
 
-  findActiveByKey(key: string): Promise<ApiKeyEntity | null> {
-    return this.repository.findOne({ where: { keyHash: hashApiKey(key), revokedAt: IsNull() } });
+  findActiveByHash(keyHash: string): Promise<ApiKeyEntity | null> {
+    return this.repository.findOne({ where: { keyHash, revokedAt: IsNull() } });
   }
 
   /** Returns null when no such key exists. Revoking twice keeps the first revocation time. */

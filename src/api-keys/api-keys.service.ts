@@ -7,17 +7,25 @@ import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import { ApiKeyStore, CreatedApiKey } from './api-key-store.js';
+import { hashApiKey } from './api-key.codec.js';
 import { Principal } from './auth.decorators.js';
 import { parseScopes, Scope } from './scopes.js';
 
 /** How often a key's last-used time is written back; per-request writes would cost the hot path. */
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+/**
+ * How long a verified key is trusted without asking the database again. A revocation through
+ * this instance applies at once; on other instances within this time.
+ */
+export const KEY_CACHE_TTL_MS = 5_000;
+const KEY_CACHE_MAX = 10_000;
 
 @Injectable()
 export class ApiKeysService implements OnApplicationBootstrap {
   private readonly logger = new Logger(ApiKeysService.name);
   private readonly store: ApiKeyStore;
   private readonly lastUsedWritten = new Map<number, number>();
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
 
   constructor(
     dataSource: DataSource,
@@ -46,10 +54,20 @@ export class ApiKeysService implements OnApplicationBootstrap {
 
   async authenticate(key: string): Promise<Principal | null> {
     if (key.length > 512) return null;
-    const record = await this.store.findActiveByKey(key);
-    if (!record) return null;
+    const hash = hashApiKey(key);
+    const now = Date.now();
+    const cached = this.verified.get(hash);
+    if (cached && cached.until > now) return cached.principal;
+    const record = await this.store.findActiveByHash(hash);
+    if (!record) {
+      this.verified.delete(hash);
+      return null;
+    }
     this.noteUse(record.id);
-    return { keyId: record.id, name: record.name, scopes: new Set(parseScopes(record.scopes)) };
+    const principal: Principal = { keyId: record.id, name: record.name, scopes: new Set(parseScopes(record.scopes)) };
+    if (this.verified.size >= KEY_CACHE_MAX) this.verified.clear();
+    this.verified.set(hash, { principal, until: now + KEY_CACHE_TTL_MS });
+    return principal;
   }
 
   create(name: string, scopes: readonly Scope[]): Promise<CreatedApiKey> {
@@ -63,6 +81,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
   async revoke(id: number): Promise<ApiKeyEntity> {
     const record = await this.store.revoke(id);
     if (!record) throw DomainError.field('API_KEY_NOT_FOUND', 'id', `API key ${id} does not exist`);
+    this.verified.clear();
     return record;
   }
 
