@@ -7,6 +7,7 @@ import { AppModule } from './app.module.js';
 import { AppConfig, LogLevelName } from './config/app-config.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { createValidationPipe } from './common/validation.js';
+import { eventSchemaComponents } from './events/event-schemas.js';
 
 const LEVELS: LogLevelName[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -25,7 +26,9 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key: Authorization: Bearer <key>' })
     .build();
-  return SwaggerModule.createDocument(app, options);
+  const document = SwaggerModule.createDocument(app, options);
+  document.components = { ...document.components, schemas: { ...document.components?.schemas, ...eventSchemaComponents() } };
+  return document;
 }
 
 /** Builds the Nest application on Fastify with the global filter, validation and Swagger. */

@@ -11,6 +11,8 @@ import { HandlersModule } from './handlers/handlers.module.js';
 import { HealthModule } from './health/health.module.js';
 import { DispatcherModule } from './dispatcher/dispatcher.module.js';
 import { ExecutionLogsModule } from './execution-logs/execution-logs.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { MetricsControllerModule } from './metrics/metrics-controller.module.js';
 
 @Module({})
 export class AppModule {
@@ -21,12 +23,14 @@ export class AppModule {
         ConfigModule.forRoot(config),
         TypeOrmModule.forRoot({ ...buildDataSourceOptions(config.database), migrationsRun: true }),
         ScheduleModule.forRoot(),
+        MetricsModule,
         ApiKeysModule,
         CacheManagerModule,
         HandlersModule,
         EventsModule,
         DispatcherModule,
         ExecutionLogsModule,
+        MetricsControllerModule,
         HealthModule,
       ],
     };

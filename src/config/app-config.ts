@@ -39,6 +39,7 @@ export const DEFAULTS = Object.freeze({
   logRetentionDays: 30,
   logCleanupCron: '17 * * * *',
   shutdownGraceMs: 10_000,
+  decisionBudgetMs: 10_000,
 });
 
 export type InstanceRole = 'api' | 'worker' | 'both';
@@ -66,6 +67,7 @@ export class AppConfig {
     readonly shutdownGraceMs: number;
   };
   readonly logs!: { readonly retentionDays: number; readonly cleanupCron: string };
+  readonly decisions!: { readonly budgetMs: number };
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -168,5 +170,6 @@ export function loadConfig(input: EnvInput): AppConfig {
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? DEFAULTS.shutdownGraceMs,
     },
     logs: { retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays, cleanupCron },
+    decisions: { budgetMs: env.DECISION_BUDGET_MS ?? DEFAULTS.decisionBudgetMs },
   } as AppConfig);
 }

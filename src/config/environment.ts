@@ -147,6 +147,13 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(600000)
   SHUTDOWN_GRACE_MS?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(300000)
+  DECISION_BUDGET_MS?: number;
 }
 
 export const ENV_KEYS = Object.freeze([
@@ -176,6 +183,7 @@ export const ENV_KEYS = Object.freeze([
   'LOG_RETENTION_DAYS',
   'LOG_CLEANUP_CRON',
   'SHUTDOWN_GRACE_MS',
+  'DECISION_BUDGET_MS',
 ] as const);
 
 export type EnvKey = (typeof ENV_KEYS)[number];

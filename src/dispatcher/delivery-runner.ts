@@ -11,6 +11,8 @@ import { ClaimedDelivery, DeliveryUpdate } from './delivery-queue.js';
 import { Outcome, OutcomeWriter } from './outcome-writer.js';
 import { CallResult, HttpExecutor } from './http-executor.js';
 import { RetryPolicy } from './retry-policy.js';
+import { ScriptExecutor } from './script-executor.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 /** The same id on every attempt of one delivery (Standard Webhooks `webhook-id`). */
 export function webhookId(delivery: Pick<ClaimedDelivery, 'id'>): string {
@@ -29,6 +31,8 @@ export class DeliveryRunner {
   constructor(
     private readonly outcomes: OutcomeWriter,
     private readonly http: HttpExecutor,
+    private readonly scripts: ScriptExecutor,
+    private readonly metrics: MetricsService,
     private readonly logs: ExecutionLogsService,
     private readonly handlers: HandlersService,
     private readonly config: AppConfig,
@@ -55,7 +59,7 @@ export class DeliveryRunner {
       return;
     }
 
-    const result = await this.execute(handler, body, webhookId(delivery));
+    const result = await this.execute(handler, body, webhookId(delivery), delivery.eventsId);
     const now = Date.now();
     let update: DeliveryUpdate = {
       id: delivery.id,
@@ -87,16 +91,14 @@ export class DeliveryRunner {
   async test(handler: HandlerEntity, event: EventDefinition): Promise<ExecutionLog> {
     const envelope = sampleEnvelope(event, new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'));
     const body = JSON.stringify(envelope);
-    const result = await this.execute(handler, body, `msg_test_${randomBytes(8).toString('hex')}`);
+    const result = await this.execute(handler, body, `msg_test_${randomBytes(8).toString('hex')}`, event.id);
     const record = this.logRecord(null, null, event.id, envelope.event.object_id, handler.id, handler.name, body, 1, 'test', result);
     const id = await this.logs.insert([record]);
     return { ...record, id };
   }
 
-  private execute(handler: HandlerEntity, body: string, messageId: string): Promise<CallResult> {
-    if (handler.type === 'script') {
-      return Promise.resolve({ ...skipResult('script handlers cannot run yet'), error: 'script execution is not available' });
-    }
+  private execute(handler: HandlerEntity, body: string, messageId: string, eventsId: string): Promise<CallResult> {
+    if (handler.type === 'script') return this.scripts.run(handler, body, eventsId);
     return this.http.call(handler, body, messageId);
   }
 
@@ -120,6 +122,7 @@ export class DeliveryRunner {
       if (!result.ok && handler.failingSince === null) streak = { handlerId: handler.id, failingSince: now };
     }
     await this.outcomes.record({ owner, log: record, update, streak });
+    this.metrics.countDelivery(update.status === 'pending' ? 'retry' : update.status, result.durationMs);
     const line = `delivery ${delivery.id} (event ${delivery.eventId} ${delivery.eventsId}) to handler ${delivery.handlerId}: ${update.status} after attempt ${attempt}${result.error ? `: ${result.error}` : ''}`;
     if (update.status === 'failed') this.logger.warn(line);
     else this.logger.debug(line);

@@ -10,11 +10,14 @@ import { DispatcherService } from './dispatcher.service.js';
 import { HttpExecutor } from './http-executor.js';
 import { WorkSignal } from './work-signal.js';
 import { OutcomeWriter } from './outcome-writer.js';
+import { ScriptExecutor } from './script-executor.js';
+import { DecisionService } from './decision.service.js';
+import { CacheManagerModule } from '../cache-manager/cache-manager.module.js';
 
 @Module({
-  imports: [HttpModule, HandlersModule, ExecutionLogsModule],
+  imports: [HttpModule, HandlersModule, ExecutionLogsModule, CacheManagerModule],
   controllers: [DeliveriesController],
-  providers: [WorkSignal, DeliveryQueue, OutcomeWriter, HttpExecutor, DeliveryRunner, DispatcherService, DeliveriesService],
-  exports: [WorkSignal, DispatcherService],
+  providers: [WorkSignal, DeliveryQueue, OutcomeWriter, HttpExecutor, ScriptExecutor, DeliveryRunner, DispatcherService, DeliveriesService, DecisionService],
+  exports: [WorkSignal, DispatcherService, DecisionService],
 })
 export class DispatcherModule {}

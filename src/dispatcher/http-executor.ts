@@ -58,7 +58,7 @@ export class HttpExecutor implements OnApplicationShutdown {
     return secrets;
   }
 
-  async call(handler: HandlerEntity, body: string, webhookId: string): Promise<CallResult> {
+  async call(handler: HandlerEntity, body: string, webhookId: string, timeoutMs = handler.timeoutMs): Promise<CallResult> {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
     const failure = (error: string, responseCode: number | null = null): CallResult => ({
@@ -86,7 +86,7 @@ export class HttpExecutor implements OnApplicationShutdown {
     const secrets = HttpExecutor.signingSecrets(handler, now);
     const signed = secrets.length > 0 ? signatureHeaders(secrets, webhookId, Math.floor(now / 1000), body) : { 'webhook-id': webhookId };
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), handler.timeoutMs);
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
       const response = await firstValueFrom(
         this.http.post<Readable>(url.toString(), body, {
@@ -114,7 +114,7 @@ export class HttpExecutor implements OnApplicationShutdown {
       }
       return { ok, responseCode: status, responseBody, error, durationMs: elapsed(), retryAfterMs, gone: status === 410 };
     } catch (error) {
-      if (controller.signal.aborted) return failure(`timeout after ${handler.timeoutMs} ms`);
+      if (controller.signal.aborted) return failure(`timeout after ${timeoutMs} ms`);
       return failure(describeError(error));
     } finally {
       clearTimeout(timer);

@@ -4,7 +4,8 @@ import { DomainError } from '../common/errors.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { Auth } from '../api-keys/auth.decorators.js';
 import { EVENT_CATALOG, EVENT_GROUPS, EventDefinition, findEvent, sampleEnvelope } from './event-catalog.js';
-import { EventCatalogDto, EventTypeDto } from './dto/event-type.dto.js';
+import { EventCatalogDto, EventTypeDetailDto, EventTypeDto } from './dto/event-type.dto.js';
+import { eventDataSchema } from './event-schemas.js';
 
 function toDto(event: EventDefinition): EventTypeDto {
   return { id: event.id, group: event.group, description: event.description, entity: event.entity, sample: sampleEnvelope(event) };
@@ -25,12 +26,12 @@ export class EventTypesController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One event of the catalog' })
-  @ApiOkResponse({ type: EventTypeDto })
+  @ApiOperation({ summary: 'One event of the catalog, with the JSON schema of its data and a sample' })
+  @ApiOkResponse({ type: EventTypeDetailDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'EVENT_TYPE_NOT_FOUND' })
-  get(@Param('id') id: string): EventTypeDto {
+  get(@Param('id') id: string): EventTypeDetailDto {
     const event = findEvent(id);
     if (!event) throw DomainError.field('EVENT_TYPE_NOT_FOUND', 'id', `"${id}" is not an event of the catalog`);
-    return toDto(event);
+    return { ...toDto(event), data_schema: eventDataSchema(event) };
   }
 }

@@ -15,6 +15,9 @@ import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { idParam } from '../common/validation.js';
 import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
 import { IngestService } from './ingest.service.js';
+import { validateEvent } from './event-validation.js';
+import { DecisionService } from '../dispatcher/decision.service.js';
+import { DecisionDto } from '../dispatcher/dto/decision.dto.js';
 import { AcceptedEventDto, BatchResultDto, EventDetailDto, PostEventBatchDto, PostEventDto } from './dto/event.dto.js';
 
 const BAD_EVENT = 'VALIDATION_FAILED, UNKNOWN_EVENT, DATA_INVALID, IDEMPOTENCY_KEY_INVALID, MALFORMED_JSON';
@@ -22,7 +25,10 @@ const BAD_EVENT = 'VALIDATION_FAILED, UNKNOWN_EVENT, DATA_INVALID, IDEMPOTENCY_K
 @ApiTags('Events')
 @Controller('api/v1/events')
 export class EventsController {
-  constructor(private readonly ingest: IngestService) {}
+  constructor(
+    private readonly ingest: IngestService,
+    private readonly decisions: DecisionService,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -42,6 +48,19 @@ export class EventsController {
     const result = await this.ingest.accept(body, idempotencyKey, principal.keyId);
     if (result.replayed) void reply.header('idempotent-replayed', 'true');
     return result;
+  }
+
+  @Post('decide')
+  @HttpCode(200)
+  @Auth('events', 'admin')
+  @ApiOperation({
+    summary: 'Ask before acting: run the before handlers of the event now, in priority order; answers allowed or not and the final data',
+  })
+  @ApiBody({ type: PostEventDto })
+  @ApiOkResponse({ type: DecisionDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED, UNKNOWN_EVENT, DATA_INVALID, MALFORMED_JSON' })
+  async decide(@Body() body: Record<string, unknown>): Promise<DecisionDto> {
+    return this.decisions.decide(validateEvent(body, undefined, Date.now()));
   }
 
   @Post('batch')

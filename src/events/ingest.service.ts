@@ -3,6 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors.js';
 import { insertedId, num, numOrNull, placeholders } from '../database/sql.js';
 import { GroupCommit } from '../database/group-commit.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { WorkSignal } from '../dispatcher/work-signal.js';
 import { validateEvent, ValidEvent } from './event-validation.js';
@@ -39,6 +40,7 @@ export class IngestService {
     private readonly dataSource: DataSource,
     private readonly cache: CacheManagerService,
     private readonly signal: WorkSignal,
+    private readonly metrics: MetricsService,
   ) {}
 
   async accept(input: unknown, headerKey: string | undefined, apiKeyId: number | null): Promise<AcceptedEventDto> {
@@ -79,6 +81,11 @@ export class IngestService {
     };
   }
 
+  /** Stores the events one source change means, atomically and in their order. */
+  async acceptDerived(events: ValidEvent[], apiKeyId: number | null): Promise<AcceptedEventDto[]> {
+    return this.store(events.map((event) => ({ ...event, apiKeyId })));
+  }
+
   async get(id: number): Promise<EventDetailDto> {
     const rows: Record<string, unknown>[] = await this.dataSource.query(
       'SELECT id, events_id, object_id, dt, data, idempotency_key, accepted_at FROM events WHERE id = ?',
@@ -111,7 +118,11 @@ export class IngestService {
       const replays = await this.findReplays(events);
       try {
         const results = await this.dataSource.transaction((manager) => this.insert(manager, events, replays));
-        if (results.some((result) => !result.replayed)) this.signal.ring();
+        const fresh = results.filter((result) => !result.replayed).length;
+        if (fresh > 0) {
+          this.metrics.countAccepted(fresh);
+          this.signal.ring();
+        }
         return results;
       } catch (error) {
         // Two posts with one new idempotency key raced; the loser answers the winner's event.

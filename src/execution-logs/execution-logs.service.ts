@@ -31,7 +31,7 @@ export class ExecutionLogsService {
     private readonly config: AppConfig,
   ) {}
 
-  /** Writes log rows, inside the caller's transaction when one is given. Returns the first new id. */
+  /** Writes log rows, inside the caller's transaction when one is given. Returns the new id when one record is written. */
   async insert(records: readonly ExecutionLogRecord[], manager: EntityManager = this.dataSource.manager): Promise<number> {
     if (records.length === 0) return 0;
     const sql = `INSERT INTO execution_logs (${LOG_COLUMNS.join(', ')}) VALUES ${placeholders(records.length, LOG_COLUMNS.length)}`;

@@ -33,3 +33,8 @@ export class EventCatalogDto {
   @ApiProperty({ example: 35 }) total: number;
   @ApiProperty({ type: [EventGroupDto] }) groups: EventGroupDto[];
 }
+
+export class EventTypeDetailDto extends EventTypeDto {
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'JSON schema of the event\'s data (CoreAPI shape; unknown fields pass through)' })
+  data_schema: Record<string, unknown>;
+}

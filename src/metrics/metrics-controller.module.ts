@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { CacheManagerModule } from '../cache-manager/cache-manager.module.js';
+import { DispatcherModule } from '../dispatcher/dispatcher.module.js';
+import { MetricsController } from './metrics.controller.js';
+
+@Module({ imports: [CacheManagerModule, DispatcherModule], controllers: [MetricsController] })
+export class MetricsControllerModule {}

@@ -1,0 +1,56 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { databaseKinds, TestDatabase } from '../utils/databases.js';
+import { bearer, startApp, TestApp } from '../utils/test-app.js';
+import { eventually, TestReceiver } from '../utils/receiver.js';
+
+const kinds = await databaseKinds();
+
+/** The value of one sample line of a Prometheus text page. */
+function sample(page: string, name: string): number {
+  const line = page.split('\n').find((l) => l.startsWith(`${name} `));
+  assert.ok(line, `no sample ${name}`);
+  return Number(line.slice(name.length + 1));
+}
+
+for (const kind of kinds) {
+  describe(`Prometheus metrics [${kind.name}]`, { skip: kind.skip }, () => {
+    let db: TestDatabase;
+    let t: TestApp;
+    let r: TestReceiver;
+
+    before(async () => {
+      db = await kind.create();
+      t = await startApp(db, { RETRY_SCHEDULE: '100ms', DISPATCH_POLL_INTERVAL_MS: '50' });
+      r = await new TestReceiver((request) => ({ status: JSON.parse(request.body).data.name === 'bad' ? 500 : 200 })).start();
+    });
+    after(async () => {
+      await t?.close();
+      await r?.stop();
+      await db?.drop();
+    });
+
+    it('counts accepted events, deliveries by outcome and call durations; shows queue depth and cache state', async () => {
+      const admin = bearer(t.adminKey);
+      await t.http.post('/api/v1/handlers').set(admin).send({ name: 'm', event: 'clients.create', type: 'http', task: r.task(), retry_limit: 1 }).expect(201);
+      for (const name of ['a', 'b', 'bad']) {
+        await t.http.post('/api/v1/events').set(admin).send({ event: 'clients.create', object_id: 1, data: { name } }).expect(202);
+      }
+      const page = await eventually(async () => {
+        const text = (await t.http.get('/metrics').set(admin)).text;
+        return text.includes('provisioning_deliveries_total{outcome="failed"} 1') ? text : undefined;
+      });
+      assert.equal(sample(page, 'provisioning_events_accepted_total'), 3);
+      assert.equal(sample(page, 'provisioning_deliveries_total{outcome="succeeded"}'), 2);
+      assert.equal(sample(page, 'provisioning_deliveries_total{outcome="retry"}'), 1);
+      assert.equal(sample(page, 'provisioning_delivery_duration_seconds_count'), 4);
+      assert.equal(sample(page, 'provisioning_queue_depth{status="pending"}'), 0);
+      assert.equal(sample(page, 'provisioning_handler_cache_handlers'), 1);
+      assert.ok(sample(page, 'provisioning_handler_cache_age_seconds') < 5);
+      const response = await t.http.get('/metrics').set(admin);
+      assert.match(String(response.headers['content-type']), /^text\/plain/);
+      assert.equal((await t.http.get('/metrics')).status, 401);
+      assert.equal((await t.http.get('/metrics').set(bearer(await t.key('events')))).status, 403);
+    });
+  });
+}
