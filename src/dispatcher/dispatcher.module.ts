@@ -12,12 +12,13 @@ import { WorkSignal } from './work-signal.js';
 import { OutcomeWriter } from './outcome-writer.js';
 import { ScriptExecutor } from './script-executor.js';
 import { DecisionService } from './decision.service.js';
+import { EventRetentionService } from './event-retention.service.js';
 import { CacheManagerModule } from '../cache-manager/cache-manager.module.js';
 
 @Module({
   imports: [HttpModule, HandlersModule, ExecutionLogsModule, CacheManagerModule],
   controllers: [DeliveriesController],
-  providers: [WorkSignal, DeliveryQueue, OutcomeWriter, HttpExecutor, ScriptExecutor, DeliveryRunner, DispatcherService, DeliveriesService, DecisionService],
+  providers: [WorkSignal, DeliveryQueue, OutcomeWriter, HttpExecutor, ScriptExecutor, DeliveryRunner, DispatcherService, DeliveriesService, DecisionService, EventRetentionService],
   exports: [WorkSignal, DispatcherService, DecisionService],
 })
 export class DispatcherModule {}

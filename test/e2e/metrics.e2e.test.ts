@@ -54,3 +54,42 @@ for (const kind of kinds) {
     });
   });
 }
+
+for (const kind of kinds) {
+  describe(`event retention [${kind.name}]`, { skip: kind.skip }, () => {
+    let db: TestDatabase;
+    let t: TestApp;
+
+    before(async () => {
+      db = await kind.create();
+      t = await startApp(db, { INSTANCE_ROLE: 'api' });
+    });
+    after(async () => {
+      await t?.close();
+      await db?.drop();
+    });
+
+    it('removes finished events past the retention period, keeps unfinished and recent ones', async () => {
+      const { EventRetentionService } = await import('../../src/dispatcher/event-retention.service.js');
+      const { DataSource } = await import('typeorm');
+      const admin = bearer(t.adminKey);
+      await t.http.post('/api/v1/handlers').set(admin).send({ name: 'r', event: 'dids.hold', type: 'http', task: '127.0.0.1:9/x' }).expect(201);
+      const ids: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        ids.push((await t.http.post('/api/v1/events').set(admin).send({ event: 'dids.hold', object_id: i + 1 }).expect(202)).body.id);
+      }
+      const dataSource = t.app.get(DataSource);
+      const old = Date.now() - 40 * 86_400_000;
+      // Two old events, one of them still pending; one recent finished event.
+      await dataSource.query('UPDATE events SET accepted_at = ? WHERE id IN (?, ?)', [old, ids[0], ids[1]]);
+      await dataSource.query("UPDATE deliveries SET status = 'succeeded' WHERE event_id IN (?, ?)", [ids[0], ids[2]]);
+      const removed = await t.app.get(EventRetentionService).removeExpired();
+      assert.equal(removed, 1);
+      assert.equal((await t.http.get(`/api/v1/events/${ids[0]}`).set(admin)).status, 404);
+      assert.equal((await t.http.get(`/api/v1/events/${ids[1]}`).set(admin)).status, 200);
+      assert.equal((await t.http.get(`/api/v1/events/${ids[2]}`).set(admin)).status, 200);
+      const [left] = await dataSource.query('SELECT COUNT(*) AS n FROM deliveries WHERE event_id = ?', [ids[0]]);
+      assert.equal(Number(left.n), 0);
+    });
+  });
+}
