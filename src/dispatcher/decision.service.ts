@@ -76,6 +76,8 @@ export class DecisionService {
       let verdict: Verdict = result.ok ? readVerdict(result.responseBody) : { kind: 'fail', error: result.error ?? 'failed' };
       if (verdict.kind === 'modify') {
         const problems = validateEntityData(entity, verdict.data, 'data');
+        const id = verdict.data.id;
+        if (problems.length === 0 && id !== undefined && id !== event.objectId) problems.push({ field: 'data.id', message: 'must equal object_id' });
         if (problems.length > 0) verdict = { kind: 'fail', error: `answered data of the wrong shape: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}` };
       }
       const failed = verdict.kind === 'fail';

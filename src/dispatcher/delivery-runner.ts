@@ -92,7 +92,7 @@ export class DeliveryRunner {
     const envelope = sampleEnvelope(event, new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'));
     const body = JSON.stringify(envelope);
     const result = await this.execute(handler, body, `msg_test_${randomBytes(8).toString('hex')}`, event.id);
-    const record = this.logRecord(null, null, event.id, envelope.event.object_id, handler.id, handler.name, body, 1, 'test', result);
+    const record = { ...this.logRecord(null, null, event.id, envelope.event.object_id, handler.id, handler.name, body, 1, 'test', result), stage: handler.stage };
     const id = await this.logs.insert([record]);
     return { ...record, id };
   }

@@ -87,9 +87,14 @@ export class ScriptExecutor {
       child.on('error', (error) => {
         spawnError = error;
       });
+      // The script's own exit ends the call: whatever it left running in its group is killed
+      // then, so a background child holding stdout cannot stretch the call to its timeout.
+      child.on('exit', () => {
+        clearTimeout(timer);
+        killGroup();
+      });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
-        // Whatever the script left running in its group goes with it.
         killGroup();
         const output = stdout.text();
         let error: string | null = null;
@@ -100,7 +105,7 @@ export class ScriptExecutor {
         resolve({
           ok: error === null,
           // The exit code stands where an HTTP answer has its status.
-          responseCode: code,
+          responseCode: spawnError ? null : code,
           responseBody: output,
           error,
           durationMs: performance.now() - started,

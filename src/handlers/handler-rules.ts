@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { DomainError, FieldProblem } from '../common/errors.js';
 import { NetworkPolicy } from '../common/network-policy.js';
 import { isValidEventPattern } from '../events/event-patterns.js';
@@ -64,7 +65,12 @@ export function assertValidHandler(handler: HandlerEntity, context: RuleContext)
     throw DomainError.field('VALIDATION_FAILED', 'on_failure', 'on_failure applies only to handlers of stage before');
   }
   if (handler.type === 'script') {
-    resolveScriptPath(context.scriptsDir, handler.task);
+    const path = resolveScriptPath(context.scriptsDir, handler.task);
+    try {
+      accessSync(path, constants.X_OK);
+    } catch {
+      throw DomainError.field('SCRIPT_NOT_EXECUTABLE', 'task', 'The script is not executable (chmod +x it)');
+    }
   } else {
     assertTargetAllowed(parseHttpTask(handler.type, handler.task), context.policy);
   }

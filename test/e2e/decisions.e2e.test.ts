@@ -279,9 +279,11 @@ for (const kind of kinds) {
     it('an answer with data of the wrong shape (or not an object) is a failure; the data stays as it was', async () => {
       const wrongShape = await h.receiver(() => json(200, { data: { balance: 'lots' } }));
       const notObject = await h.receiver(() => json(200, { data: ['x'] }));
+      const otherId = await h.receiver(() => json(200, { data: { id: 999999, name: 'Someone else' } }));
       const witness = await h.receiver(allow);
       const h1 = await h.handler(wrongShape, { event: 'clients.update', priority: 1, on_failure: 'allow' });
       const h2 = await h.handler(notObject, { event: 'clients.update', priority: 2, on_failure: 'allow' });
+      const h2b = await h.handler(otherId, { event: 'clients.update', priority: 2, on_failure: 'allow' });
       const h3 = await h.handler(witness, { event: 'clients.update', priority: 3 });
 
       const id = nextObject();
@@ -292,10 +294,12 @@ for (const kind of kinds) {
       assert.deepEqual(decision.calls.map((c) => [c.handler_id, c.outcome, c.counted_as, c.response_code]), [
         [h1.id, 'failed', 'allow', 200],
         [h2.id, 'failed', 'allow', 200],
+        [h2b.id, 'failed', 'allow', 200],
         [h3.id, 'allowed', null, 200],
       ]);
       assert.match(decision.calls[0]!.error ?? '', /balance/);
       assert.match(decision.calls[1]!.error ?? '', /data/);
+      assert.match(decision.calls[2]!.error ?? '', /data\.id must equal object_id/);
       assert.deepEqual(envelopeOf(witness.requests[0]!).data, input, 'the next handler got the data unchanged');
       const [log] = await logsOf(h1.id);
       assert.equal(log!.status, 'fail');

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -241,6 +241,39 @@ for (const kind of kinds) {
 
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.deepEqual(processesWith(markers), [], 'a process of the script survived the timeout');
+    });
+
+    it(
+      'a script that exits 0 leaving a background child is a success at once, and the child goes with its group',
+      async () => {
+        const tag = randomBytes(3).readUIntBE(0, 3).toString().padStart(8, '1');
+        const markers = [`sleep 33.${tag}`];
+        script(join(scripts, 'detach.sh'), ['#!/bin/sh', 'cat >/dev/null', `sleep 33.${tag} &`, "printf 'started'", 'exit 0', ''].join('\n'));
+        const h = await createScript({ event: 'dids.hold', task: 'detach.sh', timeout_ms: 3000 });
+        const log = await runTest(h.id);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const survivors = processesWith(markers);
+        assert.equal(log.status, 'success', String(log.error));
+        assert.equal(log.response_code, 0);
+        assert.equal(log.response_data, 'started');
+        assert.ok(log.duration_ms < 1500, `the call took ${log.duration_ms} ms for a script that exited at once`);
+        assert.deepEqual(survivors, []);
+      },
+    );
+
+    it('a script that is not executable is refused at save, and fails the call at once if it loses the bit later', async () => {
+      writeFileSync(join(scripts, 'plain.sh'), "#!/bin/sh\nprintf 'never'\n", { mode: 0o644 });
+      const refused = await t.http.post('/api/v1/handlers').set(internal).send({ name: 'plain', event: 'dids.archive', type: 'script', task: 'plain.sh' });
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.code, 'SCRIPT_NOT_EXECUTABLE');
+      chmodSync(join(scripts, 'plain.sh'), 0o755);
+      const h = await createScript({ event: 'dids.archive', task: 'plain.sh', timeout_ms: 5000 });
+      chmodSync(join(scripts, 'plain.sh'), 0o644);
+      const log = await runTest(h.id);
+      assert.equal(log.status, 'fail');
+      assert.match(log.error ?? '', /could not start the script.*EACCES/);
+      assert.equal(log.response_code, null);
+      assert.ok(log.duration_ms < 2000, `took ${log.duration_ms} ms`);
     });
 
     it(`keeps exactly RESPONSE_BODY_CAP_BYTES (${CAP}) of a 10 KB output`, async () => {
