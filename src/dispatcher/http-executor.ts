@@ -7,7 +7,7 @@ import { AppConfig } from '../config/app-config.js';
 import { NetworkPolicy } from '../common/network-policy.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
 import { parseHttpTask } from '../handlers/handler-target.js';
-import { ForbiddenTargetError, policyLookup } from './outbound-agents.js';
+import { ForbiddenTargetError, policyLookup } from './outbound-lookup.js';
 import { createUndiciAdapter, createUndiciAgent } from './undici-adapter.js';
 import { parseRetryAfter } from './retry-policy.js';
 import { signatureHeaders } from './webhook-signer.js';

@@ -1,6 +1,4 @@
 import { lookup as dnsLookup, LookupAddress, LookupOptions } from 'node:dns';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { NetworkPolicy } from '../common/network-policy.js';
 
@@ -26,10 +24,4 @@ export function policyLookup(policy: NetworkPolicy): LookupFunction {
       callback(null, first.address, first.family);
     });
   }) as LookupFunction;
-}
-
-/** Keep-alive agents shared by every call, so connections to a handler are reused. */
-export function createAgents(policy: NetworkPolicy, maxSockets: number): { http: HttpAgent; https: HttpsAgent } {
-  const options = { keepAlive: true, keepAliveMsecs: 1000, maxSockets, maxFreeSockets: maxSockets, lookup: policyLookup(policy) };
-  return { http: new HttpAgent(options), https: new HttpsAgent(options) };
 }
