@@ -7,7 +7,7 @@ import { DEFAULT_RETRY_SCHEDULE_MS, parseDuration, parseDurationList } from '../
 export type LogLevelName = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
 export type DatabaseConfig =
-  | { readonly type: 'sqlite'; readonly path: string }
+  | { readonly type: 'sqlite'; readonly path: string; readonly synchronous?: 'full' | 'normal' }
   /** flavor `mariadb` (from a mariadb:// URL) lets TypeORM read MariaDB's schema dialect correctly. */
   | { readonly type: 'mysql'; readonly flavor: 'mysql' | 'mariadb'; readonly url: string };
 
@@ -84,6 +84,11 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
   return { type: 'mysql', flavor, url: url.replace(/^mariadb:/, 'mysql:') };
 }
 
+function withSqliteSync(database: DatabaseConfig, synchronous: string | undefined): DatabaseConfig {
+  if (database.type !== 'sqlite' || synchronous === undefined) return database;
+  return { ...database, synchronous: synchronous as 'full' | 'normal' };
+}
+
 /** Validates the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(input: EnvInput): AppConfig {
   const { env, problems } = validateEnvironment(input);
@@ -140,7 +145,7 @@ export function loadConfig(input: EnvInput): AppConfig {
       port: env.PORT ?? DEFAULTS.port,
       bodyLimitBytes: env.BODY_LIMIT_BYTES ?? DEFAULTS.bodyLimitBytes,
     },
-    database: parseDatabaseUrl(env.DATABASE_URL ?? DEFAULTS.databaseUrl),
+    database: withSqliteSync(parseDatabaseUrl(env.DATABASE_URL ?? DEFAULTS.databaseUrl), env.SQLITE_SYNCHRONOUS),
     auth: {
       bootstrapAdminKey: env.BOOTSTRAP_ADMIN_KEY,
       adminKeyFile: resolve(env.ADMIN_KEY_FILE ?? DEFAULTS.adminKeyFile),

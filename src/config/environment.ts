@@ -31,6 +31,10 @@ export class EnvironmentVariables {
 
   /** Installed as the first admin key on a fresh database (automated deployments). */
   @IsOptional()
+  @IsIn(['full', 'normal'])
+  SQLITE_SYNCHRONOUS?: string;
+
+  @IsOptional()
   @Matches(/^[A-Za-z0-9_\-.~+/=]{32,256}$/, {
     message: 'BOOTSTRAP_ADMIN_KEY must be 32 to 256 characters of [A-Za-z0-9_-.~+/=]',
   })
@@ -161,6 +165,7 @@ export const ENV_KEYS = Object.freeze([
   'PORT',
   'HOST',
   'DATABASE_URL',
+  'SQLITE_SYNCHRONOUS',
   'BOOTSTRAP_ADMIN_KEY',
   'ADMIN_KEY_FILE',
   'CACHE_REFRESH_CRON',

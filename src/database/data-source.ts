@@ -35,8 +35,9 @@ export function buildDataSourceOptions(database: DatabaseConfig): DataSourceOpti
       database: database.path,
       enableWAL: true,
       prepareDatabase: (db: { pragma(source: string): unknown }) => {
-        // FULL: an accepted event survives power loss, not only a process crash.
-        db.pragma('synchronous = FULL');
+        // FULL (default): an accepted event survives power loss, not only a process crash.
+        // NORMAL: survives a crash of the process, may lose the last commits on power loss.
+        db.pragma(`synchronous = ${database.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
         db.pragma('busy_timeout = 5000');
         db.pragma('foreign_keys = ON');
       },
