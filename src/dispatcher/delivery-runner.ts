@@ -40,7 +40,11 @@ export class DeliveryRunner {
     this.retries = new RetryPolicy(config.dispatch.retryScheduleMs);
   }
 
-  async run(owner: string, delivery: ClaimedDelivery, handler: HandlerEntity | undefined): Promise<void> {
+  /**
+   * `stop` aborts the call when the instance shuts down; the delivery has then been handed
+   * back to the queue, so nothing is recorded for it here.
+   */
+  async run(owner: string, delivery: ClaimedDelivery, handler: HandlerEntity | undefined, stop?: AbortSignal): Promise<void> {
     const body = envelopeJson(delivery.eventsId, delivery.objectId, delivery.dt, delivery.dataJson);
     const trigger: LogTrigger = delivery.manual ? 'manual' : 'auto';
     const attempt = delivery.attempts + 1;
@@ -59,7 +63,8 @@ export class DeliveryRunner {
       return;
     }
 
-    const result = await this.execute(handler, body, webhookId(delivery), delivery.eventsId);
+    const result = await this.execute(handler, body, webhookId(delivery), delivery.eventsId, stop);
+    if (stop?.aborted) return;
     const now = Date.now();
     let update: DeliveryUpdate = {
       id: delivery.id,
@@ -97,9 +102,9 @@ export class DeliveryRunner {
     return { ...record, id };
   }
 
-  private execute(handler: HandlerEntity, body: string, messageId: string, eventsId: string): Promise<CallResult> {
-    if (handler.type === 'script') return this.scripts.run(handler, body, eventsId);
-    return this.http.call(handler, body, messageId);
+  private execute(handler: HandlerEntity, body: string, messageId: string, eventsId: string, stop?: AbortSignal): Promise<CallResult> {
+    if (handler.type === 'script') return this.scripts.run(handler, body, eventsId, handler.timeoutMs, stop);
+    return this.http.call(handler, body, messageId, handler.timeoutMs, stop);
   }
 
   private async finish(

@@ -25,6 +25,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private readonly inFlight = new Map<number, Promise<void>>();
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => void) | null = null;
+  /** Aborts the calls still running when the shutdown grace period ends. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -75,7 +77,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     }
     if (this.inFlight.size > 0) {
       const ids = [...this.inFlight.keys()];
+      const running = [...this.inFlight.values()];
+      this.stopping.abort();
       await this.queue.release(this.owner, ids, Date.now()).catch((error: Error) => this.logger.error(`Release failed: ${error.message}`));
+      // The aborted calls end at once and record nothing; wait so none touches the database after it closes.
+      await Promise.race([Promise.allSettled(running), sleep(2000)]);
       this.logger.warn(`Shut down with ${ids.length} deliveries unfinished; handed back to the queue`);
     }
   }
@@ -115,7 +121,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       const handlers = await this.loadHandlers(claimed);
       for (const delivery of claimed) {
         const run = this.runner
-          .run(this.owner, delivery, handlers.get(delivery.handlerId))
+          .run(this.owner, delivery, handlers.get(delivery.handlerId), this.stopping.signal)
           .catch((error: Error) => this.logger.error(`Delivery ${delivery.id} failed to run: ${error.stack ?? error.message}`))
           .finally(() => {
             this.inFlight.delete(delivery.id);

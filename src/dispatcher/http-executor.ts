@@ -58,7 +58,7 @@ export class HttpExecutor implements OnApplicationShutdown {
     return secrets;
   }
 
-  async call(handler: HandlerEntity, body: string, webhookId: string, timeoutMs = handler.timeoutMs): Promise<CallResult> {
+  async call(handler: HandlerEntity, body: string, webhookId: string, timeoutMs = handler.timeoutMs, stop?: AbortSignal): Promise<CallResult> {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
     const failure = (error: string, responseCode: number | null = null): CallResult => ({
@@ -101,7 +101,7 @@ export class HttpExecutor implements OnApplicationShutdown {
           validateStatus: () => true,
           transformRequest: [(data: unknown) => data],
           adapter: this.adapter,
-          signal: controller.signal,
+          signal: stop ? AbortSignal.any([controller.signal, stop]) : controller.signal,
         }),
       );
       const responseBody = await readCapped(response.data, this.config.dispatch.responseBodyCapBytes);
@@ -114,6 +114,7 @@ export class HttpExecutor implements OnApplicationShutdown {
       }
       return { ok, responseCode: status, responseBody, error, durationMs: elapsed(), retryAfterMs, gone: status === 410 };
     } catch (error) {
+      if (stop?.aborted) return failure('abandoned: the instance is shutting down');
       if (controller.signal.aborted) return failure(`timeout after ${timeoutMs} ms`);
       return failure(describeError(error));
     } finally {

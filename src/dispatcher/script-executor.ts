@@ -33,7 +33,7 @@ function collector(cap: number) {
 export class ScriptExecutor {
   constructor(private readonly config: AppConfig) {}
 
-  run(handler: HandlerEntity, body: string, eventsId: string, timeoutMs = handler.timeoutMs): Promise<CallResult> {
+  run(handler: HandlerEntity, body: string, eventsId: string, timeoutMs = handler.timeoutMs, stop?: AbortSignal): Promise<CallResult> {
     const started = performance.now();
     const failure = (error: string): CallResult => ({
       ok: false,
@@ -81,6 +81,7 @@ export class ScriptExecutor {
         timedOut = true;
         killGroup();
       }, timeoutMs);
+      stop?.addEventListener('abort', killGroup, { once: true });
       child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
       child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
       child.stdin.on('error', () => undefined); // a script that does not read stdin closes the pipe early
@@ -99,6 +100,7 @@ export class ScriptExecutor {
         const output = stdout.text();
         let error: string | null = null;
         if (spawnError) error = `could not start the script: ${spawnError.message}`;
+        else if (stop?.aborted) error = 'abandoned: the instance is shutting down';
         else if (timedOut) error = `timeout after ${timeoutMs} ms (process group killed)`;
         else if (signal) error = `killed by ${signal}`;
         else if (code !== 0) error = `exit code ${code}${stderr.text() ? `: ${stderr.text().trim().slice(0, 500)}` : ''}`;
