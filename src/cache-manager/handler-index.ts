@@ -1,4 +1,3 @@
-import { EVENT_CATALOG } from '../events/event-catalog.js';
 import { expandEventPattern } from '../events/event-patterns.js';
 import type { HandlerEntity, HandlerStage } from '../handlers/handler.entity.js';
 
@@ -41,6 +40,4 @@ export class HandlerIndex {
   private static key(stage: HandlerStage, eventId: string): string {
     return `${stage} ${eventId}`;
   }
-
-  static readonly eventCount = EVENT_CATALOG.length;
 }

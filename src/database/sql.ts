@@ -17,11 +17,6 @@ export function insertedId(raw: unknown): number {
   return Number(raw);
 }
 
-/** Rows affected by an UPDATE/DELETE run with `query(sql, params, true)`. */
-export function affectedRows(result: { affected?: number | null }): number {
-  return result.affected ?? 0;
-}
-
 /** `(?, ?, ?), (?, ?, ?)` for a multi-row INSERT of `rows` rows of `columns` values each. */
 export function placeholders(rows: number, columns: number): string {
   const row = `(${new Array(columns).fill('?').join(', ')})`;
