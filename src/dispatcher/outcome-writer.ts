@@ -39,8 +39,12 @@ export class OutcomeWriter {
         outcomes.map((outcome) => outcome.log),
         manager,
       );
+      const owners = [...new Set(outcomes.map((outcome) => outcome.owner))];
+      for (const owner of owners) {
+        const updates = outcomes.filter((outcome) => outcome.owner === owner).map((outcome) => outcome.update);
+        await this.queue.complete(manager, owner, updates, now);
+      }
       for (const outcome of outcomes) {
-        await this.queue.complete(manager, outcome.owner, outcome.update, now);
         const streak = outcome.streak;
         if (streak?.failingSince === null) {
           await manager.query('UPDATE handlers SET failing_since = NULL WHERE id = ?', [streak.handlerId]);
