@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors.js';
-import { insertedId, num, numOrNull, placeholders } from '../database/sql.js';
+import { insertedId, isMysql, num, numOrNull, placeholders } from '../database/sql.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
@@ -141,18 +141,16 @@ export class IngestService {
     const results: AcceptedEventDto[] = [];
     const deliveryValues: unknown[] = [];
     let deliveryRows = 0;
+    const fresh = events.filter((event) => event.idempotencyKey === null || !replays.has(event.idempotencyKey));
+    const ids = await this.insertEvents(manager, fresh, now);
+    let next = 0;
     for (const event of events) {
       const replay = event.idempotencyKey === null ? undefined : replays.get(event.idempotencyKey);
       if (replay) {
         results.push(replay);
         continue;
       }
-      const raw = await manager.query(
-        `INSERT INTO events (events_id, object_id, object_key, dt, data, idempotency_key, api_key_id, accepted_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [event.eventsId, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.apiKeyId, now],
-      );
-      const id = insertedId(raw);
+      const id = ids[next++]!;
       const handlers = this.cache.lookup(event.eventsId, 'after');
       handlers.forEach((handler, seq) => {
         deliveryValues.push(id, handler.id, seq, event.objectKey, 'pending', 1, 0, 0, now, now, now);
@@ -176,6 +174,48 @@ export class IngestService {
     }
     return results;
   }
+
+  /**
+   * Inserts the events and returns their ids in order: one multi-row INSERT when the database
+   * hands one statement consecutive ids (SQLite; InnoDB with innodb_autoinc_lock_mode 0 or 1,
+   * MariaDB's default), otherwise one INSERT per event.
+   */
+  private async insertEvents(manager: EntityManager, events: Submission[], now: number): Promise<number[]> {
+    const columns = '(events_id, object_id, object_key, dt, data, idempotency_key, api_key_id, accepted_at)';
+    const values = (event: Submission) => [
+      event.eventsId,
+      event.objectId,
+      event.objectKey,
+      event.dt,
+      event.dataJson,
+      event.idempotencyKey,
+      event.apiKeyId,
+      now,
+    ];
+    const ids = await this.idAllocation;
+    if (events.length > 1 && ids !== 'one-by-one') {
+      const raw = await manager.query(`INSERT INTO events ${columns} VALUES ${placeholders(events.length, 8)}`, events.flatMap(values));
+      // mysql2 reports the first id of the statement, better-sqlite3 the last.
+      const first = ids.reports === 'first' ? insertedId(raw) : insertedId(raw) - (events.length - 1) * ids.step;
+      return events.map((_event, index) => first + index * ids.step);
+    }
+    const result: number[] = [];
+    for (const event of events) {
+      result.push(insertedId(await manager.query(`INSERT INTO events ${columns} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, values(event))));
+    }
+    return result;
+  }
+
+  /** How a multi-row INSERT into `events` numbers its rows, read once from the database. */
+  private readonly idAllocation: Promise<{ reports: 'first' | 'last'; step: number } | 'one-by-one'> = (async () => {
+    if (!isMysql(this.dataSource)) return { reports: 'last', step: 1 } as const;
+    try {
+      const [row] = await this.dataSource.query('SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step');
+      return Number(row.mode) <= 1 ? ({ reports: 'first', step: Number(row.step) } as const) : 'one-by-one';
+    } catch {
+      return 'one-by-one';
+    }
+  })();
 
   /** The events already stored under the idempotency keys of this request. */
   private async findReplays(events: ValidEvent[]): Promise<Map<string, AcceptedEventDto>> {
