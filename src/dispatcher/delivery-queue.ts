@@ -1,5 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { isMysql, num } from '../database/sql.js';
 
 /** A delivery claimed by this worker, with the event it carries. */
@@ -47,9 +47,10 @@ const MYSQL_DEADLOCK = 1213;
 
 /** The durable queue: the `deliveries` table, claimed under leases. */
 @Injectable()
-export class DeliveryQueue {
+export class DeliveryQueue implements OnApplicationShutdown {
   private readonly logger = new Logger(DeliveryQueue.name);
   private readonly mysql: boolean;
+  private claimRunner: QueryRunner | null = null;
 
   constructor(private readonly dataSource: DataSource) {
     this.mysql = isMysql(dataSource);
@@ -91,31 +92,57 @@ export class DeliveryQueue {
     return rows.map((row) => num(row.id));
   }
 
-  /** MySQL/MariaDB: SELECT … FOR UPDATE SKIP LOCKED at READ COMMITTED, retried on deadlock. */
+  /**
+   * MySQL/MariaDB: SELECT … FOR UPDATE SKIP LOCKED at READ COMMITTED, retried on deadlock.
+   * Claims run on one connection of their own, set to READ COMMITTED once, so a claim costs
+   * four statements and no pool round trip.
+   */
   private async claimMysql(owner: string, limit: number, now: number, leaseUntil: number): Promise<number[]> {
     for (let attempt = 1; ; attempt++) {
+      const runner = await this.claimConnection();
       try {
-        return await this.dataSource.transaction('READ COMMITTED', async (manager) => {
-          const rows: { id: number }[] = await manager.query(
-            `SELECT d.id FROM deliveries d WHERE ${CLAIMABLE} ORDER BY d.next_attempt_at, d.id LIMIT ? FOR UPDATE SKIP LOCKED`,
-            [now, limit],
+        await runner.query('START TRANSACTION');
+        const rows: { id: number }[] = await runner.query(
+          `SELECT d.id FROM deliveries d WHERE ${CLAIMABLE} ORDER BY d.next_attempt_at, d.id LIMIT ? FOR UPDATE SKIP LOCKED`,
+          [now, limit],
+        );
+        const ids = rows.map((row) => num(row.id));
+        if (ids.length > 0) {
+          await runner.query(
+            `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+              WHERE id IN (${ids.map(() => '?').join(', ')})`,
+            [owner, leaseUntil, now, ...ids],
           );
-          const ids = rows.map((row) => num(row.id));
-          if (ids.length > 0) {
-            await manager.query(
-              `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
-                WHERE id IN (${ids.map(() => '?').join(', ')})`,
-              [owner, leaseUntil, now, ...ids],
-            );
-          }
-          return ids;
-        });
+        }
+        await runner.query('COMMIT');
+        return ids;
       } catch (error) {
+        await runner.query('ROLLBACK').catch(() => undefined);
         const errno = (error as { driverError?: { errno?: number } }).driverError?.errno;
         if (errno === MYSQL_DEADLOCK && attempt < 5) continue;
+        await this.dropClaimConnection();
         throw error;
       }
     }
+  }
+
+  private async claimConnection(): Promise<QueryRunner> {
+    if (this.claimRunner && !this.claimRunner.isReleased) return this.claimRunner;
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    await runner.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    this.claimRunner = runner;
+    return runner;
+  }
+
+  private async dropClaimConnection(): Promise<void> {
+    const runner = this.claimRunner;
+    this.claimRunner = null;
+    await runner?.release().catch(() => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.dropClaimConnection();
   }
 
   /** Extends the leases this worker still holds. */
