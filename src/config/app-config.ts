@@ -160,7 +160,8 @@ export function loadConfig(input: EnvInput): AppConfig {
     },
     log: {
       level: (env.LOG_LEVEL ?? DEFAULTS.logLevel) as LogLevelName,
-      format: (env.LOG_FORMAT ?? 'text') as 'text' | 'json',
+      // Production logs are one JSON object per line unless LOG_FORMAT says otherwise.
+      format: (env.LOG_FORMAT ?? (env.NODE_ENV === 'production' ? 'json' : 'text')) as 'text' | 'json',
     },
     outbound: { allow, deny },
     dispatch: {

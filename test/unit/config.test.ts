@@ -209,3 +209,11 @@ describe('loadConfig rejects bad values, naming the variable', () => {
     assert.equal(error.name, 'ConfigError');
   });
 });
+
+describe('log format', () => {
+  it('is text by default and JSON in production unless LOG_FORMAT says otherwise', () => {
+    assert.equal(loadConfig({}).log.format, 'text');
+    assert.equal(loadConfig({ NODE_ENV: 'production' }).log.format, 'json');
+    assert.equal(loadConfig({ NODE_ENV: 'production', LOG_FORMAT: 'text' }).log.format, 'text');
+  });
+});
