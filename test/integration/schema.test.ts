@@ -35,6 +35,35 @@ for (const kind of kinds) {
       );
     });
 
+    it('give the hand-written-SQL tables exactly the columns the SQL uses, with 64-bit ids', async () => {
+      const expected: Record<string, string[]> = {
+        events: ['id', 'events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'api_key_id', 'accepted_at'],
+        deliveries: [
+          'id', 'event_id', 'handler_id', 'seq', 'object_key', 'status', 'blocking', 'attempts', 'manual', 'next_attempt_at',
+          'lease_owner', 'lease_expires_at', 'last_response_code', 'last_error', 'created_at', 'updated_at',
+        ],
+        execution_logs: [
+          'id', 'delivery_id', 'event_id', 'events_id', 'handler_id', 'handler_name', 'object_id', 'stage', 'attempt',
+          'trigger_type', 'status', 'request_payload', 'response_code', 'response_body', 'error', 'duration_ms', 'created_at',
+        ],
+      };
+      const runner = dataSource.createQueryRunner();
+      try {
+        for (const [name, columns] of Object.entries(expected)) {
+          const table = await runner.getTable(name);
+          assert.ok(table, `table ${name}`);
+          assert.deepEqual(table.columns.map((column) => column.name).sort(), [...columns].sort(), name);
+          const id = table.columns.find((column) => column.name === 'id')!;
+          assert.ok(id.isPrimary && id.isGenerated, `${name}.id is a generated key`);
+          assert.equal(id.type, kind.name === 'sqlite' ? 'integer' : 'bigint', `${name}.id type`);
+        }
+        const unique = (await runner.getTable('events'))!.indices.find((index) => index.name === 'uq_events_idempotency_key');
+        assert.ok(unique?.isUnique, 'idempotency keys are unique');
+      } finally {
+        await runner.release();
+      }
+    });
+
     it('roll back completely and apply again', async () => {
       for (let i = 0; i < dataSource.migrations.length; i++) await dataSource.undoLastMigration({ transaction: 'each' });
       const tables = await dataSource.createQueryRunner().getTables(['handlers', 'api_keys', 'handler_changes', 'app_meta']);
