@@ -28,7 +28,8 @@ export function buildDataSourceOptions(database: DatabaseConfig): DataSourceOpti
     logging: ['error' as const],
   };
   if (database.type === 'sqlite') {
-    if (database.path !== ':memory:') mkdirSync(dirname(database.path), { recursive: true });
+    // The database holds the handlers' signing secrets: a folder we create is for its owner only.
+    if (database.path !== ':memory:') mkdirSync(dirname(database.path), { recursive: true, mode: 0o700 });
     return {
       ...common,
       type: 'better-sqlite3',

@@ -60,6 +60,7 @@ describe('the compiled service as an operator starts it', () => {
       const key = readFileSync(keyFile, 'utf8').trim();
       assert.ok(!running.output().includes(key), 'the key itself must never be logged');
       assert.ok(statSync(join(cwd, 'data', 'provisioning.sqlite')).isFile());
+      assert.equal(statSync(join(cwd, 'data')).mode & 0o777, 0o700, 'the data folder (database with signing secrets) is owner-only');
 
       assert.equal((await fetch(`${running.baseUrl}/health`)).status, 200);
       assert.equal((await fetch(`${running.baseUrl}/health/ready`)).status, 200);
