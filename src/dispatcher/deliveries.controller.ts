@@ -58,9 +58,7 @@ export class DeliveriesController {
     @CurrentPrincipal() principal: Principal,
   ): Promise<ExecutionLogDetailDto> {
     const handler = await this.handlers.get(id);
-    if (handler.type === 'script' ? !principal.scopes.has('internal') : !principal.scopes.has('admin')) {
-      throw new DomainError('SCOPE_FORBIDDEN', handler.type === 'script' ? 'Testing a script handler needs the internal scope' : 'Testing needs the admin scope');
-    }
+    this.handlers.assertMayManage(principal, handler.type);
     const eventId = body?.event ?? EVENT_CATALOG.find((event) => matchesEvent(handler.event, event.id))!.id;
     const event = findEvent(eventId);
     if (!event || !matchesEvent(handler.event, event.id)) {

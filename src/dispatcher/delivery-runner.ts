@@ -5,7 +5,7 @@ import { HandlerEntity } from '../handlers/handler.entity.js';
 import { HandlersService } from '../handlers/handlers.service.js';
 import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
 import { ExecutionLog, ExecutionLogRecord, LogTrigger } from '../execution-logs/execution-log.js';
-import { envelopeJson } from '../events/envelope.js';
+import { envelopeJson, isoWithOffset } from '../events/envelope.js';
 import { EventDefinition, sampleEnvelope } from '../events/event-catalog.js';
 import { ClaimedDelivery, DeliveryUpdate } from './delivery-queue.js';
 import { Outcome, OutcomeWriter } from './outcome-writer.js';
@@ -94,7 +94,7 @@ export class DeliveryRunner {
 
   /** Sends the sample payload of the handler's event now, outside the queue; returns the log row. */
   async test(handler: HandlerEntity, event: EventDefinition): Promise<ExecutionLog> {
-    const envelope = sampleEnvelope(event, new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00'));
+    const envelope = sampleEnvelope(event, isoWithOffset(Date.now()));
     const body = JSON.stringify(envelope);
     const result = await this.execute(handler, body, `msg_test_${randomBytes(8).toString('hex')}`, event.id);
     const record = { ...this.logRecord(null, null, event.id, envelope.event.object_id, handler.id, handler.name, body, 1, 'test', result), stage: handler.stage };

@@ -32,9 +32,7 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
   const definition = findEvent(dto.event);
   if (!definition) throw DomainError.field('UNKNOWN_EVENT', 'event', `"${dto.event}" is not an event ID of the catalog`);
 
-  if (dto.dt !== undefined && !isIsoWithOffset(dto.dt)) {
-    throw DomainError.field('VALIDATION_FAILED', 'dt', 'dt must be an ISO 8601 date-time with an offset, e.g. 2026-11-22T10:15:30+00:00');
-  }
+  checkDt(dto.dt);
 
   const data = dto.data ?? {};
   const problems = validateEntityData(definition.entity, data);
@@ -46,13 +44,7 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
     throw new DomainError('DATA_INVALID', `data does not fit the CoreAPI ${definition.entity} shape`, problems);
   }
 
-  const bodyKey = dto.idempotency_key;
-  if (headerKey !== undefined && (headerKey.length < 1 || headerKey.length > 200)) {
-    throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key', 'Idempotency-Key must be 1 to 200 characters');
-  }
-  if (headerKey !== undefined && bodyKey !== undefined && headerKey !== bodyKey) {
-    throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'idempotency_key', 'idempotency_key and the Idempotency-Key header differ');
-  }
+  const key = idempotencyKey(dto.idempotency_key, headerKey, 200);
 
   return {
     eventsId: definition.id,
@@ -60,6 +52,27 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
     objectKey: objectKey(definition.id, dto.object_id),
     dt: dto.dt ?? isoWithOffset(now),
     dataJson: JSON.stringify(data),
-    idempotencyKey: bodyKey ?? headerKey ?? null,
+    idempotencyKey: key,
   };
+}
+
+/** `dt`, when given, must be ISO 8601 with an offset (the form of the envelope's event.dt). */
+export function checkDt(dt: unknown): asserts dt is string | undefined {
+  if (dt !== undefined && (typeof dt !== 'string' || !isIsoWithOffset(dt))) {
+    throw DomainError.field('VALIDATION_FAILED', 'dt', 'dt must be an ISO 8601 date-time with an offset, e.g. 2026-11-22T10:15:30+00:00');
+  }
+}
+
+/** The idempotency key from the body or the Idempotency-Key header (1 to `maxLength` characters; both must agree). */
+export function idempotencyKey(bodyKey: unknown, headerKey: string | undefined, maxLength: number): string | null {
+  if (bodyKey !== undefined && (typeof bodyKey !== 'string' || bodyKey.length < 1 || bodyKey.length > maxLength)) {
+    throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'idempotency_key', `idempotency_key must be 1 to ${maxLength} characters`);
+  }
+  if (headerKey !== undefined && (headerKey.length < 1 || headerKey.length > maxLength)) {
+    throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key', `Idempotency-Key must be 1 to ${maxLength} characters`);
+  }
+  if (headerKey !== undefined && bodyKey !== undefined && headerKey !== bodyKey) {
+    throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'idempotency_key', 'idempotency_key and the Idempotency-Key header differ');
+  }
+  return (bodyKey as string | undefined) ?? headerKey ?? null;
 }

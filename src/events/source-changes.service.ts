@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/errors.js';
 import { findSourceAdapter, SOURCE_ENTITIES } from './adapters/registry.js';
-import { isIsoWithOffset, isoWithOffset, objectKey } from './envelope.js';
-import { ValidEvent } from './event-validation.js';
+import { isoWithOffset, objectKey } from './envelope.js';
+import { checkDt, idempotencyKey, ValidEvent } from './event-validation.js';
 import { IngestService } from './ingest.service.js';
 import { SourceChangeResultDto } from './dto/source-change.dto.js';
 
@@ -32,20 +32,12 @@ export class SourceChangesService {
     }
     if (typeof input.op !== 'string') throw DomainError.field('INVALID_OPERATION', 'op', `op is required: one of ${adapter.operations.join(', ')}`);
     const dt = input.dt;
-    if (dt !== undefined && (typeof dt !== 'string' || !isIsoWithOffset(dt))) {
-      throw DomainError.field('VALIDATION_FAILED', 'dt', 'dt must be an ISO 8601 date-time with an offset, e.g. 2026-11-22T10:15:30+00:00');
-    }
-    const bodyKey = input.idempotency_key;
-    if (bodyKey !== undefined && (typeof bodyKey !== 'string' || bodyKey.length < 1 || bodyKey.length > 180)) {
-      throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'idempotency_key', 'idempotency_key must be 1 to 180 characters');
-    }
-    if (headerKey !== undefined && (headerKey.length < 1 || headerKey.length > 180 || (bodyKey !== undefined && bodyKey !== headerKey))) {
-      throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key', 'Idempotency-Key must be 1 to 180 characters and match idempotency_key');
-    }
-    const key = (bodyKey as string | undefined) ?? headerKey ?? null;
+    checkDt(dt);
+    // Derived events are stored under `<key>#<position>`, so the key itself is kept shorter.
+    const key = idempotencyKey(input.idempotency_key, headerKey, 180);
 
     const derived = adapter.derive({ op: input.op, before: input.before, after: input.after });
-    const when = (dt as string | undefined) ?? isoWithOffset(Date.now());
+    const when = dt ?? isoWithOffset(Date.now());
     const events: ValidEvent[] = derived.map((event, index) => ({
       eventsId: event.event,
       objectId: event.objectId,
