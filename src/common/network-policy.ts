@@ -41,25 +41,63 @@ function unmapped(ip: string): string {
   return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }
 
-/**
- * Decides whether an outbound target address may be called.
- * A denied network always wins; when an allow list is set, only its networks are reachable.
- */
-export class NetworkPolicy {
-  private readonly allow: BlockList | null;
-  private readonly deny: BlockList;
+/** Also refused in strict mode, unless OUTBOUND_ALLOW_NETWORKS names them: the operator's own networks. */
+export const STRICT_DENIED_NETWORKS = Object.freeze([
+  '127.0.0.0/8', // loopback
+  '10.0.0.0/8', // RFC 1918
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '100.64.0.0/10', // carrier-grade NAT
+  '198.18.0.0/15', // benchmarking
+  '224.0.0.0/4', // multicast
+  '240.0.0.0/4', // reserved, broadcast
+  '::1/128', // IPv6 loopback
+  '::/128', // unspecified
+  'fc00::/7', // unique local
+  'ff00::/8', // multicast
+]);
 
-  constructor(allow: readonly string[], deny: readonly string[]) {
-    this.allow = allow.length > 0 ? toBlockList(allow) : null;
-    this.deny = toBlockList(deny);
+/**
+ * open: anything not denied. strict: also refuses loopback and private networks, except those
+ * in the allow list. allowlist: only the allow list. The deny list wins in every mode.
+ */
+export type OutboundMode = 'open' | 'strict' | 'allowlist';
+
+export interface NetworkPolicyOptions {
+  readonly mode: OutboundMode;
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+}
+
+/** Decides whether an outbound target address may be called, and says why not. */
+export class NetworkPolicy {
+  private readonly mode: OutboundMode;
+  private readonly allow: BlockList;
+  private readonly deny: BlockList;
+  private readonly strictDeny = toBlockList(STRICT_DENIED_NETWORKS);
+
+  constructor(options: NetworkPolicyOptions) {
+    this.mode = options.mode;
+    this.allow = toBlockList(options.allow);
+    this.deny = toBlockList(options.deny);
   }
 
   isAllowed(address: string): boolean {
+    return this.refusal(address) === null;
+  }
+
+  /** Null when the address may be called, else the reason it may not. */
+  refusal(address: string): string | null {
     const ip = unmapped(address);
     const family = isIP(ip);
-    if (family === 0) return false;
+    if (family === 0) return 'not an IP address';
     const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (this.deny.check(ip, type)) return false;
-    return this.allow === null || this.allow.check(ip, type);
+    if (this.deny.check(ip, type)) return 'a denied network (OUTBOUND_DENY_NETWORKS)';
+    const allowed = this.allow.check(ip, type);
+    if (this.mode === 'allowlist' && !allowed) return 'outside the allowed networks (OUTBOUND_ALLOW_NETWORKS)';
+    if (this.mode === 'strict' && !allowed && this.strictDeny.check(ip, type)) {
+      return 'a loopback or private network, refused in strict mode (OUTBOUND_MODE=strict)';
+    }
+    return null;
   }
 }

@@ -1,7 +1,8 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { CronTime } from 'cron';
 import { ConfigError, EnvInput, validateEnvironment } from './environment.js';
-import { parseNetworkList } from '../common/network-policy.js';
+import { OutboundMode, parseNetworkList } from '../common/network-policy.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, parseDuration, parseDurationList } from '../dispatcher/retry-policy.js';
 
 export type LogLevelName = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -30,6 +31,10 @@ export const DEFAULTS = Object.freeze({
   scriptsDir: './scripts',
   logLevel: 'log' as LogLevelName,
   bodyLimitBytes: 1024 * 1024,
+  maxBatchEvents: 500,
+  maxDataBytes: 64 * 1024,
+  ingestRateLimit: 10_000,
+  ingestRateWindowMs: 1000,
   dispatchConcurrency: 16,
   dispatchPollIntervalMs: 250,
   dispatchLeaseMs: 30_000,
@@ -53,7 +58,20 @@ export class AppConfig {
   readonly cache!: { readonly refreshCron: string; readonly syncIntervalMs: number };
   readonly scripts!: { readonly enabled: boolean; readonly dir: string };
   readonly log!: { readonly level: LogLevelName; readonly format: 'text' | 'json' };
-  readonly outbound!: { readonly allow: readonly string[]; readonly deny: readonly string[] };
+  readonly outbound!: {
+    readonly mode: OutboundMode;
+    readonly allow: readonly string[];
+    readonly deny: readonly string[];
+    /** Resolvers asked for handler host names instead of the system's (ip or ip:port). */
+    readonly dnsServers: readonly string[];
+  };
+  readonly ingest!: {
+    readonly maxBatchEvents: number;
+    readonly maxDataBytes: number;
+    /** Requests per window per API key on the ingest routes; 0 turns the limit off. */
+    readonly rateLimit: number;
+    readonly rateWindowMs: number;
+  };
   readonly dispatch!: {
     readonly role: InstanceRole;
     readonly concurrency: number;
@@ -82,6 +100,14 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
   }
   const flavor = url.startsWith('mariadb:') ? 'mariadb' : 'mysql';
   return { type: 'mysql', flavor, url: url.replace(/^mariadb:/, 'mysql:') };
+}
+
+function isResolverAddress(server: string): boolean {
+  if (isIP(server) !== 0) return true;
+  const bracketed = /^\[([^\]]+)\]:(\d{1,5})$/.exec(server);
+  const plain = /^([^:]+):(\d{1,5})$/.exec(server);
+  const match = bracketed ?? plain;
+  return match !== null && isIP(match[1]!) !== 0 && Number(match[2]) >= 1 && Number(match[2]) <= 65535;
 }
 
 function withSqliteSync(database: DatabaseConfig, synchronous: string | undefined): DatabaseConfig {
@@ -135,6 +161,27 @@ export function loadConfig(input: EnvInput): AppConfig {
   };
   const allow = network('OUTBOUND_ALLOW_NETWORKS', env.OUTBOUND_ALLOW_NETWORKS, []);
   const deny = network('OUTBOUND_DENY_NETWORKS', env.OUTBOUND_DENY_NETWORKS, DEFAULT_DENIED_NETWORKS);
+  // Without a mode, an allow list means "only these" (allowlist); no allow list means open.
+  const outboundMode = (env.OUTBOUND_MODE ?? (allow.length > 0 ? 'allowlist' : 'open')) as OutboundMode;
+  if (outboundMode === 'allowlist' && allow.length === 0) {
+    problems.push('OUTBOUND_MODE: allowlist needs OUTBOUND_ALLOW_NETWORKS');
+  }
+  const dnsServers = (env.OUTBOUND_DNS_SERVERS ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  for (const server of dnsServers) {
+    if (!isResolverAddress(server)) problems.push(`OUTBOUND_DNS_SERVERS: "${server}" is not an IP address or ip:port`);
+  }
+
+  const role = (env.INSTANCE_ROLE ?? 'both') as InstanceRole;
+  const database = withSqliteSync(parseDatabaseUrl(env.DATABASE_URL ?? DEFAULTS.databaseUrl), env.SQLITE_SYNCHRONOUS);
+  if (database.type === 'sqlite' && role !== 'both') {
+    problems.push(
+      `INSTANCE_ROLE: SQLite serves one instance, which is both API and worker; "${role}" needs MySQL/MariaDB (DATABASE_URL=mysql://… or mariadb://…)`,
+    );
+  }
+  const bodyLimitBytes = env.BODY_LIMIT_BYTES ?? DEFAULTS.bodyLimitBytes;
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -143,9 +190,9 @@ export function loadConfig(input: EnvInput): AppConfig {
     http: {
       host: env.HOST ?? DEFAULTS.host,
       port: env.PORT ?? DEFAULTS.port,
-      bodyLimitBytes: env.BODY_LIMIT_BYTES ?? DEFAULTS.bodyLimitBytes,
+      bodyLimitBytes,
     },
-    database: withSqliteSync(parseDatabaseUrl(env.DATABASE_URL ?? DEFAULTS.databaseUrl), env.SQLITE_SYNCHRONOUS),
+    database,
     auth: {
       bootstrapAdminKey: env.BOOTSTRAP_ADMIN_KEY,
       adminKeyFile: resolve(env.ADMIN_KEY_FILE ?? DEFAULTS.adminKeyFile),
@@ -163,9 +210,16 @@ export function loadConfig(input: EnvInput): AppConfig {
       // Production logs are one JSON object per line unless LOG_FORMAT says otherwise.
       format: (env.LOG_FORMAT ?? (env.NODE_ENV === 'production' ? 'json' : 'text')) as 'text' | 'json',
     },
-    outbound: { allow, deny },
+    outbound: { mode: outboundMode, allow, deny, dnsServers },
+    ingest: {
+      maxBatchEvents: env.MAX_BATCH_EVENTS ?? DEFAULTS.maxBatchEvents,
+      // A data object can never be larger than the body that carries it.
+      maxDataBytes: Math.min(env.MAX_DATA_BYTES ?? DEFAULTS.maxDataBytes, bodyLimitBytes),
+      rateLimit: env.INGEST_RATE_LIMIT ?? DEFAULTS.ingestRateLimit,
+      rateWindowMs: env.INGEST_RATE_WINDOW_MS ?? DEFAULTS.ingestRateWindowMs,
+    },
     dispatch: {
-      role: (env.INSTANCE_ROLE ?? 'both') as InstanceRole,
+      role,
       concurrency: env.DISPATCH_CONCURRENCY ?? DEFAULTS.dispatchConcurrency,
       pollIntervalMs: env.DISPATCH_POLL_INTERVAL_MS ?? DEFAULTS.dispatchPollIntervalMs,
       leaseMs: env.DISPATCH_LEASE_MS ?? DEFAULTS.dispatchLeaseMs,

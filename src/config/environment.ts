@@ -91,6 +91,43 @@ export class EnvironmentVariables {
   OUTBOUND_DENY_NETWORKS?: string;
 
   @IsOptional()
+  @IsIn(['open', 'strict', 'allowlist'])
+  OUTBOUND_MODE?: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(1000)
+  OUTBOUND_DNS_SERVERS?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  MAX_BATCH_EVENTS?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(256)
+  @Max(50 * 1024 * 1024)
+  MAX_DATA_BYTES?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  INGEST_RATE_LIMIT?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(3600000)
+  INGEST_RATE_WINDOW_MS?: number;
+
+  @IsOptional()
   @IsIn(['api', 'worker', 'both'])
   INSTANCE_ROLE?: string;
 
@@ -177,6 +214,12 @@ export const ENV_KEYS = Object.freeze([
   'BODY_LIMIT_BYTES',
   'OUTBOUND_ALLOW_NETWORKS',
   'OUTBOUND_DENY_NETWORKS',
+  'OUTBOUND_MODE',
+  'OUTBOUND_DNS_SERVERS',
+  'MAX_BATCH_EVENTS',
+  'MAX_DATA_BYTES',
+  'INGEST_RATE_LIMIT',
+  'INGEST_RATE_WINDOW_MS',
   'INSTANCE_ROLE',
   'DISPATCH_CONCURRENCY',
   'DISPATCH_POLL_INTERVAL_MS',

@@ -42,8 +42,8 @@ export class HttpExecutor implements OnApplicationShutdown {
     private readonly http: HttpService,
     private readonly config: AppConfig,
   ) {
-    this.policy = new NetworkPolicy(config.outbound.allow, config.outbound.deny);
-    this.pool = createUndiciAgent(policyLookup(this.policy), Math.max(config.dispatch.concurrency, 16));
+    this.policy = new NetworkPolicy(config.outbound);
+    this.pool = createUndiciAgent(policyLookup(this.policy, config.outbound.dnsServers), Math.max(config.dispatch.concurrency, 16));
     this.adapter = createUndiciAdapter(this.pool);
   }
 
@@ -78,9 +78,8 @@ export class HttpExecutor implements OnApplicationShutdown {
       return failure((error as Error).message);
     }
     const literal = url.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(literal) !== 0 && !this.policy.isAllowed(literal)) {
-      return failure(`${literal} is in a network handlers may not call`);
-    }
+    const refusal = isIP(literal) !== 0 ? this.policy.refusal(literal) : null;
+    if (refusal !== null) return failure(`${literal} may not be called: ${refusal}`);
 
     const now = Date.now();
     const secrets = HttpExecutor.signingSecrets(handler, now);

@@ -21,7 +21,7 @@ export interface ValidEvent {
  * Checks one posted event: the body's shape, the event ID against the catalog, `dt`, and
  * `data` against the CoreAPI shape of the event's entity. Throws a DomainError naming the fields.
  */
-export function validateEvent(input: unknown, headerKey: string | undefined, now: number): ValidEvent {
+export function validateEvent(input: unknown, headerKey: string | undefined, now: number, maxDataBytes: number): ValidEvent {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new DomainError('VALIDATION_FAILED', 'An event must be a JSON object', [{ field: 'body', message: 'must be a JSON object' }]);
   }
@@ -45,13 +45,18 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
   }
 
   const key = idempotencyKey(dto.idempotency_key, headerKey, 200);
+  const dataJson = JSON.stringify(data);
+  // Bytes of the stored JSON: what every handler will be sent, once per call.
+  if (dataJson.length > maxDataBytes / 3 && Buffer.byteLength(dataJson) > maxDataBytes) {
+    throw DomainError.field('DATA_TOO_LARGE', 'data', `data is ${Buffer.byteLength(dataJson)} bytes as JSON; the limit is ${maxDataBytes} (MAX_DATA_BYTES)`);
+  }
 
   return {
     eventsId: definition.id,
     objectId: dto.object_id,
     objectKey: objectKey(definition.id, dto.object_id),
     dt: dto.dt ?? isoWithOffset(now),
-    dataJson: JSON.stringify(data),
+    dataJson,
     idempotencyKey: key,
   };
 }

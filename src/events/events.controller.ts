@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { UseGuards, Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -9,11 +9,14 @@ import {
   ApiOperation,
   ApiPayloadTooLargeResponse,
   ApiTags,
+  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { IngestThrottlerGuard } from '../common/ingest-throttler.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { idParam } from '../common/validation.js';
 import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
+import { AppConfig } from '../config/app-config.js';
 import { IngestService } from './ingest.service.js';
 import { validateEvent } from './event-validation.js';
 import { DecisionService } from '../dispatcher/decision.service.js';
@@ -21,6 +24,7 @@ import { DecisionDto } from '../dispatcher/dto/decision.dto.js';
 import { AcceptedEventDto, BatchResultDto, EventDetailDto, PostEventBatchDto, PostEventDto } from './dto/event.dto.js';
 
 const BAD_EVENT = 'VALIDATION_FAILED, UNKNOWN_EVENT, DATA_INVALID, IDEMPOTENCY_KEY_INVALID, MALFORMED_JSON';
+const TOO_LARGE = 'PAYLOAD_TOO_LARGE (body over BODY_LIMIT_BYTES), DATA_TOO_LARGE (data over MAX_DATA_BYTES)';
 
 @ApiTags('Events')
 @Controller('api/v1/events')
@@ -28,17 +32,20 @@ export class EventsController {
   constructor(
     private readonly ingest: IngestService,
     private readonly decisions: DecisionService,
+    private readonly config: AppConfig,
   ) {}
 
   @Post()
   @HttpCode(202)
   @Auth('events', 'admin')
+  @UseGuards(IngestThrottlerGuard)
+  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'RATE_LIMITED (INGEST_RATE_LIMIT per API key), with Retry-After' })
   @ApiOperation({ summary: 'Accept one event: stored durably before the answer, then delivered to every enabled handler in order' })
   @ApiBody({ type: PostEventDto })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A repeat with the same key answers the first event' })
   @ApiAcceptedResponse({ type: AcceptedEventDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: BAD_EVENT })
-  @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: 'PAYLOAD_TOO_LARGE' })
+  @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: TOO_LARGE })
   async post(
     @Body() body: Record<string, unknown>,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
@@ -53,6 +60,8 @@ export class EventsController {
   @Post('decide')
   @HttpCode(200)
   @Auth('events', 'admin')
+  @UseGuards(IngestThrottlerGuard)
+  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'RATE_LIMITED (INGEST_RATE_LIMIT per API key), with Retry-After' })
   @ApiOperation({
     summary: 'Ask before acting: run the before handlers of the event now, in priority order; answers allowed or not and the final data',
   })
@@ -60,15 +69,18 @@ export class EventsController {
   @ApiOkResponse({ type: DecisionDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED, UNKNOWN_EVENT, DATA_INVALID, MALFORMED_JSON' })
   async decide(@Body() body: Record<string, unknown>): Promise<DecisionDto> {
-    return this.decisions.decide(validateEvent(body, undefined, Date.now()));
+    return this.decisions.decide(validateEvent(body, undefined, Date.now(), this.config.ingest.maxDataBytes));
   }
 
   @Post('batch')
   @HttpCode(200)
   @Auth('events', 'admin')
-  @ApiOperation({ summary: 'Accept up to 500 events; each item is validated and answered on its own' })
+  @UseGuards(IngestThrottlerGuard)
+  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'RATE_LIMITED (INGEST_RATE_LIMIT per API key), with Retry-After' })
+  @ApiOperation({ summary: 'Accept up to MAX_BATCH_EVENTS (default 500) events; each item is validated and answered on its own' })
   @ApiOkResponse({ type: BatchResultDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED (the batch itself), MALFORMED_JSON' })
+  @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: 'PAYLOAD_TOO_LARGE (body), BATCH_TOO_LARGE (more than MAX_BATCH_EVENTS)' })
   async batch(@Body() body: PostEventBatchDto, @CurrentPrincipal() principal: Principal): Promise<BatchResultDto> {
     return this.ingest.acceptBatch(body.events, principal.keyId);
   }

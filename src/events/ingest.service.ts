@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../common/errors.js';
+import { AppConfig } from '../config/app-config.js';
 import { insertedId, isMysql, num, numOrNull, placeholders } from '../database/sql.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -41,22 +42,27 @@ export class IngestService {
     private readonly cache: CacheManagerService,
     private readonly signal: WorkSignal,
     private readonly metrics: MetricsService,
+    private readonly config: AppConfig,
   ) {}
 
   async accept(input: unknown, headerKey: string | undefined, apiKeyId: number | null): Promise<AcceptedEventDto> {
-    const event = validateEvent(input, headerKey, Date.now());
+    const event = validateEvent(input, headerKey, Date.now(), this.config.ingest.maxDataBytes);
     return this.writer.submit({ ...event, apiKeyId });
   }
 
   /** Validates every item on its own; stores the valid ones together; answers per item. */
   async acceptBatch(inputs: unknown[], apiKeyId: number | null): Promise<BatchResultDto> {
+    const { maxBatchEvents, maxDataBytes } = this.config.ingest;
+    if (inputs.length > maxBatchEvents) {
+      throw DomainError.field('BATCH_TOO_LARGE', 'events', `a batch holds at most ${maxBatchEvents} events (MAX_BATCH_EVENTS); this one has ${inputs.length}`);
+    }
     const now = Date.now();
     const items: BatchItemResultDto[] = [];
     const valid: { index: number; event: ValidEvent }[] = [];
     const seenKeys = new Set<string>();
     inputs.forEach((input, index) => {
       try {
-        const event = validateEvent(input, undefined, now);
+        const event = validateEvent(input, undefined, now, maxDataBytes);
         if (event.idempotencyKey !== null && seenKeys.has(event.idempotencyKey)) {
           throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'idempotency_key', 'the same idempotency_key appears twice in this batch');
         }

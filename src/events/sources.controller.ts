@@ -1,6 +1,7 @@
-import { Body, Controller, Headers, Param, Post, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { UseGuards, Body, Controller, Headers, Param, Post, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { IngestThrottlerGuard } from '../common/ingest-throttler.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
 import { SOURCE_ENTITIES } from './adapters/registry.js';
@@ -14,6 +15,8 @@ export class SourcesController {
 
   @Post(':entity/changes')
   @Auth('events', 'admin')
+  @UseGuards(IngestThrottlerGuard)
+  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'RATE_LIMITED (INGEST_RATE_LIMIT per API key), with Retry-After' })
   @ApiOperation({
     summary: 'Post what changed, in CoreAPI shape; the entity\'s adapter derives the provisioning events and they are accepted atomically',
   })

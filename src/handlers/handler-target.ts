@@ -39,8 +39,8 @@ export function parseHttpTask(type: 'http' | 'https', task: string): URL {
  */
 export function assertTargetAllowed(url: URL, policy: NetworkPolicy): void {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const forbidden = isIP(host) !== 0 ? !policy.isAllowed(host) : METADATA_HOSTS.has(host.replace(/\.$/, ''));
-  if (forbidden) {
-    throw DomainError.field('TARGET_FORBIDDEN', 'task', `Target ${host} is in a network that handlers may not call`);
+  const refusal = isIP(host) !== 0 ? policy.refusal(host) : METADATA_HOSTS.has(host.replace(/\.$/, '')) ? 'a cloud metadata service' : null;
+  if (refusal !== null) {
+    throw DomainError.field('TARGET_FORBIDDEN', 'task', `Target ${host} may not be called: ${refusal}`);
   }
 }

@@ -22,7 +22,7 @@ export class HandlersService {
     private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
   ) {
-    this.rules = { policy: new NetworkPolicy(config.outbound.allow, config.outbound.deny), scriptsDir: config.scripts.dir };
+    this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir };
   }
 
   private get repository() {

@@ -62,7 +62,10 @@ for (const kind of kinds) {
 
     before(async () => {
       db = await kind.create();
-      t = await startApp(db, { INSTANCE_ROLE: 'api' });
+      t = await startApp(db);
+      // The deliveries must stay exactly as the test sets them: no worker may touch them.
+      const { DispatcherService } = await import('../../src/dispatcher/dispatcher.service.js');
+      await t.app.get(DispatcherService).beforeApplicationShutdown();
     });
     after(async () => {
       await t?.close();

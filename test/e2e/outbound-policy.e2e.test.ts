@@ -1,47 +1,125 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { databaseKinds, TestDatabase } from '../utils/databases.js';
+import { databaseKinds, type TestDatabase } from '../utils/databases.js';
 import { bearer, startApp, TestApp } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
+import { TestDnsServer } from '../utils/dns-server.js';
 
 const kinds = await databaseKinds();
+const FAST = { RETRY_SCHEDULE: '100ms', DISPATCH_POLL_INTERVAL_MS: '50' };
+
+/** Posts one event and waits for the execution log of its one call. */
+async function deliverOnce(t: TestApp, event: string, objectId: number): Promise<{ status: string; error: string | null }> {
+  const admin = bearer(t.adminKey);
+  const accepted = await t.http.post('/api/v1/events').set(admin).send({ event, object_id: objectId }).expect(202);
+  return eventually(async () => {
+    const logs = (await t.http.get(`/api/v1/execution-logs?event_id=${accepted.body.id}`).set(admin)).body;
+    return logs.total > 0 ? logs.items[0] : undefined;
+  });
+}
+
+async function saveHandler(t: TestApp, event: string, task: string) {
+  return t.http.post('/api/v1/handlers').set(bearer(t.adminKey)).send({ name: task, event, type: 'http', task, retry_limit: 0 });
+}
 
 for (const kind of kinds) {
-  describe(`outbound network policy at connect time [${kind.name}]`, { skip: kind.skip }, () => {
-    let db: TestDatabase;
-    let t: TestApp;
+  describe(`outbound network policy [${kind.name}]`, { skip: kind.skip }, () => {
+    const dbs: TestDatabase[] = [];
+    let t: TestApp | undefined;
     let r: TestReceiver;
+    let dns: TestDnsServer;
 
     before(async () => {
-      db = await kind.create();
-      t = await startApp(db, { OUTBOUND_DENY_NETWORKS: '127.0.0.0/8,::1/128', RETRY_SCHEDULE: '100ms', DISPATCH_POLL_INTERVAL_MS: '50' });
-      r = await new TestReceiver().start();
+      // Every answer closes its connection, so each call dials (and resolves) afresh.
+      r = await new TestReceiver(() => ({ status: 200, headers: { connection: 'close' } })).start();
+      dns = await new TestDnsServer().start();
     });
     after(async () => {
       await t?.close();
       await r?.stop();
-      await db?.drop();
+      await dns?.stop();
+      for (const db of dbs) await db.drop();
     });
+    /** A fresh database and app per case: each case configures its own policy. */
+    const restart = async (env: Record<string, string>) => {
+      await t?.close();
+      const db = await kind.create();
+      dbs.push(db);
+      t = await startApp(db, { ...FAST, OUTBOUND_DNS_SERVERS: dns.address, ...env });
+      return t;
+    };
 
-    it('refuses a denied literal address at save, and a host name resolving into a denied network at connect time', async () => {
-      const admin = bearer(t.adminKey);
-      const literal = await t.http.post('/api/v1/handlers').set(admin).send({ name: 'x', event: 'dids.create', type: 'http', task: r.task() });
+    it('by default refuses the metadata address at save, and a name resolving to it at connect time', async () => {
+      const app = await restart({});
+      const literal = await saveHandler(app, 'dids.create', '169.254.169.254/latest/meta-data');
       assert.equal(literal.status, 400);
       assert.equal(literal.body.code, 'TARGET_FORBIDDEN');
+      assert.deepEqual(literal.body.details.map((d: { field: string }) => d.field), ['task']);
 
-      const named = await t.http
-        .post('/api/v1/handlers')
-        .set(admin)
-        .send({ name: 'by name', event: 'dids.create', type: 'http', task: `localhost:${r.port}/hook`, retry_limit: 0 });
-      assert.equal(named.status, 201, JSON.stringify(named.body));
-      const accepted = await t.http.post('/api/v1/events').set(admin).send({ event: 'dids.create', object_id: 1 }).expect(202);
-      const log = await eventually(async () => {
-        const logs = (await t.http.get(`/api/v1/execution-logs?event_id=${accepted.body.id}`).set(admin)).body;
-        return logs.total > 0 ? logs.items[0] : undefined;
-      });
+      dns.set('metadata.attacker.test', '169.254.169.254');
+      const named = await saveHandler(app, 'dids.create', 'metadata.attacker.test/latest/meta-data');
+      assert.equal(named.status, 201, 'a name is judged when it is dialled, not when it is saved');
+      const log = await deliverOnce(app, 'dids.create', 1);
       assert.equal(log.status, 'fail');
-      assert.match(log.error, /may not call/);
-      assert.equal(r.requests.length, 0, 'the receiver must never be reached');
+      assert.match(log.error ?? '', /metadata\.attacker\.test resolves to 169\.254\.169\.254.*OUTBOUND_DENY_NETWORKS/);
+      assert.ok(dns.queries.some((q) => q.name === 'metadata.attacker.test'), 'the configured resolver was asked');
+    });
+
+    it('loopback and private targets are allowed by default; a name re-pointed at the metadata address is refused on the next call', async () => {
+      const app = await restart({});
+      dns.set('switch.test', '127.0.0.1');
+      const saved = await saveHandler(app, 'dids.activate', `switch.test:${r.port}/hook`);
+      assert.equal(saved.status, 201, JSON.stringify(saved.body));
+      const before = r.requests.length;
+      assert.equal((await deliverOnce(app, 'dids.activate', 2)).status, 'success');
+      assert.equal(r.requests.length, before + 1);
+
+      dns.set('switch.test', '169.254.169.254'); // DNS rebinding after the handler was saved and used
+      const log = await deliverOnce(app, 'dids.activate', 3);
+      assert.equal(log.status, 'fail');
+      assert.match(log.error ?? '', /169\.254\.169\.254/);
+      assert.equal(r.requests.length, before + 1, 'the refused call reached nobody');
+    });
+
+    it('a name resolving to both a good and a denied address is refused', async () => {
+      const app = await restart({});
+      dns.set('mixed.test', '127.0.0.1', '169.254.169.254');
+      assert.equal((await saveHandler(app, 'dids.block', `mixed.test:${r.port}/hook`)).status, 201);
+      const before = r.requests.length;
+      const log = await deliverOnce(app, 'dids.block', 4);
+      assert.equal(log.status, 'fail');
+      assert.match(log.error ?? '', /169\.254\.169\.254/);
+      assert.equal(r.requests.length, before);
+    });
+
+    it('strict mode refuses loopback at save (literal) and at connect (name), saying why', async () => {
+      const app = await restart({ OUTBOUND_MODE: 'strict' });
+      const literal = await saveHandler(app, 'dids.hold', r.task());
+      assert.equal(literal.status, 400);
+      assert.equal(literal.body.code, 'TARGET_FORBIDDEN');
+      assert.match(literal.body.message, /strict mode/);
+
+      dns.set('softswitch.test', '127.0.0.1');
+      assert.equal((await saveHandler(app, 'dids.hold', `softswitch.test:${r.port}/hook`)).status, 201);
+      const before = r.requests.length;
+      const log = await deliverOnce(app, 'dids.hold', 5);
+      assert.equal(log.status, 'fail');
+      assert.match(log.error ?? '', /softswitch\.test resolves to 127\.0\.0\.1.*strict mode/);
+      assert.equal(r.requests.length, before);
+    });
+
+    it('in strict mode the allow list opens the operator\'s own network, never the metadata address', async () => {
+      const app = await restart({ OUTBOUND_MODE: 'strict', OUTBOUND_ALLOW_NETWORKS: '127.0.0.1/32, 169.254.0.0/16' });
+      const switchHandler = await saveHandler(app, 'dids.archive', r.task());
+      assert.equal(switchHandler.status, 201, JSON.stringify(switchHandler.body));
+      const before = r.requests.length;
+      assert.equal((await deliverOnce(app, 'dids.archive', 6)).status, 'success');
+      assert.equal(r.requests.length, before + 1);
+
+      const metadata = await saveHandler(app, 'dids.archive', '169.254.169.254/latest');
+      assert.equal(metadata.status, 400);
+      assert.equal(metadata.body.code, 'TARGET_FORBIDDEN');
+      assert.match(metadata.body.message, /OUTBOUND_DENY_NETWORKS/);
     });
   });
 }

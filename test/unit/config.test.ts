@@ -137,6 +137,36 @@ describe('loadConfig accepted values', () => {
     assert.deepEqual([...loadConfig({ OUTBOUND_ALLOW_NETWORKS: '10.0.0.0/8' }).outbound.allow], ['10.0.0.0/8']);
   });
 
+  it('chooses the outbound mode: open by default, allowlist when an allow list is given, strict on request', () => {
+    assert.equal(loadConfig({}).outbound.mode, 'open');
+    assert.equal(loadConfig({ OUTBOUND_ALLOW_NETWORKS: '10.0.0.0/8' }).outbound.mode, 'allowlist');
+    assert.equal(loadConfig({ OUTBOUND_MODE: 'strict', OUTBOUND_ALLOW_NETWORKS: '10.0.0.0/8' }).outbound.mode, 'strict');
+    assert.match(configError({ OUTBOUND_MODE: 'allowlist' }).message, /OUTBOUND_MODE: allowlist needs OUTBOUND_ALLOW_NETWORKS/);
+  });
+
+  it('reads OUTBOUND_DNS_SERVERS as addresses with optional ports', () => {
+    assert.deepEqual([...loadConfig({ OUTBOUND_DNS_SERVERS: '10.0.0.53, 127.0.0.1:5353,[::1]:53' }).outbound.dnsServers], [
+      '10.0.0.53',
+      '127.0.0.1:5353',
+      '[::1]:53',
+    ]);
+  });
+
+  it('has ingest limits with safe defaults; the data limit never exceeds the body limit', () => {
+    const defaults = loadConfig({}).ingest;
+    assert.deepEqual({ ...defaults }, { maxBatchEvents: 500, maxDataBytes: 65536, rateLimit: 10000, rateWindowMs: 1000 });
+    assert.equal(loadConfig({ MAX_DATA_BYTES: '2000000', BODY_LIMIT_BYTES: '100000' }).ingest.maxDataBytes, 100000);
+    assert.equal(loadConfig({ INGEST_RATE_LIMIT: '0' }).ingest.rateLimit, 0);
+  });
+
+  it('runs SQLite as one instance and says so when asked to split roles', () => {
+    for (const role of ['api', 'worker']) {
+      const error = configError({ INSTANCE_ROLE: role });
+      assert.match(error.message, /INSTANCE_ROLE: SQLite serves one instance/);
+    }
+    assert.equal(loadConfig({ INSTANCE_ROLE: 'worker', DATABASE_URL: 'mysql://root@127.0.0.1:3306/x' }).dispatch.role, 'worker');
+  });
+
   it('keeps a valid BOOTSTRAP_ADMIN_KEY', () => {
     assert.equal(loadConfig({ BOOTSTRAP_ADMIN_KEY: VALID_KEY }).auth.bootstrapAdminKey, VALID_KEY);
   });
@@ -157,6 +187,15 @@ describe('loadConfig rejects bad values, naming the variable', () => {
     // an empty prefix must not silently become /0 (allow every IPv4 address)
     ['OUTBOUND_ALLOW_NETWORKS', '10.0.0.0/'],
     ['BOOTSTRAP_ADMIN_KEY', 'short'],
+    ['OUTBOUND_MODE', 'paranoid'],
+    ['OUTBOUND_DNS_SERVERS', 'dns.example.com'],
+    ['OUTBOUND_DNS_SERVERS', '127.0.0.1:99999'],
+    ['MAX_BATCH_EVENTS', '0'],
+    ['MAX_BATCH_EVENTS', '20000'],
+    ['MAX_DATA_BYTES', '10'],
+    ['INGEST_RATE_LIMIT', '-1'],
+    ['INGEST_RATE_WINDOW_MS', '5'],
+    ['INSTANCE_ROLE', 'everything'],
   ];
   for (const [name, value] of cases) {
     it(`${name}=${JSON.stringify(value)}`, () => {

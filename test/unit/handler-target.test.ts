@@ -64,7 +64,7 @@ describe('parseHttpTask', () => {
 });
 
 describe('assertTargetAllowed', () => {
-  const policy = new NetworkPolicy([], DEFAULT_DENIED_NETWORKS);
+  const policy = new NetworkPolicy({ mode: 'open', allow: [], deny: DEFAULT_DENIED_NETWORKS });
   const check = (type: 'http' | 'https', task: string) => () => assertTargetAllowed(parseHttpTask(type, task), policy);
 
   for (const task of [
@@ -94,8 +94,14 @@ describe('assertTargetAllowed', () => {
   }
 
   it('applies an allow list to literal addresses', () => {
-    const strict = new NetworkPolicy(['10.0.0.0/8'], DEFAULT_DENIED_NETWORKS);
+    const strict = new NetworkPolicy({ mode: 'allowlist', allow: ['10.0.0.0/8'], deny: DEFAULT_DENIED_NETWORKS });
     assert.doesNotThrow(() => assertTargetAllowed(parseHttpTask('http', '10.1.2.3/x'), strict));
     expectDomainError(() => assertTargetAllowed(parseHttpTask('http', '192.168.1.1/x'), strict), 'TARGET_FORBIDDEN');
+  });
+
+  it('refuses a literal loopback address in strict mode and says why', () => {
+    const strict = new NetworkPolicy({ mode: 'strict', allow: [], deny: DEFAULT_DENIED_NETWORKS });
+    const error = expectDomainError(() => assertTargetAllowed(parseHttpTask('http', '127.0.0.1:5000/x'), strict), 'TARGET_FORBIDDEN');
+    assert.match(error.message, /strict mode/);
   });
 });

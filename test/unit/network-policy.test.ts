@@ -64,7 +64,7 @@ describe('parseNetworkList', () => {
 });
 
 describe('NetworkPolicy with the default deny list', () => {
-  const policy = new NetworkPolicy([], DEFAULT_DENIED_NETWORKS);
+  const policy = new NetworkPolicy({ mode: 'open', allow: [], deny: DEFAULT_DENIED_NETWORKS });
 
   for (const address of [
     '169.254.169.254',
@@ -95,8 +95,8 @@ describe('NetworkPolicy with the default deny list', () => {
   }
 });
 
-describe('NetworkPolicy with an allow list', () => {
-  const policy = new NetworkPolicy(['10.0.0.0/8'], DEFAULT_DENIED_NETWORKS);
+describe('NetworkPolicy in allowlist mode', () => {
+  const policy = new NetworkPolicy({ mode: 'allowlist', allow: ['10.0.0.0/8'], deny: DEFAULT_DENIED_NETWORKS });
 
   it('allows an address inside the allow list', () => {
     assert.equal(policy.isAllowed('10.1.2.3'), true);
@@ -109,15 +109,47 @@ describe('NetworkPolicy with an allow list', () => {
   });
 
   it('deny wins over allow', () => {
-    const overlapping = new NetworkPolicy(['10.0.0.0/8', '169.254.0.0/16'], ['10.9.0.0/16', ...DEFAULT_DENIED_NETWORKS]);
+    const overlapping = new NetworkPolicy({ mode: 'allowlist', allow: ['10.0.0.0/8', '169.254.0.0/16'], deny: ['10.9.0.0/16', ...DEFAULT_DENIED_NETWORKS] });
     assert.equal(overlapping.isAllowed('10.1.2.3'), true);
     assert.equal(overlapping.isAllowed('10.9.1.1'), false);
     assert.equal(overlapping.isAllowed('169.254.169.254'), false);
   });
 
   it('an empty deny list with no allow list allows everything', () => {
-    const open = new NetworkPolicy([], []);
+    const open = new NetworkPolicy({ mode: 'open', allow: [], deny: [] });
     assert.equal(open.isAllowed('169.254.169.254'), true);
     assert.equal(open.isAllowed('fe80::1'), true);
+  });
+});
+
+describe('NetworkPolicy in strict mode', () => {
+  const strict = new NetworkPolicy({ mode: 'strict', allow: [], deny: DEFAULT_DENIED_NETWORKS });
+
+  for (const address of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '100.64.0.1', '::1', 'fd12::1', '::ffff:127.0.0.1']) {
+    it(`refuses the loopback or private address ${address}`, () => {
+      assert.match(strict.refusal(address) ?? '', /strict mode/);
+    });
+  }
+
+  for (const address of ['8.8.8.8', '2001:db8::1', '172.32.0.1']) {
+    it(`allows the public address ${address}`, () => {
+      assert.equal(strict.refusal(address), null);
+    });
+  }
+
+  it('still refuses the metadata address, naming the deny list', () => {
+    assert.match(strict.refusal('169.254.169.254') ?? '', /OUTBOUND_DENY_NETWORKS/);
+  });
+
+  it('lets the allow list open a private network and keeps the public internet open', () => {
+    const withSwitch = new NetworkPolicy({ mode: 'strict', allow: ['10.1.0.0/16'], deny: DEFAULT_DENIED_NETWORKS });
+    assert.equal(withSwitch.refusal('10.1.2.3'), null);
+    assert.match(withSwitch.refusal('10.2.0.1') ?? '', /strict mode/);
+    assert.equal(withSwitch.refusal('8.8.8.8'), null);
+  });
+
+  it('never lets the allow list open a denied network', () => {
+    const tryingMetadata = new NetworkPolicy({ mode: 'strict', allow: ['169.254.0.0/16'], deny: DEFAULT_DENIED_NETWORKS });
+    assert.equal(tryingMetadata.isAllowed('169.254.169.254'), false);
   });
 });

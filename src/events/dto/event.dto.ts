@@ -1,8 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { ArrayMinSize, IsArray, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { FieldProblemDto } from '../../common/error-response.dto.js';
-
-export const MAX_BATCH = 500;
 
 export class PostEventDto {
   @ApiProperty({ example: 'clients.update', description: 'An event ID of the catalog' })
@@ -39,10 +37,9 @@ export class PostEventDto {
 }
 
 export class PostEventBatchDto {
-  @ApiProperty({ type: [PostEventDto], description: `1 to ${MAX_BATCH} events; each is validated and answered on its own` })
+  @ApiProperty({ type: [PostEventDto], description: '1 to MAX_BATCH_EVENTS (default 500) events; each is validated and answered on its own' })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(MAX_BATCH)
   events: unknown[];
 }
 
