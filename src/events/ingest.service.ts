@@ -124,9 +124,9 @@ export class IngestService {
       const replays = await this.findReplays(events);
       try {
         const results = await this.dataSource.transaction((manager) => this.insert(manager, events, replays));
-        const fresh = results.filter((result) => !result.replayed).length;
-        if (fresh > 0) {
-          this.metrics.countAccepted(fresh);
+        const fresh = results.filter((result) => !result.replayed);
+        if (fresh.length > 0) {
+          this.metrics.countAccepted(fresh.map((result) => result.event));
           this.signal.ring();
         }
         return results;

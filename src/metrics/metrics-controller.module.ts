@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CacheManagerModule } from '../cache-manager/cache-manager.module.js';
 import { DispatcherModule } from '../dispatcher/dispatcher.module.js';
 import { MetricsController } from './metrics.controller.js';
+import { RuntimeGauges } from './runtime-gauges.js';
 
-@Module({ imports: [CacheManagerModule, DispatcherModule], controllers: [MetricsController] })
+@Module({ imports: [CacheManagerModule, DispatcherModule], controllers: [MetricsController], providers: [RuntimeGauges] })
 export class MetricsControllerModule {}

@@ -1,49 +1,58 @@
 import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export type DeliveryOutcome = 'succeeded' | 'retry' | 'failed' | 'skipped';
+const OUTCOMES: DeliveryOutcome[] = ['succeeded', 'retry', 'failed', 'skipped'];
 
-/** In-process counters for Prometheus; the text format is written by MetricsController. */
+/**
+ * This instance's Prometheus registry and the counters the hot path bumps. One registry per
+ * application (not prom-client's global one), so several apps in one process never mix.
+ * Gauges that read the database or other services are added by RuntimeGauges.
+ */
 @Injectable()
 export class MetricsService {
-  eventsAccepted = 0;
-  readonly deliveries: Record<DeliveryOutcome, number> = { succeeded: 0, retry: 0, failed: 0, skipped: 0 };
-  private readonly bucketCounts = new Array<number>(DURATION_BUCKETS.length).fill(0);
-  private durationCount = 0;
-  private durationSum = 0;
+  readonly registry = new Registry();
+  private readonly accepted = new Counter({
+    name: 'provisioning_events_accepted_total',
+    help: 'Events accepted (stored) by this instance, by event ID.',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  private readonly deliveries = new Counter({
+    name: 'provisioning_deliveries_total',
+    help: 'Delivery attempts finished by this instance, by outcome (retry: failed, another attempt is scheduled).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly duration = new Histogram({
+    name: 'provisioning_delivery_duration_seconds',
+    help: 'Duration of handler calls made by this instance.',
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
 
-  countAccepted(n: number): void {
-    this.eventsAccepted += n;
+  constructor() {
+    for (const outcome of OUTCOMES) this.deliveries.labels(outcome).inc(0);
+    collectDefaultMetrics({ register: this.registry, prefix: 'provisioning_' });
+  }
+
+  countAccepted(eventIds: readonly string[]): void {
+    for (const id of eventIds) this.accepted.labels(id).inc();
   }
 
   countDelivery(outcome: DeliveryOutcome, durationMs: number): void {
-    this.deliveries[outcome] += 1;
-    if (outcome === 'skipped') return;
-    const seconds = durationMs / 1000;
-    this.durationCount += 1;
-    this.durationSum += seconds;
-    DURATION_BUCKETS.forEach((bound, index) => {
-      if (seconds <= bound) this.bucketCounts[index]! += 1;
-    });
+    this.deliveries.labels(outcome).inc();
+    if (outcome !== 'skipped') this.duration.observe(durationMs / 1000);
   }
 
-  /** Prometheus text lines of the counters and the call-duration histogram. */
-  counterLines(): string[] {
-    const lines = [
-      '# HELP provisioning_events_accepted_total Events accepted (stored) by this instance.',
-      '# TYPE provisioning_events_accepted_total counter',
-      `provisioning_events_accepted_total ${this.eventsAccepted}`,
-      '# HELP provisioning_deliveries_total Delivery attempts finished by this instance, by outcome.',
-      '# TYPE provisioning_deliveries_total counter',
-      ...Object.entries(this.deliveries).map(([outcome, n]) => `provisioning_deliveries_total{outcome="${outcome}"} ${n}`),
-      '# HELP provisioning_delivery_duration_seconds Duration of handler calls made by this instance.',
-      '# TYPE provisioning_delivery_duration_seconds histogram',
-    ];
-    DURATION_BUCKETS.forEach((bound, index) => lines.push(`provisioning_delivery_duration_seconds_bucket{le="${bound}"} ${this.bucketCounts[index]}`));
-    lines.push(`provisioning_delivery_duration_seconds_bucket{le="+Inf"} ${this.durationCount}`);
-    lines.push(`provisioning_delivery_duration_seconds_sum ${this.durationSum}`);
-    lines.push(`provisioning_delivery_duration_seconds_count ${this.durationCount}`);
-    return lines;
+  /** The Prometheus text page. */
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }

@@ -40,15 +40,23 @@ for (const kind of kinds) {
         const text = (await t.http.get('/metrics').set(admin)).text;
         return text.includes('provisioning_deliveries_total{outcome="failed"} 1') ? text : undefined;
       });
-      assert.equal(sample(page, 'provisioning_events_accepted_total'), 3);
+      assert.equal(sample(page, 'provisioning_events_accepted_total{event="clients.create"}'), 3);
       assert.equal(sample(page, 'provisioning_deliveries_total{outcome="succeeded"}'), 2);
       assert.equal(sample(page, 'provisioning_deliveries_total{outcome="retry"}'), 1);
       assert.equal(sample(page, 'provisioning_delivery_duration_seconds_count'), 4);
-      assert.equal(sample(page, 'provisioning_queue_depth{status="pending"}'), 0);
+      for (const state of ['due', 'scheduled', 'in_flight']) {
+        assert.equal(sample(page, `provisioning_queue_depth{state="${state}"}`), 0, state);
+      }
+      assert.equal(sample(page, 'provisioning_queue_depth{state="failed"}'), 1, 'the "bad" delivery ran out of retries');
+      assert.equal(sample(page, 'provisioning_queue_oldest_due_age_seconds'), 0);
+      assert.equal(sample(page, 'provisioning_database_up'), 1);
+      assert.equal(sample(page, 'provisioning_deliveries_in_flight'), 0);
+      assert.match(page, /^# TYPE provisioning_delivery_duration_seconds histogram$/m);
+      assert.ok(sample(page, 'provisioning_process_resident_memory_bytes') > 0);
       assert.equal(sample(page, 'provisioning_handler_cache_handlers'), 1);
       assert.ok(sample(page, 'provisioning_handler_cache_age_seconds') < 5);
       const response = await t.http.get('/metrics').set(admin);
-      assert.match(String(response.headers['content-type']), /^text\/plain/);
+      assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/);
       assert.equal((await t.http.get('/metrics')).status, 401);
       assert.equal((await t.http.get('/metrics').set(bearer(await t.key('events')))).status, 403);
     });
@@ -93,6 +101,48 @@ for (const kind of kinds) {
       assert.equal((await t.http.get(`/api/v1/events/${ids[2]}`).set(admin)).status, 200);
       const [left] = await dataSource.query('SELECT COUNT(*) AS n FROM deliveries WHERE event_id = ?', [ids[0]]);
       assert.equal(Number(left.n), 0);
+    });
+  });
+}
+
+for (const kind of kinds) {
+  describe(`queue gauges [${kind.name}]`, { skip: kind.skip }, () => {
+    let db: TestDatabase;
+    let t: TestApp;
+
+    before(async () => {
+      db = await kind.create();
+      t = await startApp(db);
+      // Nothing may deliver: the queue must hold exactly what the test puts in it.
+      const { DispatcherService } = await import('../../src/dispatcher/dispatcher.service.js');
+      await t.app.get(DispatcherService).beforeApplicationShutdown();
+    });
+    after(async () => {
+      await t?.close();
+      await db?.drop();
+    });
+
+    it('shows due, scheduled and failed deliveries of the shared queue and the age of the oldest due one', async () => {
+      const { DataSource } = await import('typeorm');
+      const admin = bearer(t.adminKey);
+      await t.http.post('/api/v1/handlers').set(admin).send({ name: 'q', event: 'dids.block', type: 'http', task: '127.0.0.1:9/x' }).expect(201);
+      const ids: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        ids.push((await t.http.post('/api/v1/events').set(admin).send({ event: 'dids.block', object_id: 100 + i }).expect(202)).body.id);
+      }
+      const dataSource = t.app.get(DataSource);
+      const now = Date.now();
+      await dataSource.query('UPDATE deliveries SET next_attempt_at = ? WHERE event_id = ?', [now - 90_000, ids[0]]);
+      await dataSource.query('UPDATE deliveries SET next_attempt_at = ? WHERE event_id = ?', [now + 3_600_000, ids[1]]);
+      await dataSource.query("UPDATE deliveries SET status = 'failed' WHERE event_id = ?", [ids[2]]);
+      const page = (await t.http.get('/metrics').set(admin).expect(200)).text;
+      assert.equal(sample(page, 'provisioning_queue_depth{state="due"}'), 2);
+      assert.equal(sample(page, 'provisioning_queue_depth{state="scheduled"}'), 1);
+      assert.equal(sample(page, 'provisioning_queue_depth{state="failed"}'), 1);
+      assert.equal(sample(page, 'provisioning_queue_depth{state="in_flight"}'), 0);
+      const age = sample(page, 'provisioning_queue_oldest_due_age_seconds');
+      assert.ok(age >= 90 && age < 120, `oldest due age ${age}`);
+      assert.equal(sample(page, 'provisioning_events_accepted_total{event="dids.block"}'), 4);
     });
   });
 }

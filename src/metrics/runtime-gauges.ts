@@ -1,0 +1,129 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Gauge } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
+import { DispatcherService } from '../dispatcher/dispatcher.service.js';
+import { num, numOrNull } from '../database/sql.js';
+import { MetricsService } from './metrics.service.js';
+
+const QUEUE_STATES = ['due', 'scheduled', 'in_flight', 'failed'] as const;
+
+interface QueueSnapshot {
+  counts: Record<(typeof QUEUE_STATES)[number], number>;
+  oldestDueSeconds: number;
+}
+
+/**
+ * Gauges read at scrape time: the shared queue (one query, all instances), this instance's
+ * calls in flight, and its handler cache. A scrape while the database is down leaves the
+ * queue gauges at their last values and sets provisioning_database_up to 0.
+ */
+@Injectable()
+export class RuntimeGauges implements OnModuleInit {
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly dataSource: DataSource,
+    private readonly cache: CacheManagerService,
+    private readonly dispatcher: DispatcherService,
+  ) {}
+
+  /** One query per scrape, shared by the gauges that need it (prom-client collects them in parallel). */
+  private reading: Promise<QueueSnapshot | null> | null = null;
+
+  private readQueue(): Promise<QueueSnapshot | null> {
+    this.reading ??= this.queryQueue(Date.now())
+      .catch(() => null)
+      .finally(() => setImmediate(() => (this.reading = null)));
+    return this.reading;
+  }
+
+  private async queryQueue(now: number): Promise<QueueSnapshot> {
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT status, COUNT(*) AS n,
+              SUM(CASE WHEN next_attempt_at <= ? THEN 1 ELSE 0 END) AS due,
+              MIN(next_attempt_at) AS earliest
+         FROM deliveries WHERE status IN ('pending', 'in_progress', 'failed') GROUP BY status`,
+      [now],
+    );
+    const counts = { due: 0, scheduled: 0, in_flight: 0, failed: 0 };
+    let oldestDueSeconds = 0;
+    for (const row of rows) {
+      if (row.status === 'pending') {
+        counts.due = num(row.due ?? 0);
+        counts.scheduled = num(row.n) - counts.due;
+        const earliest = numOrNull(row.earliest);
+        if (counts.due > 0 && earliest !== null) oldestDueSeconds = Math.max(0, now - earliest) / 1000;
+      } else if (row.status === 'in_progress') counts.in_flight = num(row.n);
+      else if (row.status === 'failed') counts.failed = num(row.n);
+    }
+    return { counts, oldestDueSeconds };
+  }
+
+  onModuleInit(): void {
+    const registers = [this.metrics.registry];
+    const queue = () => this.readQueue();
+    new Gauge({
+      name: 'provisioning_database_up',
+      help: '1 when this scrape could read the database.',
+      registers,
+      async collect() {
+        this.set((await queue()) === null ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'provisioning_queue_depth',
+      help: 'Deliveries of all instances by state: due (waiting for a worker), scheduled (a retry later), in_flight, failed.',
+      labelNames: ['state'] as const,
+      registers,
+      async collect() {
+        const snapshot = await queue();
+        if (snapshot) for (const state of QUEUE_STATES) this.set({ state }, snapshot.counts[state]);
+      },
+    });
+    new Gauge({
+      name: 'provisioning_queue_oldest_due_age_seconds',
+      help: 'How long the longest-waiting due delivery has been due (0 when none is due).',
+      registers,
+      async collect() {
+        const snapshot = await queue();
+        if (snapshot) this.set(snapshot.oldestDueSeconds);
+      },
+    });
+    const dispatcher = this.dispatcher;
+    new Gauge({
+      name: 'provisioning_deliveries_in_flight',
+      help: 'Calls this instance is making now.',
+      registers,
+      collect() {
+        this.set(dispatcher.activeCount);
+      },
+    });
+    const cache = this.cache;
+    new Gauge({
+      name: 'provisioning_handler_cache_age_seconds',
+      help: "Time since this instance's handler cache was last brought up to date (full refresh or change feed).",
+      registers,
+      collect() {
+        const status = cache.status();
+        const at = Math.max(status.refreshedAt ?? 0, status.syncedAt ?? 0);
+        this.set(at === 0 ? 0 : (Date.now() - at) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'provisioning_handler_cache_handlers',
+      help: "Enabled handlers in this instance's cache.",
+      registers,
+      collect() {
+        this.set(cache.status().handlerCount);
+      },
+    });
+    new Gauge({
+      name: 'provisioning_handler_cache_version',
+      help: 'Highest handler change applied by this instance.',
+      registers,
+      collect() {
+        this.set(cache.status().version);
+      },
+    });
+  }
+}
