@@ -1,11 +1,14 @@
 import 'reflect-metadata';
-import { ConsoleLogger, LogLevel } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { ConsoleLogger, LogLevel, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import { AppConfig, LogLevelName } from './config/app-config.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
+import { AppLogger } from './common/app-logger.js';
+import { requestContext, requestIdFrom } from './common/request-context.js';
 import { createValidationPipe } from './common/validation.js';
 import { eventSchemaComponents } from './events/event-schemas.js';
 
@@ -13,7 +16,7 @@ const LEVELS: LogLevelName[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
 export function createLogger(config: AppConfig['log']): ConsoleLogger {
   const levels = LEVELS.slice(0, LEVELS.indexOf(config.level) + 1) as LogLevel[];
-  return new ConsoleLogger({ json: config.format === 'json', logLevels: levels, prefix: 'Provisioning' });
+  return new AppLogger(levels, config.format === 'json');
 }
 
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
@@ -33,10 +36,27 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
 
 /** Builds the Nest application on Fastify with the global filter, validation and Swagger. */
 export async function createApp(config: AppConfig, logger: ConsoleLogger | false = createLogger(config.log)): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: config.http.bodyLimitBytes, trustProxy: false });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.http.bodyLimitBytes,
+    trustProxy: false,
+    genReqId: (request: IncomingMessage) => requestIdFrom(request.headers['x-request-id']),
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, {
     logger: logger === false ? false : logger,
     abortOnError: false,
+  });
+  const http = app.getHttpAdapter().getInstance();
+  // Every line logged while serving a request carries its id; the caller gets it back to quote.
+  http.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    requestContext.run({ requestId: request.id }, done);
+  });
+  const access = new Logger('HTTP');
+  http.addHook('onResponse', (request, reply, done) => {
+    const fields = { method: request.method, path: request.url.split('?')[0], status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) };
+    if (reply.statusCode >= 500) access.warn('request failed', fields);
+    else access.debug('request', fields);
+    done();
   });
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(createValidationPipe());

@@ -128,9 +128,21 @@ export class DeliveryRunner {
     }
     await this.outcomes.record({ owner, log: record, update, streak });
     this.metrics.countDelivery(update.status === 'pending' ? 'retry' : update.status, result.durationMs);
-    const line = `delivery ${delivery.id} (event ${delivery.eventId} ${delivery.eventsId}) to handler ${delivery.handlerId}: ${update.status} after attempt ${attempt}${result.error ? `: ${result.error}` : ''}`;
-    if (update.status === 'failed') this.logger.warn(line);
-    else this.logger.debug(line);
+    // One line per delivery outcome; the handler's own answer and headers never go in it.
+    const fields = {
+      delivery_id: delivery.id,
+      event_id: delivery.eventId,
+      event: delivery.eventsId,
+      object_id: delivery.objectId,
+      handler_id: delivery.handlerId,
+      attempt,
+      outcome: update.status === 'pending' ? 'retry' : update.status,
+      response_code: result.responseCode,
+      duration_ms: Math.round(result.durationMs),
+      error: result.error,
+    };
+    if (update.status === 'failed') this.logger.warn('delivery failed', fields);
+    else this.logger.log(`delivery ${fields.outcome}`, fields);
   }
 
   private failingTooLong(handler: HandlerEntity, now: number): boolean {

@@ -1,93 +1,23 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
+import { api, killAll, Running, startService, tail } from '../utils/service-process.js';
 
 /**
  * A worker dies (SIGKILL) while its deliveries are in flight; another instance on the same
  * database takes over the expired leases and delivers every event (at least once), none failed.
  */
 
-/** The compiled service, as `npm run start:prod` runs it. */
-const MAIN = resolve('dist/src/main.js');
 const kinds = await databaseKinds();
 
 const EVENTS = 5;
 const LEASE_MS = '2000';
-
-interface Running {
-  name: string;
-  child: ChildProcess;
-  output: () => string;
-  baseUrl: string;
-}
-
-/** Every child this file started: killed in after() and, as a last resort, when this process exits. */
-const children = new Set<ChildProcess>();
-const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
-process.on('exit', () => {
-  for (const child of children) if (alive(child)) child.kill('SIGKILL');
-});
-
-async function killAll(): Promise<void> {
-  for (const child of children) {
-    if (alive(child)) {
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-    }
-    children.delete(child);
-  }
-}
-
-/** Starts the compiled service and waits for the line that says where Swagger UI is. */
-async function startService(name: string, cwd: string, env: Record<string, string>): Promise<Running> {
-  const child = spawn(process.execPath, [MAIN], {
-    cwd,
-    env: { PATH: process.env.PATH, TZ: 'UTC', PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let text = '';
-  child.stdout!.on('data', (chunk) => (text += chunk));
-  child.stderr!.on('data', (chunk) => (text += chunk));
-  const started = Date.now();
-  while (!/Swagger UI: (http:\/\/\S+)\/docs/.test(text)) {
-    if (!alive(child)) assert.fail(`service ${name} exited with ${child.exitCode ?? child.signalCode}:\n${text}`);
-    if (Date.now() - started > 30_000) assert.fail(`service ${name} did not start within 30 s:\n${text}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const baseUrl = /Swagger UI: (http:\/\/\S+)\/docs/.exec(text)![1]!.replace('localhost', '127.0.0.1');
-  return { name, child, output: () => text, baseUrl };
-}
-
-async function api(running: Running, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${running.baseUrl}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: keep the text for the assertion message
-  }
-  return { status: response.status, body: parsed };
-}
-
-/** The last lines of a service's output, for failure messages. */
-function tail(running: Running | undefined, lines = 40): string {
-  if (!running) return '';
-  return `\n--- last output of ${running.name} ---\n${running.output().split('\n').slice(-lines).join('\n')}`;
-}
 
 interface DeliveryState {
   id: number;

@@ -1,0 +1,172 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { databaseKinds, TestDatabase } from '../utils/databases.js';
+import { eventually, TestReceiver } from '../utils/receiver.js';
+import { api, killAll, Running, startService, stopService, tail } from '../utils/service-process.js';
+
+/**
+ * A full run of the compiled service at the most verbose JSON log level: keys created, used,
+ * mistyped and revoked; handlers with signing secrets and a credential header, a secret
+ * rotation; deliveries that succeed, fail and retry; malformed and invalid requests carrying
+ * secrets. Then every log line and every error body is searched for every secret: none found.
+ */
+const kinds = await databaseKinds();
+
+for (const kind of kinds) {
+  describe(`no secret in any log line or error body [${kind.name}]`, { skip: kind.skip }, () => {
+    let db: TestDatabase;
+    let dir: string;
+    let service: Running | undefined;
+    let receiver: TestReceiver;
+
+    before(async () => {
+      db = await kind.create();
+      dir = mkdtempSync(join(tmpdir(), 'prov-secrets-'));
+      // Odd calls fail with 500, so failures, retries and their log lines happen too.
+      receiver = await new TestReceiver((_request, index) => ({ status: index % 2 === 0 ? 200 : 500, body: '{"ok":false}' })).start();
+    });
+    after(async () => {
+      await killAll();
+      await receiver?.stop();
+      await db?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('scans the whole output and every error body for every API key and signing secret', { timeout: 90_000 }, async () => {
+      const adminKey = `adm_${randomBytes(24).toString('hex')}`;
+      service = await startService('secrets', dir, {
+        DATABASE_URL: db.url,
+        BOOTSTRAP_ADMIN_KEY: adminKey,
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'verbose',
+        RETRY_SCHEDULE: '100ms',
+        DISPATCH_POLL_INTERVAL_MS: '50',
+      });
+      const secrets = new Map<string, string>([['bootstrap admin key', adminKey]]);
+      const errorBodies: { what: string; text: string }[] = [];
+      const expectError = async (what: string, response: Promise<{ status: number; text: string }>, status: number) => {
+        const result = await response;
+        assert.equal(result.status, status, `${what}: ${result.text}`);
+        errorBodies.push({ what, text: result.text });
+      };
+
+      // Keys: created, used, mistyped, sent in the wrong scheme, revoked and used again.
+      const created: Record<string, { id: number; key: string }> = {};
+      for (const scope of ['events', 'read', 'internal']) {
+        const response = await api(service, adminKey, 'POST', '/api/v1/api-keys', { name: `k-${scope}`, scopes: [scope] });
+        assert.equal(response.status, 201, response.text);
+        created[scope] = { id: response.body.id, key: response.body.key };
+        secrets.set(`${scope} key`, response.body.key);
+      }
+      const wrongKey = `${adminKey.slice(0, -1)}${adminKey.endsWith('0') ? '1' : '0'}`;
+      secrets.set('mistyped admin key', wrongKey);
+      await expectError('unknown key', api(service, wrongKey, 'GET', '/api/v1/handlers'), 401);
+      const basic = await fetch(`${service.baseUrl}/api/v1/handlers`, { headers: { Authorization: `Basic ${adminKey}` } });
+      assert.equal(basic.status, 401);
+      errorBodies.push({ what: 'wrong scheme', text: await basic.text() });
+      await expectError('scope forbidden', api(service, created.events!.key, 'GET', '/api/v1/handlers'), 403);
+      assert.equal((await api(service, adminKey, 'DELETE', `/api/v1/api-keys/${created.read!.id}`)).status, 200);
+      await expectError('revoked key', api(service, created.read!.key, 'GET', '/api/v1/handlers'), 401);
+
+      // Handlers with signing secrets and a credential header; a rotation.
+      const credential = `tok_${randomBytes(20).toString('hex')}`;
+      secrets.set('handler credential header', credential);
+      const handlerIds: number[] = [];
+      for (const priority of [1, 2]) {
+        const response = await api(service, adminKey, 'POST', '/api/v1/handlers', {
+          name: `h${priority}`,
+          event: 'clients.update',
+          type: 'http',
+          task: receiver.task(`/h${priority}`),
+          priority,
+          retry_limit: 1,
+          headers: { Authorization: `Bearer ${credential}`, 'X-Api-Key': credential },
+        });
+        assert.equal(response.status, 201, response.text);
+        secrets.set(`signing secret of h${priority}`, response.body.signing_secret);
+        handlerIds.push(response.body.id);
+      }
+      const rotated = await api(service, adminKey, 'POST', `/api/v1/handlers/${handlerIds[0]}/rotate-secret`);
+      assert.equal(rotated.status, 200, rotated.text);
+      secrets.set('rotated signing secret', rotated.body.signing_secret);
+
+      // Bad input that carries secrets.
+      const malformed = await fetch(`${service.baseUrl}/api/v1/events`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' },
+        body: `{"event": "clients.update", "object_id": 1, "data": {"token": "${credential}"`,
+      });
+      assert.equal(malformed.status, 400);
+      errorBodies.push({ what: 'malformed JSON', text: await malformed.text() });
+      await expectError(
+        'unknown field holding a secret',
+        api(service, adminKey, 'POST', '/api/v1/handlers', { name: 'x', event: 'clients.update', type: 'http', task: receiver.task(), password: credential }),
+        400,
+      );
+      await expectError(
+        'a credential header value that is not allowed',
+        api(service, adminKey, 'POST', '/api/v1/handlers', {
+          name: 'y',
+          event: 'clients.update',
+          type: 'http',
+          task: receiver.task(),
+          headers: { 'X-Api-Key': `${credential}\r\nX-Injected: 1` },
+        }),
+        400,
+      );
+      await expectError('a handler that does not exist', api(service, adminKey, 'GET', `/api/v1/handlers/999999/secret`), 404);
+
+      // Deliveries: every event reaches both handlers; odd calls fail and are retried.
+      const eventIds: number[] = [];
+      for (let i = 1; i <= 6; i++) {
+        const response = await api(service, created.events!.key, 'POST', '/api/v1/events', { event: 'clients.update', object_id: i, data: { id: i, name: `c${i}` } });
+        assert.equal(response.status, 202, response.text);
+        eventIds.push(response.body.id);
+      }
+      await eventually(async () => {
+        for (const id of eventIds) {
+          const event = await api(service!, adminKey, 'GET', `/api/v1/events/${id}`);
+          if (event.body.deliveries.some((d: { status: string }) => d.status === 'pending' || d.status === 'in_progress')) return undefined;
+        }
+        return true;
+      }, 30_000);
+      assert.ok(receiver.requests.length >= 12);
+      assert.ok(receiver.requests.some((request) => request.headers['x-api-key'] === credential), 'the credential header was really sent');
+
+      const code = await stopService(service);
+      assert.equal(code, 0, tail(service));
+
+      // The scan.
+      const output = service.output();
+      for (const [name, secret] of secrets) {
+        assert.ok(secret && secret.length >= 16, `${name} is a real secret`);
+        const core = secret.replace(/^whsec_/, '');
+        assert.ok(!output.includes(core), `${name} appears in the service output`);
+        for (const body of errorBodies) assert.ok(!body.text.includes(core), `${name} appears in the error body of: ${body.what}`);
+      }
+
+      // The logs scanned are real: JSON lines, delivery outcomes, request ids.
+      const lines = output.split('\n').filter((line) => line.trim() !== '');
+      const entries = lines.map((line) => {
+        try {
+          return JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return assert.fail(`not a JSON log line: ${line}`);
+        }
+      });
+      const outcomes = entries.filter((entry) => typeof entry.delivery_id === 'number');
+      assert.ok(outcomes.length >= 12, `one line per delivery outcome, got ${outcomes.length}`);
+      assert.ok(outcomes.some((entry) => entry.outcome === 'retry' && entry.response_code === 500));
+      assert.ok(outcomes.some((entry) => entry.outcome === 'succeeded'));
+      const requests = entries.filter((entry) => entry.context === 'HTTP');
+      assert.ok(requests.length >= 20, `request lines: ${requests.length}`);
+      assert.ok(requests.every((entry) => typeof entry.request_id === 'string' && (entry.request_id as string).length > 0));
+      assert.equal(errorBodies.length, 8);
+      for (const body of errorBodies) assert.match(body.text, /"code":"[A-Z_]+"/, body.what);
+    });
+  });
+}
