@@ -11,6 +11,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const { body, internal } = toErrorBody(exception);
     if (internal) this.logger.error((exception as Error)?.stack ?? String(exception));
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    if (body.code === 'DATABASE_UNAVAILABLE') {
+      this.logger.warn(`Database unavailable: ${(exception as Error)?.message ?? String(exception)}`);
+      void reply.header('retry-after', '5');
+    }
+    if (body.code === 'RATE_LIMITED' && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1');
     void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 }

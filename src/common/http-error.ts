@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { DomainError, ErrorCode, FieldProblem } from './errors.js';
+import { isDatabaseUnavailable } from '../database/database-errors.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -38,6 +39,12 @@ const GENERIC_MESSAGES: Record<string, string> = {
  * so the caller can log the original.
  */
 export function toErrorBody(error: unknown): { body: ErrorBody; internal: boolean } {
+  if (isDatabaseUnavailable(error)) {
+    return {
+      body: { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database cannot be reached; nothing was changed. Retry later.', details: [] },
+      internal: false,
+    };
+  }
   if (error instanceof DomainError) {
     return { body: { statusCode: error.statusCode, code: error.code, message: error.message, details: error.details }, internal: false };
   }

@@ -25,7 +25,9 @@ export function buildDataSourceOptions(database: DatabaseConfig): DataSourceOpti
     migrations: MIGRATIONS,
     migrationsTransactionMode: 'each' as const,
     synchronize: false,
-    logging: ['error' as const],
+    // TypeORM's own logger would print failed statements with their parameters (signing
+    // secrets, for one); errors are logged by the service, without parameters.
+    logging: false,
   };
   if (database.type === 'sqlite') {
     // The database holds the handlers' signing secrets: a folder we create is for its owner only.
@@ -52,6 +54,8 @@ export function buildDataSourceOptions(database: DatabaseConfig): DataSourceOpti
     charset: 'utf8mb4',
     supportBigNumbers: true,
     bigNumberStrings: false,
-    extra: { connectionLimit: 10 },
+    // A dead server is noticed in seconds, not minutes; the pool reconnects by itself.
+    connectTimeout: 5000,
+    extra: { connectionLimit: 10, enableKeepAlive: true, keepAliveInitialDelay: 10_000 },
   };
 }

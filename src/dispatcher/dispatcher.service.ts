@@ -25,6 +25,9 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private readonly inFlight = new Map<number, Promise<void>>();
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => void) | null = null;
+  /** Consecutive failed claims (the database is down): claiming pauses, longer each time. */
+  private claimFailures = 0;
+  private pausedUntil = 0;
   /** Aborts the calls still running when the shutdown grace period ends. */
   private readonly stopping = new AbortController();
 
@@ -91,7 +94,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    * (their outcomes are committed as a group) then free their slots for one claim, not one each.
    */
   wake(): void {
-    if (!this.running) return;
+    if (!this.running || Date.now() < this.pausedUntil) return;
     if (this.pumping) {
       this.again = true;
       return;
@@ -111,14 +114,21 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     while (this.running && this.inFlight.size < concurrency) {
       const now = Date.now();
       let claimed: ClaimedDelivery[];
+      let handlers: Map<number, HandlerEntity>;
       try {
         claimed = await this.queue.claim(this.owner, concurrency - this.inFlight.size, now, now + leaseMs);
+        // Claimed rows whose handlers cannot be read stay leased; the lease hands them back.
+        handlers = claimed.length > 0 ? await this.loadHandlers(claimed) : new Map();
       } catch (error) {
-        this.logger.error(`Claim failed: ${(error as Error).message}`);
+        this.backOff(error as Error);
         return;
       }
+      if (this.claimFailures > 0) {
+        this.logger.log(`Database reachable again after ${this.claimFailures} failed claims: delivering`);
+        this.claimFailures = 0;
+        this.pausedUntil = 0;
+      }
       if (claimed.length === 0) return;
-      const handlers = await this.loadHandlers(claimed);
       for (const delivery of claimed) {
         const run = this.runner
           .run(this.owner, delivery, handlers.get(delivery.handlerId), this.stopping.signal)
@@ -132,6 +142,19 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
+  /**
+   * The database is down or refusing: pause claiming for the poll interval, doubling with
+   * each failure up to 30 s, then try again by itself. Logged when it starts, not each time.
+   */
+  private backOff(error: Error): void {
+    this.claimFailures += 1;
+    const delay = Math.min(this.config.dispatch.pollIntervalMs * 2 ** Math.min(this.claimFailures - 1, 10), 30_000);
+    this.pausedUntil = Date.now() + delay;
+    if (this.claimFailures === 1) this.logger.warn(`Claim failed, pausing deliveries and retrying with back-off: ${error.message}`);
+    else this.logger.debug(`Claim failed again (${this.claimFailures}), next try in ${delay} ms: ${error.message}`);
+    setTimeout(() => this.wake(), delay).unref();
+  }
+
   /** Fresh handler rows: a handler disabled a moment ago on another instance is skipped, not called. */
   private async loadHandlers(claimed: ClaimedDelivery[]): Promise<Map<number, HandlerEntity>> {
     const ids = [...new Set(claimed.map((delivery) => delivery.handlerId))];
@@ -140,10 +163,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private async renewLeases(): Promise<void> {
+    if (this.inFlight.size === 0) return;
     try {
       await this.queue.renew(this.owner, [...this.inFlight.keys()], Date.now() + this.config.dispatch.leaseMs);
     } catch (error) {
-      this.logger.error(`Lease renewal failed: ${(error as Error).message}`);
+      this.logQuietly(`Lease renewal failed: ${(error as Error).message}`);
     }
   }
 
@@ -151,7 +175,13 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     try {
       if ((await this.queue.releaseExpired(Date.now())) > 0) this.wake();
     } catch (error) {
-      this.logger.error(`Lease check failed: ${(error as Error).message}`);
+      this.logQuietly(`Lease check failed: ${(error as Error).message}`);
     }
+  }
+
+  /** While claims are already failing, the same outage is not reported again on every timer. */
+  private logQuietly(message: string): void {
+    if (this.claimFailures > 0) this.logger.debug(message);
+    else this.logger.error(message);
   }
 }

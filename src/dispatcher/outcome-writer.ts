@@ -1,5 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
+import { isDatabaseUnavailable } from '../database/database-errors.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
 import { ExecutionLogRecord } from '../execution-logs/execution-log.js';
@@ -26,10 +29,25 @@ export class OutcomeWriter {
     private readonly dataSource: DataSource,
     private readonly queue: DeliveryQueue,
     private readonly logs: ExecutionLogsService,
+    private readonly config: AppConfig,
   ) {}
 
-  record(outcome: Outcome): Promise<void> {
-    return this.group.submit(outcome);
+  /**
+   * While the database is unreachable the outcome is kept and written again, with back-off,
+   * for as long as the delivery's lease lasts: the call is not repeated and its log row is not
+   * lost. After that the lease has run out and the delivery is handed back (sent again).
+   */
+  async record(outcome: Outcome): Promise<void> {
+    const deadline = Date.now() + this.config.dispatch.leaseMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.group.submit(outcome);
+      } catch (error) {
+        const delay = Math.min(250 * 2 ** attempt, 5000);
+        if (!isDatabaseUnavailable(error) || Date.now() + delay > deadline) throw error;
+        await sleep(delay);
+      }
+    }
   }
 
   private async write(outcomes: Outcome[]): Promise<void[]> {
