@@ -8,6 +8,7 @@ import { AppModule } from './app.module.js';
 import { AppConfig, LogLevelName } from './config/app-config.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { AppLogger } from './common/app-logger.js';
+import { acquireSqliteInstanceLock } from './database/sqlite-instance-lock.js';
 import { requestContext, requestIdFrom } from './common/request-context.js';
 import { createValidationPipe } from './common/validation.js';
 import { eventSchemaComponents } from './events/event-schemas.js';
@@ -34,6 +35,18 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
   return document;
 }
 
+const draining = new WeakSet<NestFastifyApplication>();
+
+/**
+ * Graceful shutdown: new requests are answered 503 SHUTTING_DOWN at once, then the application
+ * closes (the dispatcher stops claiming and lets calls in flight finish within
+ * SHUTDOWN_GRACE_MS, handing back the rest), then the database connection closes.
+ */
+export async function shutDown(app: NestFastifyApplication): Promise<void> {
+  draining.add(app);
+  await app.close();
+}
+
 /** Builds the Nest application on Fastify with the global filter, validation and Swagger. */
 export async function createApp(config: AppConfig, logger: ConsoleLogger | false = createLogger(config.log)): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
@@ -41,14 +54,30 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
     trustProxy: false,
     genReqId: (request: IncomingMessage) => requestIdFrom(request.headers['x-request-id']),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, {
-    logger: logger === false ? false : logger,
-    abortOnError: false,
-  });
+  const lock = config.database.type === 'sqlite' && config.database.path !== ':memory:' ? acquireSqliteInstanceLock(config.database.path) : null;
+  let app: NestFastifyApplication;
+  try {
+    app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, lock), adapter, {
+      logger: logger === false ? false : logger,
+      abortOnError: false,
+    });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const http = app.getHttpAdapter().getInstance();
   // Every line logged while serving a request carries its id; the caller gets it back to quote.
   http.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    if (draining.has(app)) {
+      // Shutting down: take nothing new; the caller (or its load balancer) retries elsewhere.
+      void reply
+        .status(503)
+        .header('connection', 'close')
+        .header('retry-after', '1')
+        .send({ statusCode: 503, code: 'SHUTTING_DOWN', message: 'This instance is shutting down; retry on another instance', details: [] });
+      return;
+    }
     requestContext.run({ requestId: request.id }, done);
   });
   const access = new Logger('HTTP');

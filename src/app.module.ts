@@ -1,4 +1,5 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
+import type { InstanceLock } from './database/sqlite-instance-lock.js';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -15,11 +16,21 @@ import { ExecutionLogsModule } from './execution-logs/execution-logs.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { MetricsControllerModule } from './metrics/metrics-controller.module.js';
 
+/** Holds the SQLite instance lock until the application has shut down. */
+class InstanceLockHolder implements OnApplicationShutdown {
+  constructor(private readonly lock: InstanceLock | null) {}
+
+  onApplicationShutdown(): void {
+    this.lock?.release();
+  }
+}
+
 @Module({})
 export class AppModule {
-  static register(config: AppConfig): DynamicModule {
+  static register(config: AppConfig, lock: InstanceLock | null = null): DynamicModule {
     return {
       module: AppModule,
+      providers: [{ provide: InstanceLockHolder, useValue: new InstanceLockHolder(lock) }],
       imports: [
         ConfigModule.forRoot(config),
         TypeOrmModule.forRoot({ ...buildDataSourceOptions(config.database), migrationsRun: true }),

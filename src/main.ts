@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
-import { createApp } from './app.factory.js';
+import { createApp, shutDown } from './app.factory.js';
 import { ConfigError } from './config/environment.js';
 import { loadConfig } from './config/app-config.js';
+import { SqliteInUseError } from './database/sqlite-instance-lock.js';
 
 async function main(): Promise<void> {
   let config;
@@ -15,7 +16,16 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const app = await createApp(config);
+  let app;
+  try {
+    app = await createApp(config);
+  } catch (error) {
+    if (error instanceof SqliteInUseError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
   await app.listen(config.http.port, config.http.host);
   const shown = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const port = (app.getHttpServer().address() as AddressInfo).port;
@@ -31,7 +41,7 @@ async function main(): Promise<void> {
       if (closing) return;
       closing = true;
       logger.log(`${signal} received: shutting down`);
-      app.close().then(
+      shutDown(app).then(
         () => process.exit(0),
         (error: Error) => {
           logger.error(`Shutdown failed: ${error.message}`);

@@ -22,7 +22,12 @@ for (const kind of kinds) {
         const accepted = await first.http.post('/api/v1/events').set(admin).send({ event: 'dids.stock', object_id: 7 }).expect(202);
         await r.waitFor(1);
         const started = Date.now();
-        await first.close();
+        const closing = first.close();
+        // While it drains, the instance takes nothing new.
+        const late = await first.http.post('/api/v1/events').set(admin).send({ event: 'dids.stock', object_id: 8 });
+        assert.equal(late.status, 503);
+        assert.equal(late.body.code, 'SHUTTING_DOWN');
+        await closing;
         const took = Date.now() - started;
         assert.ok(took >= 250 && took < 5000, `shutdown took ${took} ms`);
 

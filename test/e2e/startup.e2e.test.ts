@@ -1,48 +1,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { databaseKinds } from '../utils/databases.js';
+import { killAll, MAIN, startService, stopService } from '../utils/service-process.js';
 
-/** The compiled service, as `npm run start:prod` runs it. */
-const MAIN = resolve('dist/src/main.js');
 const kinds = await databaseKinds();
-
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  baseUrl: string;
-}
 
 function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, TZ: 'UTC', PORT: '0', HOST: '127.0.0.1', ...extra };
 }
 
-/** Starts the service in `cwd` and waits for the line that says where Swagger UI is. */
-async function startService(cwd: string, env: Record<string, string>): Promise<Running> {
-  const child = spawn(process.execPath, [MAIN], { cwd, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (chunk) => (text += chunk));
-  child.stderr!.on('data', (chunk) => (text += chunk));
-  const started = Date.now();
-  while (!/Swagger UI: (http:\/\/\S+)\/docs/.test(text)) {
-    if (child.exitCode !== null) assert.fail(`service exited with ${child.exitCode}:\n${text}`);
-    if (Date.now() - started > 30_000) assert.fail(`service did not start:\n${text}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const baseUrl = /Swagger UI: (http:\/\/\S+)\/docs/.exec(text)![1]!.replace('localhost', '127.0.0.1');
-  return { child, output: () => text, baseUrl };
-}
-
-async function stop(running: Running): Promise<number | null> {
-  if (running.child.exitCode !== null) return running.child.exitCode;
-  running.child.kill('SIGTERM');
-  const [code] = await once(running.child, 'exit');
-  return code as number | null;
-}
 
 describe('the compiled service as an operator starts it', () => {
   let cwd: string;
@@ -52,7 +23,7 @@ describe('the compiled service as an operator starts it', () => {
   after(() => rmSync(cwd, { recursive: true, force: true }));
 
   it('with no configuration: SQLite under ./data, serves /docs and /health, tells where the first admin key is', async () => {
-    const running = await startService(cwd, {});
+    const running = await startService('service', cwd, {});
     try {
       const keyFile = join(cwd, 'data', 'admin-key.txt');
       assert.match(running.output(), new RegExp(`First admin key written to ${keyFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
@@ -69,15 +40,15 @@ describe('the compiled service as an operator starts it', () => {
       const handlers = await fetch(`${running.baseUrl}/api/v1/handlers`, { headers: { Authorization: `Bearer ${key}` } });
       assert.equal(handlers.status, 200);
     } finally {
-      assert.equal(await stop(running), 0, 'SIGTERM must end the service cleanly');
+      assert.equal(await stopService(running), 0, 'SIGTERM must end the service cleanly');
     }
     // A second start on the same database creates no new key, and still says where the first one is.
-    const again = await startService(cwd, {});
+    const again = await startService('service', cwd, {});
     try {
       assert.match(again.output(), /The first admin key is in .*admin-key\.txt/);
       assert.doesNotMatch(again.output(), /First admin key written/);
     } finally {
-      await stop(again);
+      await stopService(again);
     }
   });
 
@@ -105,7 +76,7 @@ for (const kind of kinds) {
       const db = await kind.create();
       const cwd = mkdtempSync(join(tmpdir(), 'prov-start-'));
       const supplied = 'deploy_' + 'k'.repeat(40);
-      const running = await startService(cwd, { DATABASE_URL: db.url, BOOTSTRAP_ADMIN_KEY: supplied });
+      const running = await startService('service', cwd, { DATABASE_URL: db.url, BOOTSTRAP_ADMIN_KEY: supplied });
       try {
         assert.match(running.output(), /First admin key installed from BOOTSTRAP_ADMIN_KEY/);
         assert.ok(!running.output().includes(supplied));
@@ -113,10 +84,53 @@ for (const kind of kinds) {
         assert.equal(ok.status, 200);
         assert.throws(() => statSync(join(cwd, 'data', 'admin-key.txt')));
       } finally {
-        await stop(running);
+        await stopService(running);
         rmSync(cwd, { recursive: true, force: true });
         await db.drop();
       }
     });
   });
 }
+
+describe('SQLite serves one instance and says so when asked for more', () => {
+  let cwd: string;
+  before(() => {
+    cwd = mkdtempSync(join(tmpdir(), 'prov-single-'));
+  });
+  after(async () => {
+    await killAll();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  async function refused(env: Record<string, string>): Promise<string> {
+    const child = spawn(process.execPath, [MAIN], { cwd, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stderr!.on('data', (chunk) => (text += chunk));
+    child.stdout!.on('data', (chunk) => (text += chunk));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 1, text);
+    return text;
+  }
+
+  it('refuses a second instance on the same file while the first runs, and starts once the first is killed', async () => {
+    const env = { DATABASE_URL: 'sqlite:./single.sqlite', BOOTSTRAP_ADMIN_KEY: 'single_' + 'k'.repeat(40) };
+    const first = await startService('first', cwd, env);
+    const text = await refused(env);
+    assert.match(text, /Another instance is serving the SQLite database .*single\.sqlite/);
+    assert.match(text, /use MySQL\/MariaDB/);
+    assert.ok(!text.includes('    at '), 'a clear message, not a stack trace');
+    assert.equal((await fetch(`${first.baseUrl}/health`)).status, 200, 'the first instance is unharmed');
+
+    first.child.kill('SIGKILL'); // no clean-up: the lock must not outlive the process
+    await once(first.child, 'exit');
+    const second = await startService('second', cwd, env);
+    assert.equal(await stopService(second), 0);
+  });
+
+  it('refuses to split roles on SQLite', async () => {
+    for (const role of ['api', 'worker']) {
+      const text = await refused({ DATABASE_URL: 'sqlite:./roles.sqlite', INSTANCE_ROLE: role });
+      assert.match(text, new RegExp(`INSTANCE_ROLE: SQLite serves one instance, which is both API and worker; "${role}" needs MySQL/MariaDB`));
+    }
+  });
+});

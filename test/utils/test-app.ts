@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { createApp, createLogger } from '../../src/app.factory.js';
+import { createApp, createLogger, shutDown } from '../../src/app.factory.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import type { Scope } from '../../src/api-keys/scopes.js';
 import type { TestDatabase } from './databases.js';
@@ -52,7 +52,7 @@ export async function startApp(db: TestDatabase, env: Record<string, string> = {
       return response.body.key as string;
     },
     async close() {
-      await app.close();
+      await shutDown(app);
       rmSync(workDir, { recursive: true, force: true });
     },
   };
