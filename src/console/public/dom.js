@@ -134,8 +134,9 @@ export function select(props, blankLabel, options, current = '') {
       element.append(h('option', { value: option.value, title: option.title }, option.label));
     }
   }
+  // An unknown value selects the first option (the blank one when there is one).
   element.value = current ?? '';
-  if (element.value !== (current ?? '')) element.value = '';
+  if (element.value !== (current ?? '')) element.selectedIndex = 0;
   return element;
 }
 
