@@ -15,6 +15,7 @@ import { DispatcherModule } from './dispatcher/dispatcher.module.js';
 import { ExecutionLogsModule } from './execution-logs/execution-logs.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { MetricsControllerModule } from './metrics/metrics-controller.module.js';
+import { ConsoleModule } from './console/console.module.js';
 
 /** Holds the SQLite instance lock until the application has shut down. */
 class InstanceLockHolder implements OnApplicationShutdown {
@@ -46,6 +47,7 @@ export class AppModule {
         ExecutionLogsModule,
         MetricsControllerModule,
         HealthModule,
+        ConsoleModule,
       ],
     };
   }

@@ -45,3 +45,10 @@ export class CreatedApiKeyDto extends ApiKeyDto {
   @ApiProperty({ description: 'The key. Shown only in this answer; store it now.' })
   key: string;
 }
+
+/** The key making the request, as far as a client needs to know it. */
+export class CallerDto {
+  @ApiProperty({ description: 'Id of the calling key' }) id: number;
+  @ApiProperty({ example: 'operations console' }) name: string;
+  @ApiProperty({ enum: SCOPES, isArray: true, example: ['read'] }) scopes: Scope[];
+}

@@ -1,0 +1,416 @@
+// Handlers: the list with quick toggle, advanced search, the new/edit form and delete.
+import { api, ApiError } from './api.js';
+import { clear, clearFieldErrors, go, h, hashFor, icon, notify, openDialog, pager, select, showFieldErrors } from './dom.js';
+
+const PER_PAGE = 50;
+const STATUS_LABELS = { enabled: 'Enabled', disabled: 'Disabled', archived: 'Archived' };
+const TYPE_LABELS = { http: 'HTTP', https: 'HTTPS', script: 'Script' };
+const MASK = '********';
+
+export async function renderHandlers(view, ctx, params, isCurrent) {
+  const filters = { event: params.get('event') ?? '', type: params.get('type') ?? '', status: params.get('status') ?? '' };
+  const page = Math.max(1, Number(params.get('page')) || 1);
+  const result = await api('GET', '/api/v1/handlers', { query: { ...filters, page, per_page: PER_PAGE } });
+  if (!isCurrent()) return;
+  const reload = () => renderHandlers(view, ctx, params, isCurrent).catch((error) => notify(error.message, 'error'));
+
+  const search = searchPanel(ctx, filters, reload);
+  const searchButton = h(
+    'button',
+    { type: 'button', class: 'button', id: 'advanced-search', 'aria-expanded': 'false', 'aria-controls': 'search-panel' },
+    'Advanced search',
+    icon('chevron', 'accent'),
+  );
+  searchButton.addEventListener('click', () => {
+    search.hidden = !search.hidden;
+    searchButton.setAttribute('aria-expanded', String(!search.hidden));
+    if (!search.hidden) search.querySelector('select')?.focus();
+  });
+  const newButton = ctx.canCreate
+    ? h('button', { type: 'button', class: 'button primary', id: 'new-handler', onclick: () => editHandler(ctx, null, reload) }, icon('plus'), 'New handler')
+    : null;
+
+  clear(
+    view,
+    h('div', { class: 'toolbar' }, h('h1', {}, 'Handlers'), h('div', { class: 'toolbar-actions' }, newButton, h('div', { class: 'dropdown' }, searchButton, search))),
+    h('p', { class: 'summary', id: 'handlers-summary' }, summary(result.total, filters)),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'grid', id: 'handlers-table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', { class: 'status-col' }, h('span', { class: 'sr-only' }, 'Status')),
+            h('th', { class: 'num' }, 'ID'),
+            h('th', { class: 'num' }, 'Priority'),
+            h('th', {}, 'Name'),
+            h('th', {}, 'Event'),
+            h('th', {}, 'Handler'),
+            h('th', { class: 'actions-col' }, h('span', { class: 'sr-only' }, 'Actions')),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          result.items.length
+            ? result.items.map((handler) => handlerRow(ctx, handler, reload))
+            : h('tr', { class: 'empty' }, h('td', { colspan: 7 }, 'No handlers match.')),
+        ),
+      ),
+    ),
+    pager(result, (n) => hashFor('/handlers', { ...filters, page: n })),
+  );
+}
+
+function summary(total, filters) {
+  const parts = [`${total} handler${total === 1 ? '' : 's'}`];
+  parts.push(filters.status ? `status ${filters.status}` : 'enabled and disabled');
+  if (filters.event) parts.push(`event ${filters.event}`);
+  if (filters.type) parts.push(`type ${TYPE_LABELS[filters.type] ?? filters.type}`);
+  return parts.join(' · ');
+}
+
+function searchPanel(ctx, filters, reload) {
+  const event = select({ id: 'search-event', name: 'event' }, 'Any event', ctx.eventOptions({ wildcards: true }), filters.event);
+  const type = select(
+    { id: 'search-type', name: 'type' },
+    'Any type',
+    Object.entries(TYPE_LABELS).map(([value, label]) => ({ value, label })),
+    filters.type,
+  );
+  const status = select(
+    { id: 'search-status', name: 'status' },
+    'Enabled and disabled',
+    Object.entries(STATUS_LABELS).map(([value, label]) => ({ value, label })),
+    filters.status,
+  );
+  const form = h(
+    'form',
+    { class: 'search-panel', id: 'search-panel', hidden: true, novalidate: true },
+    h('div', { class: 'field' }, h('label', { for: 'search-event' }, 'Event'), event),
+    h('div', { class: 'field' }, h('label', { for: 'search-type' }, 'Handler type'), type),
+    h('div', { class: 'field' }, h('label', { for: 'search-status' }, 'Status'), status),
+    h(
+      'div',
+      { class: 'form-actions' },
+      h('button', { type: 'button', class: 'button', id: 'search-reset', onclick: () => go(hashFor('/handlers'), reload) }, 'Reset'),
+      h('button', { type: 'submit', class: 'button primary', id: 'search-submit' }, 'Search'),
+    ),
+  );
+  form.addEventListener('submit', (submit) => {
+    submit.preventDefault();
+    go(hashFor('/handlers', { event: event.value, type: type.value, status: status.value }), reload);
+  });
+  return form;
+}
+
+function handlerRow(ctx, handler, reload) {
+  const manage = ctx.canManage(handler.type);
+  return h(
+    'tr',
+    { dataset: { id: handler.id, status: handler.status }, class: `row-${handler.status}` },
+    h('td', { class: 'status-col' }, statusControl(handler, manage, reload)),
+    h('td', { class: 'num' }, String(handler.id)),
+    h('td', { class: 'num' }, String(handler.priority)),
+    h(
+      'td',
+      { class: 'name-col' },
+      h('span', { class: 'handler-name' }, handler.name),
+      handler.disabled_reason ? h('div', { class: 'muted warn' }, handler.disabled_reason) : null,
+    ),
+    h('td', {}, h('code', {}, handler.event), h('div', { class: 'muted' }, ctx.describeEvent(handler.event))),
+    h(
+      'td',
+      { class: 'target-col' },
+      h('span', { class: ['badge', `type-${handler.type}`] }, TYPE_LABELS[handler.type] ?? handler.type),
+      ' ',
+      handler.stage === 'before' ? [h('span', { class: 'badge stage-before', title: 'Decision handler, runs before the action' }, 'before'), ' '] : null,
+      h('code', { class: 'task', title: handler.target_url ?? handler.task }, handler.task),
+    ),
+    h(
+      'td',
+      { class: 'actions-col' },
+      ctx.canRead
+        ? h('a', { class: 'icon-button', href: hashFor('/logs', { handler_id: handler.id }), title: 'Execution logs', 'aria-label': `Execution logs of handler ${handler.id}`, dataset: { action: 'logs' } }, icon('logs'))
+        : null,
+      manage
+        ? h('button', { type: 'button', class: 'icon-button', title: 'Edit', 'aria-label': `Edit handler ${handler.id}`, dataset: { action: 'edit' }, onclick: () => openEdit(ctx, handler.id, reload) }, icon('edit'))
+        : null,
+      manage
+        ? h('button', { type: 'button', class: 'icon-button danger', title: 'Delete', 'aria-label': `Delete handler ${handler.id}`, dataset: { action: 'delete' }, onclick: () => confirmDelete(handler, reload) }, icon('delete'))
+        : null,
+    ),
+  );
+}
+
+/** The status icon: a one-click toggle for enabled/disabled handlers the key may manage. */
+function statusControl(handler, manage, reload) {
+  const label = STATUS_LABELS[handler.status] ?? handler.status;
+  const glyph = icon(handler.status, `status-${handler.status}`);
+  if (!manage || handler.status === 'archived') {
+    const title = handler.status === 'archived' ? 'Archived (change it in the edit form)' : label;
+    return h('span', { class: 'status-icon', role: 'img', title, 'aria-label': label, dataset: { status: handler.status } }, glyph);
+  }
+  const next = handler.status === 'enabled' ? 'disable' : 'enable';
+  const button = h(
+    'button',
+    { type: 'button', class: 'status-icon status-toggle', title: `${label}: click to ${next}`, 'aria-label': `${label}: click to ${next}`, dataset: { status: handler.status } },
+    glyph,
+  );
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      const updated = await api('POST', `/api/v1/handlers/${handler.id}/toggle`);
+      notify(`Handler ${handler.id} is now ${updated.status}`);
+      await reload();
+    } catch (error) {
+      button.disabled = false;
+      notify(error.message, 'error');
+    }
+  });
+  return button;
+}
+
+async function confirmDelete(handler, reload) {
+  const choice = await openDialog({
+    title: `Delete handler ${handler.id}?`,
+    className: 'confirm',
+    body: h('p', {}, `“${handler.name}” (${handler.event}) will be removed. Its execution logs stay readable.`),
+    actions: [
+      { label: 'Cancel', value: 'cancel', class: 'cancel' },
+      { label: 'Delete', value: 'delete', class: 'danger confirm-delete' },
+    ],
+  });
+  if (choice !== 'delete') return;
+  try {
+    await api('DELETE', `/api/v1/handlers/${handler.id}`);
+    notify(`Handler ${handler.id} deleted`);
+    await reload();
+  } catch (error) {
+    notify(error.message, 'error');
+  }
+}
+
+async function openEdit(ctx, id, reload) {
+  try {
+    editHandler(ctx, await api('GET', `/api/v1/handlers/${id}`), reload);
+  } catch (error) {
+    notify(error.message, 'error');
+  }
+}
+
+/** The new/edit form in a dialog. `handler` null creates. */
+async function editHandler(ctx, handler, reload) {
+  const creating = handler === null;
+  const saved = await openDialog({
+    title: creating ? 'New handler' : `Edit handler ${handler.id}`,
+    className: 'handler-dialog',
+    body: (close) => handlerForm(ctx, handler, close),
+  });
+  if (!saved) return;
+  if (creating) {
+    await showSecretOnce(saved);
+    notify(`Handler ${saved.id} created`);
+  } else {
+    notify(`Handler ${saved.id} saved`);
+  }
+  await reload();
+}
+
+function handlerForm(ctx, handler, close) {
+  const creating = handler === null;
+  const value = (name, fallback = '') => (handler && handler[name] !== null && handler[name] !== undefined ? String(handler[name]) : fallback);
+  const controls = {};
+  const control = (name, element) => {
+    element.id = `f-${name}`;
+    element.name = name;
+    element.setAttribute('aria-describedby', `f-${name}-error`);
+    controls[name] = element;
+    return element;
+  };
+  const field = (name, label, element, help, extraClass) =>
+    h(
+      'div',
+      { class: ['field', extraClass], dataset: { field: name } },
+      h('label', { for: `f-${name}` }, label),
+      element,
+      h('p', { class: 'field-error', id: `f-${name}-error`, dataset: { errorFor: name } }),
+      help ? h('p', { class: 'help' }, help) : null,
+    );
+
+  const types = Object.entries(TYPE_LABELS)
+    .filter(([type]) => type !== 'script' || ctx.isInternal || handler?.type === 'script')
+    .map(([type, label]) => ({ value: type, label }));
+  control('name', h('input', { type: 'text', value: value('name'), maxlength: 200, autocomplete: 'off' }));
+  control('event', select({}, 'Choose an event…', ctx.eventOptions({ wildcards: true }), value('event')));
+  control('type', select({}, null, types, value('type', ctx.isAdmin ? 'http' : 'script')));
+  control('task', h('input', { type: 'text', value: value('task'), maxlength: 2048, autocomplete: 'off', spellcheck: 'false' }));
+  control('status', select({}, null, Object.entries(STATUS_LABELS).map(([v, label]) => ({ value: v, label })), value('status', 'enabled')));
+  control('priority', h('input', { type: 'number', step: 1, value: value('priority', '10') }));
+  control('stage', select({}, null, [{ value: 'after', label: 'after (notify)' }, { value: 'before', label: 'before (decide)' }], value('stage', 'after')));
+  control('on_failure', select({}, null, [{ value: 'forbid', label: 'forbid' }, { value: 'allow', label: 'allow' }], value('on_failure', 'forbid')));
+  control('timeout_ms', h('input', { type: 'number', step: 1, value: value('timeout_ms', '15000') }));
+  control('retry_limit', h('input', { type: 'number', step: 1, value: value('retry_limit', '7') }));
+
+  const eventHelp = h('p', { class: 'help', id: 'event-description' }, ctx.describeEvent(controls.event.value));
+  controls.event.addEventListener('change', () => (eventHelp.textContent = ctx.describeEvent(controls.event.value)));
+  const taskHelp = h('p', { class: 'help' });
+  const onFailureField = field('on_failure', 'On failure', controls.on_failure, 'When it fails or times out');
+  const syncType = () => {
+    taskHelp.textContent =
+      controls.type.value === 'script'
+        ? 'A path inside the scripts folder'
+        : `host[:port]/path or a full ${controls.type.value}:// URL`;
+    controls.task.placeholder = controls.type.value === 'script' ? 'notify/crm.sh' : '127.0.0.1:5000/api';
+  };
+  const syncStage = () => (onFailureField.hidden = controls.stage.value !== 'before');
+  controls.type.addEventListener('change', syncType);
+  controls.stage.addEventListener('change', syncStage);
+  syncType();
+  syncStage();
+
+  const headers = headersEditor(handler?.headers ?? {});
+  const banner = h('div', { class: 'form-error', role: 'alert', hidden: true });
+  const saveButton = h('button', { type: 'submit', class: 'button primary', id: 'handler-save' }, creating ? 'Create' : 'Save');
+  const eventField = field('event', 'Event', controls.event, null, 'half');
+  eventField.append(eventHelp);
+  const taskField = field('task', 'Task', controls.task, null, 'three');
+  taskField.append(taskHelp);
+
+  const form = h(
+    'form',
+    { class: 'handler-form', id: 'handler-form', novalidate: true },
+    banner,
+    h(
+      'div',
+      { class: 'form-grid' },
+      field('name', 'Name', controls.name, null, 'half'),
+      eventField,
+      field('type', 'Type', controls.type),
+      taskField,
+      field('status', 'Status', controls.status),
+      field('priority', 'Priority', controls.priority, '1 runs first'),
+      field('stage', 'Stage', controls.stage),
+      onFailureField,
+      field('timeout_ms', 'Timeout (ms)', controls.timeout_ms, '100 to 300000'),
+      field('retry_limit', 'Retry limit', controls.retry_limit, 'Retries after the first attempt'),
+      h(
+        'div',
+        { class: 'field wide', dataset: { field: 'headers' } },
+        h('span', { class: 'label' }, 'Custom headers'),
+        headers.element,
+        h('p', { class: 'field-error', id: 'f-headers-error', dataset: { errorFor: 'headers' } }),
+        h('p', { class: 'help' }, `Credential values are shown as ${MASK}; leave them so to keep the stored value.`),
+      ),
+    ),
+    h('div', { class: 'form-actions sticky' }, h('button', { type: 'button', class: 'button', onclick: () => close(null) }, 'Cancel'), saveButton),
+  );
+
+  form.addEventListener('submit', async (submit) => {
+    submit.preventDefault();
+    clearFieldErrors(form);
+    const body = {
+      name: controls.name.value,
+      event: controls.event.value,
+      type: controls.type.value,
+      task: controls.task.value.trim(),
+      status: controls.status.value,
+      stage: controls.stage.value,
+      priority: number(controls.priority.value),
+      timeout_ms: number(controls.timeout_ms.value),
+      retry_limit: number(controls.retry_limit.value),
+      headers: headers.value(),
+    };
+    if (body.stage === 'before') body.on_failure = controls.on_failure.value;
+    for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
+    saveButton.disabled = true;
+    try {
+      const saved = creating ? await api('POST', '/api/v1/handlers', { body }) : await api('PATCH', `/api/v1/handlers/${handler.id}`, { body });
+      close(saved);
+    } catch (error) {
+      saveButton.disabled = false;
+      if (error instanceof ApiError) showFieldErrors(form, error);
+      else throw error;
+    }
+  });
+  queueMicrotask(() => controls.name.focus());
+  return form;
+}
+
+/** A number input's value: a number, undefined when blank, or the raw text for the API to refuse. */
+function number(text) {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  const parsed = Number(trimmed);
+  return Number.isFinite(parsed) ? parsed : trimmed;
+}
+
+function headersEditor(initial) {
+  const rows = h('div', { class: 'header-rows', id: 'header-rows' });
+  const addRow = (name = '', val = '') => {
+    const row = h(
+      'div',
+      { class: 'header-row' },
+      h('input', { type: 'text', class: 'header-name', placeholder: 'Header name', 'aria-label': 'Header name', value: name, autocomplete: 'off' }),
+      h('input', { type: 'text', class: 'header-value', placeholder: 'Value', 'aria-label': 'Header value', value: val, autocomplete: 'off' }),
+    );
+    row.append(h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Remove header', title: 'Remove', onclick: () => row.remove() }, icon('close')));
+    rows.append(row);
+    return row;
+  };
+  for (const [name, val] of Object.entries(initial)) addRow(name, val);
+  const add = h('button', { type: 'button', class: 'button small', id: 'add-header', onclick: () => addRow().querySelector('input').focus() }, icon('plus'), 'Add header');
+  return {
+    element: h('div', { class: 'headers-editor' }, rows, add),
+    value() {
+      const result = {};
+      for (const row of rows.querySelectorAll('.header-row')) {
+        const name = row.querySelector('.header-name').value.trim();
+        const val = row.querySelector('.header-value').value;
+        if (name === '' && val === '') continue;
+        result[name] = val;
+      }
+      return result;
+    },
+  };
+}
+
+/** The signing secret, shown once after create; the dialog and its text are removed on close. */
+async function showSecretOnce(created) {
+  await openDialog({
+    title: `Handler ${created.id} created`,
+    className: 'secret-dialog',
+    body: () => {
+      const secret = h('code', { class: 'secret', id: 'signing-secret' }, created.signing_secret);
+      const copy = h('button', { type: 'button', class: 'button small', id: 'copy-secret' }, 'Copy');
+      copy.addEventListener('click', async () => {
+        try {
+          await navigator.clipboard.writeText(secret.textContent);
+          copy.textContent = 'Copied';
+        } catch {
+          const range = document.createRange();
+          range.selectNodeContents(secret);
+          const selection = window.getSelection();
+          selection.removeAllRanges();
+          selection.addRange(range);
+          copy.textContent = 'Selected: press Ctrl+C';
+        }
+      });
+      return h(
+        'div',
+        {},
+        h('p', {}, 'Signing secret of this handler. Receivers verify the webhook-signature header with it.'),
+        h('div', { class: 'secret-row' }, secret, copy),
+        h('p', { class: 'warn' }, 'It is shown only this once: store it now.'),
+      );
+    },
+    actions: [{ label: 'Done', value: 'done', class: 'primary' }],
+  });
+  created.signing_secret = undefined;
+}

@@ -1,0 +1,259 @@
+// Execution logs: filters, the list, the detail view with payload and response, manual retry.
+import { api } from './api.js';
+import { clear, formatDate, go, h, hashFor, icon, notify, pager, prettyJson, select } from './dom.js';
+
+const PER_PAGE = 50;
+const STATUS_LABELS = { success: 'Success', fail: 'Fail', skipped: 'Skipped' };
+const RETRYABLE = new Set(['failed', 'skipped']);
+const UNFINISHED = new Set(['pending', 'in_progress']);
+
+/** datetime-local text (browser time) → ISO 8601; `end` takes the last millisecond of that minute. */
+function isoFromLocal(text, end = false) {
+  if (!text) return undefined;
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) return undefined;
+  return new Date(date.getTime() + (end && text.length <= 16 ? 59_999 : 0)).toISOString();
+}
+
+export async function renderLogs(view, ctx, params, isCurrent) {
+  const filters = {
+    handler_id: params.get('handler_id') ?? '',
+    event: params.get('event') ?? '',
+    status: params.get('status') ?? '',
+    error: params.get('error') ?? '',
+    from: params.get('from') ?? '',
+    to: params.get('to') ?? '',
+  };
+  const page = Math.max(1, Number(params.get('page')) || 1);
+  const query = { ...filters, from: isoFromLocal(filters.from), to: isoFromLocal(filters.to, true), page, per_page: PER_PAGE };
+  const [result, handler] = await Promise.all([
+    api('GET', '/api/v1/execution-logs', { query }),
+    filters.handler_id ? api('GET', `/api/v1/handlers/${filters.handler_id}`).catch(() => null) : null,
+  ]);
+  const deliveries = ctx.isAdmin ? await deliveryStates(result.items) : new Map();
+  if (!isCurrent()) return;
+  const reload = () => renderLogs(view, ctx, params, isCurrent).catch((error) => notify(error.message, 'error'));
+
+  const handlerChip = filters.handler_id
+    ? h(
+        'span',
+        { class: 'chip', id: 'handler-filter' },
+        `Handler ${filters.handler_id}${handler ? ` · ${handler.name}` : ''}`,
+        h('a', { href: hashFor('/logs', { ...filters, handler_id: '', page: '' }), class: 'chip-remove', 'aria-label': 'Show every handler', title: 'Show every handler' }, icon('close')),
+      )
+    : null;
+
+  const seen = new Set();
+  clear(
+    view,
+    h(
+      'div',
+      { class: 'toolbar' },
+      h('h1', {}, 'Execution Logs'),
+      h('div', { class: 'toolbar-actions' }, handlerChip, h('button', { type: 'button', class: 'button', id: 'logs-refresh', onclick: reload }, icon('refresh'), 'Refresh')),
+    ),
+    filterForm(ctx, filters, reload),
+    h('p', { class: 'summary', id: 'logs-summary' }, `${result.total} call${result.total === 1 ? '' : 's'}, newest first`),
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'grid', id: 'logs-table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['ID', 'Status', 'Date', 'Event', 'Handler', 'Object ID', 'Response', 'Duration'].map((label, i) =>
+              h('th', { class: [0, 5, 7].includes(i) ? 'num' : undefined }, label),
+            ),
+            h('th', { class: 'actions-col' }, h('span', { class: 'sr-only' }, 'Actions')),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          result.items.length
+            ? result.items.map((log) => {
+                // The retry button sits on the newest row of each failed or skipped delivery.
+                const state = log.delivery_id ? deliveries.get(log.delivery_id) : undefined;
+                const retry = state && RETRYABLE.has(state.status) && !seen.has(log.delivery_id);
+                if (log.delivery_id) seen.add(log.delivery_id);
+                return logRow(log, retry ? state : null, reload);
+              })
+            : h('tr', { class: 'empty' }, h('td', { colspan: 9 }, 'No calls match.')),
+        ),
+      ),
+    ),
+    pager(result, (n) => hashFor('/logs', { ...filters, page: n })),
+  );
+}
+
+function filterForm(ctx, filters, reload) {
+  const event = select({ id: 'logs-event', name: 'event' }, 'Any event', ctx.eventOptions({ wildcards: false }), filters.event);
+  const status = select(
+    { id: 'logs-status', name: 'status' },
+    'Any status',
+    Object.entries(STATUS_LABELS).map(([value, label]) => ({ value, label })),
+    filters.status,
+  );
+  const error = h('input', { id: 'logs-error', name: 'error', type: 'search', value: filters.error, placeholder: 'Text in the error', maxlength: 200 });
+  const from = h('input', { id: 'logs-from', name: 'from', type: 'datetime-local', value: filters.from });
+  const to = h('input', { id: 'logs-to', name: 'to', type: 'datetime-local', value: filters.to });
+  const form = h(
+    'form',
+    { class: 'filters', id: 'logs-filters', novalidate: true },
+    h('div', { class: 'field' }, h('label', { for: 'logs-event' }, 'Event'), event),
+    h('div', { class: 'field' }, h('label', { for: 'logs-status' }, 'Status'), status),
+    h('div', { class: 'field' }, h('label', { for: 'logs-error' }, 'Error'), error),
+    h('div', { class: 'field' }, h('label', { for: 'logs-from' }, 'From'), from),
+    h('div', { class: 'field' }, h('label', { for: 'logs-to' }, 'To'), to),
+    h(
+      'div',
+      { class: 'form-actions' },
+      h('button', { type: 'button', class: 'button', id: 'logs-reset', onclick: () => go(hashFor('/logs', { handler_id: filters.handler_id }), reload) }, 'Reset'),
+      h('button', { type: 'submit', class: 'button primary', id: 'logs-search' }, 'Search'),
+    ),
+  );
+  form.addEventListener('submit', (submit) => {
+    submit.preventDefault();
+    go(
+      hashFor('/logs', { handler_id: filters.handler_id, event: event.value, status: status.value, error: error.value.trim(), from: from.value, to: to.value }),
+      reload,
+    );
+  });
+  return form;
+}
+
+/** The current state of the deliveries behind failed or skipped calls, read from their events. */
+async function deliveryStates(logs) {
+  const eventIds = [...new Set(logs.filter((log) => log.status !== 'success' && log.delivery_id && log.event_id).map((log) => log.event_id))];
+  const states = new Map();
+  const queue = [...eventIds];
+  const worker = async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      try {
+        const event = await api('GET', `/api/v1/events/${id}`);
+        for (const delivery of event.deliveries) states.set(delivery.id, delivery);
+      } catch {
+        // A finished event may have been removed by retention: no retry offered for it.
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
+  return states;
+}
+
+function statusBadge(status) {
+  return h('span', { class: ['badge', `log-${status}`] }, STATUS_LABELS[status] ?? status);
+}
+
+function responseSummary(log) {
+  if (log.response_code === null && log.error) return h('span', { class: 'error-text', title: log.error }, log.error);
+  const body = (log.response_data ?? '').replace(/\s+/g, ' ').trim();
+  return h(
+    'span',
+    { class: 'response', title: log.error ?? body },
+    log.response_code !== null ? h('span', { class: ['code', log.status === 'success' ? 'ok' : 'bad'] }, String(log.response_code)) : null,
+    body ? h('span', { class: 'muted' }, body.length > 60 ? `${body.slice(0, 60)}…` : body) : null,
+    log.error && log.response_code !== null ? h('span', { class: 'error-text' }, log.error) : null,
+  );
+}
+
+function logRow(log, retryState, reload) {
+  return h(
+    'tr',
+    { dataset: { id: log.id, status: log.status } },
+    h('td', { class: 'num' }, h('a', { href: `#/logs/${log.id}`, 'aria-label': `Details of call ${log.id}` }, String(log.id))),
+    h('td', {}, statusBadge(log.status)),
+    h('td', { class: 'nowrap', title: log.date }, formatDate(log.date)),
+    h('td', {}, h('code', {}, log.event)),
+    h('td', {}, h('a', { href: hashFor('/logs', { handler_id: log.handler_id }), title: `Calls of handler ${log.handler_id}` }, `${log.handler_id} · ${log.handler_name}`)),
+    h('td', { class: 'num' }, String(log.object_id)),
+    h('td', { class: 'response-col' }, responseSummary(log)),
+    h('td', { class: 'num nowrap' }, `${log.duration_ms} ms`),
+    h(
+      'td',
+      { class: 'actions-col' },
+      h('a', { class: 'icon-button', href: `#/logs/${log.id}`, title: 'Details', 'aria-label': `Details of call ${log.id}`, dataset: { action: 'details' } }, icon('details')),
+      retryState ? retryButton(retryState, reload, 'icon') : null,
+    ),
+  );
+}
+
+/** Queues one more attempt of a failed or skipped delivery. */
+function retryButton(delivery, reload, style) {
+  const label = `Retry delivery ${delivery.id}`;
+  const button =
+    style === 'icon'
+      ? h('button', { type: 'button', class: 'icon-button retry', title: label, 'aria-label': label, dataset: { action: 'retry' } }, icon('retry'))
+      : h('button', { type: 'button', class: 'button primary retry', id: 'retry-delivery', dataset: { action: 'retry' } }, icon('retry'), 'Retry delivery');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      await api('POST', `/api/v1/deliveries/${delivery.id}/retry`);
+      notify(`Delivery ${delivery.id} queued for one more attempt`);
+      await reload();
+    } catch (error) {
+      button.disabled = false;
+      notify(error.message, 'error');
+    }
+  });
+  return button;
+}
+
+export async function renderLogDetail(view, ctx, id, isCurrent) {
+  const log = await api('GET', `/api/v1/execution-logs/${id}`);
+  const event = log.event_id ? await api('GET', `/api/v1/events/${log.event_id}`).catch(() => null) : null;
+  if (!isCurrent()) return;
+  const delivery = event?.deliveries.find((d) => d.id === log.delivery_id) ?? null;
+  const reload = () => renderLogDetail(view, ctx, id, isCurrent).catch((error) => notify(error.message, 'error'));
+
+  const facts = [
+    ['Status', statusBadge(log.status)],
+    ['Date', h('span', { title: log.date }, formatDate(log.date))],
+    ['Event', h('span', {}, h('code', {}, log.event), log.event_id ? ` (event ${log.event_id})` : '')],
+    ['Handler', h('a', { href: hashFor('/logs', { handler_id: log.handler_id }) }, `${log.handler_id} · ${log.handler_name}`)],
+    ['Object ID', String(log.object_id)],
+    ['Stage', log.stage],
+    ['Attempt', `${log.attempt} (${log.trigger})`],
+    ['Duration', `${log.duration_ms} ms`],
+    ['Response code', log.response_code === null ? '—' : String(log.response_code)],
+    ['Error', log.error ? h('span', { class: 'error-text' }, log.error) : '—'],
+  ];
+  if (delivery) {
+    const next = delivery.next_attempt_at && UNFINISHED.has(delivery.status) ? `, next attempt ${formatDate(delivery.next_attempt_at)}` : '';
+    facts.push(['Delivery', h('span', { id: 'delivery-state' }, `${delivery.id}: ${delivery.status.replace('_', ' ')}, ${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'}${next}`)]);
+  }
+
+  clear(
+    view,
+    h(
+      'div',
+      { class: 'toolbar' },
+      h('h1', {}, h('a', { href: '#/logs', class: 'icon-button back', 'aria-label': 'Back to the execution logs', title: 'Back' }, icon('back')), `Execution log ${log.id}`),
+      h(
+        'div',
+        { class: 'toolbar-actions' },
+        delivery && ctx.isAdmin && RETRYABLE.has(delivery.status) ? retryButton(delivery, reload, 'button') : null,
+        h('button', { type: 'button', class: 'button', onclick: reload }, icon('refresh'), 'Refresh'),
+      ),
+    ),
+    h('dl', { class: 'facts', id: 'log-facts' }, facts.map(([term, detail]) => [h('dt', {}, term), h('dd', {}, detail)])),
+    h(
+      'div',
+      { class: 'panels' },
+      h('section', { class: 'panel' }, h('h2', {}, 'Payload sent'), h('pre', { class: 'code-block', id: 'log-payload' }, prettyJson(log.request_payload))),
+      h(
+        'section',
+        { class: 'panel' },
+        h('h2', {}, 'Response'),
+        log.response_data
+          ? h('pre', { class: 'code-block', id: 'log-response' }, prettyJson(log.response_data))
+          : h('p', { class: 'muted', id: 'log-response' }, log.error ? 'No answer body.' : 'Empty answer.'),
+      ),
+    ),
+  );
+}

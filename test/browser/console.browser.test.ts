@@ -1,0 +1,547 @@
+// The operator console (/console) driven in headless Chromium through playwright-core.
+//
+// Runs on SQLite only: the console is a client of the REST API, whose behaviour on SQLite and
+// MySQL/MariaDB the e2e tier already covers; here what matters is what the page shows and does.
+// Chromium comes from Debian (`apt-get install chromium`, done by .ci/run). Without it the suite
+// is skipped with the reason, except under CI=true, where it fails.
+import { after, afterEach, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { DataSource } from 'typeorm';
+import { databaseKinds, TestDatabase } from '../utils/databases.js';
+import { bearer, startApp, TestApp } from '../utils/test-app.js';
+import { eventually, TestReceiver } from '../utils/receiver.js';
+import { HandlerEntity } from '../../src/handlers/handler.entity.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const SCREENSHOTS = join('test-results', 'console');
+const ASSETS = join('src', 'console', 'public');
+
+const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found: install Debian's chromium package (see .ci/run)`;
+const skip = missing !== null && process.env.CI !== 'true' ? missing : false;
+const sqlite = (await databaseKinds()).find((kind) => kind.name === 'sqlite')!;
+
+type Json = Record<string, any>;
+/** The browser globals the page functions below use (this file compiles without the DOM library). */
+declare const document: { querySelectorAll(selector: string): ArrayLike<{ getAttribute(name: string): string | null }> };
+declare const sessionStorage: { length: number } & Record<string, string>;
+
+describe('console: static files', () => {
+  let db: TestDatabase;
+  let t: TestApp;
+
+  before(async () => {
+    db = await sqlite.create();
+    t = await startApp(db);
+  });
+  after(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('serves every file without a key, with a strict Content-Security-Policy, and nothing else', async () => {
+    const page = await t.http.get('/console');
+    assert.equal(page.status, 200);
+    assert.match(page.headers['content-type'], /^text\/html; charset=utf-8/);
+    const csp = page.headers['content-security-policy'];
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /style-src 'self'(;|$)/);
+    assert.match(csp, /connect-src 'self'(;|$)/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/);
+    assert.equal(page.headers['x-content-type-options'], 'nosniff');
+
+    const files = readdirSync(ASSETS).sort();
+    assert.ok(files.includes('index.html') && files.includes('app.js') && files.includes('console.css'), files.join(', '));
+    const types: Record<string, RegExp> = { html: /^text\/html/, js: /^text\/javascript/, css: /^text\/css/ };
+    for (const file of files) {
+      const response = await t.http.get(`/console/${file}`);
+      assert.equal(response.status, 200, file);
+      assert.match(response.headers['content-type'], types[file.split('.').pop()!]!, file);
+      assert.equal(response.headers['content-security-policy'], csp, file);
+      const text = readFileSync(join(ASSETS, file), 'utf8');
+      assert.equal(response.text, text, `${file} is served as it is on disk`);
+      // Nothing is fetched from another origin (no CDN): the only absolute URL is the SVG namespace.
+      assert.doesNotMatch(text.replaceAll('http://www.w3.org/2000/svg', ''), /\b(https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}/i, file);
+    }
+    const html = readFileSync(join(ASSETS, 'index.html'), 'utf8');
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, 'no inline script');
+    assert.doesNotMatch(html, /\sstyle=|<style/i, 'no inline style');
+    assert.doesNotMatch(html, /\son[a-z]+=/i, 'no inline event handler');
+
+    const slash = await t.http.get('/console/');
+    assert.equal(slash.status, 301);
+    assert.equal(slash.headers.location, '/console');
+    for (const path of ['/console/missing.js', '/console/..%2Fpackage.json', '/console/%2e%2e%2fREADME.md', '/console/.gitignore']) {
+      const response = await t.http.get(path);
+      assert.equal(response.status, 404, path);
+      assert.equal(response.body.code, 'ROUTE_NOT_FOUND', path);
+    }
+    const doc = (await t.http.get('/docs-json')).body;
+    assert.deepEqual(Object.keys(doc.paths).filter((path) => path.startsWith('/console')), [], 'the console stays out of the API document');
+  });
+});
+
+describe('console in Chromium [sqlite]', { skip }, () => {
+  let db: TestDatabase;
+  let t: TestApp;
+  let admin: Record<string, string>;
+  let userDataDir: string;
+  let browser: BrowserContext;
+  const receiver = new TestReceiver();
+  const failing = new TestReceiver(() => ({ status: 500, body: '{"error":"down for maintenance"}' }));
+  const problems: string[] = [];
+  const pages: Page[] = [];
+  // Ids shared by the steps below, which run in order.
+  let crm: Json;
+  let dids: Json;
+  let archived: Json;
+  let payments: Json;
+  let successLogId: number;
+  let failLogId: number;
+
+  before(async () => {
+    if (missing) throw new Error(`${missing} (CI=true: the browser tests must run)`);
+    db = await sqlite.create();
+    t = await startApp(db);
+    admin = bearer(t.adminKey);
+    await receiver.start();
+    await failing.start();
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    userDataDir = mkdtempSync(join(tmpdir(), 'prov-chromium-'));
+    browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1360, height: 860 },
+      timezoneId: 'UTC',
+      locale: 'en-GB',
+    });
+    browser.setDefaultTimeout(30_000);
+  });
+  after(async () => {
+    await browser?.close();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await receiver.stop();
+    await failing.stop();
+    await t?.close();
+    await db?.drop();
+  });
+  afterEach(async () => {
+    for (const page of pages.splice(0)) await page.close();
+    // CSP violations, script errors and failed module loads all surface here.
+    assert.deepEqual(problems.splice(0), [], 'the page reported problems');
+  });
+
+  /** A new tab (so a new sessionStorage) on the console. */
+  const newPage = async (): Promise<Page> => {
+    const page = await browser.newPage();
+    pages.push(page);
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      // A refused API call is logged by Chromium as a failed resource; the tests check those answers themselves.
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
+    });
+    await page.goto(`${t.url}/console`);
+    return page;
+  };
+  const signIn = async (key: string): Promise<Page> => {
+    const page = await newPage();
+    await page.fill('#api-key', key);
+    await page.click('form.signin button[type=submit]');
+    await page.locator('#handlers-table').waitFor();
+    return page;
+  };
+  const screenshot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const api = async (method: 'get' | 'post' | 'patch' | 'delete', path: string, body?: Json) => {
+    const response = await t.http[method](path).set(admin).send(body);
+    return response;
+  };
+  /** Waits until the table shows exactly these row ids, in this order. */
+  const waitForRows = async (page: Page, table: string, expected: number[]) => {
+    try {
+      await page.waitForFunction(
+        ([selector, ids]) =>
+          JSON.stringify(Array.from(document.querySelectorAll(`${selector} tbody tr[data-id]`), (row) => Number(row.getAttribute('data-id')))) ===
+          JSON.stringify(ids),
+        [table, expected] as const,
+        { timeout: 20_000 },
+      );
+    } catch {
+      const shown = await page.$$eval(`${table} tbody tr[data-id]`, (rows) => rows.map((row) => Number(row.getAttribute('data-id'))));
+      assert.deepEqual(shown, expected, `rows of ${table}`);
+    }
+  };
+  /** The text of each cell of a row, as displayed (innerText), whitespace collapsed. */
+  const cells = (page: Page, selector: string) =>
+    page.$$eval(`${selector} > td`, (tds) => tds.map((td) => String(td.innerText).replace(/\s+/g, ' ').trim()));
+  const search = async (page: Page, filters: { event?: string; type?: string; status?: string }) => {
+    if (!(await page.locator('#search-panel').isVisible())) await page.click('#advanced-search');
+    await page.selectOption('#search-event', filters.event ?? '');
+    await page.selectOption('#search-type', filters.type ?? '');
+    await page.selectOption('#search-status', filters.status ?? '');
+    await page.click('#search-submit');
+  };
+  const logIds = async (query: string) => ((await api('get', `/api/v1/execution-logs?${query}`)).body.items as Json[]).map((log) => log.id as number);
+
+  it('asks for the API key once per tab and refuses an unknown one', async () => {
+    const page = await newPage();
+    await page.locator('#api-key').waitFor();
+    await screenshot(page, '01-key-entry');
+    await page.fill('#api-key', 'pk_not_a_key_of_this_service');
+    await page.click('form.signin button[type=submit]');
+    await page.locator('#key-error', { hasText: 'unknown or revoked' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+
+    await page.fill('#api-key', t.adminKey);
+    await page.click('form.signin button[type=submit]');
+    await page.locator('#handlers-table').waitFor();
+    assert.equal(await page.textContent('#scopes'), 'admin');
+    assert.deepEqual(await page.evaluate(() => Object.values(sessionStorage)), [t.adminKey]);
+    assert.ok(!(await page.content()).includes(t.adminKey), 'the key must not be shown in the page');
+
+    await page.reload();
+    await page.locator('#handlers-table').waitFor();
+    assert.equal(await page.locator('#api-key').count(), 0, 'a reload keeps the session');
+
+    await page.click('#sign-out');
+    await page.locator('#api-key').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    const other = await newPage();
+    await other.locator('#api-key').waitFor();
+  });
+
+  it('creates a handler through the form: errors next to their fields, the secret shown once', async () => {
+    const page = await signIn(t.adminKey);
+    await page.click('#new-handler');
+    await page.fill('#f-name', 'CRM: new clients');
+    await page.selectOption('#f-event', 'clients.create');
+    assert.equal(await page.textContent('#event-description'), 'The client was created.');
+    await page.selectOption('#f-type', 'http');
+    await page.fill('#f-task', receiver.task('/crm'));
+    await page.fill('#f-priority', '0');
+    await page.click('#add-header');
+    await page.locator('.header-row').last().locator('.header-name').fill('X-Tenant');
+    await page.locator('.header-row').last().locator('.header-value').fill('north');
+    await page.click('#add-header');
+    await page.locator('.header-row').last().locator('.header-name').fill('X-Api-Token');
+    await page.locator('.header-row').last().locator('.header-value').fill('tok-123');
+
+    // The page shows what the API answers for the same input, next to the field it names.
+    const body = { name: 'CRM: new clients', event: 'clients.create', type: 'http', task: receiver.task('/crm'), status: 'enabled', stage: 'after', priority: 0 };
+    const refusal = await api('post', '/api/v1/handlers', body);
+    assert.equal(refusal.status, 400);
+    assert.deepEqual(refusal.body.details.map((d: Json) => d.field), ['priority']);
+    await page.click('#handler-save');
+    await page.locator('[data-error-for="priority"] .error-line').waitFor();
+    assert.equal(await page.textContent('[data-error-for="priority"]'), refusal.body.details[0].message);
+    assert.equal(await page.getAttribute('#f-priority', 'aria-invalid'), 'true');
+    assert.equal(await page.locator('[data-error-for="task"] .error-line').count(), 0);
+    await screenshot(page, '02-form-validation');
+
+    const badTask = await api('post', '/api/v1/handlers', { ...body, priority: 1, task: 'ftp://files.example.org/in' });
+    assert.equal(badTask.body.code, 'INVALID_TASK');
+    await page.fill('#f-priority', '1');
+    await page.fill('#f-task', 'ftp://files.example.org/in');
+    await page.click('#handler-save');
+    await page.locator('[data-error-for="task"] .error-line').waitFor();
+    assert.equal(await page.textContent('[data-error-for="task"]'), badTask.body.details[0].message);
+    assert.equal(await page.locator('[data-error-for="priority"] .error-line').count(), 0, 'the old error is cleared');
+    assert.equal((await api('get', '/api/v1/handlers?status=&per_page=500')).body.total, 0, 'refused input created nothing');
+
+    await page.fill('#f-task', receiver.task('/crm'));
+    await page.click('#handler-save');
+    await page.locator('#signing-secret').waitFor();
+    const listed = (await api('get', '/api/v1/handlers')).body.items as Json[];
+    assert.equal(listed.length, 1);
+    crm = listed[0]!;
+    const secret = (await api('get', `/api/v1/handlers/${crm.id}/secret`)).body.signing_secret as string;
+    assert.match(secret, /^whsec_/);
+    assert.equal(await page.textContent('#signing-secret'), secret);
+    await screenshot(page, '03-secret-shown-once');
+    await page.click('.secret-dialog .dialog-actions button');
+    await page.locator('#signing-secret').waitFor({ state: 'detached' });
+    assert.ok(!(await page.content()).includes(secret), 'the secret is gone once the dialog closes');
+
+    assert.deepEqual(
+      { name: crm.name, event: crm.event, type: crm.type, task: crm.task, priority: crm.priority, status: crm.status, stage: crm.stage, headers: crm.headers },
+      { name: 'CRM: new clients', event: 'clients.create', type: 'http', task: receiver.task('/crm'), priority: 1, status: 'enabled', stage: 'after', headers: { 'X-Tenant': 'north', 'X-Api-Token': '********' } },
+    );
+    await waitForRows(page, '#handlers-table', [crm.id]);
+    const row = await cells(page, `#handlers-table tr[data-id="${crm.id}"]`);
+    assert.deepEqual(row.slice(1, 4), [String(crm.id), '1', 'CRM: new clients']);
+    assert.equal(row[4], 'clients.create The client was created.');
+    assert.equal(row[5], `HTTP ${receiver.task('/crm')}`);
+    assert.equal(await page.getAttribute(`tr[data-id="${crm.id}"] .status-icon`, 'data-status'), 'enabled');
+    await screenshot(page, '04-handlers');
+  });
+
+  it('toggles a handler with one click and filters the list by status, event and type', async () => {
+    dids = (await api('post', '/api/v1/handlers', { name: 'Softswitch DIDs', event: 'dids.*', type: 'https', task: 'softswitch.example.net/provision', priority: 20 })).body;
+    archived = (await api('post', '/api/v1/handlers', { name: 'Old gateway', event: 'clients.*', type: 'http', task: '192.0.2.10:8080/hook', status: 'archived', priority: 5 })).body;
+    const page = await signIn(t.adminKey);
+    await waitForRows(page, '#handlers-table', [crm.id, dids.id]);
+
+    await page.click(`tr[data-id="${crm.id}"] button.status-toggle`);
+    await page.locator(`tr[data-id="${crm.id}"] .status-icon[data-status="disabled"]`).waitFor();
+    assert.equal((await api('get', `/api/v1/handlers/${crm.id}`)).body.status, 'disabled');
+    assert.equal(await page.getAttribute(`tr[data-id="${crm.id}"] button.status-toggle`, 'aria-label'), 'Disabled: click to enable');
+    await screenshot(page, '05-toggled');
+
+    await search(page, { status: 'disabled' });
+    await waitForRows(page, '#handlers-table', [crm.id]);
+    assert.match(page.url(), /#\/handlers\?status=disabled$/);
+    await screenshot(page, '06-advanced-search');
+    await search(page, { status: 'enabled' });
+    await waitForRows(page, '#handlers-table', [dids.id]);
+    await search(page, { status: 'archived' });
+    await waitForRows(page, '#handlers-table', [archived.id]);
+    // Archived: shown, not toggled.
+    assert.equal(await page.locator(`tr[data-id="${archived.id}"] button.status-toggle`).count(), 0);
+    assert.equal(await page.getAttribute(`tr[data-id="${archived.id}"] .status-icon`, 'data-status'), 'archived');
+    await search(page, { status: '' });
+    await waitForRows(page, '#handlers-table', [crm.id, dids.id]);
+    await search(page, { event: 'dids.*' });
+    await waitForRows(page, '#handlers-table', [dids.id]);
+    await search(page, { type: 'http' });
+    await waitForRows(page, '#handlers-table', [crm.id]);
+    await page.click('#advanced-search');
+    await page.click('#search-reset');
+    await waitForRows(page, '#handlers-table', [crm.id, dids.id]);
+    assert.equal(page.url(), `${t.url}/console#/handlers`);
+
+    await page.click(`tr[data-id="${crm.id}"] button.status-toggle`);
+    await page.locator(`tr[data-id="${crm.id}"] .status-icon[data-status="enabled"]`).waitFor();
+    assert.equal((await api('get', `/api/v1/handlers/${crm.id}`)).body.status, 'enabled');
+  });
+
+  it("opens a handler's execution logs after an event was delivered and shows the payload sent", async () => {
+    const posted = await api('post', '/api/v1/events', { event: 'clients.create', object_id: 4242, data: { id: 4242, name: 'Console Test Client' } });
+    assert.equal(posted.status, 202, JSON.stringify(posted.body));
+    const [call] = await receiver.waitFor(1);
+    const logs = await eventually(async () => {
+      const items = (await api('get', `/api/v1/handlers/${crm.id}/execution-logs`)).body.items as Json[];
+      return items.length === 1 ? items : undefined;
+    });
+    successLogId = logs[0]!.id;
+    assert.equal(logs[0]!.status, 'success');
+
+    const page = await signIn(t.adminKey);
+    await page.click(`tr[data-id="${crm.id}"] [data-action="logs"]`);
+    await page.locator('#handler-filter', { hasText: `Handler ${crm.id} · CRM: new clients` }).waitFor();
+    await waitForRows(page, '#logs-table', [successLogId]);
+    const row = await cells(page, `#logs-table tr[data-id="${successLogId}"]`);
+    assert.equal(row[0], String(successLogId));
+    assert.equal(row[1], 'Success');
+    assert.match(row[2]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    assert.deepEqual(row.slice(3, 6), ['clients.create', `${crm.id} · CRM: new clients`, '4242']);
+    assert.ok(row[6]!.startsWith('200 '), row[6]);
+    assert.match(row[7]!, /^\d+ ms$/);
+    await screenshot(page, '07-execution-logs');
+
+    await page.click(`#logs-table tr[data-id="${successLogId}"] [data-action="details"]`);
+    await page.locator('#log-payload').waitFor();
+    const shown = JSON.parse((await page.textContent('#log-payload'))!);
+    assert.deepEqual(shown, JSON.parse(call!.body), 'the payload shown is the one the receiver got');
+    assert.deepEqual(shown.data, { id: 4242, name: 'Console Test Client' });
+    assert.equal(shown.event.events_id, 'clients.create');
+    assert.deepEqual(JSON.parse((await page.textContent('#log-response'))!), shown, 'the receiver echoed the payload');
+    const facts = await page.textContent('#log-facts');
+    assert.match(facts!, /Response code200/);
+    assert.match(facts!, new RegExp(`Delivery\\d+: succeeded, 1 attempt`));
+    assert.equal(await page.locator('#retry-delivery').count(), 0, 'nothing to retry after a success');
+    await screenshot(page, '08-log-detail');
+  });
+
+  it('filters the execution logs by status, event, error text and dates', async () => {
+    payments = (await api('post', '/api/v1/handlers', { name: 'Payments ledger', event: 'accounting.payments.create', type: 'http', task: failing.task('/ledger'), retry_limit: 0, priority: 3 })).body;
+    const posted = await api('post', '/api/v1/events', { event: 'accounting.payments.create', object_id: 77, data: { id: 77, amount: 10 } });
+    assert.equal(posted.status, 202);
+    const failed = await eventually(async () => {
+      const items = (await api('get', `/api/v1/handlers/${payments.id}/execution-logs`)).body.items as Json[];
+      return items[0];
+    });
+    failLogId = failed.id;
+    assert.equal(failed.status, 'fail');
+    assert.equal(failed.error, 'receiver answered 500');
+
+    const page = await signIn(t.adminKey);
+    await page.click('.tabs a[href="#/logs"]');
+    await waitForRows(page, '#logs-table', [failLogId, successLogId]);
+    const row = await cells(page, `#logs-table tr[data-id="${failLogId}"]`);
+    assert.equal(row[1], 'Fail');
+    assert.match(row[6]!, /^500 .*receiver answered 500$/);
+
+    const filter = async (values: { event?: string; status?: string; error?: string; from?: string; to?: string }, expected: number[]) => {
+      await page.selectOption('#logs-event', values.event ?? '');
+      await page.selectOption('#logs-status', values.status ?? '');
+      await page.fill('#logs-error', values.error ?? '');
+      await page.fill('#logs-from', values.from ?? '');
+      await page.fill('#logs-to', values.to ?? '');
+      await page.click('#logs-search');
+      await waitForRows(page, '#logs-table', expected);
+    };
+    await filter({ status: 'fail' }, [failLogId]);
+    assert.deepEqual(await logIds('status=fail'), [failLogId]);
+    await screenshot(page, '09-logs-filtered');
+    await filter({ status: 'success' }, [successLogId]);
+    await filter({ event: 'clients.create' }, [successLogId]);
+    await filter({ event: 'accounting.payments.create' }, [failLogId]);
+    await filter({ error: 'ANSWERED 500' }, [failLogId]);
+    await filter({ error: 'timeout' }, []);
+    assert.equal(await page.textContent('#logs-table tbody'), 'No calls match.');
+    await filter({ from: '2000-01-01T00:00', to: '2000-01-02T00:00' }, []);
+    await filter({ from: '2000-01-01T00:00', to: '2100-01-01T00:00' }, [failLogId, successLogId]);
+    await filter({ from: '2100-01-01T00:00' }, []);
+    await page.click('#logs-reset');
+    await waitForRows(page, '#logs-table', [failLogId, successLogId]);
+  });
+
+  it('retries a failed delivery from the logs', async () => {
+    failing.responder = () => ({ status: 200 });
+    const page = await signIn(t.adminKey);
+    await page.goto(`${t.url}/console#/logs`);
+    await waitForRows(page, '#logs-table', [failLogId, successLogId]);
+    assert.equal(await page.locator(`tr[data-id="${failLogId}"] [data-action="retry"]`).count(), 1, 'retry offered on the failed delivery');
+    assert.equal(await page.locator(`tr[data-id="${successLogId}"] [data-action="retry"]`).count(), 0);
+
+    await page.click(`#logs-table tr[data-id="${failLogId}"] [data-action="details"]`);
+    await page.locator('#retry-delivery').waitFor();
+    assert.match((await page.textContent('#delivery-state'))!, /: failed, 1 attempt$/);
+    assert.match((await page.textContent('#log-response'))!, /down for maintenance/);
+    await screenshot(page, '10-failed-delivery');
+    await page.click('#retry-delivery');
+    await page.locator('.notice', { hasText: 'queued for one more attempt' }).waitFor();
+
+    const retried = await eventually(async () => {
+      const items = (await api('get', `/api/v1/handlers/${payments.id}/execution-logs`)).body.items as Json[];
+      return items.length === 2 ? items[0] : undefined;
+    });
+    assert.deepEqual([retried.status, retried.trigger, retried.attempt], ['success', 'manual', 2]);
+    await page.click('.toolbar-actions button:has-text("Refresh")');
+    await page.locator('#delivery-state', { hasText: 'succeeded, 2 attempts' }).waitFor();
+    assert.equal(await page.locator('#retry-delivery').count(), 0);
+    await page.click('.tabs a[href="#/logs"]');
+    await waitForRows(page, '#logs-table', [retried.id, failLogId, successLogId]);
+    assert.equal(await page.locator('#logs-table [data-action="retry"]').count(), 0, 'no retry left to offer');
+    assert.equal((await cells(page, `#logs-table tr[data-id="${retried.id}"]`))[1], 'Success');
+  });
+
+  it('shows the cache manager and refreshes it', async () => {
+    const page = await signIn(t.adminKey);
+    await page.click('.tabs a[href="#/cache"]');
+    await page.locator('#cache-count').waitFor();
+    const before = (await api('get', '/api/v1/cache')).body;
+    assert.equal(before.handler_count, 3, 'CRM, DIDs and payments are enabled');
+    assert.equal(await page.textContent('#cache-count .stat-value'), '3');
+    await page.click('#cache-refresh');
+    await page.locator('.notice', { hasText: 'Cache reloaded: 3 handlers' }).waitFor();
+    const after = (await api('get', '/api/v1/cache')).body;
+    assert.ok(Date.parse(after.refreshed_at) > Date.parse(before.refreshed_at), 'the refresh reloaded the cache');
+    const shown = after.refreshed_at.slice(0, 19).replace('T', ' ');
+    assert.equal(await page.textContent('#cache-refreshed .stat-value'), shown);
+    await screenshot(page, '11-cache-manager');
+  });
+
+  it('edits a handler with the form: a masked header keeps its value, archiving hides it', async () => {
+    const page = await signIn(t.adminKey);
+    await page.click(`tr[data-id="${crm.id}"] [data-action="edit"]`);
+    await page.locator('#handler-form').waitFor();
+    assert.equal(await page.inputValue('#f-name'), 'CRM: new clients');
+    assert.equal(await page.inputValue('#f-event'), 'clients.create');
+    assert.equal(await page.inputValue('#f-priority'), '1');
+    const headers = await page.$$eval('.header-row', (rows) =>
+      rows.map((row) => [row.querySelector('.header-name').value as string, row.querySelector('.header-value').value as string]),
+    );
+    assert.deepEqual(headers, [['X-Tenant', 'north'], ['X-Api-Token', '********']]);
+    await page.fill('#f-name', 'CRM: clients');
+    await page.selectOption('#f-stage', 'before');
+    await page.selectOption('#f-on_failure', 'allow');
+    await screenshot(page, '12-edit-form');
+    await page.click('#handler-save');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+    const edited = (await api('get', `/api/v1/handlers/${crm.id}`)).body;
+    assert.deepEqual([edited.name, edited.stage, edited.on_failure], ['CRM: clients', 'before', 'allow']);
+    const stored = await t.app.get(DataSource).getRepository(HandlerEntity).findOneByOrFail({ id: crm.id });
+    assert.deepEqual(stored.headers, { 'X-Tenant': 'north', 'X-Api-Token': 'tok-123' });
+    await page.locator(`tr[data-id="${crm.id}"] .handler-name`, { hasText: 'CRM: clients' }).waitFor();
+
+    await page.click(`tr[data-id="${crm.id}"] [data-action="edit"]`);
+    await page.selectOption('#f-stage', 'after');
+    await page.selectOption('#f-status', 'archived');
+    await page.click('#handler-save');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+    await waitForRows(page, '#handlers-table', [payments.id, dids.id]);
+    assert.equal((await api('get', `/api/v1/handlers/${crm.id}`)).body.status, 'archived');
+  });
+
+  it('deletes a handler only after confirmation', async () => {
+    const page = await signIn(t.adminKey);
+    await page.click(`tr[data-id="${dids.id}"] [data-action="delete"]`);
+    await page.locator('dialog.confirm', { hasText: 'Softswitch DIDs' }).waitFor();
+    await screenshot(page, '13-delete-confirmation');
+    await page.click('dialog.confirm button.cancel');
+    await page.locator('dialog.confirm').waitFor({ state: 'detached' });
+    assert.equal((await api('get', `/api/v1/handlers/${dids.id}`)).status, 200, 'cancel keeps the handler');
+
+    await page.click(`tr[data-id="${dids.id}"] [data-action="delete"]`);
+    await page.click('dialog.confirm button.confirm-delete');
+    await waitForRows(page, '#handlers-table', [payments.id]);
+    assert.equal((await api('get', `/api/v1/handlers/${dids.id}`)).status, 404);
+  });
+
+  it('shows a read-only key no edit controls', async () => {
+    // A delivery that failed for good, so that an admin would be offered a retry.
+    failing.responder = () => ({ status: 503, body: 'maintenance' });
+    await api('post', '/api/v1/events', { event: 'accounting.payments.create', object_id: 78, data: { id: 78, amount: 5 } });
+    const failedAgain = await eventually(async () => {
+      const items = (await api('get', `/api/v1/handlers/${payments.id}/execution-logs?status=fail`)).body.items as Json[];
+      return items.find((log) => log.object_id === 78);
+    });
+    const adminPage = await signIn(t.adminKey);
+    await adminPage.goto(`${t.url}/console#/logs?status=fail`);
+    await adminPage.locator(`tr[data-id="${failedAgain.id}"] [data-action="retry"]`).waitFor();
+
+    const page = await signIn(await t.key('read'));
+    assert.equal(await page.textContent('#scopes'), 'read · read-only');
+    await waitForRows(page, '#handlers-table', [payments.id]);
+    assert.equal(await page.locator('#new-handler').count(), 0);
+    assert.equal(await page.locator('button.status-toggle').count(), 0);
+    assert.equal(await page.getAttribute(`tr[data-id="${payments.id}"] .status-icon`, 'data-status'), 'enabled');
+    assert.equal(await page.locator('[data-action="edit"], [data-action="delete"]').count(), 0);
+    assert.equal(await page.locator(`tr[data-id="${payments.id}"] [data-action="logs"]`).count(), 1, 'logs stay readable');
+    await screenshot(page, '14-read-only-handlers');
+
+    await page.goto(`${t.url}/console#/logs?status=fail`);
+    await page.locator(`#logs-table tr[data-id="${failedAgain.id}"]`).waitFor();
+    assert.equal(await page.locator('[data-action="retry"]').count(), 0);
+    await page.goto(`${t.url}/console#/logs/${failedAgain.id}`);
+    await page.locator('#log-payload').waitFor();
+    assert.match((await page.textContent('#delivery-state'))!, /: failed, 1 attempt$/);
+    assert.equal(await page.locator('#retry-delivery').count(), 0);
+    await screenshot(page, '15-read-only-log-detail');
+    await page.goto(`${t.url}/console#/cache`);
+    await page.locator('#cache-count').waitFor();
+    assert.equal(await page.locator('#cache-refresh').count(), 0);
+
+    const eventsOnly = await newPage();
+    await eventsOnly.fill('#api-key', await t.key('events'));
+    await eventsOnly.click('form.signin button[type=submit]');
+    await eventsOnly.locator('h1', { hasText: 'Not a console key' }).waitFor();
+    assert.equal(await eventsOnly.locator('#handlers-table').count(), 0);
+  });
+});
