@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   const logger = new Logger('Main');
   logger.log(`Provisioning API listening on http://${shown}:${port}`);
   logger.log(`Swagger UI: http://${shown}:${port}/docs (OpenAPI JSON at /docs-json)`);
+  logger.log(`Console: http://${shown}:${port}/console`);
   logger.log(`Database: ${config.database.type === 'sqlite' ? `SQLite ${config.database.path}` : 'MySQL/MariaDB'}`);
 
   // Graceful shutdown: close the app (stops schedules, drains Nest's shutdown hooks), then exit 0.
