@@ -36,6 +36,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
 }
 
 const draining = new WeakSet<NestFastifyApplication>();
+const OPERATIONAL_PATHS = new Set(['/health', '/health/ready', '/metrics']);
 
 /**
  * Graceful shutdown: new requests are answered 503 SHUTTING_DOWN at once, then the application
@@ -66,6 +67,8 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
     throw error;
   }
   const http = app.getHttpAdapter().getInstance();
+  // A worker-only instance still answers probes and scrapes, nothing else.
+  const workerOnly = config.dispatch.role === 'worker';
   // Every line logged while serving a request carries its id; the caller gets it back to quote.
   http.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
@@ -76,6 +79,15 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
         .header('connection', 'close')
         .header('retry-after', '1')
         .send({ statusCode: 503, code: 'SHUTTING_DOWN', message: 'This instance is shutting down; retry on another instance', details: [] });
+      return;
+    }
+    if (workerOnly && !OPERATIONAL_PATHS.has(request.url.split('?')[0]!)) {
+      void reply.status(503).send({
+        statusCode: 503,
+        code: 'WORKER_ONLY',
+        message: 'This instance runs with INSTANCE_ROLE=worker: it delivers, it does not serve the API. Send requests to an API instance.',
+        details: [],
+      });
       return;
     }
     requestContext.run({ requestId: request.id }, done);

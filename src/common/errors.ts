@@ -39,6 +39,7 @@ export const ERROR_STATUS = {
   SERVICE_UNAVAILABLE: 503,
   DATABASE_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
+  WORKER_ONLY: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -51,6 +51,12 @@ for (const kind of kinds) {
         Array.from({ length: WORKERS }, (_, n) => startService(`worker-${n + 1}`, dir, { ...common, INSTANCE_ROLE: 'worker' })),
       );
       processes.push(...workers);
+      // A worker answers probes and scrapes, not the API.
+      const refused = await api(workers[0]!, adminKey, 'POST', '/api/v1/events', { event: 'clients.update', object_id: 1 });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.body.code, 'WORKER_ONLY');
+      assert.equal((await fetch(`${workers[0]!.baseUrl}/health/ready`)).status, 200);
+      assert.equal((await api(workers[0]!, adminKey, 'GET', '/metrics')).status, 200);
       const diagnostics = () => processes.map((p) => tail(p, 15)).join('');
 
       for (let priority = 1; priority <= HANDLERS; priority++) {
