@@ -13,6 +13,7 @@ import { DispatcherModule } from './dispatcher/dispatcher.module.js';
 import { ExecutionLogsModule } from './execution-logs/execution-logs.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { MetricsControllerModule } from './metrics/metrics-controller.module.js';
+import { EmptyRouteModule } from './bench/empty-route.module.js';
 
 @Module({})
 export class AppModule {
@@ -32,6 +33,7 @@ export class AppModule {
         ExecutionLogsModule,
         MetricsControllerModule,
         HealthModule,
+        ...(config.bench.emptyRoute ? [EmptyRouteModule] : []),
       ],
     };
   }
