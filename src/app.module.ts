@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { buildDataSourceOptions } from './database/data-source.js';
+import { DirectSqlModule } from './database/direct-sql.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { CacheManagerModule } from './cache-manager/cache-manager.module.js';
 import { EventsModule } from './events/events.module.js';
@@ -23,6 +24,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         TypeOrmModule.forRoot({ ...buildDataSourceOptions(config.database), migrationsRun: true }),
+        DirectSqlModule,
         ScheduleModule.forRoot(),
         MetricsModule,
         ApiKeysModule,

@@ -27,6 +27,8 @@ export function webhookId(delivery: Pick<ClaimedDelivery, 'id'>): string {
 export class DeliveryRunner {
   private readonly logger = new Logger('Dispatch');
   private readonly retries: RetryPolicy;
+  /** One log line per delivery outcome is written at debug level; building it costs, so only then. */
+  private readonly debug: boolean;
 
   constructor(
     private readonly outcomes: OutcomeWriter,
@@ -38,18 +40,21 @@ export class DeliveryRunner {
     private readonly config: AppConfig,
   ) {
     this.retries = new RetryPolicy(config.dispatch.retryScheduleMs);
+    this.debug = config.log.level === 'debug' || config.log.level === 'verbose';
   }
 
   /**
    * `stop` aborts the call when the instance shuts down; the delivery has then been handed
-   * back to the queue, so nothing is recorded for it here.
+   * back to the queue, so nothing is recorded for it here. `called` runs as soon as the call
+   * itself is over, before its outcome is written.
    */
-  async run(owner: string, delivery: ClaimedDelivery, handler: HandlerEntity | undefined, stop?: AbortSignal): Promise<void> {
+  async run(owner: string, delivery: ClaimedDelivery, handler: HandlerEntity | undefined, stop?: AbortSignal, called?: () => void): Promise<void> {
     const body = envelopeJson(delivery.eventsId, delivery.objectId, delivery.dt, delivery.dataJson);
     const trigger: LogTrigger = delivery.manual ? 'manual' : 'auto';
     const attempt = delivery.attempts + 1;
 
     if (!handler || handler.status !== 'enabled') {
+      called?.();
       const why = handler ? `handler is ${handler.status}` : 'handler was deleted';
       await this.finish(owner, delivery, handler, body, attempt, trigger, skipResult(why), {
         id: delivery.id,
@@ -64,6 +69,7 @@ export class DeliveryRunner {
     }
 
     const result = await this.execute(handler, body, webhookId(delivery), delivery.eventsId, stop);
+    called?.();
     if (stop?.aborted) return;
     const now = Date.now();
     let update: DeliveryUpdate = {
@@ -96,7 +102,10 @@ export class DeliveryRunner {
   async test(handler: HandlerEntity, event: EventDefinition): Promise<ExecutionLog> {
     const envelope = sampleEnvelope(event, isoWithOffset(Date.now()));
     const body = JSON.stringify(envelope);
-    const result = await this.execute(handler, body, `msg_test_${randomBytes(8).toString('hex')}`, event.id);
+    const result =
+      handler.type === 'script'
+        ? await this.scripts.run(handler, body, event.id, handler.timeoutMs)
+        : await this.http.callViaHttpService(handler, body, `msg_test_${randomBytes(8).toString('hex')}`);
     const record = { ...this.logRecord(null, null, event.id, envelope.event.object_id, handler.id, handler.name, body, 1, 'test', result), stage: handler.stage };
     const id = await this.logs.insert([record]);
     return { ...record, id };
@@ -128,6 +137,7 @@ export class DeliveryRunner {
     }
     await this.outcomes.record({ owner, log: record, update, streak });
     this.metrics.countDelivery(update.status === 'pending' ? 'retry' : update.status, result.durationMs);
+    if (update.status !== 'failed' && !this.debug) return;
     const line = `delivery ${delivery.id} (event ${delivery.eventId} ${delivery.eventsId}) to handler ${delivery.handlerId}: ${update.status} after attempt ${attempt}${result.error ? `: ${result.error}` : ''}`;
     if (update.status === 'failed') this.logger.warn(line);
     else this.logger.debug(line);

@@ -27,16 +27,27 @@ export interface CallResult {
 
 export const USER_AGENT = 'ProvisioningAPI/1';
 
+/** Where a handler's task points, parsed once per task text. */
+type Target = { origin: string; path: string; href: string; refused: string | null } | { invalid: string };
+
+type ResponseHeaders = Record<string, string | string[] | undefined>;
+
 /**
- * POSTs the envelope to an http/https handler with @nestjs/axios (over an undici keep-alive pool):
- * signed per Standard Webhooks, no redirects followed, the whole call bounded by the
- * handler's timeout, the response body read only up to the configured cap.
+ * POSTs the envelope to an http/https handler over an undici keep-alive pool: signed per
+ * Standard Webhooks, no redirects followed, the whole call bounded by the handler's timeout,
+ * the response body read only up to the configured cap.
+ *
+ * Queued deliveries (`call`) go to the pool directly: at thousands of calls a second, axios'
+ * request pipeline costs several times the CPU of the call itself. Interactive calls — the
+ * `before` chain and a handler's test send (`callViaHttpService`) — go through @nestjs/axios'
+ * HttpService, whose axios adapter drives the same pool. Both give the same request on the wire.
  */
 @Injectable()
 export class HttpExecutor implements OnApplicationShutdown {
   private readonly policy: NetworkPolicy;
   private readonly pool: ReturnType<typeof createUndiciAgent>;
   private readonly adapter: ReturnType<typeof createUndiciAdapter>;
+  private readonly targets = new Map<string, Target>();
 
   constructor(
     private readonly http: HttpService,
@@ -58,12 +69,49 @@ export class HttpExecutor implements OnApplicationShutdown {
     return secrets;
   }
 
-  async call(handler: HandlerEntity, body: string, webhookId: string, timeoutMs = handler.timeoutMs, stop?: AbortSignal): Promise<CallResult> {
+  /** One call of a queued delivery, straight to the undici pool. */
+  call(handler: HandlerEntity, body: string, webhookId: string, timeoutMs = handler.timeoutMs, stop?: AbortSignal): Promise<CallResult> {
+    return this.send(handler, body, webhookId, timeoutMs, stop, async (target, headers, signal) => {
+      const response = await this.pool.request({ origin: target.origin, path: target.path, method: 'POST', headers, body, signal });
+      return { status: response.statusCode, headers: response.headers, body: response.body };
+    });
+  }
+
+  /** One interactive call (decisions, test sends), through @nestjs/axios' HttpService. */
+  callViaHttpService(handler: HandlerEntity, body: string, webhookId: string, timeoutMs = handler.timeoutMs): Promise<CallResult> {
+    return this.send(handler, body, webhookId, timeoutMs, undefined, async (target, headers, signal) => {
+      const response = await firstValueFrom(
+        this.http.post<Readable>(target.href, body, {
+          headers,
+          responseType: 'stream',
+          maxRedirects: 0,
+          validateStatus: () => true,
+          transformRequest: [(data: unknown) => data],
+          adapter: this.adapter,
+          signal,
+        }),
+      );
+      return { status: response.status, headers: response.headers as ResponseHeaders, body: response.data };
+    });
+  }
+
+  private async send(
+    handler: HandlerEntity,
+    body: string,
+    webhookId: string,
+    timeoutMs: number,
+    stop: AbortSignal | undefined,
+    transport: (
+      target: { origin: string; path: string; href: string },
+      headers: Record<string, string>,
+      signal: AbortSignal,
+    ) => Promise<{ status: number; headers: ResponseHeaders; body: Readable }>,
+  ): Promise<CallResult> {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
-    const failure = (error: string, responseCode: number | null = null): CallResult => ({
+    const failure = (error: string): CallResult => ({
       ok: false,
-      responseCode,
+      responseCode: null,
       responseBody: null,
       error,
       durationMs: elapsed(),
@@ -71,43 +119,30 @@ export class HttpExecutor implements OnApplicationShutdown {
       gone: false,
     });
 
-    let url: URL;
-    try {
-      url = parseHttpTask(handler.type as 'http' | 'https', handler.task);
-    } catch (error) {
-      return failure((error as Error).message);
-    }
-    const literal = url.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(literal) !== 0 && !this.policy.isAllowed(literal)) {
-      return failure(`${literal} is in a network handlers may not call`);
-    }
+    const target = this.target(handler);
+    if ('invalid' in target) return failure(target.invalid);
+    if (target.refused) return failure(target.refused);
 
     const now = Date.now();
     const secrets = HttpExecutor.signingSecrets(handler, now);
     const signed = secrets.length > 0 ? signatureHeaders(secrets, webhookId, Math.floor(now / 1000), body) : { 'webhook-id': webhookId };
+    const headers: Record<string, string> = {
+      ...lowerCased(handler.headers),
+      ...signed,
+      accept: 'application/json, text/plain, */*',
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+    };
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const onStop = () => controller.abort();
+    stop?.addEventListener('abort', onStop, { once: true });
     try {
-      const response = await firstValueFrom(
-        this.http.post<Readable>(url.toString(), body, {
-          headers: {
-            ...handler.headers,
-            ...signed,
-            'content-type': 'application/json',
-            'user-agent': USER_AGENT,
-          },
-          responseType: 'stream',
-          maxRedirects: 0,
-          validateStatus: () => true,
-          transformRequest: [(data: unknown) => data],
-          adapter: this.adapter,
-          signal: stop ? AbortSignal.any([controller.signal, stop]) : controller.signal,
-        }),
-      );
-      const responseBody = await readCapped(response.data, this.config.dispatch.responseBodyCapBytes);
+      const response = await transport(target, headers, controller.signal);
+      const responseBody = await readCapped(response.body, response.headers, this.config.dispatch.responseBodyCapBytes);
       const status = response.status;
       const ok = status >= 200 && status < 300;
-      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(response.headers['retry-after'] as string | undefined, Date.now()) : null;
+      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(response.headers['retry-after'], Date.now()) : null;
       let error: string | null = null;
       if (!ok) {
         error = status >= 300 && status < 400 ? `redirect (${status}) not followed` : `receiver answered ${status}`;
@@ -119,12 +154,43 @@ export class HttpExecutor implements OnApplicationShutdown {
       return failure(describeError(error));
     } finally {
       clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
     }
+  }
+
+  /** The parsed task, and whether its literal address is refused by the outbound policy. */
+  private target(handler: HandlerEntity): Target {
+    const key = `${handler.type} ${handler.task}`;
+    let target = this.targets.get(key);
+    if (!target) {
+      try {
+        const url = parseHttpTask(handler.type as 'http' | 'https', handler.task);
+        const literal = url.hostname.replace(/^\[|\]$/g, '');
+        const refused = isIP(literal) !== 0 && !this.policy.isAllowed(literal) ? `${literal} is in a network handlers may not call` : null;
+        target = { origin: url.origin, path: url.pathname + url.search, href: url.toString(), refused };
+      } catch (error) {
+        target = { invalid: (error as Error).message };
+      }
+      if (this.targets.size >= 10_000) this.targets.clear();
+      this.targets.set(key, target);
+    }
+    return target;
   }
 }
 
+function lowerCased(headers: Record<string, string> | null | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  if (headers) for (const name of Object.keys(headers)) result[name.toLowerCase()] = headers[name]!;
+  return result;
+}
+
 /** Reads at most `cap` bytes of the body, then stops reading and drops the rest. */
-async function readCapped(stream: Readable, cap: number): Promise<string> {
+async function readCapped(stream: Readable, headers: ResponseHeaders, cap: number): Promise<string> {
+  const length = Number(headers['content-length']);
+  // The whole answer fits (HTTP/1.1 frames it by its length): read it in one go.
+  if (cap > 0 && length <= cap && typeof (stream as { text?: unknown }).text === 'function') {
+    return (stream as unknown as { text(): Promise<string> }).text();
+  }
   if (cap === 0) {
     stream.destroy();
     return '';
