@@ -6,6 +6,8 @@
 //   DATABASE_URL=mariadb://root@127.0.0.1:3306/x npm run bench    SQLite and MariaDB
 //   npm run bench -- --db mysql --only dispatch        one database, one part
 //   BENCH_QUICK=1 npm run bench                        everything, small (a check that it works)
+//   npm run bench -- --only ingest --ingest-routes single --ingest-concurrency 64 --seconds 20
+//                                                      one ingest cell (with BENCH_NODE_ARGS=--cpu-prof: a profile of it)
 //
 // See BENCHMARKS.md for what each figure means.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,9 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true' },
     out: { type: 'string', default: 'bench/results/latest.json' },
     'dispatch-concurrency': { type: 'string', default: '64' },
+    'ingest-concurrency': { type: 'string', default: '1,16,64' },
+    'ingest-routes': { type: 'string', default: 'empty,single,batch' },
+    seconds: { type: 'string' },
   },
 });
 
@@ -37,8 +42,9 @@ const kinds = args.db === 'both' ? ['sqlite', 'mysql'] : args.db ? [args.db] : /
 const settings = {
   quick,
   ingest: {
-    concurrencies: [1, 16, 64],
-    seconds: quick ? 1 : 10,
+    concurrencies: args['ingest-concurrency'].split(',').map(Number),
+    routes: args['ingest-routes'].split(','),
+    seconds: args.seconds ? Number(args.seconds) : quick ? 1 : 10,
     warmupSeconds: quick ? 0 : 2,
     batchSize: 100,
     handlers: 3,

@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { adminClient, createDatabase, createHandlers, newKey, queryDatabase, sampleMemory, startService } from './service.mjs';
+import { adminClient, cpuOf, createDatabase, createHandlers, databaseServerPid, newKey, queryDatabase, sampleMemory, startService } from './service.mjs';
 import { now, round, sleep } from './util.mjs';
 
 const BASELINE = fileURLToPath(new URL('./baseline.mjs', import.meta.url));
@@ -89,15 +89,29 @@ export async function runDispatch({ kind, serverUrl, receiver, deliveries, handl
     await receiver.ask('reset', { target: total });
     const reached = receiver.reached();
     const started = now();
-    const worker = await startService({ databaseUrl: db.url, key, env: { INSTANCE_ROLE: 'worker', DISPATCH_CONCURRENCY: String(concurrency) } });
+    const serverPid = kind === 'sqlite' ? null : databaseServerPid();
+    let workerPid = null;
+    const cpuAtFirst = {};
+    receiver.onFirst(() => {
+      cpuAtFirst.service = workerPid ? cpuOf(workerPid) : null;
+      cpuAtFirst.server = serverPid ? cpuOf(serverPid) : null;
+    });
+    const worker = await startService({
+      databaseUrl: db.url,
+      key,
+      env: { INSTANCE_ROLE: 'worker', DISPATCH_CONCURRENCY: String(concurrency) },
+      onSpawn: (pid) => (workerPid = pid),
+    });
     const memory = sampleMemory(worker.pid);
     let arrival;
     let peak;
+    let cpuAtEnd;
     try {
       const limitMs = Math.max(120_000, total * 5);
       let timer;
       arrival = await Promise.race([reached, new Promise((resolve) => (timer = setTimeout(resolve, limitMs, null)))]);
       clearTimeout(timer);
+      cpuAtEnd = { service: cpuOf(worker.pid), server: serverPid ? cpuOf(serverPid) : null };
       if (!arrival) {
         const { count } = await receiver.ask('stats');
         throw new Error(`dispatch: ${count} of ${total} deliveries arrived within ${limitMs / 1000} s`);
@@ -127,14 +141,24 @@ export async function runDispatch({ kind, serverUrl, receiver, deliveries, handl
       },
       check: { succeeded: Number(succeeded), logged: Number(logged) },
       memory: { peakRssMb: round(Math.max(peak.rssMb, peak.peakMb), 1) },
+      cpu: {
+        serviceUsPerDelivery: perDelivery(cpuAtFirst.service, cpuAtEnd.service, total - 1),
+        databaseServerUsPerDelivery: perDelivery(cpuAtFirst.server, cpuAtEnd.server, total - 1),
+      },
     };
     log(
       `  ${kind} dispatch: ${result['deliveries/s']} deliveries/s (${total} in ${result.seconds} s), ` +
         `÷ undici ${result.ratio.undici}, ÷ dispatcher client ${result.ratio['dispatcher-client']}, peak RSS ${result.memory.peakRssMb} MB, ` +
-        `${result.check.succeeded} succeeded / ${result.check.logged} logged`,
+        `${result.check.succeeded} succeeded / ${result.check.logged} logged; CPU per delivery: service ${result.cpu.serviceUsPerDelivery} µs` +
+        (result.cpu.databaseServerUsPerDelivery === null ? '' : `, database server ${result.cpu.databaseServerUsPerDelivery} µs`),
     );
     return result;
   } finally {
     await db.drop();
   }
+}
+
+/** CPU µs per delivery between two readings in ms (null when a reading is missing, e.g. the service started after the first arrival). */
+function perDelivery(from, to, count) {
+  return from === null || from === undefined || to === null || to === undefined ? null : round(((to - from) * 1000) / count);
 }

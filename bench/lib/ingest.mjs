@@ -2,7 +2,7 @@
 // at several concurrencies (autocannon), with the same app's empty route and its liveness
 // check measured in the same run as the ceiling of the framework.
 import autocannon from 'autocannon';
-import { createHandlers, adminClient, startService, newKey, createDatabase } from './service.mjs';
+import { adminClient, cpuOf, createDatabase, createHandlers, databaseServerPid, newKey, startService } from './service.mjs';
 import { round, summarize } from './util.mjs';
 
 let objectId = 0;
@@ -14,8 +14,10 @@ const batchBody = (size) => {
 };
 
 /** One autocannon run; answers requests/s, events/s and client-side latency percentiles (ms). */
-async function measure({ url, method, key, connections, seconds, body, eventsPerRequest, expect }) {
+async function measure({ url, method, key, connections, seconds, body, eventsPerRequest, expect, pids = {} }) {
   const latencies = [];
+  const cpu = () => ({ service: pids.service ? cpuOf(pids.service) : null, server: pids.server ? cpuOf(pids.server) : null, generator: process.cpuUsage() });
+  const before = cpu();
   const instance = autocannon({
     url,
     method,
@@ -30,8 +32,12 @@ async function measure({ url, method, key, connections, seconds, body, eventsPer
     if (statusCode < 300) latencies.push(responseTime);
   });
   const result = await instance;
+  const after = cpu();
   const ok = latencies.length - (result.mismatches ?? 0);
   const stats = summarize(latencies);
+  const units = eventsPerRequest ? ok * eventsPerRequest : ok;
+  const perUnit = (from, to) => (from === null || to === null || units === 0 ? null : round(((to - from) * 1000) / units, 1));
+  const generatorMs = (after.generator.user + after.generator.system - before.generator.user - before.generator.system) / 1000;
   return {
     connections,
     seconds: round(result.duration, 2),
@@ -41,6 +47,8 @@ async function measure({ url, method, key, connections, seconds, body, eventsPer
     p50_ms: stats.p50,
     p99_ms: stats.p99,
     errors: result.errors + result.non2xx + (result.mismatches ?? 0),
+    // CPU µs per event (per request for routes without events): the service, the database server, the load generator.
+    cpu_us: { service: perUnit(before.service, after.service), server: perUnit(before.server, after.server), generator: perUnit(0, generatorMs) },
   };
 }
 
@@ -49,7 +57,7 @@ async function measure({ url, method, key, connections, seconds, body, eventsPer
  * posts and batches. The service runs with INSTANCE_ROLE=api (stores, never delivers) and
  * `handlers` enabled handlers on the event, so every event is written with that many deliveries.
  */
-export async function runIngest({ kind, serverUrl, concurrencies, seconds, warmupSeconds, batchSize, handlers, log }) {
+export async function runIngest({ kind, serverUrl, concurrencies, routes, seconds, warmupSeconds, batchSize, handlers, log }) {
   const db = await createDatabase(kind, serverUrl);
   const key = newKey();
   const service = await startService({
@@ -57,6 +65,7 @@ export async function runIngest({ kind, serverUrl, concurrencies, seconds, warmu
     key,
     env: { INSTANCE_ROLE: 'api', BENCH_EMPTY_ROUTE: 'true' },
   });
+  const pids = { service: service.pid, server: kind === 'sqlite' ? null : databaseServerPid() };
   try {
     const api = adminClient(service, key);
     // The receiver is never called here (api role); port 9 is the discard port.
@@ -64,14 +73,16 @@ export async function runIngest({ kind, serverUrl, concurrencies, seconds, warmu
     const cells = { empty: [], single: [], batch: [] };
     const run = async (name, options) => {
       if (warmupSeconds > 0) await measure({ ...options, seconds: warmupSeconds });
-      const result = await measure({ ...options, seconds });
+      const result = await measure({ ...options, seconds, pids });
       log(
-        `  ${kind} ${name} c=${options.connections}: ${result['events/s'] ?? result['requests/s']}/s p50 ${result.p50_ms} ms p99 ${result.p99_ms} ms${result.errors ? `, ${result.errors} errors` : ''}`,
+        `  ${kind} ${name} c=${options.connections}: ${result['events/s'] ?? result['requests/s']}/s p50 ${result.p50_ms} ms p99 ${result.p99_ms} ms` +
+          `${result.errors ? `, ${result.errors} errors` : ''}; CPU µs each: service ${result.cpu_us.service}` +
+          `${result.cpu_us.server === null ? '' : `, database server ${result.cpu_us.server}`}, load generator ${result.cpu_us.generator}`,
       );
       return result;
     };
     for (const connections of concurrencies) {
-      cells.empty.push(
+      if (routes.includes('empty')) cells.empty.push(
         await run('empty route', {
           url: `${service.url}/api/v1/bench/empty`,
           method: 'POST',
@@ -81,7 +92,7 @@ export async function runIngest({ kind, serverUrl, concurrencies, seconds, warmu
           eventsPerRequest: 1,
         }),
       );
-      cells.single.push(
+      if (routes.includes('single')) cells.single.push(
         await run('POST /api/v1/events', {
           url: `${service.url}/api/v1/events`,
           method: 'POST',
@@ -91,7 +102,7 @@ export async function runIngest({ kind, serverUrl, concurrencies, seconds, warmu
           eventsPerRequest: 1,
         }),
       );
-      cells.batch.push(
+      if (routes.includes('batch')) cells.batch.push(
         await run(`POST /api/v1/events/batch (${batchSize} per request)`, {
           url: `${service.url}/api/v1/events/batch`,
           method: 'POST',
@@ -104,7 +115,7 @@ export async function runIngest({ kind, serverUrl, concurrencies, seconds, warmu
       );
     }
     const top = concurrencies[concurrencies.length - 1];
-    const health = await run('GET /health', { url: `${service.url}/health`, method: 'GET', connections: top });
+    const health = routes.includes('empty') ? await run('GET /health', { url: `${service.url}/health`, method: 'GET', connections: top }) : null;
     return { handlersPerEvent: handlers, batchSize, cells, health };
   } finally {
     await service.stop();

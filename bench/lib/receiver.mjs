@@ -2,7 +2,8 @@
 // with 200 {} and counts arrivals; when asked, it also notes when each event's body arrived.
 //
 // Controlled over IPC (see ./util.mjs ipc): reset {record, target}, stats {arrivals}.
-// When the arrival count reaches `target` it reports {type: 'reached', first, at}.
+// With a `target`, it reports the first arrival {type: 'first', at} and, when the count
+// reaches the target, {type: 'reached', first, at}.
 import http from 'node:http';
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -22,7 +23,10 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const at = now();
     count += 1;
-    if (count === 1) first = at;
+    if (count === 1) {
+      first = at;
+      if (target > 0) process.send({ type: 'first', at });
+    }
     last = at;
     if (record) {
       const match = OBJECT_ID.exec(Buffer.concat(chunks).toString('latin1'));

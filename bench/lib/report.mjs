@@ -78,7 +78,7 @@ export function printTables(runs, cache, list) {
         }
       }
       const h = r.ingest.health;
-      rows.push({ route: 'GET /health', concurrency: h.connections, 'events/s': '—', 'requests/s': fmt(h['requests/s']), 'p50 ms': fmt(h.p50_ms), 'p99 ms': fmt(h.p99_ms), errors: h.errors });
+      if (h) rows.push({ route: 'GET /health', concurrency: h.connections, 'events/s': '—', 'requests/s': fmt(h['requests/s']), 'p50 ms': fmt(h.p50_ms), 'p99 ms': fmt(h.p99_ms), errors: h.errors });
       console.table(rows);
     }
     if (r.dispatch) {

@@ -2,7 +2,7 @@
 // receiver process, and the admin calls the benchmarks need.
 import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +81,7 @@ export async function queryDatabase(db, sql) {
  * BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to node;
  * BENCH_SERVICE_LOG=1 copies the service's output to this process's stderr.
  */
-export async function startService({ databaseUrl, key, env = {} }) {
+export async function startService({ databaseUrl, key, env = {}, onSpawn }) {
   const port = await freePort();
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
   const workDir = mkdtempSync(join(tmpdir(), 'bench-service-'));
@@ -100,6 +100,7 @@ export async function startService({ databaseUrl, key, env = {} }) {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  onSpawn?.(child.pid);
   let output = '';
   const keep = (chunk) => {
     output = (output + chunk).slice(-20_000);
@@ -190,6 +191,15 @@ export async function startReceiver() {
     pid: child.pid,
     ask: control.ask,
     on: control.on,
+    /** Calls `listener` once, at the first arrival after a reset with a target. */
+    onFirst(listener) {
+      const off = control.on((message) => {
+        if (message.type === 'first') {
+          off();
+          listener(message);
+        }
+      });
+    },
     /** Resolves with {first, at} once the receiver has counted `target` arrivals since the last reset. */
     reached() {
       return new Promise((resolveReached) => {
@@ -240,3 +250,28 @@ export function sampleMemory(pid, everyMs = 100) {
 
 /** A random admin key for the service's BOOTSTRAP_ADMIN_KEY. */
 export const newKey = () => `bench_${randomBytes(24).toString('hex')}`;
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux); null elsewhere. */
+export function cpuOf(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** The pid of the local MySQL/MariaDB server, when it runs on this machine (for its CPU time). */
+export function databaseServerPid() {
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+        if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
+      } catch {}
+    }
+  } catch {}
+  return null;
+}
