@@ -79,4 +79,5 @@ process.once('message', async (job) => {
   } catch (error) {
     process.send({ ok: false, error: error.stack ?? String(error) });
   }
+  process.disconnect();
 });

@@ -31,12 +31,12 @@ function signedRequest(secret, objectId) {
 function runBaseline(job) {
   return new Promise((resolve, reject) => {
     const child = fork(BASELINE, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.once('message', (answer) => {
-      child.kill();
-      if (answer.ok) resolve(answer);
-      else reject(new Error(`baseline ${job.client}: ${answer.error}`));
+    let answer = null;
+    child.once('message', (message) => (answer = message));
+    child.once('exit', (code) => {
+      if (answer?.ok) resolve(answer);
+      else reject(new Error(`baseline ${job.client}: ${answer?.error ?? `exited (${code}) without an answer`}`));
     });
-    child.once('exit', (code) => reject(new Error(`baseline ${job.client} exited (${code})`)));
     child.send(job);
   });
 }
