@@ -56,6 +56,17 @@ const SQLITE_CLAIM = `UPDATE deliveries SET status = 'in_progress', lease_owner 
   RETURNING id`;
 const SQLITE_CLAIMED = `SELECT ${CLAIMED_COLUMNS} WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`;
 
+/**
+ * The columns a successor claim reads; the event's own columns come from the delivery that
+ * finished. Successor claims name the index by event: the planners would otherwise walk every
+ * pending delivery by status.
+ */
+const SUCCESSOR_COLUMNS = 'd.id, d.event_id, d.handler_id, d.seq, d.attempts, d.manual, d.blocking';
+const SQLITE_SUCCESSORS = `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+  WHERE id IN (SELECT d.id FROM deliveries d INDEXED BY idx_deliveries_event WHERE d.event_id IN (SELECT value FROM json_each(?)) AND ${CLAIMABLE})
+  RETURNING id, event_id, handler_id, seq, attempts, manual, blocking`;
+const SQLITE_HANDLER_STATE = 'SELECT id, status AS handler_status, failing_since, updated_at AS handler_updated_at FROM handlers WHERE id IN (SELECT value FROM json_each(?))';
+
 const MYSQL_DEADLOCK = 1213;
 
 /** The columns of the finished-attempt UPDATE that differ between deliveries of one batch. */
@@ -130,6 +141,44 @@ export class DeliveryQueue implements OnApplicationShutdown {
         throw error;
       }
     }
+  }
+
+  /**
+   * Successor claims, inside the transaction that records finished first attempts: for each
+   * finished delivery, the next delivery of its event whose turn has now come (the same
+   * condition as any claim), claimed for `owner`. This spares the next handler of an event a
+   * trip through the general claim. SQLite: call inside DirectSql.transactionSqlite.
+   */
+  successorsSqlite(owner: string, finished: readonly ClaimedDelivery[], now: number, leaseUntil: number): ClaimedDelivery[] {
+    if (finished.length === 0) return [];
+    const eventIds = JSON.stringify([...new Set(finished.map((delivery) => delivery.eventId))]);
+    const rows = this.sql.statement(SQLITE_SUCCESSORS).all(owner, leaseUntil, now, eventIds, now) as Row[];
+    if (rows.length === 0) return [];
+    const handlerIds = JSON.stringify([...new Set(rows.map((row) => num(row.handler_id)))]);
+    return successors(finished, rows, this.sql.statement(SQLITE_HANDLER_STATE).all(handlerIds) as Row[]);
+  }
+
+  /** Successor claims on MySQL/MariaDB, on the session of the transaction that records the finished attempts. */
+  async successorsMysql(session: MysqlSession, owner: string, finished: readonly ClaimedDelivery[], now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+    if (finished.length === 0) return [];
+    const eventIds = [...new Set(finished.map((delivery) => delivery.eventId))];
+    const rows = await session.query(
+      `SELECT ${SUCCESSOR_COLUMNS} FROM deliveries d FORCE INDEX (idx_deliveries_event) WHERE d.event_id IN (${eventIds.map(() => '?').join(', ')}) AND ${CLAIMABLE}
+        FOR UPDATE SKIP LOCKED`,
+      [...eventIds, now],
+    );
+    if (rows.length === 0) return [];
+    const ids = rows.map((row) => num(row.id));
+    await session.write(
+      `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      [owner, leaseUntil, now, ...ids],
+    );
+    const handlerIds = [...new Set(rows.map((row) => num(row.handler_id)))];
+    const handlers = await session.query(
+      `SELECT id, status AS handler_status, failing_since, updated_at AS handler_updated_at FROM handlers WHERE id IN (${handlerIds.map(() => '?').join(', ')})`,
+      handlerIds,
+    );
+    return successors(finished, rows, handlers);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -214,6 +263,24 @@ export class DeliveryQueue implements OnApplicationShutdown {
       }));
     });
   }
+}
+
+/** Successor rows as claimed deliveries: the event from the delivery that finished, the handler state as just read. */
+function successors(finished: readonly ClaimedDelivery[], rows: Row[], handlerRows: Row[]): ClaimedDelivery[] {
+  const events = new Map(finished.map((delivery) => [delivery.eventId, delivery]));
+  const handlers = new Map(handlerRows.map((row) => [num(row.id), row]));
+  return rows.map((row) => {
+    const event = events.get(num(row.event_id))!;
+    return toClaimed({
+      ...row,
+      events_id: event.eventsId,
+      object_id: event.objectId,
+      dt: event.dt,
+      data: event.dataJson,
+      ...(handlers.get(num(row.handler_id)) ?? { handler_status: null }),
+      id: row.id,
+    });
+  });
 }
 
 function toClaimed(row: Row): ClaimedDelivery {

@@ -46,9 +46,18 @@ export class DeliveryRunner {
   /**
    * `stop` aborts the call when the instance shuts down; the delivery has then been handed
    * back to the queue, so nothing is recorded for it here. `called` runs as soon as the call
-   * itself is over, before its outcome is written.
+   * itself is over, before its outcome is written. With `chain`, the next delivery of the
+   * event is claimed for `owner` when this first attempt's outcome is written, and returned.
    */
-  async run(owner: string, delivery: ClaimedDelivery, handler: HandlerEntity | undefined, stop?: AbortSignal, called?: () => void): Promise<void> {
+  async run(
+    owner: string,
+    delivery: ClaimedDelivery,
+    handler: HandlerEntity | undefined,
+    stop?: AbortSignal,
+    called?: () => void,
+    chain = false,
+  ): Promise<ClaimedDelivery | null> {
+    const successor = chain && delivery.blocking ? delivery : undefined;
     const body = envelopeJson(delivery.eventsId, delivery.objectId, delivery.dt, delivery.dataJson);
     const trigger: LogTrigger = delivery.manual ? 'manual' : 'auto';
     const attempt = delivery.attempts + 1;
@@ -56,7 +65,7 @@ export class DeliveryRunner {
     if (!handler || handler.status !== 'enabled') {
       called?.();
       const why = handler ? `handler is ${handler.status}` : 'handler was deleted';
-      await this.finish(owner, delivery, handler, body, attempt, trigger, skipResult(why), {
+      return this.finish(owner, delivery, handler, body, attempt, trigger, skipResult(why), {
         id: delivery.id,
         status: 'skipped',
         attempted: false,
@@ -64,13 +73,12 @@ export class DeliveryRunner {
         manual: delivery.manual,
         responseCode: null,
         error: `skipped: ${why}`,
-      });
-      return;
+      }, successor);
     }
 
     const result = await this.execute(handler, body, webhookId(delivery), delivery.eventsId, stop);
     called?.();
-    if (stop?.aborted) return;
+    if (stop?.aborted) return null;
     const now = Date.now();
     let update: DeliveryUpdate = {
       id: delivery.id,
@@ -86,7 +94,7 @@ export class DeliveryRunner {
       const wait = result.retryAfterMs ?? this.retries.delayMs(attempt);
       update = { ...update, status: retry ? 'pending' : 'failed', nextAttemptAt: retry ? now + wait : now };
     }
-    await this.finish(owner, delivery, handler, body, attempt, trigger, result, update);
+    const next = await this.finish(owner, delivery, handler, body, attempt, trigger, result, update, successor);
 
     if (result.gone) {
       await this.disable(handler, `Receiver answered 410 Gone on ${new Date(now).toISOString()}`);
@@ -96,6 +104,7 @@ export class DeliveryRunner {
         `Failing without a success since ${new Date(handler.failingSince!).toISOString()} (longer than AUTO_DISABLE_AFTER)`,
       );
     }
+    return next;
   }
 
   /** Sends the sample payload of the handler's event now, outside the queue; returns the log row. */
@@ -125,7 +134,8 @@ export class DeliveryRunner {
     trigger: LogTrigger,
     result: CallResult,
     update: DeliveryUpdate,
-  ): Promise<void> {
+    chain?: ClaimedDelivery,
+  ): Promise<ClaimedDelivery | null> {
     const now = Date.now();
     const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventsId, delivery.objectId, delivery.handlerId, handler?.name ?? '(deleted)', body, attempt, trigger, result);
     if (update.status === 'skipped') record.status = 'skipped';
@@ -135,12 +145,13 @@ export class DeliveryRunner {
       if (result.ok && handler.failingSince !== null) streak = { handlerId: handler.id, failingSince: null };
       if (!result.ok && handler.failingSince === null) streak = { handlerId: handler.id, failingSince: now };
     }
-    await this.outcomes.record({ owner, log: record, update, streak });
+    const next = await this.outcomes.record({ owner, log: record, update, streak, chain });
     this.metrics.countDelivery(update.status === 'pending' ? 'retry' : update.status, result.durationMs);
-    if (update.status !== 'failed' && !this.debug) return;
+    if (update.status !== 'failed' && !this.debug) return next;
     const line = `delivery ${delivery.id} (event ${delivery.eventId} ${delivery.eventsId}) to handler ${delivery.handlerId}: ${update.status} after attempt ${attempt}${result.error ? `: ${result.error}` : ''}`;
     if (update.status === 'failed') this.logger.warn(line);
     else this.logger.debug(line);
+    return next;
   }
 
   private failingTooLong(handler: HandlerEntity, now: number): boolean {

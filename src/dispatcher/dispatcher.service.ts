@@ -178,7 +178,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         if (this.calling.delete(delivery.id)) this.wake();
       };
       const run = this.runner
-        .run(this.owner, delivery, handler, this.stopping.signal, called)
+        .run(this.owner, delivery, handler, this.stopping.signal, called, true)
+        .then((next) => (next ? this.takeSuccessor(next) : undefined))
         .catch((error: Error) => this.logger.error(`Delivery ${delivery.id} failed to run: ${error.stack ?? error.message}`))
         .finally(() => {
           this.started.delete(delivery.id);
@@ -187,6 +188,18 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         });
       this.started.set(delivery.id, run);
     }
+  }
+
+  /** The next delivery of an event, claimed when the previous one's outcome was written: queued to run, or handed back when stopping. */
+  private async takeSuccessor(next: ClaimedDelivery): Promise<void> {
+    if (this.running) {
+      const handlers = await this.handlersOf([next]).catch(() => undefined);
+      if (handlers && this.running) {
+        this.ready.push({ delivery: next, handler: handlers.get(next.handlerId) });
+        return;
+      }
+    }
+    await this.queue.release(this.owner, [next.id], Date.now());
   }
 
   /**
