@@ -64,6 +64,7 @@ process.once('message', async (job) => {
     // A short warm-up on the same connections, not counted.
     for (let i = 0; i < Math.min(200, job.count); i++) await sender.send(job.body);
     let next = 0;
+    const cpuBefore = process.cpuUsage();
     const started = now();
     await Promise.all(
       Array.from({ length: job.concurrency }, async () => {
@@ -74,8 +75,9 @@ process.once('message', async (job) => {
       }),
     );
     const seconds = (now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     await sender.close();
-    process.send({ ok: true, count: job.count, seconds, rate: job.count / seconds });
+    process.send({ ok: true, count: job.count, seconds, rate: job.count / seconds, cpuUsPerCall: (cpu.user + cpu.system) / job.count });
   } catch (error) {
     process.send({ ok: false, error: error.stack ?? String(error) });
   }

@@ -78,11 +78,13 @@ export async function runDispatch({ kind, serverUrl, receiver, deliveries, handl
     const { body, headers } = signedRequest(created[0].signing_secret, 1);
     const url = `http://127.0.0.1:${receiver.port}/hook1`;
     const baselines = {};
+    const baselineCpu = {};
     for (const client of ['undici', 'dispatcher-client']) {
       await receiver.ask('reset');
       const result = await runBaseline({ client, url, count: total, concurrency, body, headers, secret: created[0].signing_secret });
       baselines[client] = round(result.rate);
-      log(`  ${kind} baseline ${client}: ${baselines[client]} POSTs/s`);
+      baselineCpu[client] = round(result.cpuUsPerCall);
+      log(`  ${kind} baseline ${client}: ${baselines[client]} POSTs/s, sender CPU ${baselineCpu[client]} µs per POST`);
     }
 
     // 3. The dispatcher drains the queue: time from the first to the last arrival at the receiver.
@@ -144,6 +146,7 @@ export async function runDispatch({ kind, serverUrl, receiver, deliveries, handl
       cpu: {
         serviceUsPerDelivery: perDelivery(cpuAtFirst.service, cpuAtEnd.service, total - 1),
         databaseServerUsPerDelivery: perDelivery(cpuAtFirst.server, cpuAtEnd.server, total - 1),
+        baselineSenderUsPerPost: { undici: baselineCpu.undici, 'dispatcher-client': baselineCpu['dispatcher-client'] },
       },
     };
     log(

@@ -1,4 +1,5 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import type { Dispatcher } from 'undici';
 import { HttpService } from '@nestjs/axios';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -31,6 +32,13 @@ export const USER_AGENT = 'ProvisioningAPI/1';
 type Target = { origin: string; path: string; href: string; refused: string | null } | { invalid: string };
 
 type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** What a transport hands back: the status, the Retry-After header, the body up to the cap. */
+interface Answer {
+  status: number;
+  retryAfter: string | string[] | undefined;
+  body: string;
+}
 
 /**
  * POSTs the envelope to an http/https handler over an undici keep-alive pool: signed per
@@ -70,20 +78,16 @@ export class HttpExecutor implements OnApplicationShutdown {
     return secrets;
   }
 
-  /** One call of a queued delivery, straight to the undici pool. */
+  /** One call of a queued delivery, straight to the undici pool (its dispatch interface: no stream, no promise per stage). */
   call(handler: HandlerEntity, body: string, webhookId: string, timeoutMs = handler.timeoutMs, stop?: AbortSignal): Promise<CallResult> {
-    return this.send(handler, body, webhookId, timeoutMs, stop, async (target, headers, abort) => {
-      const response = await this.pool.request({ origin: target.origin, path: target.path, method: 'POST', headers, body, signal: abort });
-      return { status: response.statusCode, headers: response.headers, body: response.body };
-    });
+    return this.send(handler, body, webhookId, timeoutMs, stop, (target, headers, abort, cap) => post(this.pool, target, headers, body, abort, cap));
   }
 
   /** One interactive call (decisions, test sends), through @nestjs/axios' HttpService. */
   callViaHttpService(handler: HandlerEntity, body: string, webhookId: string, timeoutMs = handler.timeoutMs): Promise<CallResult> {
-    return this.send(handler, body, webhookId, timeoutMs, undefined, async (target, headers, abort) => {
+    return this.send(handler, body, webhookId, timeoutMs, undefined, async (target, headers, abort, cap) => {
       const controller = new AbortController();
       abort.once('abort', () => controller.abort());
-      const signal = controller.signal;
       const response = await firstValueFrom(
         this.http.post<Readable>(target.href, body, {
           headers,
@@ -92,10 +96,11 @@ export class HttpExecutor implements OnApplicationShutdown {
           validateStatus: () => true,
           transformRequest: [(data: unknown) => data],
           adapter: this.adapter,
-          signal,
+          signal: controller.signal,
         }),
       );
-      return { status: response.status, headers: response.headers as ResponseHeaders, body: response.data };
+      const answer = await readCapped(response.data, response.headers as ResponseHeaders, cap);
+      return { status: response.status, retryAfter: response.headers['retry-after'] as string | undefined, body: answer };
     });
   }
 
@@ -105,11 +110,7 @@ export class HttpExecutor implements OnApplicationShutdown {
     webhookId: string,
     timeoutMs: number,
     stop: AbortSignal | undefined,
-    transport: (
-      target: { origin: string; path: string; href: string },
-      headers: Record<string, string>,
-      abort: CallAbort,
-    ) => Promise<{ status: number; headers: ResponseHeaders; body: Readable }>,
+    transport: (target: { origin: string; path: string; href: string }, headers: Record<string, string>, abort: CallAbort, cap: number) => Promise<Answer>,
   ): Promise<CallResult> {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
@@ -142,11 +143,11 @@ export class HttpExecutor implements OnApplicationShutdown {
     const stopping = stop ? this.stoppable(stop) : undefined;
     stopping?.add(abort);
     try {
-      const response = await transport(target, headers, abort);
-      const responseBody = await readCapped(response.body, response.headers, this.config.dispatch.responseBodyCapBytes);
-      const status = response.status;
+      const answer = await transport(target, headers, abort, this.config.dispatch.responseBodyCapBytes);
+      const responseBody = answer.body;
+      const status = answer.status;
       const ok = status >= 200 && status < 300;
-      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(response.headers['retry-after'], Date.now()) : null;
+      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(answer.retryAfter, Date.now()) : null;
       let error: string | null = null;
       if (!ok) {
         error = status >= 300 && status < 400 ? `redirect (${status}) not followed` : `receiver answered ${status}`;
@@ -228,6 +229,66 @@ class CallAbort {
     this.listeners = [];
     for (const listener of listeners) listener();
   }
+}
+
+/**
+ * POSTs through undici's dispatch interface: the answer's bytes are collected as they come,
+ * up to `cap`; past the cap the call ends there and the connection is dropped (the rest is
+ * never read). Informational (1xx) answers are skipped.
+ */
+function post(pool: Dispatcher, target: { origin: string; path: string }, headers: Record<string, string>, body: string, abort: CallAbort, cap: number): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    let status = 0;
+    let retryAfter: string | undefined;
+    let size = 0;
+    const chunks: Buffer[] = [];
+    let stop: ((reason?: Error) => void) | null = null;
+    let settled = false;
+    const onAbort = () => stop?.(abort.reason);
+    abort.on('abort', onAbort);
+    const settle = (error: unknown, answer?: Answer) => {
+      if (settled) return;
+      settled = true;
+      abort.removeListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve(answer!);
+    };
+    const finish = () => settle(null, { status, retryAfter, body: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') });
+    const capped = () => {
+      finish();
+      stop?.(new Error('answer past RESPONSE_BODY_CAP_BYTES dropped'));
+    };
+    pool.dispatch(
+      { origin: target.origin, path: target.path, method: 'POST', headers, body },
+      {
+        onConnect(abortCall: (reason?: Error) => void) {
+          stop = abortCall;
+          if (abort.aborted) abortCall(abort.reason);
+        },
+        onHeaders(statusCode: number, rawHeaders: Buffer[]) {
+          if (statusCode < 200) return true;
+          status = statusCode;
+          if (statusCode === 429 || statusCode === 503) {
+            for (let i = 0; i < rawHeaders.length; i += 2) {
+              if (rawHeaders[i]!.toString('latin1').toLowerCase() === 'retry-after') retryAfter = rawHeaders[i + 1]!.toString('latin1');
+            }
+          }
+          if (cap === 0) capped();
+          return true;
+        },
+        onData(chunk: Buffer) {
+          if (settled) return false;
+          if (size < cap) chunks.push(chunk.length <= cap - size ? chunk : chunk.subarray(0, cap - size));
+          size += chunk.length;
+          if (size > cap) capped();
+          return true;
+        },
+        onComplete: finish,
+        onError: (error: Error) => settle(error),
+        onUpgrade() {},
+      } as unknown as Dispatcher.DispatchHandler,
+    );
+  });
 }
 
 function lowerCased(headers: Record<string, string> | null | undefined): Record<string, string> {
