@@ -46,8 +46,11 @@ function deliveryValues(eventId: number, handlerId: number, seq: number, objectK
  */
 @Injectable()
 export class IngestService {
-  /** Concurrent single posts share one transaction (one fsync) per write. */
-  private readonly writer = new GroupCommit<Submission, AcceptedEventDto>((items) => this.store(items));
+  /**
+   * Concurrent single posts share one transaction (one fsync) per write. On MySQL/MariaDB a
+   * second write may start while one is in flight, so the server's round trips overlap.
+   */
+  private readonly writer: GroupCommit<Submission, AcceptedEventDto>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -55,7 +58,9 @@ export class IngestService {
     private readonly cache: CacheManagerService,
     private readonly signal: WorkSignal,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.writer = new GroupCommit((items) => this.store(items), 200, sql.mysql ? 2 : 1);
+  }
 
   async accept(input: unknown, headerKey: string | undefined, apiKeyId: number | null): Promise<AcceptedEventDto> {
     const event = validateEvent(input, headerKey, Date.now());
