@@ -26,8 +26,8 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'ingest,dispatch,latency,cache' },
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true' },
     out: { type: 'string', default: 'bench/results/latest.json' },
-    'dispatch-concurrency': { type: 'string', default: '64' },
-    'ingest-concurrency': { type: 'string', default: '1,16,64' },
+    'dispatch-concurrency': { type: 'string', default: '128' },
+    'ingest-concurrency': { type: 'string' },
     'ingest-routes': { type: 'string', default: 'empty,single,batch' },
     seconds: { type: 'string' },
   },
@@ -42,16 +42,17 @@ const kinds = args.db === 'both' ? ['sqlite', 'mysql'] : args.db ? [args.db] : /
 const settings = {
   quick,
   ingest: {
-    concurrencies: args['ingest-concurrency'].split(',').map(Number),
+    // Quick mode measures ingest at the top concurrency only (autocannon runs at least a second per cell).
+    concurrencies: (args['ingest-concurrency'] ?? (quick ? '64' : '1,16,64')).split(',').map(Number),
     routes: args['ingest-routes'].split(','),
-    seconds: args.seconds ? Number(args.seconds) : quick ? 1 : 10,
+    seconds: args.seconds ? Number(args.seconds) : quick ? 0.3 : 10,
     warmupSeconds: quick ? 0 : 2,
     batchSize: 100,
     handlers: 3,
   },
-  dispatch: { deliveries: quick ? 3_000 : 20_000, handlers: 3, concurrency: Number(args['dispatch-concurrency']) },
-  latency: { rate: 500, seconds: quick ? 3 : 30, handlers: 1, concurrency: Number(args['dispatch-concurrency']) },
-  cache: { sizes: [10, 10_000], lookups: quick ? 200_000 : 2_000_000, rounds: quick ? 3 : 7 },
+  dispatch: { deliveries: quick ? 2_000 : 20_000, handlers: 3, concurrency: Number(args['dispatch-concurrency']) },
+  latency: { rate: 500, seconds: quick ? 1.5 : 30, handlers: 1, concurrency: Number(args['dispatch-concurrency']) },
+  cache: { sizes: [10, 10_000], lookups: 1_000_000, rounds: quick ? 5 : 15 },
 };
 
 const log = (line) => process.stdout.write(`${line}\n`);
@@ -70,19 +71,17 @@ try {
   for (const kind of kinds) {
     const name = kind === 'sqlite' ? 'sqlite' : /mariadb/i.test(version) ? 'mariadb' : 'mysql';
     const run = (runs[name] = {});
-    const common = { kind, serverUrl: mysqlUrl, log };
-    if (parts.has('ingest')) {
-      log(`${name}: ingest`);
-      run.ingest = await runIngest({ ...common, ...settings.ingest });
-    }
-    if (parts.has('dispatch')) {
-      log(`${name}: dispatch`);
-      run.dispatch = await runDispatch({ ...common, receiver, ...settings.dispatch });
-    }
-    if (parts.has('latency')) {
-      log(`${name}: end-to-end latency`);
-      run.latency = await runLatency({ ...common, receiver, ...settings.latency });
-    }
+    const common = { kind, name, serverUrl: mysqlUrl, log };
+    const part = async (label, work) => {
+      const began = Date.now();
+      log(`${name}: ${label}`);
+      const result = await work();
+      log(`  (${((Date.now() - began) / 1000).toFixed(1)} s)`);
+      return result;
+    };
+    if (parts.has('ingest')) run.ingest = await part('ingest', () => runIngest({ ...common, ...settings.ingest }));
+    if (parts.has('dispatch')) run.dispatch = await part('dispatch', () => runDispatch({ ...common, receiver, ...settings.dispatch }));
+    if (parts.has('latency')) run.latency = await part('end-to-end latency', () => runLatency({ ...common, receiver, ...settings.latency }));
   }
 } finally {
   await receiver.stop();

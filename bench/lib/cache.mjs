@@ -34,18 +34,21 @@ export async function runCache({ sizes, lookups, rounds, log }) {
   const { HandlerIndex } = await dist('cache-manager/handler-index.js');
   const { EVENT_CATALOG } = await dist('events/event-catalog.js');
   const catalog = EVENT_CATALOG.map((event) => event.id);
-  const result = {};
-  for (const size of sizes) {
+  const indexes = sizes.map((size) => {
     const list = handlers(size, catalog);
-    const buildStarted = performance.now();
+    const started = performance.now();
     const index = new HandlerIndex(list);
-    const buildMs = performance.now() - buildStarted;
-    timeLookups(index, catalog, lookups); // warm-up: let the JIT settle
-    const samples = [];
-    for (let r = 0; r < rounds; r++) samples.push(timeLookups(index, catalog, lookups));
-    samples.sort((a, b) => a - b);
-    const median = samples[Math.floor(samples.length / 2)];
-    result[size] = { 'lookup ns': round(median, 1), 'index build ms': round(buildMs, 2), 'matching handlers per lookup (avg)': round(avgMatches(index, catalog), 1) };
+    return { size, index, buildMs: performance.now() - started };
+  });
+  for (const { index } of indexes) timeLookups(index, catalog, lookups); // warm-up: let the JIT settle
+  // Rounds alternate between the sizes, so a noisy moment hits both; the fastest round of each counts.
+  const best = new Map(sizes.map((size) => [size, Infinity]));
+  for (let r = 0; r < rounds; r++) {
+    for (const { size, index } of indexes) best.set(size, Math.min(best.get(size), timeLookups(index, catalog, lookups)));
+  }
+  const result = {};
+  for (const { size, index, buildMs } of indexes) {
+    result[size] = { 'lookup ns': round(best.get(size), 1), 'index build ms': round(buildMs, 2), 'matching handlers per lookup (avg)': round(avgMatches(index, catalog), 1) };
     log(`  cache with ${size} handlers: ${result[size]['lookup ns']} ns per lookup, index built in ${result[size]['index build ms']} ms`);
   }
   const [small, large] = sizes;

@@ -57,7 +57,7 @@ async function preload(api, events, startId) {
   }
 }
 
-export async function runDispatch({ kind, serverUrl, receiver, deliveries, handlers, concurrency, log }) {
+export async function runDispatch({ kind, name = kind, serverUrl, receiver, deliveries, handlers, concurrency, log }) {
   const db = await createDatabase(kind, serverUrl);
   const key = newKey();
   const events = Math.ceil(deliveries / handlers);
@@ -84,7 +84,7 @@ export async function runDispatch({ kind, serverUrl, receiver, deliveries, handl
       const result = await runBaseline({ client, url, count: total, concurrency, body, headers, secret: created[0].signing_secret });
       baselines[client] = round(result.rate);
       baselineCpu[client] = round(result.cpuUsPerCall);
-      log(`  ${kind} baseline ${client}: ${baselines[client]} POSTs/s, sender CPU ${baselineCpu[client]} µs per POST`);
+      log(`  ${name} baseline ${client}: ${baselines[client]} POSTs/s, sender CPU ${baselineCpu[client]} µs per POST`);
     }
 
     // 3. The dispatcher drains the queue: time from the first to the last arrival at the receiver.
@@ -149,8 +149,7 @@ export async function runDispatch({ kind, serverUrl, receiver, deliveries, handl
         baselineSenderUsPerPost: { undici: baselineCpu.undici, 'dispatcher-client': baselineCpu['dispatcher-client'] },
       },
     };
-    log(
-      `  ${kind} dispatch: ${result['deliveries/s']} deliveries/s (${total} in ${result.seconds} s), ` +
+    log(`  ${name} dispatch: ${result['deliveries/s']} deliveries/s (${total} in ${result.seconds} s), ` +
         `÷ undici ${result.ratio.undici}, ÷ dispatcher client ${result.ratio['dispatcher-client']}, peak RSS ${result.memory.peakRssMb} MB, ` +
         `${result.check.succeeded} succeeded / ${result.check.logged} logged; CPU per delivery: service ${result.cpu.serviceUsPerDelivery} µs` +
         (result.cpu.databaseServerUsPerDelivery === null ? '' : `, database server ${result.cpu.databaseServerUsPerDelivery} µs`),

@@ -57,7 +57,7 @@ async function measure({ url, method, key, connections, seconds, body, eventsPer
  * posts and batches. The service runs with INSTANCE_ROLE=api (stores, never delivers) and
  * `handlers` enabled handlers on the event, so every event is written with that many deliveries.
  */
-export async function runIngest({ kind, serverUrl, concurrencies, routes, seconds, warmupSeconds, batchSize, handlers, log }) {
+export async function runIngest({ kind, name = kind, serverUrl, concurrencies, routes, seconds, warmupSeconds, batchSize, handlers, log }) {
   const db = await createDatabase(kind, serverUrl);
   const key = newKey();
   const service = await startService({
@@ -71,11 +71,10 @@ export async function runIngest({ kind, serverUrl, concurrencies, routes, second
     // The receiver is never called here (api role); port 9 is the discard port.
     await createHandlers(api, 9, handlers);
     const cells = { empty: [], single: [], batch: [] };
-    const run = async (name, options) => {
+    const run = async (label, options) => {
       if (warmupSeconds > 0) await measure({ ...options, seconds: warmupSeconds });
       const result = await measure({ ...options, seconds, pids });
-      log(
-        `  ${kind} ${name} c=${options.connections}: ${result['events/s'] ?? result['requests/s']}/s p50 ${result.p50_ms} ms p99 ${result.p99_ms} ms` +
+      log(`  ${name} ${name} c=${options.connections}: ${result['events/s'] ?? result['requests/s']}/s p50 ${result.p50_ms} ms p99 ${result.p99_ms} ms` +
           `${result.errors ? `, ${result.errors} errors` : ''}; CPU µs each: service ${result.cpu_us.service}` +
           `${result.cpu_us.server === null ? '' : `, database server ${result.cpu_us.server}`}, load generator ${result.cpu_us.generator}`,
       );

@@ -5,7 +5,7 @@ import { Pool } from 'undici';
 import { adminClient, createDatabase, createHandlers, newKey, startService } from './service.mjs';
 import { now, round, sleep, summarize } from './util.mjs';
 
-export async function runLatency({ kind, serverUrl, receiver, rate, seconds, handlers, concurrency, log }) {
+export async function runLatency({ kind, name = kind, serverUrl, receiver, rate, seconds, handlers, concurrency, log }) {
   const db = await createDatabase(kind, serverUrl);
   const key = newKey();
   const service = await startService({ databaseUrl: db.url, key, env: { DISPATCH_CONCURRENCY: String(concurrency) } });
@@ -26,8 +26,8 @@ export async function runLatency({ kind, serverUrl, receiver, rate, seconds, han
       return now();
     };
     // Warm-up: a second at the same rate, not counted.
-    await offer(post, rate, Math.min(1, seconds), 1_000_000_000);
-    await sleep(500);
+    await offer(post, rate, Math.min(1, seconds / 3), 1_000_000_000);
+    await sleep(Math.min(500, seconds * 100));
 
     await receiver.ask('reset', { record: true });
     const { accepted, acceptLatency, failures } = await offer(post, rate, seconds, 1);
@@ -74,8 +74,7 @@ export async function runLatency({ kind, serverUrl, receiver, rate, seconds, han
       endToEnd: { p50_ms: e2e.p50, p95_ms: e2e.p95, p99_ms: e2e.p99, max_ms: e2e.max },
       accept: { p50_ms: accept.p50, p95_ms: accept.p95, p99_ms: accept.p99 },
     };
-    log(
-      `  ${kind} latency at ${rate}/s: 202→handler p50 ${e2e.p50} / p95 ${e2e.p95} / p99 ${e2e.p99} ms ` +
+    log(`  ${name} latency at ${rate}/s: 202→handler p50 ${e2e.p50} / p95 ${e2e.p95} / p99 ${e2e.p99} ms ` +
         `(accept p50 ${accept.p50} / p99 ${accept.p99} ms; ${accepted.size} events, ${missing} missing, ${failures} failed)`,
     );
     return result;

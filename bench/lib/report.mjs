@@ -74,22 +74,62 @@ export function printTables(runs, cache, list) {
       const rows = [];
       for (const [name, label] of [['empty', 'empty route'], ['single', 'POST /events'], ['batch', 'POST /events/batch']]) {
         for (const c of r.ingest.cells[name]) {
-          rows.push({ route: label, concurrency: c.connections, 'events/s': fmt(c['events/s']), 'requests/s': fmt(c['requests/s']), 'p50 ms': fmt(c.p50_ms), 'p99 ms': fmt(c.p99_ms), errors: c.errors });
+          rows.push({
+            route: label,
+            concurrency: c.connections,
+            'events/s': fmt(c['events/s']),
+            'requests/s': fmt(c['requests/s']),
+            'p50 ms': fmt(c.p50_ms),
+            'p99 ms': fmt(c.p99_ms),
+            'service CPU µs/event': fmt(c.cpu_us.service),
+            'db server CPU µs/event': fmt(c.cpu_us.server),
+            errors: c.errors,
+          });
         }
       }
       const h = r.ingest.health;
-      if (h) rows.push({ route: 'GET /health', concurrency: h.connections, 'events/s': '—', 'requests/s': fmt(h['requests/s']), 'p50 ms': fmt(h.p50_ms), 'p99 ms': fmt(h.p99_ms), errors: h.errors });
+      if (h) {
+        rows.push({
+          route: 'GET /health',
+          concurrency: h.connections,
+          'events/s': '—',
+          'requests/s': fmt(h['requests/s']),
+          'p50 ms': fmt(h.p50_ms),
+          'p99 ms': fmt(h.p99_ms),
+          'service CPU µs/event': fmt(h.cpu_us.service),
+          'db server CPU µs/event': '—',
+          errors: h.errors,
+        });
+      }
       console.table(rows);
     }
     if (r.dispatch) {
       const d = r.dispatch;
       console.log(`\nDispatch on ${db}: ${fmt(d.deliveries)} deliveries (${fmt(d.events)} events × ${d.handlersPerEvent} handlers), concurrency ${d.concurrency}`);
       console.table([
-        { sender: 'dispatcher (queue → receiver)', 'per second': fmt(d['deliveries/s']), 'dispatch ÷ this': 1 },
-        { sender: 'baseline (a): undici Pool loop', 'per second': fmt(d.baselines['undici/s']), 'dispatch ÷ this': fmt(d.ratio.undici) },
-        { sender: "baseline (b): the dispatcher's client loop", 'per second': fmt(d.baselines['dispatcher-client/s']), 'dispatch ÷ this': fmt(d.ratio['dispatcher-client']) },
+        {
+          sender: 'dispatcher (queue → receiver)',
+          'per second': fmt(d['deliveries/s']),
+          'dispatch ÷ this': 1,
+          'sender CPU µs/POST': fmt(d.cpu.serviceUsPerDelivery),
+          'db server CPU µs/POST': fmt(d.cpu.databaseServerUsPerDelivery),
+        },
+        {
+          sender: 'baseline (a): undici Pool loop',
+          'per second': fmt(d.baselines['undici/s']),
+          'dispatch ÷ this': fmt(d.ratio.undici),
+          'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost.undici),
+          'db server CPU µs/POST': '—',
+        },
+        {
+          sender: "baseline (b): the dispatcher's client loop",
+          'per second': fmt(d.baselines['dispatcher-client/s']),
+          'dispatch ÷ this': fmt(d.ratio['dispatcher-client']),
+          'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost['dispatcher-client']),
+          'db server CPU µs/POST': '—',
+        },
       ]);
-      console.log(`  peak RSS ${fmt(d.memory.peakRssMb)} MB; ${fmt(d.check.succeeded)} deliveries succeeded, ${fmt(d.check.logged)} logged`);
+      console.log(`  peak RSS of the service ${fmt(d.memory.peakRssMb)} MB; ${fmt(d.check.succeeded)} deliveries succeeded, ${fmt(d.check.logged)} logged`);
     }
     if (r.latency) {
       const l = r.latency;
