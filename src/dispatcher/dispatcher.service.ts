@@ -25,8 +25,9 @@ interface Claimed {
  * Claims run ahead of the calls: up to one more round of deliveries waits here, claimed, so a
  * slot that frees starts its next call at once instead of after a claim's round trips. A slot
  * frees when its call ends; the outcome is written meanwhile, together with the other calls
- * that ended (OutcomeWriter), and the next delivery on the same object becomes claimable when
- * that write commits.
+ * that ended (OutcomeWriter). That write also claims, for this worker, the next delivery of the
+ * same event (the next handler in run order), which joins the waiting ones; other deliveries
+ * on the same object become claimable when the write commits.
  */
 @Injectable()
 export class DispatcherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -96,8 +97,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     this.timers = [];
     const deadline = Date.now() + this.config.dispatch.shutdownGraceMs;
     while (this.claiming && Date.now() < deadline) await sleep(5);
-    const unstarted = this.ready.splice(0).map((entry) => entry.delivery.id);
-    await this.queue.release(this.owner, unstarted, Date.now()).catch((error: Error) => this.logger.error(`Release failed: ${error.message}`));
+    await this.release(this.ready.splice(0).map((entry) => entry.delivery.id));
     while (this.started.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.started.values()]), sleep(Math.max(0, deadline - Date.now()))]);
     }
@@ -105,7 +105,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       const ids = [...this.calling];
       const running = [...this.started.values()];
       this.stopping.abort();
-      await this.queue.release(this.owner, ids, Date.now()).catch((error: Error) => this.logger.error(`Release failed: ${error.message}`));
+      await this.release(ids);
       // The aborted calls end at once and record nothing; wait so none touches the database after it closes.
       await Promise.race([Promise.allSettled(running), sleep(2000)]);
       this.logger.warn(`Shut down with ${ids.length} deliveries unfinished; handed back to the queue`);
@@ -158,9 +158,15 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       let handlers: Map<number, HandlerEntity | undefined>;
       try {
         claimed = await this.queue.claim(this.owner, limit, now, now + leaseMs);
-        handlers = claimed.length > 0 ? await this.handlersOf(claimed) : new Map();
       } catch (error) {
         this.logger.error(`Claim failed: ${(error as Error).message}`);
+        return;
+      }
+      try {
+        handlers = claimed.length > 0 ? await this.handlersOf(claimed) : new Map();
+      } catch (error) {
+        this.logger.error(`Reading the handlers of claimed deliveries failed: ${(error as Error).message}`);
+        await this.release(claimed.map((delivery) => delivery.id));
         return;
       }
       for (const delivery of claimed) this.ready.push({ delivery, handler: handlers.get(delivery.handlerId) });
@@ -193,13 +199,21 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   /** The next delivery of an event, claimed when the previous one's outcome was written: queued to run, or handed back when stopping. */
   private async takeSuccessor(next: ClaimedDelivery): Promise<void> {
     if (this.running) {
-      const handlers = await this.handlersOf([next]).catch(() => undefined);
+      const handlers = await this.handlersOf([next]).catch((error: Error) => {
+        this.logger.error(`Reading the handler of delivery ${next.id} failed: ${error.message}`);
+        return undefined;
+      });
       if (handlers && this.running) {
         this.ready.push({ delivery: next, handler: handlers.get(next.handlerId) });
         return;
       }
     }
-    await this.queue.release(this.owner, [next.id], Date.now());
+    await this.release([next.id]);
+  }
+
+  /** Hands deliveries this worker claimed but will not run back to the queue (their lease would otherwise have to expire). */
+  private async release(ids: number[]): Promise<void> {
+    await this.queue.release(this.owner, ids, Date.now()).catch((error: Error) => this.logger.error(`Release failed: ${error.message}`));
   }
 
   /**
