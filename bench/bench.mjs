@@ -45,12 +45,13 @@ const settings = {
     // Quick mode measures ingest at the top concurrency only (autocannon runs at least a second per cell).
     concurrencies: (args['ingest-concurrency'] ?? (quick ? '64' : '1,16,64')).split(',').map(Number),
     routes: args['ingest-routes'].split(','),
-    seconds: args.seconds ? Number(args.seconds) : quick ? 0.3 : 10,
-    warmupSeconds: quick ? 0 : 2,
+    seconds: args.seconds ? Number(args.seconds) : quick ? 0.3 : 4,
+    rounds: quick ? 1 : 3,
+    warmupSeconds: quick ? 0 : 1,
     batchSize: 100,
     handlers: 3,
   },
-  dispatch: { deliveries: quick ? 2_000 : 20_000, handlers: 3, concurrency: Number(args['dispatch-concurrency']) },
+  dispatch: { deliveries: quick ? 2_000 : 20_000, handlers: 3, concurrency: Number(args['dispatch-concurrency']), repeats: quick ? 1 : 3 },
   latency: { rate: 500, seconds: quick ? 1.5 : 30, handlers: 1, concurrency: Number(args['dispatch-concurrency']) },
   cache: { sizes: [10, 10_000], lookups: 1_000_000, rounds: quick ? 5 : 15 },
 };

@@ -57,7 +57,8 @@ async function preload(api, events, startId) {
   }
 }
 
-export async function runDispatch({ kind, name = kind, serverUrl, receiver, deliveries, handlers, concurrency, log }) {
+/** One measurement: fill a fresh queue, run both baselines, then let a worker drain the queue. */
+async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handlers, concurrency, log }) {
   const db = await createDatabase(kind, serverUrl);
   const key = newKey();
   const events = Math.ceil(deliveries / handlers);
@@ -158,6 +159,44 @@ export async function runDispatch({ kind, name = kind, serverUrl, receiver, deli
   } finally {
     await db.drop();
   }
+}
+
+/**
+ * Dispatch, measured `repeats` times, each on a fresh queue with its own baselines: the figures
+ * are the medians (memory: the highest peak), every run is kept under `runs`.
+ */
+export async function runDispatch({ kind, name = kind, repeats = 1, log, ...options }) {
+  const runs = [];
+  for (let i = 0; i < repeats; i++) runs.push(await dispatchOnce({ kind, name, log, ...options }));
+  const mid = (pick) => {
+    const values = runs.map(pick).filter((value) => value !== null && value !== undefined).sort((a, b) => a - b);
+    return values.length === 0 ? null : values[Math.floor((values.length - 1) / 2)];
+  };
+  const rate = mid((run) => run['deliveries/s']);
+  const undici = mid((run) => run.baselines['undici/s']);
+  const client = mid((run) => run.baselines['dispatcher-client/s']);
+  const first = runs[0];
+  return {
+    events: first.events,
+    handlersPerEvent: first.handlersPerEvent,
+    deliveries: first.deliveries,
+    concurrency: first.concurrency,
+    repeats,
+    'deliveries/s': rate,
+    baselines: { 'undici/s': undici, 'dispatcher-client/s': client },
+    ratio: { undici: round(rate / undici, 3), 'dispatcher-client': round(rate / client, 3) },
+    check: { succeeded: Math.min(...runs.map((run) => run.check.succeeded)), logged: Math.min(...runs.map((run) => run.check.logged)) },
+    memory: { peakRssMb: Math.max(...runs.map((run) => run.memory.peakRssMb)) },
+    cpu: {
+      serviceUsPerDelivery: mid((run) => run.cpu.serviceUsPerDelivery),
+      databaseServerUsPerDelivery: mid((run) => run.cpu.databaseServerUsPerDelivery),
+      baselineSenderUsPerPost: {
+        undici: mid((run) => run.cpu.baselineSenderUsPerPost.undici),
+        'dispatcher-client': mid((run) => run.cpu.baselineSenderUsPerPost['dispatcher-client']),
+      },
+    },
+    runs,
+  };
 }
 
 /** CPU µs per delivery between two readings in ms (null when a reading is missing, e.g. the service started after the first arrival). */

@@ -54,10 +54,15 @@ async function measure({ url, method, key, connections, seconds, body, eventsPer
 
 /**
  * Runs every ingest cell on one database kind: for each concurrency, the empty route, single
- * posts and batches. The service runs with INSTANCE_ROLE=api (stores, never delivers) and
- * `handlers` enabled handlers on the event, so every event is written with that many deliveries.
+ * posts and batches, and at the top concurrency GET /health. The service runs with
+ * INSTANCE_ROLE=api (stores, never delivers) and `handlers` enabled handlers on the event, so
+ * every event is written with that many deliveries.
+ *
+ * Each cell is measured `rounds` times, the routes taking turns round by round, so a noisy
+ * moment on the machine hits every route alike; a cell reports its median round (by rate),
+ * and keeps every round's rate.
  */
-export async function runIngest({ kind, name = kind, serverUrl, concurrencies, routes, seconds, warmupSeconds, batchSize, handlers, log }) {
+export async function runIngest({ kind, name = kind, serverUrl, concurrencies, routes, seconds, rounds, warmupSeconds, batchSize, handlers, log }) {
   const db = await createDatabase(kind, serverUrl);
   const key = newKey();
   const service = await startService({
@@ -70,54 +75,57 @@ export async function runIngest({ kind, name = kind, serverUrl, concurrencies, r
     const api = adminClient(service, key);
     // The receiver is never called here (api role); port 9 is the discard port.
     await createHandlers(api, 9, handlers);
-    const cells = { empty: [], single: [], batch: [] };
-    const run = async (label, options) => {
-      if (warmupSeconds > 0) await measure({ ...options, seconds: warmupSeconds });
-      const result = await measure({ ...options, seconds, pids });
-      log(`  ${name} ${name} c=${options.connections}: ${result['events/s'] ?? result['requests/s']}/s p50 ${result.p50_ms} ms p99 ${result.p99_ms} ms` +
-          `${result.errors ? `, ${result.errors} errors` : ''}; CPU µs each: service ${result.cpu_us.service}` +
-          `${result.cpu_us.server === null ? '' : `, database server ${result.cpu_us.server}`}, load generator ${result.cpu_us.generator}`,
-      );
-      return result;
+    const kinds = {
+      empty: { label: 'empty route', path: '/api/v1/bench/empty', body: () => eventBody(++objectId), eventsPerRequest: 1 },
+      single: { label: 'POST /api/v1/events', path: '/api/v1/events', body: () => eventBody(++objectId), eventsPerRequest: 1 },
+      batch: {
+        label: `POST /api/v1/events/batch (${batchSize} per request)`,
+        path: '/api/v1/events/batch',
+        body: () => batchBody(batchSize),
+        eventsPerRequest: batchSize,
+        expect: (text) => text.includes(`"accepted":${batchSize},`),
+      },
+      health: { label: 'GET /health', path: '/health', method: 'GET' },
     };
-    for (const connections of concurrencies) {
-      if (routes.includes('empty')) cells.empty.push(
-        await run('empty route', {
-          url: `${service.url}/api/v1/bench/empty`,
-          method: 'POST',
-          key,
-          connections,
-          body: () => eventBody(++objectId),
-          eventsPerRequest: 1,
-        }),
-      );
-      if (routes.includes('single')) cells.single.push(
-        await run('POST /api/v1/events', {
-          url: `${service.url}/api/v1/events`,
-          method: 'POST',
-          key,
-          connections,
-          body: () => eventBody(++objectId),
-          eventsPerRequest: 1,
-        }),
-      );
-      if (routes.includes('batch')) cells.batch.push(
-        await run(`POST /api/v1/events/batch (${batchSize} per request)`, {
-          url: `${service.url}/api/v1/events/batch`,
-          method: 'POST',
-          key,
-          connections,
-          body: () => batchBody(batchSize),
-          eventsPerRequest: batchSize,
-          expect: (text) => text.includes(`"accepted":${batchSize},`),
-        }),
-      );
-    }
     const top = concurrencies[concurrencies.length - 1];
-    const health = routes.includes('empty') ? await run('GET /health', { url: `${service.url}/health`, method: 'GET', connections: top }) : null;
-    return { handlersPerEvent: handlers, batchSize, cells, health };
+    const plan = concurrencies.map((connections) => ({
+      connections,
+      routes: [...routes.filter((route) => route !== 'health'), ...(connections === top && routes.includes('empty') ? ['health'] : [])],
+    }));
+    const cells = { empty: [], single: [], batch: [] };
+    let health = null;
+    for (const { connections, routes: here } of plan) {
+      const results = Object.fromEntries(here.map((route) => [route, []]));
+      const options = (route) => {
+        const { path, method = 'POST', body, eventsPerRequest, expect } = kinds[route];
+        return { url: `${service.url}${path}`, method, key: method === 'POST' ? key : undefined, connections, body, eventsPerRequest, expect };
+      };
+      if (warmupSeconds > 0) for (const route of here) await measure({ ...options(route), seconds: warmupSeconds });
+      for (let round = 0; round < rounds; round++) {
+        for (const route of here) results[route].push(await measure({ ...options(route), seconds, pids }));
+      }
+      for (const route of here) {
+        const result = median(results[route]);
+        log(
+          `  ${name} ${kinds[route].label} c=${connections}: ${result['events/s'] ?? result['requests/s']}/s p50 ${result.p50_ms} ms p99 ${result.p99_ms} ms` +
+            `${result.errors ? `, ${result.errors} errors` : ''}; CPU µs each: service ${result.cpu_us.service}` +
+            `${result.cpu_us.server === null ? '' : `, database server ${result.cpu_us.server}`}, load generator ${result.cpu_us.generator}` +
+            (rounds > 1 ? ` (rounds: ${result.rounds.join(', ')})` : ''),
+        );
+        if (route === 'health') health = result;
+        else cells[route].push(result);
+      }
+    }
+    return { handlersPerEvent: handlers, batchSize, rounds, secondsPerRound: seconds, cells, health };
   } finally {
     await service.stop();
     await db.drop();
   }
+}
+
+/** The round with the median rate, with every round's rate. */
+function median(results) {
+  const rate = (result) => result['events/s'] ?? result['requests/s'];
+  const sorted = [...results].sort((a, b) => rate(a) - rate(b));
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: results.map(rate) };
 }

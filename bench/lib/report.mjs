@@ -70,7 +70,10 @@ const fmt = (value) => (typeof value === 'number' ? value.toLocaleString('en-US'
 export function printTables(runs, cache, list) {
   for (const [db, r] of Object.entries(runs)) {
     if (r.ingest) {
-      console.log(`\nIngest on ${db} (${r.ingest.handlersPerEvent} handlers per event, INSTANCE_ROLE=api, batches of ${r.ingest.batchSize}):`);
+      console.log(
+        `\nIngest on ${db} (${r.ingest.handlersPerEvent} handlers per event, INSTANCE_ROLE=api, batches of ${r.ingest.batchSize}; ` +
+          `median of ${r.ingest.rounds} round(s) of ${r.ingest.secondsPerRound} s):`,
+      );
       const rows = [];
       for (const [name, label] of [['empty', 'empty route'], ['single', 'POST /events'], ['batch', 'POST /events/batch']]) {
         for (const c of r.ingest.cells[name]) {
@@ -105,7 +108,10 @@ export function printTables(runs, cache, list) {
     }
     if (r.dispatch) {
       const d = r.dispatch;
-      console.log(`\nDispatch on ${db}: ${fmt(d.deliveries)} deliveries (${fmt(d.events)} events × ${d.handlersPerEvent} handlers), concurrency ${d.concurrency}`);
+      console.log(
+        `\nDispatch on ${db}: ${fmt(d.deliveries)} deliveries (${fmt(d.events)} events × ${d.handlersPerEvent} handlers), concurrency ${d.concurrency}; ` +
+          `median of ${d.repeats} run(s), each with its own baselines:`,
+      );
       console.table([
         {
           sender: 'dispatcher (queue → receiver)',
