@@ -6,6 +6,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { buildDataSourceOptions } from './database/data-source.js';
+import { DirectSqlModule } from './database/direct-sql.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { CacheManagerModule } from './cache-manager/cache-manager.module.js';
 import { EventsModule } from './events/events.module.js';
@@ -15,6 +16,7 @@ import { DispatcherModule } from './dispatcher/dispatcher.module.js';
 import { ExecutionLogsModule } from './execution-logs/execution-logs.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { MetricsControllerModule } from './metrics/metrics-controller.module.js';
+import { EmptyRouteModule } from './bench/empty-route.module.js';
 import { ConsoleModule } from './console/console.module.js';
 
 /** Holds the SQLite instance lock until the application has shut down. */
@@ -35,6 +37,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         TypeOrmModule.forRoot({ ...buildDataSourceOptions(config.database), migrationsRun: true }),
+        DirectSqlModule,
         ScheduleModule.forRoot(),
         // One throttler, applied only where IngestThrottlerGuard is used (the ingest routes).
         ThrottlerModule.forRoot({ throttlers: [{ name: 'default', ttl: config.ingest.rateWindowMs, limit: config.ingest.rateLimit }] }),
@@ -47,6 +50,7 @@ export class AppModule {
         ExecutionLogsModule,
         MetricsControllerModule,
         HealthModule,
+        ...(config.bench.emptyRoute ? [EmptyRouteModule] : []),
         ConsoleModule,
       ],
     };

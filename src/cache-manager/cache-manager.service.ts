@@ -71,6 +71,11 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
     return this.index.lookup(eventId, stage);
   }
 
+  /** The cached row of an enabled handler, as of the last refresh or sync. */
+  enabledHandler(id: number): HandlerEntity | undefined {
+    return this.handlers.get(id);
+  }
+
   status(): CacheStatus {
     return {
       version: this.cursor.version,

@@ -13,31 +13,33 @@ export function compareHandlers(a: Pick<HandlerEntity, 'priority' | 'id'>, b: Pi
  * lookup on the hot path is one Map read, independent of the number of handlers.
  */
 export class HandlerIndex {
-  private readonly byKey = new Map<string, readonly HandlerEntity[]>();
+  /** One map per stage, keyed by catalog event ID: a lookup builds no key string. */
+  private readonly byStage = new Map<HandlerStage, Map<string, readonly HandlerEntity[]>>();
   readonly size: number;
 
   constructor(handlers: Iterable<HandlerEntity>) {
-    const lists = new Map<string, HandlerEntity[]>();
+    const lists = new Map<HandlerStage, Map<string, HandlerEntity[]>>();
     let size = 0;
     for (const handler of handlers) {
       if (handler.status !== 'enabled') continue;
       size += 1;
+      let stage = lists.get(handler.stage);
+      if (!stage) lists.set(handler.stage, (stage = new Map()));
       for (const eventId of expandEventPattern(handler.event)) {
-        const key = HandlerIndex.key(handler.stage, eventId);
-        const list = lists.get(key);
+        const list = stage.get(eventId);
         if (list) list.push(handler);
-        else lists.set(key, [handler]);
+        else stage.set(eventId, [handler]);
       }
     }
-    for (const [key, list] of lists) this.byKey.set(key, Object.freeze(list.sort(compareHandlers)));
+    for (const [stage, events] of lists) {
+      const frozen = new Map<string, readonly HandlerEntity[]>();
+      for (const [eventId, list] of events) frozen.set(eventId, Object.freeze(list.sort(compareHandlers)));
+      this.byStage.set(stage, frozen);
+    }
     this.size = size;
   }
 
   lookup(eventId: string, stage: HandlerStage = 'after'): readonly HandlerEntity[] {
-    return this.byKey.get(HandlerIndex.key(stage, eventId)) ?? EMPTY;
-  }
-
-  private static key(stage: HandlerStage, eventId: string): string {
-    return `${stage} ${eventId}`;
+    return this.byStage.get(stage)?.get(eventId) ?? EMPTY;
   }
 }

@@ -86,6 +86,8 @@ export class AppConfig {
   };
   readonly logs!: { readonly retentionDays: number; readonly cleanupCron: string };
   readonly decisions!: { readonly budgetMs: number };
+  /** Benchmarks only: mount the empty route. */
+  readonly bench!: { readonly emptyRoute: boolean };
 
   constructor(values: AppConfig) {
     Object.assign(this, values);
@@ -231,5 +233,6 @@ export function loadConfig(input: EnvInput): AppConfig {
     },
     logs: { retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays, cleanupCron },
     decisions: { budgetMs: env.DECISION_BUDGET_MS ?? DEFAULTS.decisionBudgetMs },
+    bench: { emptyRoute: env.BENCH_EMPTY_ROUTE === 'true' || env.BENCH_EMPTY_ROUTE === '1' },
   } as AppConfig);
 }

@@ -195,6 +195,11 @@ export class EnvironmentVariables {
   @Min(100)
   @Max(300000)
   DECISION_BUDGET_MS?: number;
+
+  /** Benchmarks only: mounts POST /api/v1/bench/empty, the framework's ceiling for ingest. */
+  @IsOptional()
+  @IsIn(['true', 'false', '1', '0'], { message: 'BENCH_EMPTY_ROUTE must be true or false' })
+  BENCH_EMPTY_ROUTE?: string;
 }
 
 export const ENV_KEYS = Object.freeze([
@@ -232,6 +237,7 @@ export const ENV_KEYS = Object.freeze([
   'LOG_CLEANUP_CRON',
   'SHUTDOWN_GRACE_MS',
   'DECISION_BUDGET_MS',
+  'BENCH_EMPTY_ROUTE',
 ] as const);
 
 export type EnvKey = (typeof ENV_KEYS)[number];

@@ -8,12 +8,14 @@ import { HandlerChangeEntity } from '../cache-manager/handler-change.entity.js';
 import { ApiKeyEntity } from '../api-keys/api-key.entity.js';
 import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema.js';
 import { Dispatch1763900000000 } from './migrations/1763900000000-dispatch.js';
+import { DropUnusedIndexes1764000000000 } from './migrations/1764000000000-drop-unused-indexes.js';
+import { DeliveriesByHandlerAndTime1764100000000 } from './migrations/1764100000000-deliveries-by-handler-and-time.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity];
 
 /** Every migration, in order. */
-export const MIGRATIONS = [InitialSchema1763800000000, Dispatch1763900000000];
+export const MIGRATIONS = [InitialSchema1763800000000, Dispatch1763900000000, DropUnusedIndexes1764000000000, DeliveriesByHandlerAndTime1764100000000];
 
 /**
  * The one place that turns configuration into TypeORM options, used by the Nest app,

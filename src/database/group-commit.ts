@@ -11,15 +11,19 @@ interface Waiting<I, O> {
  *
  * `write` gets the batch and returns one result per item, in order. If it throws, each item
  * of that batch is written again on its own, so one bad item fails only its own caller.
+ *
+ * `writers` (default 1) is how many writes may be in flight at once: with a database server
+ * that works on its own cores, a second write overlaps the first one's round trips.
  */
 export class GroupCommit<I, O> {
   private queue: Waiting<I, O>[] = [];
-  private writing = false;
+  private writing = 0;
   private scheduled = false;
 
   constructor(
     private readonly write: (items: I[]) => Promise<O[]>,
     private readonly maxBatch = 200,
+    private readonly writers = 1,
   ) {}
 
   submit(item: I): Promise<O> {
@@ -35,40 +39,37 @@ export class GroupCommit<I, O> {
    * that arrived together would still be committed one by one.
    */
   private schedule(): void {
-    if (this.writing || this.scheduled) return;
+    if (this.writing >= this.writers || this.scheduled || this.queue.length === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      void this.drain();
+      while (this.writing < this.writers && this.queue.length > 0) void this.drain(this.queue.splice(0, this.maxBatch));
     });
   }
 
-  private async drain(): Promise<void> {
-    this.writing = true;
+  private async drain(batch: Waiting<I, O>[]): Promise<void> {
+    this.writing += 1;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        try {
-          const results = await this.write(batch.map((entry) => entry.item));
-          batch.forEach((entry, index) => entry.resolve(results[index]!));
-        } catch (error) {
-          if (batch.length === 1) {
-            batch[0]!.reject(error);
-            continue;
-          }
-          for (const entry of batch) {
-            try {
-              const [result] = await this.write([entry.item]);
-              entry.resolve(result!);
-            } catch (single) {
-              entry.reject(single);
-            }
+      try {
+        const results = await this.write(batch.map((entry) => entry.item));
+        batch.forEach((entry, index) => entry.resolve(results[index]!));
+      } catch (error) {
+        if (batch.length === 1) {
+          batch[0]!.reject(error);
+          return;
+        }
+        for (const entry of batch) {
+          try {
+            const [result] = await this.write([entry.item]);
+            entry.resolve(result!);
+          } catch (single) {
+            entry.reject(single);
           }
         }
       }
     } finally {
-      this.writing = false;
-      if (this.queue.length > 0) this.schedule();
+      this.writing -= 1;
+      this.schedule();
     }
   }
 }

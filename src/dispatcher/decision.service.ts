@@ -125,7 +125,7 @@ export class DecisionService {
 
   private call(handler: HandlerEntity, body: string, eventsId: string, timeoutMs: number): Promise<CallResult> {
     if (handler.type === 'script') return this.scripts.run(handler, body, eventsId, timeoutMs);
-    return this.http.call(handler, body, `msg_decide_${randomBytes(8).toString('hex')}`, timeoutMs);
+    return this.http.callViaHttpService(handler, body, `msg_decide_${randomBytes(8).toString('hex')}`, timeoutMs);
   }
 }
 

@@ -27,6 +27,8 @@ export function webhookId(delivery: Pick<ClaimedDelivery, 'id'>): string {
 export class DeliveryRunner {
   private readonly logger = new Logger('Dispatch');
   private readonly retries: RetryPolicy;
+  /** One log line per delivery outcome is written at `log` level; building it costs, so only when that level is on. */
+  private readonly logOutcomes: boolean;
 
   constructor(
     private readonly outcomes: OutcomeWriter,
@@ -38,20 +40,32 @@ export class DeliveryRunner {
     private readonly config: AppConfig,
   ) {
     this.retries = new RetryPolicy(config.dispatch.retryScheduleMs);
+    this.logOutcomes = config.log.level !== 'error' && config.log.level !== 'warn';
   }
 
   /**
    * `stop` aborts the call when the instance shuts down; the delivery has then been handed
-   * back to the queue, so nothing is recorded for it here.
+   * back to the queue, so nothing is recorded for it here. `called` runs as soon as the call
+   * itself is over, before its outcome is written. With `chain`, the next delivery of the
+   * event is claimed for `owner` when this first attempt's outcome is written, and returned.
    */
-  async run(owner: string, delivery: ClaimedDelivery, handler: HandlerEntity | undefined, stop?: AbortSignal): Promise<void> {
+  async run(
+    owner: string,
+    delivery: ClaimedDelivery,
+    handler: HandlerEntity | undefined,
+    stop?: AbortSignal,
+    called?: () => void,
+    chain = false,
+  ): Promise<ClaimedDelivery | null> {
+    const successor = chain && delivery.blocking ? delivery : undefined;
     const body = envelopeJson(delivery.eventsId, delivery.objectId, delivery.dt, delivery.dataJson);
     const trigger: LogTrigger = delivery.manual ? 'manual' : 'auto';
     const attempt = delivery.attempts + 1;
 
     if (!handler || handler.status !== 'enabled') {
+      called?.();
       const why = handler ? `handler is ${handler.status}` : 'handler was deleted';
-      await this.finish(owner, delivery, handler, body, attempt, trigger, skipResult(why), {
+      return this.finish(owner, delivery, handler, body, attempt, trigger, skipResult(why), {
         id: delivery.id,
         status: 'skipped',
         attempted: false,
@@ -59,12 +73,12 @@ export class DeliveryRunner {
         manual: delivery.manual,
         responseCode: null,
         error: `skipped: ${why}`,
-      });
-      return;
+      }, successor);
     }
 
     const result = await this.execute(handler, body, webhookId(delivery), delivery.eventsId, stop);
-    if (stop?.aborted) return;
+    called?.();
+    if (stop?.aborted) return null;
     const now = Date.now();
     let update: DeliveryUpdate = {
       id: delivery.id,
@@ -80,7 +94,7 @@ export class DeliveryRunner {
       const wait = result.retryAfterMs ?? this.retries.delayMs(attempt);
       update = { ...update, status: retry ? 'pending' : 'failed', nextAttemptAt: retry ? now + wait : now };
     }
-    await this.finish(owner, delivery, handler, body, attempt, trigger, result, update);
+    const next = await this.finish(owner, delivery, handler, body, attempt, trigger, result, update, successor);
 
     if (result.gone) {
       await this.disable(handler, `Receiver answered 410 Gone on ${new Date(now).toISOString()}`);
@@ -90,13 +104,17 @@ export class DeliveryRunner {
         `Failing without a success since ${new Date(handler.failingSince!).toISOString()} (longer than AUTO_DISABLE_AFTER)`,
       );
     }
+    return next;
   }
 
   /** Sends the sample payload of the handler's event now, outside the queue; returns the log row. */
   async test(handler: HandlerEntity, event: EventDefinition): Promise<ExecutionLog> {
     const envelope = sampleEnvelope(event, isoWithOffset(Date.now()));
     const body = JSON.stringify(envelope);
-    const result = await this.execute(handler, body, `msg_test_${randomBytes(8).toString('hex')}`, event.id);
+    const result =
+      handler.type === 'script'
+        ? await this.scripts.run(handler, body, event.id, handler.timeoutMs)
+        : await this.http.callViaHttpService(handler, body, `msg_test_${randomBytes(8).toString('hex')}`);
     const record = { ...this.logRecord(null, null, event.id, envelope.event.object_id, handler.id, handler.name, body, 1, 'test', result), stage: handler.stage };
     const id = await this.logs.insert([record]);
     return { ...record, id };
@@ -116,7 +134,8 @@ export class DeliveryRunner {
     trigger: LogTrigger,
     result: CallResult,
     update: DeliveryUpdate,
-  ): Promise<void> {
+    chain?: ClaimedDelivery,
+  ): Promise<ClaimedDelivery | null> {
     const now = Date.now();
     const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventsId, delivery.objectId, delivery.handlerId, handler?.name ?? '(deleted)', body, attempt, trigger, result);
     if (update.status === 'skipped') record.status = 'skipped';
@@ -126,8 +145,9 @@ export class DeliveryRunner {
       if (result.ok && handler.failingSince !== null) streak = { handlerId: handler.id, failingSince: null };
       if (!result.ok && handler.failingSince === null) streak = { handlerId: handler.id, failingSince: now };
     }
-    await this.outcomes.record({ owner, log: record, update, streak });
+    const next = await this.outcomes.record({ owner, log: record, update, streak, chain });
     this.metrics.countDelivery(update.status === 'pending' ? 'retry' : update.status, result.durationMs);
+    if (update.status !== 'failed' && !this.logOutcomes) return next;
     // One line per delivery outcome; the handler's own answer and headers never go in it.
     const fields = {
       delivery_id: delivery.id,
@@ -143,6 +163,7 @@ export class DeliveryRunner {
     };
     if (update.status === 'failed') this.logger.warn('delivery failed', fields);
     else this.logger.log(`delivery ${fields.outcome}`, fields);
+    return next;
   }
 
   private failingTooLong(handler: HandlerEntity, now: number): boolean {

@@ -1,28 +1,47 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config.js';
+import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
 import { ClaimedDelivery, DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { WorkSignal } from './work-signal.js';
 
+interface Claimed {
+  delivery: ClaimedDelivery;
+  handler: HandlerEntity | undefined;
+}
+
 /**
- * The worker: keeps up to DISPATCH_CONCURRENCY deliveries in flight. It claims due deliveries
- * when woken (an event was accepted here, a delivery finished) or every poll interval (work
- * from other instances, retries coming due), renews its leases while calls run, and hands
- * back the deliveries of workers whose lease ran out.
+ * The worker: keeps up to DISPATCH_CONCURRENCY calls in flight. It claims due deliveries when
+ * woken (an event was accepted here, a call ended, an outcome was written) or every poll
+ * interval (work from other instances, retries coming due), renews its leases while it holds
+ * them, and hands back the deliveries of workers whose lease ran out.
+ *
+ * Claims run ahead of the calls: up to one more round of deliveries waits here, claimed, so a
+ * slot that frees starts its next call at once instead of after a claim's round trips. A slot
+ * frees when its call ends; the outcome is written meanwhile, together with the other calls
+ * that ended (OutcomeWriter). That write also claims, for this worker, the next delivery of the
+ * same event (the next handler in run order), which joins the waiting ones; other deliveries
+ * on the same object become claimable when the write commits.
  */
 @Injectable()
 export class DispatcherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Dispatcher');
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private running = false;
-  private pumping = false;
+  private claiming = false;
   private again = false;
-  private readonly inFlight = new Map<number, Promise<void>>();
+  /** Claimed, not started yet; oldest first. */
+  private ready: Claimed[] = [];
+  /** Started and not yet recorded: the call, then the write of its outcome. */
+  private readonly started = new Map<number, Promise<void>>();
+  /** Deliveries whose call is in progress. */
+  private readonly calling = new Set<number>();
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => void) | null = null;
   /** Consecutive failed claims (the database is down): claiming pauses, longer each time. */
@@ -36,8 +55,12 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     private readonly queue: DeliveryQueue,
     private readonly runner: DeliveryRunner,
     private readonly signal: WorkSignal,
+    private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    // Every call in flight listens to it.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   onApplicationBootstrap(): void {
     if (this.config.dispatch.role === 'api') {
@@ -47,8 +70,9 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     this.start();
   }
 
+  /** Calls in progress. */
   get activeCount(): number {
-    return this.inFlight.size;
+    return this.calling.size;
   }
 
   start(): void {
@@ -67,7 +91,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     this.logger.log(`Delivering as ${this.owner}, up to ${this.config.dispatch.concurrency} at a time`);
   }
 
-  /** Stop claiming, let in-flight calls finish within the grace period, hand back the rest. */
+  /** Stop claiming, hand back what was claimed but not started, let calls in flight finish within the grace period, hand back the rest. */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.running) return;
     this.running = false;
@@ -75,14 +99,16 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     const deadline = Date.now() + this.config.dispatch.shutdownGraceMs;
-    while (this.inFlight.size > 0 && Date.now() < deadline) {
-      await Promise.race([Promise.allSettled([...this.inFlight.values()]), sleep(Math.max(0, deadline - Date.now()))]);
+    while (this.claiming && Date.now() < deadline) await sleep(5);
+    await this.release(this.ready.splice(0).map((entry) => entry.delivery.id));
+    while (this.started.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.started.values()]), sleep(Math.max(0, deadline - Date.now()))]);
     }
-    if (this.inFlight.size > 0) {
-      const ids = [...this.inFlight.keys()];
-      const running = [...this.inFlight.values()];
+    if (this.started.size > 0) {
+      const ids = [...this.calling];
+      const running = [...this.started.values()];
       this.stopping.abort();
-      await this.queue.release(this.owner, ids, Date.now()).catch((error: Error) => this.logger.error(`Release failed: ${error.message}`));
+      await this.release(ids);
       // The aborted calls end at once and record nothing; wait so none touches the database after it closes.
       await Promise.race([Promise.allSettled(running), sleep(2000)]);
       this.logger.warn(`Shut down with ${ids.length} deliveries unfinished; handed back to the queue`);
@@ -90,35 +116,51 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /**
-   * Claims on the next turn of the event loop, not at once: the calls that finish together
-   * (their outcomes are committed as a group) then free their slots for one claim, not one each.
+   * Starts what is ready, then claims more on the next turn of the event loop: the calls that
+   * end together (and the outcomes committed as a group) then lead to one claim, not one each.
    */
   wake(): void {
-    if (!this.running || Date.now() < this.pausedUntil) return;
-    if (this.pumping) {
+    if (!this.running) return;
+    this.startReady();
+    if (this.claiming) {
       this.again = true;
       return;
     }
-    this.pumping = true;
-    void new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.pump()).finally(() => {
-      this.pumping = false;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    if (!this.wantsMore() || Date.now() < this.pausedUntil) return;
+    this.claiming = true;
+    void new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.claimMore())
+      .finally(() => {
+        this.claiming = false;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
   }
 
-  private async pump(): Promise<void> {
+  /** How many more deliveries this worker may hold: one round in progress and one waiting. */
+  private room(): number {
+    return 2 * this.config.dispatch.concurrency - this.started.size - this.ready.length;
+  }
+
+  /** Claim when a slot would otherwise wait, or when a worthwhile batch fits. */
+  private wantsMore(): boolean {
+    const { concurrency } = this.config.dispatch;
+    const room = this.room();
+    if (room <= 0 || this.ready.length >= concurrency) return false;
+    return this.ready.length === 0 || room >= Math.max(1, concurrency / 4);
+  }
+
+  private async claimMore(): Promise<void> {
     const { concurrency, leaseMs } = this.config.dispatch;
-    while (this.running && this.inFlight.size < concurrency) {
+    while (this.running && this.wantsMore()) {
+      const limit = Math.min(this.room(), concurrency);
       const now = Date.now();
       let claimed: ClaimedDelivery[];
-      let handlers: Map<number, HandlerEntity>;
+      let handlers: Map<number, HandlerEntity | undefined>;
       try {
-        claimed = await this.queue.claim(this.owner, concurrency - this.inFlight.size, now, now + leaseMs);
-        // Claimed rows whose handlers cannot be read stay leased; the lease hands them back.
-        handlers = claimed.length > 0 ? await this.loadHandlers(claimed) : new Map();
+        claimed = await this.queue.claim(this.owner, limit, now, now + leaseMs);
       } catch (error) {
         this.backOff(error as Error);
         return;
@@ -128,17 +170,16 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         this.claimFailures = 0;
         this.pausedUntil = 0;
       }
-      if (claimed.length === 0) return;
-      for (const delivery of claimed) {
-        const run = this.runner
-          .run(this.owner, delivery, handlers.get(delivery.handlerId), this.stopping.signal)
-          .catch((error: Error) => this.logger.error(`Delivery ${delivery.id} failed to run: ${error.stack ?? error.message}`))
-          .finally(() => {
-            this.inFlight.delete(delivery.id);
-            this.wake();
-          });
-        this.inFlight.set(delivery.id, run);
+      try {
+        handlers = claimed.length > 0 ? await this.handlersOf(claimed) : new Map();
+      } catch (error) {
+        this.logger.error(`Reading the handlers of claimed deliveries failed: ${(error as Error).message}`);
+        await this.release(claimed.map((delivery) => delivery.id));
+        return;
       }
+      for (const delivery of claimed) this.ready.push({ delivery, handler: handlers.get(delivery.handlerId) });
+      this.startReady();
+      if (claimed.length < limit) return;
     }
   }
 
@@ -150,22 +191,80 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     this.claimFailures += 1;
     const delay = Math.min(this.config.dispatch.pollIntervalMs * 2 ** Math.min(this.claimFailures - 1, 10), 30_000);
     this.pausedUntil = Date.now() + delay;
-    if (this.claimFailures === 1) this.logger.warn(`Claim failed, pausing deliveries and retrying with back-off: ${error.message}`);
+    if (this.claimFailures === 1) this.logger.warn(`Claim failed, pausing claims and retrying with back-off: ${error.message}`);
     else this.logger.debug(`Claim failed again (${this.claimFailures}), next try in ${delay} ms: ${error.message}`);
     setTimeout(() => this.wake(), delay).unref();
   }
 
-  /** Fresh handler rows: a handler disabled a moment ago on another instance is skipped, not called. */
-  private async loadHandlers(claimed: ClaimedDelivery[]): Promise<Map<number, HandlerEntity>> {
-    const ids = [...new Set(claimed.map((delivery) => delivery.handlerId))];
-    const rows = await this.dataSource.getRepository(HandlerEntity).find({ where: { id: In(ids) } });
-    return new Map(rows.map((row) => [row.id, row]));
+  private startReady(): void {
+    const { concurrency } = this.config.dispatch;
+    while (this.running && this.calling.size < concurrency && this.ready.length > 0) {
+      const { delivery, handler } = this.ready.shift()!;
+      this.calling.add(delivery.id);
+      const called = () => {
+        if (this.calling.delete(delivery.id)) this.wake();
+      };
+      const run = this.runner
+        .run(this.owner, delivery, handler, this.stopping.signal, called, true)
+        .then((next) => (next ? this.takeSuccessor(next) : undefined))
+        .catch((error: Error) => this.logger.error(`Delivery ${delivery.id} failed to run: ${error.stack ?? error.message}`))
+        .finally(() => {
+          this.started.delete(delivery.id);
+          this.calling.delete(delivery.id);
+          this.wake();
+        });
+      this.started.set(delivery.id, run);
+    }
+  }
+
+  /** The next delivery of an event, claimed when the previous one's outcome was written: queued to run, or handed back when stopping. */
+  private async takeSuccessor(next: ClaimedDelivery): Promise<void> {
+    if (this.running) {
+      const handlers = await this.handlersOf([next]).catch((error: Error) => {
+        this.logger.error(`Reading the handler of delivery ${next.id} failed: ${error.message}`);
+        return undefined;
+      });
+      if (handlers && this.running) {
+        this.ready.push({ delivery: next, handler: handlers.get(next.handlerId) });
+        return;
+      }
+    }
+    await this.release([next.id]);
+  }
+
+  /** Hands deliveries this worker claimed but will not run back to the queue (their lease would otherwise have to expire). */
+  private async release(ids: number[]): Promise<void> {
+    await this.queue.release(this.owner, ids, Date.now()).catch((error: Error) => this.logger.error(`Release failed: ${error.message}`));
+  }
+
+  /**
+   * The handler of each claimed delivery. Its status and failure streak come from the row the
+   * claim read, so a handler disabled a moment ago on another instance is skipped, not called;
+   * the rest comes from the handler cache when the row has not changed since it was cached,
+   * otherwise from the database.
+   */
+  private async handlersOf(claimed: ClaimedDelivery[]): Promise<Map<number, HandlerEntity | undefined>> {
+    const handlers = new Map<number, HandlerEntity | undefined>();
+    const stale: number[] = [];
+    for (const { handlerId, handlerRow: row } of claimed) {
+      if (handlers.has(handlerId) || stale.includes(handlerId)) continue;
+      const cached = this.cache.enabledHandler(handlerId);
+      if (!row) handlers.set(handlerId, undefined);
+      else if (!cached || cached.updatedAt !== row.updatedAt) stale.push(handlerId);
+      else if (cached.status === row.status && cached.failingSince === row.failingSince) handlers.set(handlerId, cached);
+      else handlers.set(handlerId, { ...cached, status: row.status as HandlerEntity['status'], failingSince: row.failingSince });
+    }
+    if (stale.length > 0) {
+      const rows = await this.dataSource.getRepository(HandlerEntity).find({ where: { id: In(stale) } });
+      for (const row of rows) handlers.set(row.id, row);
+    }
+    return handlers;
   }
 
   private async renewLeases(): Promise<void> {
-    if (this.inFlight.size === 0) return;
     try {
-      await this.queue.renew(this.owner, [...this.inFlight.keys()], Date.now() + this.config.dispatch.leaseMs);
+      const ids = [...this.started.keys(), ...this.ready.map((entry) => entry.delivery.id)];
+      await this.queue.renew(this.owner, ids, Date.now() + this.config.dispatch.leaseMs);
     } catch (error) {
       this.logQuietly(`Lease renewal failed: ${(error as Error).message}`);
     }

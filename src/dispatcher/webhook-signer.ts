@@ -51,13 +51,20 @@ export function isSigningSecret(value: string): boolean {
   return decodeKey(value) !== null;
 }
 
+/** Decoded keys of the secrets in use, so a call does not decode and check its secret again. */
+const decodedKeys = new Map<string, Buffer>();
+
 function requireKey(secret: string): Buffer {
+  const known = decodedKeys.get(secret);
+  if (known) return known;
   const key = decodeKey(secret);
   if (key === null) {
     throw new Error(
       `Invalid signing secret: expected '${SIGNING_SECRET_PREFIX}' followed by base64 of ${MIN_KEY_BYTES}..${MAX_KEY_BYTES} bytes`,
     );
   }
+  if (decodedKeys.size >= 10_000) decodedKeys.clear();
+  decodedKeys.set(secret, key);
   return key;
 }
 

@@ -14,9 +14,17 @@ export function objectKey(eventsId: string, objectId: number): string {
   return `${entity}:${objectId}`;
 }
 
-/** Now as ISO 8601 with an explicit offset, the form of `event.dt`. */
+let lastSecond = NaN;
+let lastIso = '';
+
+/** Now as ISO 8601 with an explicit offset, the form of `event.dt` (whole seconds). */
 export function isoWithOffset(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastIso = new Date(second * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+    lastSecond = second;
+  }
+  return lastIso;
 }
 
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
-import { insertedId, isMysql, num, numOrNull, placeholders } from '../database/sql.js';
+import { isMysql, num, numOrNull, placeholders } from '../database/sql.js';
+import { DirectSql } from '../database/direct-sql.js';
+import { HandlerEntity } from '../handlers/handler.entity.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
@@ -27,6 +29,17 @@ const DELIVERY_COLUMNS = [
   'updated_at',
 ];
 
+const EVENT_COLUMNS = '(events_id, object_id, object_key, dt, data, idempotency_key, api_key_id, accepted_at)';
+
+function eventValues(event: Submission, now: number): unknown[] {
+  return [event.eventsId, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.apiKeyId, now];
+}
+
+/** One row of DELIVERY_COLUMNS: a first attempt, due now, that holds back later ones on its object. */
+function deliveryValues(eventId: number, handlerId: number, seq: number, objectKey: string, now: number): unknown[] {
+  return [eventId, handlerId, seq, objectKey, 'pending', 1, 0, 0, now, now, now];
+}
+
 /**
  * Accepts events: validates them, then stores each event and its planned deliveries (one per
  * enabled `after` handler, in run order) in one transaction before answering. Only after the
@@ -34,16 +47,22 @@ const DELIVERY_COLUMNS = [
  */
 @Injectable()
 export class IngestService {
-  /** Concurrent single posts share one transaction (one fsync) per write. */
-  private readonly writer = new GroupCommit<Submission, AcceptedEventDto>((items) => this.store(items));
+  /**
+   * Concurrent single posts share one transaction (one fsync) per write. On MySQL/MariaDB a
+   * second write may start while one is in flight, so the server's round trips overlap.
+   */
+  private readonly writer: GroupCommit<Submission, AcceptedEventDto>;
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly sql: DirectSql,
     private readonly cache: CacheManagerService,
     private readonly signal: WorkSignal,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.writer = new GroupCommit((items) => this.store(items), 200, sql.mysql ? 2 : 1);
+  }
 
   async accept(input: unknown, headerKey: string | undefined, apiKeyId: number | null): Promise<AcceptedEventDto> {
     const event = validateEvent(input, headerKey, Date.now(), this.config.ingest.maxDataBytes);
@@ -123,7 +142,7 @@ export class IngestService {
     for (let attempt = 0; ; attempt++) {
       const replays = await this.findReplays(events);
       try {
-        const results = await this.dataSource.transaction((manager) => this.insert(manager, events, replays));
+        const results = await this.insert(events, replays);
         const fresh = results.filter((result) => !result.replayed);
         if (fresh.length > 0) {
           this.metrics.countAccepted(fresh.map((result) => result.event));
@@ -138,86 +157,90 @@ export class IngestService {
     }
   }
 
-  private async insert(
-    manager: EntityManager,
-    events: Submission[],
-    replays: Map<string, AcceptedEventDto>,
-  ): Promise<AcceptedEventDto[]> {
+  /**
+   * Stores the events that are not replays, each with one delivery per enabled `after`
+   * handler in run order, in one transaction; answers every event in the order given.
+   */
+  private async insert(events: Submission[], replays: Map<string, AcceptedEventDto>): Promise<AcceptedEventDto[]> {
     const now = Date.now();
-    const results: AcceptedEventDto[] = [];
-    const deliveryValues: unknown[] = [];
-    let deliveryRows = 0;
-    const fresh = events.filter((event) => event.idempotencyKey === null || !replays.has(event.idempotencyKey));
-    const ids = await this.insertEvents(manager, fresh, now);
-    let next = 0;
+    const fresh: { event: Submission; handlers: readonly HandlerEntity[] }[] = [];
     for (const event of events) {
-      const replay = event.idempotencyKey === null ? undefined : replays.get(event.idempotencyKey);
-      if (replay) {
-        results.push(replay);
-        continue;
+      if (event.idempotencyKey === null || !replays.has(event.idempotencyKey)) {
+        fresh.push({ event, handlers: this.cache.lookup(event.eventsId, 'after') });
       }
-      const id = ids[next++]!;
-      const handlers = this.cache.lookup(event.eventsId, 'after');
-      handlers.forEach((handler, seq) => {
-        deliveryValues.push(id, handler.id, seq, event.objectKey, 'pending', 1, 0, 0, now, now, now);
-        deliveryRows += 1;
-      });
-      results.push({
-        id,
+    }
+    const ids = fresh.length === 0 ? [] : this.sql.mysql ? await this.insertMysql(fresh, now) : await this.insertSqlite(fresh, now);
+    let next = 0;
+    return events.map((event) => {
+      const replay = event.idempotencyKey === null ? undefined : replays.get(event.idempotencyKey);
+      if (replay) return replay;
+      const { handlers } = fresh[next]!;
+      return {
+        id: ids[next++]!,
         event: event.eventsId,
         object_id: event.objectId,
         dt: event.dt,
         idempotency_key: event.idempotencyKey,
         replayed: false,
         deliveries: handlers.map((handler, seq) => ({ handler_id: handler.id, handler_name: handler.name, seq })),
+      };
+    });
+  }
+
+  /** SQLite: prepared single-row statements, run in one synchronous transaction. */
+  private insertSqlite(fresh: { event: Submission; handlers: readonly HandlerEntity[] }[], now: number): Promise<number[]> {
+    const insertEvent = this.sql.statement(`INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(1, 8)}`);
+    const insertDelivery = this.sql.statement(`INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${placeholders(1, DELIVERY_COLUMNS.length)}`);
+    return this.sql.transactionSqlite(() =>
+      fresh.map(({ event, handlers }) => {
+        const id = Number(insertEvent.run(...eventValues(event, now)).lastInsertRowid);
+        handlers.forEach((handler, seq) => insertDelivery.run(...deliveryValues(id, handler.id, seq, event.objectKey, now)));
+        return id;
+      }),
+    );
+  }
+
+  /** MySQL/MariaDB: one multi-row INSERT for the events and one for their deliveries. */
+  private async insertMysql(fresh: { event: Submission; handlers: readonly HandlerEntity[] }[], now: number): Promise<number[]> {
+    const allocation = await this.idAllocation;
+    return this.sql.transactionMysql(async (session) => {
+      let ids: number[];
+      if (fresh.length > 1 && allocation !== 'one-by-one') {
+        const header = await session.write(
+          `INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(fresh.length, 8)}`,
+          fresh.flatMap(({ event }) => eventValues(event, now)),
+        );
+        // mysql2 reports the first id a multi-row INSERT assigned; they are consecutive (step apart).
+        ids = fresh.map((_entry, index) => header.insertId + index * allocation.step);
+      } else {
+        ids = [];
+        for (const { event } of fresh) {
+          ids.push((await session.write(`INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(1, 8)}`, eventValues(event, now))).insertId);
+        }
+      }
+      const values: unknown[] = [];
+      let rows = 0;
+      fresh.forEach(({ event, handlers }, index) => {
+        handlers.forEach((handler, seq) => values.push(...deliveryValues(ids[index]!, handler.id, seq, event.objectKey, now)));
+        rows += handlers.length;
       });
-    }
-    if (deliveryRows > 0) {
-      await manager.query(
-        `INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${placeholders(deliveryRows, DELIVERY_COLUMNS.length)}`,
-        deliveryValues,
-      );
-    }
-    return results;
+      if (rows > 0) {
+        await session.write(`INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${placeholders(rows, DELIVERY_COLUMNS.length)}`, values);
+      }
+      return ids;
+    });
   }
 
   /**
-   * Inserts the events and returns their ids in order: one multi-row INSERT when the database
-   * hands one statement consecutive ids (SQLite; InnoDB with innodb_autoinc_lock_mode 0 or 1,
-   * MariaDB's default), otherwise one INSERT per event.
+   * How a multi-row INSERT into `events` numbers its rows on MySQL/MariaDB, read once: with
+   * innodb_autoinc_lock_mode 0 or 1 (MariaDB's default) one statement gets consecutive ids;
+   * otherwise events are inserted one by one.
    */
-  private async insertEvents(manager: EntityManager, events: Submission[], now: number): Promise<number[]> {
-    const columns = '(events_id, object_id, object_key, dt, data, idempotency_key, api_key_id, accepted_at)';
-    const values = (event: Submission) => [
-      event.eventsId,
-      event.objectId,
-      event.objectKey,
-      event.dt,
-      event.dataJson,
-      event.idempotencyKey,
-      event.apiKeyId,
-      now,
-    ];
-    const ids = await this.idAllocation;
-    if (events.length > 1 && ids !== 'one-by-one') {
-      const raw = await manager.query(`INSERT INTO events ${columns} VALUES ${placeholders(events.length, 8)}`, events.flatMap(values));
-      // mysql2 reports the first id of the statement, better-sqlite3 the last.
-      const first = ids.reports === 'first' ? insertedId(raw) : insertedId(raw) - (events.length - 1) * ids.step;
-      return events.map((_event, index) => first + index * ids.step);
-    }
-    const result: number[] = [];
-    for (const event of events) {
-      result.push(insertedId(await manager.query(`INSERT INTO events ${columns} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, values(event))));
-    }
-    return result;
-  }
-
-  /** How a multi-row INSERT into `events` numbers its rows, read once from the database. */
-  private readonly idAllocation: Promise<{ reports: 'first' | 'last'; step: number } | 'one-by-one'> = (async () => {
-    if (!isMysql(this.dataSource)) return { reports: 'last', step: 1 } as const;
+  private readonly idAllocation: Promise<{ step: number } | 'one-by-one'> = (async () => {
+    if (!isMysql(this.dataSource)) return { step: 1 };
     try {
       const [row] = await this.dataSource.query('SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step');
-      return Number(row.mode) <= 1 ? ({ reports: 'first', step: Number(row.step) } as const) : 'one-by-one';
+      return Number(row.mode) <= 1 ? { step: Number(row.step) } : 'one-by-one';
     } catch {
       return 'one-by-one';
     }
@@ -272,7 +295,10 @@ function toDeliveryState(row: Record<string, unknown>): DeliveryStateDto {
   };
 }
 
+/** A duplicate key, from the driver itself or wrapped by TypeORM. */
 function isUniqueViolation(error: unknown): boolean {
-  const driverError = (error as { driverError?: { code?: string; errno?: number } })?.driverError;
-  return driverError?.code === 'ER_DUP_ENTRY' || driverError?.code === 'SQLITE_CONSTRAINT_UNIQUE' || driverError?.errno === 1062;
+  const found = error as { code?: string; errno?: number; driverError?: { code?: string; errno?: number } } | null;
+  return [found, found?.driverError].some(
+    (candidate) => candidate?.code === 'ER_DUP_ENTRY' || candidate?.code === 'SQLITE_CONSTRAINT_UNIQUE' || candidate?.errno === 1062,
+  );
 }

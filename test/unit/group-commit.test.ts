@@ -41,6 +41,40 @@ describe('GroupCommit', () => {
     assert.deepEqual(sizes, [2, 2, 1]);
   });
 
+  it('with two writers, starts a second write while the first is in flight, never a third', async () => {
+    const batches: number[][] = [];
+    let inFlight = 0;
+    let most = 0;
+    const gates: (() => void)[] = [];
+    const group = new GroupCommit<number, number>(
+      async (items) => {
+        batches.push(items);
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        inFlight -= 1;
+        return items;
+      },
+      200,
+      2,
+    );
+    const first = group.submit(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = group.submit(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    const third = [group.submit(3), group.submit(4)];
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(batches, [[1], [2]]);
+    while (gates.length > 0 || batches.length < 3) {
+      gates.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    gates.forEach((release) => release());
+    assert.deepEqual(await Promise.all([first, second, ...third]), [1, 2, 3, 4]);
+    assert.deepEqual(batches, [[1], [2], [3, 4]]);
+    assert.equal(most, 2);
+  });
+
   it('when a batch fails, writes each item alone so only the bad one fails', async () => {
     const group = new GroupCommit<number, number>(async (items) => {
       if (items.includes(13)) throw new Error('unlucky');

@@ -1,0 +1,131 @@
+// Ingest: events accepted per second through POST /api/v1/events and POST /api/v1/events/batch
+// at several concurrencies (autocannon), with the same app's empty route and its liveness
+// check measured in the same run as the ceiling of the framework.
+import autocannon from 'autocannon';
+import { adminClient, cpuOf, createDatabase, createHandlers, databaseServerPid, newKey, startService } from './service.mjs';
+import { round, summarize } from './util.mjs';
+
+let objectId = 0;
+const eventBody = (id) => `{"event":"clients.update","object_id":${id},"data":{"id":${id},"name":"client ${id}","balance":"12.50"}}`;
+const batchBody = (size) => {
+  const events = [];
+  for (let i = 0; i < size; i++) events.push(eventBody(++objectId));
+  return `{"events":[${events.join(',')}]}`;
+};
+
+/** One autocannon run; answers requests/s, events/s and client-side latency percentiles (ms). */
+async function measure({ url, method, key, connections, seconds, body, eventsPerRequest, expect, pids = {} }) {
+  const latencies = [];
+  const cpu = () => ({ service: pids.service ? cpuOf(pids.service) : null, server: pids.server ? cpuOf(pids.server) : null, generator: process.cpuUsage() });
+  const before = cpu();
+  const instance = autocannon({
+    url,
+    method,
+    connections,
+    pipelining: 1,
+    duration: seconds,
+    headers: key ? { authorization: `Bearer ${key}`, 'content-type': 'application/json' } : {},
+    requests: body ? [{ method, setupRequest: (req) => ({ ...req, body: body() }) }] : undefined,
+    verifyBody: expect,
+  });
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode < 300) latencies.push(responseTime);
+  });
+  const result = await instance;
+  const after = cpu();
+  const ok = latencies.length - (result.mismatches ?? 0);
+  const stats = summarize(latencies);
+  const units = eventsPerRequest ? ok * eventsPerRequest : ok;
+  const perUnit = (from, to) => (from === null || to === null || units === 0 ? null : round(((to - from) * 1000) / units, 1));
+  const generatorMs = (after.generator.user + after.generator.system - before.generator.user - before.generator.system) / 1000;
+  return {
+    connections,
+    seconds: round(result.duration, 2),
+    requests: result.requests.total,
+    'requests/s': round(ok / result.duration),
+    'events/s': eventsPerRequest ? round((ok * eventsPerRequest) / result.duration) : null,
+    p50_ms: stats.p50,
+    p99_ms: stats.p99,
+    errors: result.errors + result.non2xx + (result.mismatches ?? 0),
+    // CPU µs per event (per request for routes without events): the service, the database server, the load generator.
+    cpu_us: { service: perUnit(before.service, after.service), server: perUnit(before.server, after.server), generator: perUnit(0, generatorMs) },
+  };
+}
+
+/**
+ * Runs every ingest cell on one database kind: for each concurrency, the empty route, single
+ * posts and batches, and at the top concurrency GET /health. The service runs with
+ * INSTANCE_ROLE=api (stores, never delivers) and `handlers` enabled handlers on the event, so
+ * every event is written with that many deliveries.
+ *
+ * Each cell is measured `rounds` times, the routes taking turns round by round, so a noisy
+ * moment on the machine hits every route alike; a cell reports its median round (by rate),
+ * and keeps every round's rate.
+ */
+export async function runIngest({ kind, name = kind, serverUrl, concurrencies, routes, seconds, rounds, warmupSeconds, batchSize, handlers, log }) {
+  const db = await createDatabase(kind, serverUrl);
+  const key = newKey();
+  const service = await startService({
+    databaseUrl: db.url,
+    key,
+    env: { INSTANCE_ROLE: 'api', BENCH_EMPTY_ROUTE: 'true' },
+  });
+  const pids = { service: service.pid, server: kind === 'sqlite' ? null : databaseServerPid() };
+  try {
+    const api = adminClient(service, key);
+    // The receiver is never called here (api role); port 9 is the discard port.
+    await createHandlers(api, 9, handlers);
+    const kinds = {
+      empty: { label: 'empty route', path: '/api/v1/bench/empty', body: () => eventBody(++objectId), eventsPerRequest: 1 },
+      single: { label: 'POST /api/v1/events', path: '/api/v1/events', body: () => eventBody(++objectId), eventsPerRequest: 1 },
+      batch: {
+        label: `POST /api/v1/events/batch (${batchSize} per request)`,
+        path: '/api/v1/events/batch',
+        body: () => batchBody(batchSize),
+        eventsPerRequest: batchSize,
+        expect: (text) => text.includes(`"accepted":${batchSize},`),
+      },
+      health: { label: 'GET /health', path: '/health', method: 'GET' },
+    };
+    const top = concurrencies[concurrencies.length - 1];
+    const plan = concurrencies.map((connections) => ({
+      connections,
+      routes: [...routes.filter((route) => route !== 'health'), ...(connections === top && routes.includes('empty') ? ['health'] : [])],
+    }));
+    const cells = { empty: [], single: [], batch: [] };
+    let health = null;
+    for (const { connections, routes: here } of plan) {
+      const results = Object.fromEntries(here.map((route) => [route, []]));
+      const options = (route) => {
+        const { path, method = 'POST', body, eventsPerRequest, expect } = kinds[route];
+        return { url: `${service.url}${path}`, method, key: method === 'POST' ? key : undefined, connections, body, eventsPerRequest, expect };
+      };
+      if (warmupSeconds > 0) for (const route of here) await measure({ ...options(route), seconds: warmupSeconds });
+      for (let round = 0; round < rounds; round++) {
+        for (const route of here) results[route].push(await measure({ ...options(route), seconds, pids }));
+      }
+      for (const route of here) {
+        const result = median(results[route]);
+        log(
+          `  ${name} ${kinds[route].label} c=${connections}: ${result['events/s'] ?? result['requests/s']}/s p50 ${result.p50_ms} ms p99 ${result.p99_ms} ms` +
+            `${result.errors ? `, ${result.errors} errors` : ''}; CPU µs each: service ${result.cpu_us.service}` +
+            `${result.cpu_us.server === null ? '' : `, database server ${result.cpu_us.server}`}, load generator ${result.cpu_us.generator}` +
+            (rounds > 1 ? ` (rounds: ${result.rounds.join(', ')})` : ''),
+        );
+        if (route === 'health') health = result;
+        else cells[route].push(result);
+      }
+    }
+    return { handlersPerEvent: handlers, batchSize, rounds, secondsPerRound: seconds, cells, health };
+  } finally {
+    await service.stop();
+    await db.drop();
+  }
+}
+
+/** The round with the median rate, with every round's rate. */
+function median(results) {
+  const rate = (result) => result['events/s'] ?? result['requests/s'];
+  const sorted = [...results].sort((a, b) => rate(a) - rate(b));
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: results.map(rate) };
+}

@@ -1,0 +1,59 @@
+// The local receiver: a minimal node:http server in a process of its own. Answers every POST
+// with 200 {} and counts arrivals; when asked, it also notes when each event's body arrived.
+//
+// Controlled over IPC (see ./util.mjs ipc): reset {record, target}, stats {arrivals}.
+// With a `target`, it reports the first arrival {type: 'first', at} and, when the count
+// reaches the target, {type: 'reached', first, at}.
+import http from 'node:http';
+
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const OBJECT_ID = /"object_id":(\d+)/;
+
+let count = 0;
+let first = 0;
+let last = 0;
+let target = 0;
+let record = false;
+/** Flat pairs: objectId, arrival time. */
+let arrivals = [];
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('end', () => {
+    const at = now();
+    count += 1;
+    if (count === 1) {
+      first = at;
+      if (target > 0) process.send({ type: 'first', at });
+    }
+    last = at;
+    if (record) {
+      const match = OBJECT_ID.exec(Buffer.concat(chunks).toString('latin1'));
+      if (match) arrivals.push(Number(match[1]), at);
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
+    res.end('{}');
+    if (count === target) process.send({ type: 'reached', first, at });
+  });
+});
+server.keepAliveTimeout = 65_000;
+
+process.on('message', (message) => {
+  if (message.type === 'reset') {
+    count = 0;
+    first = 0;
+    last = 0;
+    target = message.target ?? 0;
+    record = Boolean(message.record);
+    arrivals = [];
+    process.send({ id: message.id, type: 'reset' });
+  } else if (message.type === 'stats') {
+    process.send({ id: message.id, type: 'stats', count, first, last, arrivals: message.arrivals ? arrivals : undefined });
+  } else if (message.type === 'stop') {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+  }
+});
+
+server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.address().port }));

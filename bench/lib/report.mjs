@@ -1,0 +1,155 @@
+// The figures as tables on stdout, the targets of the benchmark issue checked against them,
+// and the machine they came from.
+import { execSync } from 'node:child_process';
+import { cpus, totalmem, release } from 'node:os';
+import { readFileSync } from 'node:fs';
+
+export function machine(mysqlVersion) {
+  let cpu = cpus()[0]?.model ?? 'unknown';
+  try {
+    cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpu;
+  } catch {}
+  let nproc = cpus().length;
+  try {
+    nproc = Number(execSync('nproc', { encoding: 'utf8' }).trim());
+  } catch {}
+  return {
+    nproc,
+    cpu,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    mysql: mysqlVersion,
+  };
+}
+
+export function commit() {
+  try {
+    const sha = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+    const dirty = execSync('git status --porcelain -- src bench', { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${sha}+changes` : sha;
+  } catch {
+    return null;
+  }
+}
+
+const cell = (results, name, connections) => results?.ingest?.cells[name].find((c) => c.connections === connections);
+
+/** Every target of the issue, checked against the figures of this run. */
+export function targets(runs, cache, topConcurrency) {
+  const list = [];
+  const add = (name, db, value, target, met) => list.push({ target: name, database: db, value, goal: target, met: value === null || value === undefined ? null : met });
+  for (const [db, r] of Object.entries(runs)) {
+    const mysql = db !== 'sqlite';
+    if (r.dispatch) {
+      if (mysql) add('dispatch deliveries/s (3 handlers per event)', db, r.dispatch['deliveries/s'], '>= 5,000', r.dispatch['deliveries/s'] >= 5000);
+      add('dispatch ÷ undici baseline', db, r.dispatch.ratio.undici, '>= 0.30', r.dispatch.ratio.undici >= 0.3);
+      add('peak RSS during dispatch, MB', db, r.dispatch.memory.peakRssMb, '< 250', r.dispatch.memory.peakRssMb < 250);
+    }
+    if (r.ingest) {
+      const single = cell(r, 'single', topConcurrency);
+      const empty = cell(r, 'empty', topConcurrency);
+      const batch = cell(r, 'batch', topConcurrency);
+      const goal = mysql ? 4000 : 5000;
+      add(`single ingest events/s, c=${topConcurrency}`, db, single?.['events/s'], `>= ${goal.toLocaleString('en-US')}`, single?.['events/s'] >= goal);
+      const ratio = single && empty ? Math.round((single['events/s'] / empty['events/s']) * 1000) / 1000 : null;
+      add(`single ingest ÷ empty route, c=${topConcurrency}`, db, ratio, '>= 0.60', ratio >= 0.6);
+      if (mysql) add(`batch ingest events/s, c=${topConcurrency}`, db, batch?.['events/s'], '>= 15,000', batch?.['events/s'] >= 15000);
+    }
+    if (r.latency) {
+      add('202 → handler p50 ms at 500 events/s', db, r.latency.endToEnd.p50_ms, '< 10', r.latency.endToEnd.p50_ms < 10);
+      add('202 → handler p99 ms at 500 events/s', db, r.latency.endToEnd.p99_ms, '< 50', r.latency.endToEnd.p99_ms < 50);
+    }
+  }
+  if (cache) add('cache lookup, 10,000 ÷ 10 handlers', '-', cache.ratio, 'same (<= 1.25)', cache.ratio <= 1.25);
+  return list;
+}
+
+const fmt = (value) => (typeof value === 'number' ? value.toLocaleString('en-US', { maximumFractionDigits: 3 }) : value ?? '—');
+
+export function printTables(runs, cache, list) {
+  for (const [db, r] of Object.entries(runs)) {
+    if (r.ingest) {
+      console.log(
+        `\nIngest on ${db} (${r.ingest.handlersPerEvent} handlers per event, INSTANCE_ROLE=api, batches of ${r.ingest.batchSize}; ` +
+          `median of ${r.ingest.rounds} round(s) of ${r.ingest.secondsPerRound} s):`,
+      );
+      const rows = [];
+      for (const [name, label] of [['empty', 'empty route'], ['single', 'POST /events'], ['batch', 'POST /events/batch']]) {
+        for (const c of r.ingest.cells[name]) {
+          rows.push({
+            route: label,
+            concurrency: c.connections,
+            'events/s': fmt(c['events/s']),
+            'requests/s': fmt(c['requests/s']),
+            'p50 ms': fmt(c.p50_ms),
+            'p99 ms': fmt(c.p99_ms),
+            'service CPU µs/event': fmt(c.cpu_us.service),
+            'db server CPU µs/event': fmt(c.cpu_us.server),
+            errors: c.errors,
+          });
+        }
+      }
+      const h = r.ingest.health;
+      if (h) {
+        rows.push({
+          route: 'GET /health',
+          concurrency: h.connections,
+          'events/s': '—',
+          'requests/s': fmt(h['requests/s']),
+          'p50 ms': fmt(h.p50_ms),
+          'p99 ms': fmt(h.p99_ms),
+          'service CPU µs/event': fmt(h.cpu_us.service),
+          'db server CPU µs/event': '—',
+          errors: h.errors,
+        });
+      }
+      console.table(rows);
+    }
+    if (r.dispatch) {
+      const d = r.dispatch;
+      console.log(
+        `\nDispatch on ${db}: ${fmt(d.deliveries)} deliveries (${fmt(d.events)} events × ${d.handlersPerEvent} handlers), concurrency ${d.concurrency}; ` +
+          `median of ${d.repeats} run(s), each with its own baselines:`,
+      );
+      console.table([
+        {
+          sender: 'dispatcher (queue → receiver)',
+          'per second': fmt(d['deliveries/s']),
+          'dispatch ÷ this': 1,
+          'sender CPU µs/POST': fmt(d.cpu.serviceUsPerDelivery),
+          'db server CPU µs/POST': fmt(d.cpu.databaseServerUsPerDelivery),
+        },
+        {
+          sender: 'baseline (a): undici Pool loop',
+          'per second': fmt(d.baselines['undici/s']),
+          'dispatch ÷ this': fmt(d.ratio.undici),
+          'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost.undici),
+          'db server CPU µs/POST': '—',
+        },
+        {
+          sender: "baseline (b): the dispatcher's client loop",
+          'per second': fmt(d.baselines['dispatcher-client/s']),
+          'dispatch ÷ this': fmt(d.ratio['dispatcher-client']),
+          'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost['dispatcher-client']),
+          'db server CPU µs/POST': '—',
+        },
+      ]);
+      console.log(`  peak RSS of the service ${fmt(d.memory.peakRssMb)} MB; ${fmt(d.check.succeeded)} deliveries succeeded, ${fmt(d.check.logged)} logged`);
+    }
+    if (r.latency) {
+      const l = r.latency;
+      console.log(`\nEnd-to-end latency on ${db}: ${fmt(l.events)} events at ${l.offeredRate}/s, ${l.handlersPerEvent} handler:`);
+      console.table([
+        { from: '202 read → body at handler', ...Object.fromEntries(Object.entries(l.endToEnd).map(([k, v]) => [k, fmt(v)])) },
+        { from: 'scheduled send → 202 read', ...Object.fromEntries(Object.entries(l.accept).map(([k, v]) => [k, fmt(v)])) },
+      ]);
+    }
+  }
+  if (cache) {
+    console.log('\nHandler cache lookup:');
+    console.table(Object.entries(cache).filter(([k]) => k !== 'ratio').map(([size, v]) => ({ handlers: Number(size), ...v })));
+  }
+  console.log('\nTargets:');
+  console.table(list.map((t) => ({ target: t.target, database: t.database, value: fmt(t.value), goal: t.goal, met: t.met === null ? '—' : t.met ? 'yes' : 'NO' })));
+}

@@ -1,0 +1,90 @@
+// Prints the figures of a results file as the Markdown tables of BENCHMARKS.md.
+//   node bench/markdown.mjs [bench/results/latest.json]
+import { readFileSync } from 'node:fs';
+
+const file = process.argv[2] ?? 'bench/results/latest.json';
+const report = JSON.parse(readFileSync(file, 'utf8'));
+const n = (value, digits = 0) =>
+  value === null || value === undefined ? '—' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+const out = [];
+const m = report.machine;
+out.push(
+  `Run of ${report.date.slice(0, 16).replace('T', ' ')} UTC, commit ${report.commit}, ${report.durationSeconds} s: ${m.nproc} × ${m.cpu} (nproc ${m.nproc}), ` +
+    `${m.memoryGb} GiB, Linux ${m.kernel}, Node ${m.node}${m.mysql ? `, ${m.mysql}` : ''}.`,
+);
+const dbs = Object.keys(report.results);
+const label = (db) => (db === 'sqlite' ? 'SQLite' : db === 'mariadb' ? 'MariaDB' : 'MySQL');
+
+out.push('\n### Ingest\n');
+const routes = [
+  ['empty', 'empty route (`POST /api/v1/bench/empty`)'],
+  ['single', '`POST /api/v1/events`'],
+  ['batch', `\`POST /api/v1/events/batch\` (${report.settings.ingest.batchSize} per request)`],
+];
+const rows = [];
+for (const db of dbs) {
+  const ingest = report.results[db].ingest;
+  if (!ingest) continue;
+  for (const [key, name] of routes) {
+    for (const c of ingest.cells[key]) {
+      rows.push([label(db), name, c.connections, n(c['events/s']), `${n(c.p50_ms, 2)} / ${n(c.p99_ms, 2)}`, n(c.cpu_us.service), n(c.cpu_us.server), n(c.cpu_us.generator)]);
+    }
+  }
+  const h = ingest.health;
+  if (h) rows.push([label(db), '`GET /health` (requests/s)', h.connections, n(h['requests/s']), `${n(h.p50_ms, 2)} / ${n(h.p99_ms, 2)}`, n(h.cpu_us.service), n(h.cpu_us.server), n(h.cpu_us.generator)]);
+}
+out.push(table(['database', 'route', 'concurrency', 'events/s', 'p50 / p99 ms', 'service CPU µs/event', 'DB server CPU µs/event', 'autocannon CPU µs/event'], rows));
+
+out.push('\n### Dispatch\n');
+out.push(
+  table(
+    ['database', 'deliveries', 'dispatch /s', 'undici loop /s', "dispatcher's client loop /s", 'dispatch ÷ undici', 'dispatch ÷ client', 'service CPU µs/delivery', 'DB server CPU µs/delivery', 'peak RSS MB'],
+    dbs
+      .filter((db) => report.results[db].dispatch)
+      .map((db) => {
+        const d = report.results[db].dispatch;
+        return [
+          label(db),
+          `${n(d.deliveries)} (${n(d.events)} × ${d.handlersPerEvent}), c=${d.concurrency}, median of ${d.repeats}`,
+          n(d['deliveries/s']),
+          n(d.baselines['undici/s']),
+          n(d.baselines['dispatcher-client/s']),
+          n(d.ratio.undici, 2),
+          n(d.ratio['dispatcher-client'], 2),
+          n(d.cpu.serviceUsPerDelivery),
+          n(d.cpu.databaseServerUsPerDelivery),
+          n(d.memory.peakRssMb),
+        ];
+      }),
+  ),
+);
+
+out.push('\n### End-to-end latency\n');
+out.push(
+  table(
+    ['database', 'events', '202 → handler p50 / p95 / p99 ms', 'max ms', 'accept p50 / p99 ms'],
+    dbs
+      .filter((db) => report.results[db].latency)
+      .map((db) => {
+        const l = report.results[db].latency;
+        return [
+          label(db),
+          `${n(l.events)} at ${l.offeredRate}/s`,
+          `${n(l.endToEnd.p50_ms, 2)} / ${n(l.endToEnd.p95_ms, 2)} / ${n(l.endToEnd.p99_ms, 2)}`,
+          n(l.endToEnd.max_ms, 1),
+          `${n(l.accept.p50_ms, 2)} / ${n(l.accept.p99_ms, 2)}`,
+        ];
+      }),
+  ),
+);
+
+if (report.cache) {
+  out.push('\n### Handler cache\n');
+  const sizes = Object.keys(report.cache).filter((key) => key !== 'ratio');
+  out.push(table(['enabled handlers', 'lookup ns', 'handlers per lookup (avg)', 'index build ms'], sizes.map((size) => [n(Number(size)), n(report.cache[size]['lookup ns'], 1), n(report.cache[size]['matching handlers per lookup (avg)'], 1), n(report.cache[size]['index build ms'], 1)])));
+}
+
+out.push('\n### Targets\n');
+out.push(table(['target', 'database', 'value', 'goal', 'met'], report.targets.map((t) => [t.target, t.database === '-' ? '—' : label(t.database), n(t.value, t.value < 10 ? 2 : 0), t.goal, t.met === null ? '—' : t.met ? 'yes' : '**no**'])));
+console.log(out.join('\n'));

@@ -1,0 +1,136 @@
+import { Global, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2';
+import { DataSource } from 'typeorm';
+import { isMysql } from './sql.js';
+
+export type Row = Record<string, unknown>;
+
+/** A connection of the MySQL pool with promise-returning calls. */
+export interface MysqlSession {
+  /** Rows of a SELECT, or the result header of a write. */
+  query<T = Row[]>(sql: string, params?: readonly unknown[]): Promise<T>;
+  write(sql: string, params?: readonly unknown[]): Promise<ResultSetHeader>;
+}
+
+/**
+ * Straight access to the database driver under the DataSource, for the hot path (ingest,
+ * claim, outcome writes), where TypeORM's per-query machinery costs more than the SQL.
+ *
+ * SQLite: better-sqlite3 statements, prepared once and kept; a transaction is a synchronous
+ * function, so nothing else can run statements inside it.
+ * MySQL/MariaDB: connections taken from the DataSource's own mysql2 pool.
+ */
+@Injectable()
+export class DirectSql implements OnApplicationShutdown {
+  readonly mysql: boolean;
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  private sqliteTransaction: ((work: () => unknown) => unknown) | null = null;
+  private readonly dedicated = new Set<PoolConnection>();
+
+  constructor(private readonly dataSource: DataSource) {
+    this.mysql = isMysql(dataSource);
+  }
+
+  // --- SQLite -------------------------------------------------------------------------------
+
+  private get sqlite(): BetterSqlite3.Database {
+    return (this.dataSource.driver as unknown as { databaseConnection: BetterSqlite3.Database }).databaseConnection;
+  }
+
+  /** A prepared statement for this SQL text, compiled on first use. */
+  statement(sql: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.sqlite.prepare(sql);
+      if (this.statements.size >= 500) this.statements.clear();
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * Runs `work` as one SQLite transaction. Should a TypeORM transaction be open on the shared
+   * connection (it awaits between its statements), this waits for it to end first rather
+   * than joining it.
+   */
+  async transactionSqlite<T>(work: () => T): Promise<T> {
+    const db = this.sqlite;
+    while (db.inTransaction) await new Promise((resolve) => setTimeout(resolve, 1));
+    this.sqliteTransaction ??= db.transaction((inner: () => unknown) => inner());
+    return this.sqliteTransaction(work) as T;
+  }
+
+  // --- MySQL / MariaDB ----------------------------------------------------------------------
+
+  private get pool(): Pool {
+    return (this.dataSource.driver as unknown as { pool: Pool }).pool;
+  }
+
+  private take(): Promise<PoolConnection> {
+    return new Promise((resolve, reject) => this.pool.getConnection((error, connection) => (error ? reject(error) : resolve(connection))));
+  }
+
+  private session(connection: PoolConnection): MysqlSession {
+    const run = <T>(sql: string, params: readonly unknown[] = []) =>
+      new Promise<T>((resolve, reject) => connection.query(sql, params as unknown[], (error, result) => (error ? reject(error) : resolve(result as T))));
+    return { query: run, write: (sql, params) => run<ResultSetHeader>(sql, params) };
+  }
+
+  /** Runs `work` in one transaction on a pooled connection; rolls back if it throws. */
+  async transactionMysql<T>(work: (session: MysqlSession) => Promise<T>): Promise<T> {
+    const connection = await this.take();
+    const session = this.session(connection);
+    try {
+      await session.query('START TRANSACTION');
+      const result = await work(session);
+      await session.query('COMMIT');
+      return result;
+    } catch (error) {
+      await session.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      connection.release();
+    }
+  }
+
+  /** One statement on any pooled connection. */
+  async queryMysql<T = Row[]>(sql: string, params: readonly unknown[] = []): Promise<T> {
+    const connection = await this.take();
+    try {
+      return await this.session(connection).query<T>(sql, params);
+    } finally {
+      connection.release();
+    }
+  }
+
+  /**
+   * A connection kept out of the pool for one purpose (the claim connection), prepared by
+   * `setup` once. `close` gives it back; after an error, drop it and take a new one.
+   */
+  async dedicatedMysql(setup: string[]): Promise<MysqlSession & { close(): void; destroy(): void }> {
+    const connection = await this.take();
+    this.dedicated.add(connection);
+    const session = this.session(connection);
+    for (const statement of setup) await session.query(statement);
+    return {
+      ...session,
+      close: () => {
+        if (this.dedicated.delete(connection)) connection.release();
+      },
+      destroy: () => {
+        if (this.dedicated.delete(connection)) connection.destroy();
+      },
+    };
+  }
+
+  onApplicationShutdown(): void {
+    for (const connection of this.dedicated) connection.release();
+    this.dedicated.clear();
+  }
+}
+
+/** Makes DirectSql one shared instance for every module. */
+@Global()
+@Module({ providers: [DirectSql], exports: [DirectSql] })
+export class DirectSqlModule {}
