@@ -40,6 +40,10 @@ async function main(): Promise<void> {
   logger.log(`Swagger UI: http://${shown}:${port}/docs (OpenAPI JSON at /docs-json)`);
   logger.log(`Console: http://${shown}:${port}/console`);
   logger.log(`Database: ${config.database.type === 'sqlite' ? `SQLite ${config.database.path}` : 'MySQL/MariaDB'}`);
+  if (config.database.type === 'sqlite' && config.dispatch.role !== 'both') {
+    const undone = config.dispatch.role === 'api' ? 'nothing is delivered' : 'no events can be posted';
+    logger.warn(`INSTANCE_ROLE=${config.dispatch.role} on SQLite: no other instance can share this database, so ${undone} while this one runs`);
+  }
 
   // Graceful shutdown: close the app (stops schedules, drains Nest's shutdown hooks), then exit 0.
   let closing = false;

@@ -178,11 +178,6 @@ export function loadConfig(input: EnvInput): AppConfig {
 
   const role = (env.INSTANCE_ROLE ?? 'both') as InstanceRole;
   const database = withSqliteSync(parseDatabaseUrl(env.DATABASE_URL ?? DEFAULTS.databaseUrl), env.SQLITE_SYNCHRONOUS);
-  if (database.type === 'sqlite' && role !== 'both') {
-    problems.push(
-      `INSTANCE_ROLE: SQLite serves one instance, which is both API and worker; "${role}" needs MySQL/MariaDB (DATABASE_URL=mysql://… or mariadb://…)`,
-    );
-  }
   const bodyLimitBytes = env.BODY_LIMIT_BYTES ?? DEFAULTS.bodyLimitBytes;
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -159,11 +159,9 @@ describe('loadConfig accepted values', () => {
     assert.equal(loadConfig({ INGEST_RATE_LIMIT: '0' }).ingest.rateLimit, 0);
   });
 
-  it('runs SQLite as one instance and says so when asked to split roles', () => {
-    for (const role of ['api', 'worker']) {
-      const error = configError({ INSTANCE_ROLE: role });
-      assert.match(error.message, /INSTANCE_ROLE: SQLite serves one instance/);
-    }
+  it('reads INSTANCE_ROLE; on SQLite too (one instance at a time, enforced at start by a lock)', () => {
+    assert.equal(loadConfig({}).dispatch.role, 'both');
+    assert.equal(loadConfig({ INSTANCE_ROLE: 'api' }).dispatch.role, 'api');
     assert.equal(loadConfig({ INSTANCE_ROLE: 'worker', DATABASE_URL: 'mysql://root@127.0.0.1:3306/x' }).dispatch.role, 'worker');
   });
 
