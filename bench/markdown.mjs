@@ -39,7 +39,7 @@ out.push(table(['database', 'route', 'concurrency', 'events/s', 'p50 / p99 ms', 
 out.push('\n### Dispatch\n');
 out.push(
   table(
-    ['database', 'deliveries', 'dispatch /s', 'undici loop /s', "dispatcher's client loop /s", 'dispatch ÷ undici', 'dispatch ÷ client', 'service CPU µs/delivery', 'DB server CPU µs/delivery', 'peak RSS MB'],
+    ['database', 'deliveries', 'dispatch /s', 'undici loop /s', "dispatcher's client loop /s", 'dispatch ÷ undici', 'dispatch ÷ client', 'CPU µs per delivery: service / DB server / receiver', 'CPU µs per undici-loop POST: sender / receiver', 'peak RSS MB'],
     dbs
       .filter((db) => report.results[db].dispatch)
       .map((db) => {
@@ -52,8 +52,8 @@ out.push(
           n(d.baselines['dispatcher-client/s']),
           n(d.ratio.undici, 2),
           n(d.ratio['dispatcher-client'], 2),
-          n(d.cpu.serviceUsPerDelivery),
-          n(d.cpu.databaseServerUsPerDelivery),
+          `${n(d.cpu.serviceUsPerDelivery)} / ${n(d.cpu.databaseServerUsPerDelivery)} / ${n(d.cpu.receiverUsPerDelivery)}`,
+          `${n(d.cpu.baselineSenderUsPerPost.undici)} / ${n(d.cpu.baselineReceiverUsPerPost)}`,
           n(d.memory.peakRssMb),
         ];
       }),

@@ -80,11 +80,15 @@ async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handl
     const url = `http://127.0.0.1:${receiver.port}/hook1`;
     const baselines = {};
     const baselineCpu = {};
+    const receiverCpu = {};
     for (const client of ['undici', 'dispatcher-client']) {
       await receiver.ask('reset');
+      const receiverBefore = cpuOf(receiver.pid);
       const result = await runBaseline({ client, url, count: total, concurrency, body, headers, secret: created[0].signing_secret });
       baselines[client] = round(result.rate);
       baselineCpu[client] = round(result.cpuUsPerCall);
+      // The loop's warm-up calls reach the receiver too.
+      if (client === 'undici') receiverCpu.baseline = perDelivery(receiverBefore, cpuOf(receiver.pid), total + Math.min(200, total));
       log(`  ${name} baseline ${client}: ${baselines[client]} POSTs/s, sender CPU ${baselineCpu[client]} µs per POST`);
     }
 
@@ -98,6 +102,7 @@ async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handl
     receiver.onFirst(() => {
       cpuAtFirst.service = workerPid ? cpuOf(workerPid) : null;
       cpuAtFirst.server = serverPid ? cpuOf(serverPid) : null;
+      cpuAtFirst.receiver = cpuOf(receiver.pid);
     });
     const worker = await startService({
       databaseUrl: db.url,
@@ -114,7 +119,7 @@ async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handl
       let timer;
       arrival = await Promise.race([reached, new Promise((resolve) => (timer = setTimeout(resolve, limitMs, null)))]);
       clearTimeout(timer);
-      cpuAtEnd = { service: cpuOf(worker.pid), server: serverPid ? cpuOf(serverPid) : null };
+      cpuAtEnd = { service: cpuOf(worker.pid), server: serverPid ? cpuOf(serverPid) : null, receiver: cpuOf(receiver.pid) };
       if (!arrival) {
         const { count } = await receiver.ask('stats');
         throw new Error(`dispatch: ${count} of ${total} deliveries arrived within ${limitMs / 1000} s`);
@@ -147,13 +152,16 @@ async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handl
       cpu: {
         serviceUsPerDelivery: perDelivery(cpuAtFirst.service, cpuAtEnd.service, total - 1),
         databaseServerUsPerDelivery: perDelivery(cpuAtFirst.server, cpuAtEnd.server, total - 1),
+        receiverUsPerDelivery: perDelivery(cpuAtFirst.receiver, cpuAtEnd.receiver, total - 1),
         baselineSenderUsPerPost: { undici: baselineCpu.undici, 'dispatcher-client': baselineCpu['dispatcher-client'] },
+        baselineReceiverUsPerPost: receiverCpu.baseline,
       },
     };
     log(`  ${name} dispatch: ${result['deliveries/s']} deliveries/s (${total} in ${result.seconds} s), ` +
         `÷ undici ${result.ratio.undici}, ÷ dispatcher client ${result.ratio['dispatcher-client']}, peak RSS ${result.memory.peakRssMb} MB, ` +
         `${result.check.succeeded} succeeded / ${result.check.logged} logged; CPU per delivery: service ${result.cpu.serviceUsPerDelivery} µs` +
-        (result.cpu.databaseServerUsPerDelivery === null ? '' : `, database server ${result.cpu.databaseServerUsPerDelivery} µs`),
+        (result.cpu.databaseServerUsPerDelivery === null ? '' : `, database server ${result.cpu.databaseServerUsPerDelivery} µs`) +
+        `, receiver ${result.cpu.receiverUsPerDelivery} µs (${result.cpu.baselineReceiverUsPerPost} µs per undici-loop POST)`,
     );
     return result;
   } finally {
@@ -190,6 +198,8 @@ export async function runDispatch({ kind, name = kind, repeats = 1, log, ...opti
     cpu: {
       serviceUsPerDelivery: mid((run) => run.cpu.serviceUsPerDelivery),
       databaseServerUsPerDelivery: mid((run) => run.cpu.databaseServerUsPerDelivery),
+      receiverUsPerDelivery: mid((run) => run.cpu.receiverUsPerDelivery),
+      baselineReceiverUsPerPost: mid((run) => run.cpu.baselineReceiverUsPerPost),
       baselineSenderUsPerPost: {
         undici: mid((run) => run.cpu.baselineSenderUsPerPost.undici),
         'dispatcher-client': mid((run) => run.cpu.baselineSenderUsPerPost['dispatcher-client']),

@@ -26,7 +26,7 @@ export function machine(mysqlVersion) {
 export function commit() {
   try {
     const sha = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-    const dirty = execSync('git status --porcelain -- src bench', { encoding: 'utf8' }).trim() !== '';
+    const dirty = execSync("git status --porcelain -- src bench ':!bench/results'", { encoding: 'utf8' }).trim() !== '';
     return dirty ? `${sha}+changes` : sha;
   } catch {
     return null;
@@ -119,6 +119,7 @@ export function printTables(runs, cache, list) {
           'dispatch ÷ this': 1,
           'sender CPU µs/POST': fmt(d.cpu.serviceUsPerDelivery),
           'db server CPU µs/POST': fmt(d.cpu.databaseServerUsPerDelivery),
+          'receiver CPU µs/POST': fmt(d.cpu.receiverUsPerDelivery),
         },
         {
           sender: 'baseline (a): undici Pool loop',
@@ -126,6 +127,7 @@ export function printTables(runs, cache, list) {
           'dispatch ÷ this': fmt(d.ratio.undici),
           'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost.undici),
           'db server CPU µs/POST': '—',
+          'receiver CPU µs/POST': fmt(d.cpu.baselineReceiverUsPerPost),
         },
         {
           sender: "baseline (b): the dispatcher's client loop",
@@ -133,6 +135,7 @@ export function printTables(runs, cache, list) {
           'dispatch ÷ this': fmt(d.ratio['dispatcher-client']),
           'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost['dispatcher-client']),
           'db server CPU µs/POST': '—',
+          'receiver CPU µs/POST': '—',
         },
       ]);
       console.log(`  peak RSS of the service ${fmt(d.memory.peakRssMb)} MB; ${fmt(d.check.succeeded)} deliveries succeeded, ${fmt(d.check.logged)} logged`);
