@@ -63,6 +63,17 @@ for (const kind of kinds) {
   });
 }
 
+/**
+ * An app whose worker has stopped: the deliveries stay exactly as the test sets them, and the
+ * queue holds exactly what the test puts in it.
+ */
+async function startIdleApp(db: TestDatabase): Promise<TestApp> {
+  const t = await startApp(db);
+  const { DispatcherService } = await import('../../src/dispatcher/dispatcher.service.js');
+  await t.app.get(DispatcherService).beforeApplicationShutdown();
+  return t;
+}
+
 for (const kind of kinds) {
   describe(`event retention [${kind.name}]`, { skip: kind.skip }, () => {
     let db: TestDatabase;
@@ -70,10 +81,7 @@ for (const kind of kinds) {
 
     before(async () => {
       db = await kind.create();
-      t = await startApp(db);
-      // The deliveries must stay exactly as the test sets them: no worker may touch them.
-      const { DispatcherService } = await import('../../src/dispatcher/dispatcher.service.js');
-      await t.app.get(DispatcherService).beforeApplicationShutdown();
+      t = await startIdleApp(db);
     });
     after(async () => {
       await t?.close();
@@ -112,10 +120,7 @@ for (const kind of kinds) {
 
     before(async () => {
       db = await kind.create();
-      t = await startApp(db);
-      // Nothing may deliver: the queue must hold exactly what the test puts in it.
-      const { DispatcherService } = await import('../../src/dispatcher/dispatcher.service.js');
-      await t.app.get(DispatcherService).beforeApplicationShutdown();
+      t = await startIdleApp(db);
     });
     after(async () => {
       await t?.close();
