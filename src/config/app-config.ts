@@ -31,6 +31,10 @@ export const DEFAULTS = Object.freeze({
   scriptsDir: './scripts',
   logLevel: 'log' as LogLevelName,
   bodyLimitBytes: 1024 * 1024,
+  maxJsonDepth: 64,
+  databaseQueryTimeoutMs: 10_000,
+  databaseAcquireTimeoutMs: 5_000,
+  readinessTimeoutMs: 2_000,
   maxBatchEvents: 500,
   maxDataBytes: 64 * 1024,
   ingestRateLimit: 10_000,
@@ -52,11 +56,29 @@ export type InstanceRole = 'api' | 'worker' | 'both';
 /** The validated, typed configuration. Built once at start by `loadConfig`. */
 export class AppConfig {
   readonly env!: 'development' | 'production' | 'test';
-  readonly http!: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
+  readonly http!: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    /** Deepest nesting of arrays and objects accepted in a JSON body. */
+    readonly maxJsonDepth: number;
+  };
   readonly database!: DatabaseConfig;
+  /** Bounds on waiting for the database (MySQL/MariaDB; SQLite is in-process). */
+  readonly databaseTimeouts!: {
+    readonly queryMs: number;
+    readonly acquireMs: number;
+    /** The readiness probe's own, shorter bound. */
+    readonly readinessMs: number;
+  };
   readonly auth!: { readonly bootstrapAdminKey?: string; readonly adminKeyFile: string };
   readonly cache!: { readonly refreshCron: string; readonly syncIntervalMs: number };
-  readonly scripts!: { readonly enabled: boolean; readonly dir: string };
+  readonly scripts!: {
+    readonly enabled: boolean;
+    readonly dir: string;
+    /** The unprivileged user scripts run as (name or uid[:gid]); unset runs them as the service's user. */
+    readonly runAsUser?: string;
+  };
   readonly log!: { readonly level: LogLevelName; readonly format: 'text' | 'json' };
   readonly outbound!: {
     readonly mode: OutboundMode;
@@ -188,8 +210,14 @@ export function loadConfig(input: EnvInput): AppConfig {
       host: env.HOST ?? DEFAULTS.host,
       port: env.PORT ?? DEFAULTS.port,
       bodyLimitBytes,
+      maxJsonDepth: env.MAX_JSON_DEPTH ?? DEFAULTS.maxJsonDepth,
     },
     database,
+    databaseTimeouts: {
+      queryMs: env.DATABASE_QUERY_TIMEOUT_MS ?? DEFAULTS.databaseQueryTimeoutMs,
+      acquireMs: env.DATABASE_ACQUIRE_TIMEOUT_MS ?? DEFAULTS.databaseAcquireTimeoutMs,
+      readinessMs: env.READINESS_TIMEOUT_MS ?? DEFAULTS.readinessTimeoutMs,
+    },
     auth: {
       bootstrapAdminKey: env.BOOTSTRAP_ADMIN_KEY,
       adminKeyFile: resolve(env.ADMIN_KEY_FILE ?? DEFAULTS.adminKeyFile),
@@ -201,6 +229,7 @@ export function loadConfig(input: EnvInput): AppConfig {
     scripts: {
       enabled: env.SCRIPT_HANDLERS_ENABLED === 'true' || env.SCRIPT_HANDLERS_ENABLED === '1',
       dir: resolve(env.SCRIPTS_DIR ?? DEFAULTS.scriptsDir),
+      runAsUser: env.SCRIPT_RUN_AS_USER,
     },
     log: {
       level: (env.LOG_LEVEL ?? DEFAULTS.logLevel) as LogLevelName,

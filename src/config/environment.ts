@@ -45,6 +45,30 @@ export class EnvironmentVariables {
   @MinLength(1)
   ADMIN_KEY_FILE?: string;
 
+  /** Longest wait for one statement's answer on MySQL/MariaDB before it counts as an outage. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
+  DATABASE_QUERY_TIMEOUT_MS?: number;
+
+  /** Longest wait for a free pooled connection (or a new one) on MySQL/MariaDB. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
+  DATABASE_ACQUIRE_TIMEOUT_MS?: number;
+
+  /** Bound of the readiness probe's database check. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(60000)
+  READINESS_TIMEOUT_MS?: number;
+
   @IsOptional()
   @IsString()
   CACHE_REFRESH_CRON?: string;
@@ -65,6 +89,13 @@ export class EnvironmentVariables {
   @MinLength(1)
   SCRIPTS_DIR?: string;
 
+  /** The unprivileged user scripts run as: a user name, or uid[:gid]. */
+  @IsOptional()
+  @Matches(/^([a-z_][a-z0-9_-]{0,31}|\d{1,10}(:\d{1,10})?)$/, {
+    message: 'SCRIPT_RUN_AS_USER must be a user name or uid[:gid]',
+  })
+  SCRIPT_RUN_AS_USER?: string;
+
   @IsOptional()
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL?: string;
@@ -79,6 +110,14 @@ export class EnvironmentVariables {
   @Min(1024)
   @Max(50 * 1024 * 1024)
   BODY_LIMIT_BYTES?: number;
+
+  /** Deepest nesting of arrays and objects accepted in a JSON body. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(4)
+  @Max(1000)
+  MAX_JSON_DEPTH?: number;
 
   @IsOptional()
   @IsString()
@@ -210,13 +249,18 @@ export const ENV_KEYS = Object.freeze([
   'SQLITE_SYNCHRONOUS',
   'BOOTSTRAP_ADMIN_KEY',
   'ADMIN_KEY_FILE',
+  'DATABASE_QUERY_TIMEOUT_MS',
+  'DATABASE_ACQUIRE_TIMEOUT_MS',
+  'READINESS_TIMEOUT_MS',
   'CACHE_REFRESH_CRON',
   'CACHE_SYNC_INTERVAL_MS',
   'SCRIPT_HANDLERS_ENABLED',
   'SCRIPTS_DIR',
+  'SCRIPT_RUN_AS_USER',
   'LOG_LEVEL',
   'LOG_FORMAT',
   'BODY_LIMIT_BYTES',
+  'MAX_JSON_DEPTH',
   'OUTBOUND_ALLOW_NETWORKS',
   'OUTBOUND_DENY_NETWORKS',
   'OUTBOUND_MODE',
