@@ -1,10 +1,11 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { DomainError } from '../common/errors.js';
-import { flattenValidationErrors } from '../common/validation.js';
+import { isCalendarDateTimeWithOffset } from '../common/dates.js';
+import { droppedKeyProblems, flattenValidationErrors } from '../common/validation.js';
 import { findEvent } from './event-catalog.js';
 import { validateEntityData } from './entity-shapes.js';
-import { isIsoWithOffset, isoWithOffset, objectKey } from './envelope.js';
+import { isoWithOffset, objectKey } from './envelope.js';
 import { PostEventDto } from './dto/event.dto.js';
 
 /** An event that passed every check, ready to be stored. */
@@ -27,9 +28,12 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
   }
   let dto = plainlyValid(input as Record<string, unknown>);
   if (!dto) {
+    const dropped = droppedKeyProblems(input);
     dto = plainToInstance(PostEventDto, input);
     const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
-    if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', 'Request validation failed', flattenValidationErrors(errors));
+    if (dropped.length > 0 || errors.length > 0) {
+      throw new DomainError('VALIDATION_FAILED', 'Request validation failed', [...dropped, ...flattenValidationErrors(errors)]);
+    }
   }
 
   const definition = findEvent(dto.event);
@@ -84,10 +88,10 @@ function plainlyValid(input: Record<string, unknown>): PostEventDto | null {
   return input as unknown as PostEventDto;
 }
 
-/** `dt`, when given, must be ISO 8601 with an offset (the form of the envelope's event.dt). */
+/** `dt`, when given, must be ISO 8601 with an offset (the form of the envelope's event.dt) and exist in the calendar. */
 export function checkDt(dt: unknown): asserts dt is string | undefined {
-  if (dt !== undefined && (typeof dt !== 'string' || !isIsoWithOffset(dt))) {
-    throw DomainError.field('VALIDATION_FAILED', 'dt', 'dt must be an ISO 8601 date-time with an offset, e.g. 2026-11-22T10:15:30+00:00');
+  if (dt !== undefined && (typeof dt !== 'string' || !isCalendarDateTimeWithOffset(dt))) {
+    throw DomainError.field('VALIDATION_FAILED', 'dt', 'dt must be a real ISO 8601 date-time with an offset, e.g. 2026-11-22T10:15:30+00:00');
   }
 }
 
