@@ -18,10 +18,11 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
 }
 
 /**
- * Keys class-transformer drops without a word (and Nest's ValidationPipe strips), so that
- * `whitelist` never sees them: checked here, they are refused like any other unknown field.
+ * Keys Nest's ValidationPipe strips and class-transformer drops (`__proto__`, `constructor`)
+ * without a word, so that `whitelist` never sees them: checked here first, they are refused
+ * like any other unknown field.
  */
-const DROPPED_KEYS = ['__proto__', 'constructor'] as const;
+const DROPPED_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
 
 /** An "unknown field" problem for each key of `value` that class-transformer would drop unseen. */
 export function droppedKeyProblems(value: object): FieldProblem[] {
@@ -30,6 +31,12 @@ export function droppedKeyProblems(value: object): FieldProblem[] {
     if (Object.hasOwn(value, key)) problems.push({ field: key, message: `property ${key} should not exist` });
   }
   return problems;
+}
+
+/** `first`, then those of `more` not already listed. */
+export function mergeProblems(first: FieldProblem[], more: FieldProblem[]): FieldProblem[] {
+  const seen = new Set(first.map((problem) => `${problem.field}\n${problem.message}`));
+  return [...first, ...more.filter((problem) => !seen.has(`${problem.field}\n${problem.message}`))];
 }
 
 const validationFailed = (details: FieldProblem[]) => new DomainError('VALIDATION_FAILED', 'Request validation failed', details);
@@ -56,7 +63,7 @@ class StrictValidationPipe extends ValidationPipe {
         } catch (error) {
           if (error instanceof DomainError) others = error.details;
         }
-        throw validationFailed([...dropped, ...others]);
+        throw validationFailed(mergeProblems(dropped, others));
       }
     }
     return super.transform(value, metadata);

@@ -1,8 +1,8 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { DomainError } from '../common/errors.js';
+import { DomainError, FieldProblem } from '../common/errors.js';
 import { isCalendarDateTimeWithOffset } from '../common/dates.js';
-import { droppedKeyProblems, flattenValidationErrors } from '../common/validation.js';
+import { droppedKeyProblems, flattenValidationErrors, mergeProblems } from '../common/validation.js';
 import { findEvent } from './event-catalog.js';
 import { validateEntityData } from './entity-shapes.js';
 import { isoWithOffset, objectKey } from './envelope.js';
@@ -32,7 +32,7 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
     dto = plainToInstance(PostEventDto, input);
     const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
     if (dropped.length > 0 || errors.length > 0) {
-      throw new DomainError('VALIDATION_FAILED', 'Request validation failed', [...dropped, ...flattenValidationErrors(errors)]);
+      throw new DomainError('VALIDATION_FAILED', 'Request validation failed', mergeProblems(dropped, flattenValidationErrors(errors)));
     }
   }
 
@@ -66,6 +66,30 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
     dataJson,
     idempotencyKey: key,
   };
+}
+
+/**
+ * The body of POST /api/v1/events/batch, checked by hand rather than through PostEventBatchDto
+ * and the ValidationPipe: class-transformer would copy every event (a walk of the whole body
+ * on the ingest path) and drop their `constructor` and `__proto__` keys before
+ * validateEvent could refuse them. Answers the events, each still to be validated.
+ */
+export function batchEvents(body: unknown): unknown[] {
+  if (body === undefined) {
+    throw new DomainError('VALIDATION_FAILED', 'The request body is missing: send a JSON object', [{ field: 'body', message: 'body is required (a JSON object)' }]);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw DomainError.field('VALIDATION_FAILED', 'body', 'body must be a JSON object');
+  }
+  // Object.keys lists `constructor` and `__proto__` too: JSON.parse makes them own properties.
+  const problems: FieldProblem[] = Object.keys(body)
+    .filter((key) => key !== 'events')
+    .map((key) => ({ field: key, message: `property ${key} should not exist` }));
+  const events = (body as { events?: unknown }).events;
+  if (!Array.isArray(events)) problems.push({ field: 'events', message: 'events must be an array' });
+  else if (events.length === 0) problems.push({ field: 'events', message: 'events must contain at least 1 elements' });
+  if (problems.length > 0) throw new DomainError('VALIDATION_FAILED', 'Request validation failed', problems);
+  return events as unknown[];
 }
 
 const POST_EVENT_FIELDS = new Set(['event', 'object_id', 'data', 'dt', 'idempotency_key']);
