@@ -10,13 +10,13 @@ const UNDERSCORE = 0x5f;
 // "__proto__" written with every letter escaped as \uXXXX is 54 characters long.
 const LONGEST_PROTO_SPELLING = 54;
 
-/** What one pass over a raw JSON text found. */
-export interface JsonScan {
-  /** The deepest nesting of objects and arrays, or -1 when it passed `maxDepth` (the scan stops there). */
-  depth: number;
-  /** Some string may decode to "__proto__" (a key or a value; the parsed value tells which). */
-  mayHaveProtoKey: boolean;
-}
+/** scanJson's answer when the nesting passed `maxDepth` (the scan stops there). */
+export const TOO_DEEP = -1;
+/**
+ * Added to scanJson's answer when some string may decode to "__proto__" (a key or a value;
+ * the parsed value tells which). A number rather than an object: no allocation per request.
+ */
+export const MAY_HAVE_PROTO_KEY = 1 << 20;
 
 /**
  * One linear pass over a JSON text, before JSON.parse: counts the nesting of `{` and `[`
@@ -24,8 +24,9 @@ export interface JsonScan {
  * recursive (class-transformer, class-validator) walks it and overflows the stack. Strings
  * are skipped with indexOf, so text costs little; only short strings starting with `_` or
  * an escape are looked at, for the `__proto__` check. The text's syntax is left to JSON.parse.
+ * Answers the deepest nesting (plus MAY_HAVE_PROTO_KEY), or TOO_DEEP.
  */
-export function scanJson(text: string, maxDepth: number): JsonScan {
+export function scanJson(text: string, maxDepth: number): number {
   let depth = 0;
   let deepest = 0;
   let mayHaveProtoKey = false;
@@ -49,14 +50,14 @@ export function scanJson(text: string, maxDepth: number): JsonScan {
       depth++;
       if (depth > deepest) {
         deepest = depth;
-        if (deepest > maxDepth) return { depth: -1, mayHaveProtoKey };
+        if (deepest > maxDepth) return TOO_DEEP;
       }
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       depth--;
     }
     i++;
   }
-  return { depth: deepest, mayHaveProtoKey };
+  return mayHaveProtoKey ? deepest + MAY_HAVE_PROTO_KEY : deepest;
 }
 
 function isEscaped(text: string, quote: number): boolean {
@@ -103,7 +104,7 @@ export function findProtoKey(value: unknown, path = ''): string | null {
 export function parseJsonBody(text: string, maxDepth: number): unknown {
   if (text.length === 0) return undefined;
   const scan = scanJson(text, maxDepth);
-  if (scan.depth === -1) {
+  if (scan === TOO_DEEP) {
     throw DomainError.field('JSON_TOO_DEEP', 'body', `The request body nests objects and arrays deeper than ${maxDepth} levels (MAX_JSON_DEPTH)`);
   }
   let value: unknown;
@@ -113,7 +114,7 @@ export function parseJsonBody(text: string, maxDepth: number): unknown {
     // V8's message quotes the body; the caller gets the same generic answer as before.
     throw new DomainError('MALFORMED_JSON', 'The request body is not valid JSON');
   }
-  if (scan.mayHaveProtoKey) {
+  if (scan >= MAY_HAVE_PROTO_KEY) {
     const field = findProtoKey(value);
     if (field !== null) throw new DomainError('VALIDATION_FAILED', 'Request validation failed', [{ field, message: `property ${field} should not exist` }]);
   }
