@@ -144,14 +144,24 @@ export function QueryInteger(min: number, max: number): PropertyDecorator {
   };
 }
 
+const calendarDateMessage = (field: string) =>
+  `${field} must be a real date, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss] with an optional offset, e.g. 2026-11-22T10:15:30Z`;
+
 /** A date or date-time (see src/common/dates.ts) that exists in the calendar. */
 export function IsCalendarDate(): PropertyDecorator {
   return ValidateBy({
     name: 'isCalendarDate',
     validator: {
       validate: (value: unknown) => typeof value === 'string' && isCalendarDateOrDateTime(value),
-      defaultMessage: (args?: ValidationArguments) =>
-        `${args?.property} must be a real date, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss] with an optional offset, e.g. 2026-11-22T10:15:30Z`,
+      defaultMessage: (args?: ValidationArguments) => calendarDateMessage(args?.property ?? 'value'),
     },
   });
+}
+
+/** The same rule for the fields of a DTO this module does not own: VALIDATION_FAILED naming each bad one. */
+export function checkCalendarDates(fields: Record<string, unknown>): void {
+  const problems = Object.entries(fields)
+    .filter(([, value]) => typeof value !== 'string' || !isCalendarDateOrDateTime(value))
+    .map(([field]) => ({ field, message: calendarDateMessage(field) }));
+  if (problems.length > 0) throw validationFailed(problems);
 }

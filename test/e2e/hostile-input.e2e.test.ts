@@ -362,6 +362,10 @@ for (const kind of kinds) {
           ['from', '2026-13-01'],
           ['to', '2026-06-31'],
           ['from', 'yesterday'],
+          // ISO 8601 forms that Date.parse cannot read (NaN), which the old check let through.
+          ['from', '2026-W09-7'],
+          ['to', '2026-060'],
+          ['from', '2026-02-28T23:59:59,5Z'],
         ] as const) {
           assertRefused(await t.http.get(`/api/v1/execution-logs?${field}=${encodeURIComponent(value)}`).set(admin), 400, 'VALIDATION_FAILED', field);
           assertRefused(await t.http.get(`/api/v1/handlers/${handler.id}/execution-logs?${field}=${encodeURIComponent(value)}`).set(admin), 400, 'VALIDATION_FAILED', field);

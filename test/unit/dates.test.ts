@@ -40,7 +40,7 @@ describe('isCalendarDateOrDateTime', () => {
   });
 
   it('refuses what the calendar does not have', () => {
-    for (const value of ['2026-02-30', '2026-06-31', '2026-02-28T24:00:00Z', 'yesterday', '2026-1-1', '20260101', '2026-01-01T10:00:00+0100']) {
+    for (const value of ['2026-02-30', '2026-06-31', '2026-02-28T24:00:00Z', 'yesterday', '2026-1-1', '20260101', '2026-01-01T10:00:00+0100', '2026-W09-7', '2026-060', '2026-02-28T23:59:59,5Z']) {
       assert.equal(isCalendarDateOrDateTime(value), false, value);
     }
   });
