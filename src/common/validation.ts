@@ -19,16 +19,29 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
 
 /**
  * Keys Nest's ValidationPipe strips and class-transformer drops (`__proto__`, `constructor`)
- * without a word, so that `whitelist` never sees them: checked here first, they are refused
- * like any other unknown field.
+ * without a word, at any depth, so that `whitelist` never sees them: checked here first,
+ * they are refused like any other unknown field instead of vanishing from what is stored.
  */
 const DROPPED_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
 
-/** An "unknown field" problem for each key of `value` that class-transformer would drop unseen. */
-export function droppedKeyProblems(value: object): FieldProblem[] {
+/**
+ * An "unknown field" problem for each key of `value` that would be dropped unseen; with
+ * `deep`, in nested objects and arrays too (their depth is bounded by MAX_JSON_DEPTH).
+ */
+export function droppedKeyProblems(value: object, deep = false, path = ''): FieldProblem[] {
   const problems: FieldProblem[] = [];
-  for (const key of DROPPED_KEYS) {
-    if (Object.hasOwn(value, key)) problems.push({ field: key, message: `property ${key} should not exist` });
+  if (!Array.isArray(value)) {
+    for (const key of DROPPED_KEYS) {
+      if (Object.hasOwn(value, key)) {
+        const field = path ? `${path}.${key}` : key;
+        problems.push({ field, message: `property ${field} should not exist` });
+      }
+    }
+  }
+  if (deep) {
+    for (const [key, item] of Object.entries(value)) {
+      if (item !== null && typeof item === 'object') problems.push(...droppedKeyProblems(item as object, true, path ? `${path}.${key}` : key));
+    }
   }
   return problems;
 }
@@ -55,7 +68,7 @@ class StrictValidationPipe extends ValidationPipe {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw validationFailed([{ field: 'body', message: 'body must be a JSON object' }]);
       }
-      const dropped = droppedKeyProblems(value);
+      const dropped = droppedKeyProblems(value, true);
       if (dropped.length > 0) {
         let others: FieldProblem[] = [];
         try {

@@ -1,4 +1,3 @@
-import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { DomainError, FieldProblem } from '../common/errors.js';
 import { isCalendarDateTimeWithOffset } from '../common/dates.js';
@@ -28,12 +27,13 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
   }
   let dto = plainlyValid(input as Record<string, unknown>);
   if (!dto) {
+    // Only the top level: `data` is passed through as sent, its keys included.
     const dropped = droppedKeyProblems(input);
-    dto = plainToInstance(PostEventDto, input);
-    const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
+    const errors = validateSync(shallowDto(input as Record<string, unknown>), { whitelist: true, forbidNonWhitelisted: true });
     if (dropped.length > 0 || errors.length > 0) {
       throw new DomainError('VALIDATION_FAILED', 'Request validation failed', mergeProblems(dropped, flattenValidationErrors(errors)));
     }
+    dto = input as unknown as PostEventDto;
   }
 
   const definition = findEvent(dto.event);
@@ -90,6 +90,20 @@ export function batchEvents(body: unknown): unknown[] {
   else if (events.length === 0) problems.push({ field: 'events', message: 'events must contain at least 1 elements' });
   if (problems.length > 0) throw new DomainError('VALIDATION_FAILED', 'Request validation failed', problems);
   return events as unknown[];
+}
+
+/**
+ * The body's top-level fields on a PostEventDto, for class-validator, which finds the rules
+ * through the instance's class. Not plainToInstance: PostEventDto transforms nothing, and
+ * class-transformer would copy `data` whole, dropping its `constructor` keys, and fail (a
+ * 500) on one whose value is an object, taking it for the class to build.
+ */
+function shallowDto(input: Record<string, unknown>): PostEventDto {
+  const dto = new PostEventDto();
+  for (const key of Object.keys(input)) {
+    if (key !== '__proto__' && key !== 'constructor') (dto as unknown as Record<string, unknown>)[key] = input[key];
+  }
+  return dto;
 }
 
 const POST_EVENT_FIELDS = new Set(['event', 'object_id', 'data', 'dt', 'idempotency_key']);

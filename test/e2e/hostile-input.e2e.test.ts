@@ -320,6 +320,24 @@ for (const kind of kinds) {
         assert.equal(await count('api_keys'), keysBefore);
         assert.equal((await t.http.get(`/api/v1/handlers/${handler.id}`).set(admin)).body.name, handler.name);
       });
+
+      it('refuses those keys in nested objects of a validated body instead of dropping them', async () => {
+        for (const key of ['constructor', 'prototype']) {
+          const body = JSON.stringify(handlerBody({ event: 'dids.create' })).slice(0, -1) + `,"headers":{"X-Tenant":"north","${key}":"x"}}`;
+          refusedAsUnknown(await postJson('/api/v1/handlers', body), `headers.${key}`);
+        }
+      });
+
+      it('keeps constructor and prototype keys inside event data as sent, on the fast and the slow path', async () => {
+        const data = '{"id":5,"constructor":{"prototype":1},"prototype":"p"}';
+        // A control character in the key is valid but not "plainly" valid: class-validator judges that event.
+        for (const extra of ['', ',"idempotency_key":"slow\\u0001path"']) {
+          const accepted = await postJson('/api/v1/events', `{"event":"clients.update","object_id":5,"data":${data}${extra}}`);
+          assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+          const stored = await t.http.get(`/api/v1/events/${accepted.body.id}`).set(admin);
+          assert.deepEqual(stored.body.data, JSON.parse(data));
+        }
+      });
     });
 
     describe('dates', () => {
