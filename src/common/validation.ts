@@ -54,20 +54,26 @@ export function mergeProblems(first: FieldProblem[], more: FieldProblem[]): Fiel
 
 const validationFailed = (details: FieldProblem[]) => new DomainError('VALIDATION_FAILED', 'Request validation failed', details);
 
+/** A route that needs a body got none (or an empty one). */
+export const missingBody = () =>
+  new DomainError('VALIDATION_FAILED', 'The request body is missing: send a JSON object', [{ field: 'body', message: 'body is required (a JSON object)' }]);
+
+/** The body is JSON, but null, an array, a string or a number. */
+export const bodyNotAnObject = () => validationFailed([{ field: 'body', message: 'body must be a JSON object' }]);
+
 /**
  * Nest's ValidationPipe with three differences: a DTO body must be a JSON object (an
- * absent one is accepted only when the DTO has no required field), `constructor` and
- * `__proto__` are unknown fields like any other, and route parameters reach their own
- * pipe as the text sent (Nest's `+value` would turn `0x26` into 38 first).
+ * absent one is accepted only when the DTO has no required field), `__proto__`,
+ * `constructor` and `prototype` are unknown fields like any other, at any depth, and route
+ * parameters reach their own pipe as the text sent (Nest's `+value` would turn `0x26` into
+ * 38 first).
  */
 class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const { type } = metadata;
     if ((type === 'body' || type === 'query') && metadata.metatype && this.toValidate(metadata)) {
       if (type === 'body' && value === undefined) return this.absentBody(metadata);
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        throw validationFailed([{ field: 'body', message: 'body must be a JSON object' }]);
-      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bodyNotAnObject();
       const dropped = droppedKeyProblems(value, true);
       if (dropped.length > 0) {
         let others: FieldProblem[] = [];
@@ -86,9 +92,7 @@ class StrictValidationPipe extends ValidationPipe {
     try {
       return await super.transform({}, metadata);
     } catch {
-      throw new DomainError('VALIDATION_FAILED', 'The request body is missing: send a JSON object', [
-        { field: 'body', message: 'body is required (a JSON object)' },
-      ]);
+      throw missingBody();
     }
   }
 
@@ -118,7 +122,7 @@ export function parseDecimalInteger(text: unknown): number | undefined {
   return value <= Number.MAX_SAFE_INTEGER ? value : undefined;
 }
 
-export const idMessage = (field: string) => `${field} must be a whole number from 1 to ${MAX_ID}, written in decimal digits`;
+const idMessage = (field: string) => `${field} must be a whole number from 1 to ${MAX_ID}, written in decimal digits`;
 
 /** `:id` route parameters: `^[1-9][0-9]*$` up to MAX_ID, or VALIDATION_FAILED naming the field. */
 export const idParam = (field = 'id'): PipeTransform<unknown, number> => ({

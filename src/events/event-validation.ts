@@ -1,7 +1,7 @@
 import { validateSync } from 'class-validator';
 import { DomainError, FieldProblem } from '../common/errors.js';
 import { isCalendarDateTimeWithOffset } from '../common/dates.js';
-import { droppedKeyProblems, flattenValidationErrors, mergeProblems } from '../common/validation.js';
+import { bodyNotAnObject, droppedKeyProblems, flattenValidationErrors, mergeProblems, missingBody } from '../common/validation.js';
 import { findEvent } from './event-catalog.js';
 import { validateEntityData } from './entity-shapes.js';
 import { isoWithOffset, objectKey } from './envelope.js';
@@ -75,12 +75,8 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
  * validateEvent could refuse them. Answers the events, each still to be validated.
  */
 export function batchEvents(body: unknown): unknown[] {
-  if (body === undefined) {
-    throw new DomainError('VALIDATION_FAILED', 'The request body is missing: send a JSON object', [{ field: 'body', message: 'body is required (a JSON object)' }]);
-  }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw DomainError.field('VALIDATION_FAILED', 'body', 'body must be a JSON object');
-  }
+  if (body === undefined) throw missingBody();
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bodyNotAnObject();
   // Object.keys lists `constructor` and `__proto__` too: JSON.parse makes them own properties.
   const problems: FieldProblem[] = Object.keys(body)
     .filter((key) => key !== 'events')
