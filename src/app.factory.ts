@@ -7,6 +7,8 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import { AppConfig, LogLevelName } from './config/app-config.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
+import { clientErrorHandler, frameworkErrors } from './common/client-errors.js';
+import { parseJsonBody } from './common/json-body.js';
 import { AppLogger } from './common/app-logger.js';
 import { acquireSqliteInstanceLock } from './database/sqlite-instance-lock.js';
 import { requestContext, requestIdFrom } from './common/request-context.js';
@@ -54,6 +56,8 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
     bodyLimit: config.http.bodyLimitBytes,
     trustProxy: false,
     genReqId: (request: IncomingMessage) => requestIdFrom(request.headers['x-request-id']),
+    frameworkErrors,
+    clientErrorHandler,
   });
   const lock = config.database.type === 'sqlite' && config.database.path !== ':memory:' ? acquireSqliteInstanceLock(config.database.path) : null;
   let app: NestFastifyApplication;
@@ -61,12 +65,27 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
     app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, lock), adapter, {
       logger: logger === false ? false : logger,
       abortOnError: false,
+      // The only body parser is ours, below: Nest's would also take form bodies.
+      bodyParser: false,
     });
   } catch (error) {
     lock?.release();
     throw error;
   }
   const http = app.getHttpAdapter().getInstance();
+  // JSON is the only body type: Fastify answers any other 415 (UNSUPPORTED_MEDIA_TYPE).
+  http.removeAllContentTypeParsers();
+  const maxJsonDepth = config.http.maxJsonDepth;
+  http.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.http.bodyLimitBytes }, (_request, body, done) => {
+    let value: unknown;
+    try {
+      value = parseJsonBody(body as string, maxJsonDepth);
+    } catch (error) {
+      done(error as Error, undefined);
+      return;
+    }
+    done(null, value);
+  });
   // A worker-only instance still answers probes and scrapes, nothing else.
   const workerOnly = config.dispatch.role === 'worker';
   // Every line logged while serving a request carries its id; the caller gets it back to quote.

@@ -1,6 +1,6 @@
 import { idParam } from '../common/validation.js';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { Auth } from './auth.decorators.js';
@@ -29,11 +29,11 @@ export class ApiKeysController {
   }
 
   @Delete(':id')
-  @HttpCode(200)
+  @HttpCode(204)
   @ApiOperation({ summary: 'Revoke a key; it stops working at once' })
-  @ApiOkResponse({ type: ApiKeyDto })
+  @ApiNoContentResponse({ description: 'Revoked' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'API_KEY_NOT_FOUND' })
-  async revoke(@Param('id', idParam()) id: number): Promise<ApiKeyDto> {
-    return ApiKeyDto.from(await this.apiKeys.revoke(id));
+  async revoke(@Param('id', idParam()) id: number): Promise<void> {
+    await this.apiKeys.revoke(id);
   }
 }

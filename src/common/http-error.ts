@@ -16,6 +16,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_JSON',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  // Answered by the router through the `frameworkErrors` option (see src/app.factory.ts).
+  FST_ERR_BAD_URL: 'MALFORMED_URL',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
 };
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
@@ -31,6 +34,8 @@ const GENERIC_MESSAGES: Record<string, string> = {
   MALFORMED_JSON: 'The request body is not valid JSON',
   PAYLOAD_TOO_LARGE: 'The request body is larger than the configured limit',
   UNSUPPORTED_MEDIA_TYPE: 'Send the request body as application/json',
+  MALFORMED_URL: 'The URL is not valid: a "%" must start an escape of two hexadecimal digits',
+  URI_TOO_LONG: 'A path segment of the URL is longer than 100 characters',
 };
 
 /**

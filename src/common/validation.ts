@@ -1,4 +1,7 @@
-import { ParseIntPipe, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { ValidateBy, ValidationArguments } from 'class-validator';
+import { isCalendarDateOrDateTime } from './dates.js';
 import { DomainError, FieldProblem } from './errors.js';
 
 /** Flattens class-validator's tree into one entry per failing field, with dotted paths. */
@@ -14,17 +17,168 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
   return problems;
 }
 
+/**
+ * Keys Nest's ValidationPipe strips and class-transformer drops (`__proto__`, `constructor`)
+ * without a word, at any depth, so that `whitelist` never sees them: checked here first,
+ * they are refused like any other unknown field instead of vanishing from what is stored.
+ */
+const DROPPED_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
+
+/**
+ * An "unknown field" problem for each key of `value` that would be dropped unseen; with
+ * `deep`, in nested objects and arrays too (their depth is bounded by MAX_JSON_DEPTH).
+ */
+export function droppedKeyProblems(value: object, deep = false, path = ''): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  if (!Array.isArray(value)) {
+    for (const key of DROPPED_KEYS) {
+      if (Object.hasOwn(value, key)) {
+        const field = path ? `${path}.${key}` : key;
+        problems.push({ field, message: `property ${field} should not exist` });
+      }
+    }
+  }
+  if (deep) {
+    for (const [key, item] of Object.entries(value)) {
+      if (item !== null && typeof item === 'object') problems.push(...droppedKeyProblems(item as object, true, path ? `${path}.${key}` : key));
+    }
+  }
+  return problems;
+}
+
+/** `first`, then those of `more` not already listed. */
+export function mergeProblems(first: FieldProblem[], more: FieldProblem[]): FieldProblem[] {
+  const seen = new Set(first.map((problem) => `${problem.field}\n${problem.message}`));
+  return [...first, ...more.filter((problem) => !seen.has(`${problem.field}\n${problem.message}`))];
+}
+
+const validationFailed = (details: FieldProblem[]) => new DomainError('VALIDATION_FAILED', 'Request validation failed', details);
+
+/** A route that needs a body got none (or an empty one). */
+export const missingBody = () =>
+  new DomainError('VALIDATION_FAILED', 'The request body is missing: send a JSON object', [{ field: 'body', message: 'body is required (a JSON object)' }]);
+
+/** The body is JSON, but null, an array, a string or a number. */
+export const bodyNotAnObject = () => validationFailed([{ field: 'body', message: 'body must be a JSON object' }]);
+
+/**
+ * Nest's ValidationPipe with three differences: a DTO body must be a JSON object (an
+ * absent one is accepted only when the DTO has no required field), `__proto__`,
+ * `constructor` and `prototype` are unknown fields like any other, at any depth, and route
+ * parameters reach their own pipe as the text sent (Nest's `+value` would turn `0x26` into
+ * 38 first).
+ */
+class StrictValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const { type } = metadata;
+    if ((type === 'body' || type === 'query') && metadata.metatype && this.toValidate(metadata)) {
+      if (type === 'body' && value === undefined) return this.absentBody(metadata);
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bodyNotAnObject();
+      const dropped = droppedKeyProblems(value, true);
+      if (dropped.length > 0) {
+        let others: FieldProblem[] = [];
+        try {
+          await super.transform(value, metadata);
+        } catch (error) {
+          if (error instanceof DomainError) others = error.details;
+        }
+        throw validationFailed(mergeProblems(dropped, others));
+      }
+    }
+    return super.transform(value, metadata);
+  }
+
+  private async absentBody(metadata: ArgumentMetadata): Promise<unknown> {
+    try {
+      return await super.transform({}, metadata);
+    } catch {
+      throw missingBody();
+    }
+  }
+
+  protected override transformPrimitive(value: unknown, metadata: ArgumentMetadata): unknown {
+    if (metadata.type === 'param') return value;
+    return super.transformPrimitive(value, metadata);
+  }
+}
+
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new StrictValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
-    exceptionFactory: (errors) => new DomainError('VALIDATION_FAILED', 'Request validation failed', flattenValidationErrors(errors)),
+    exceptionFactory: (errors) => validationFailed(flattenValidationErrors(errors)),
   });
 }
 
-/** `:id` route parameters: a positive integer, or VALIDATION_FAILED naming the field. */
-export const idParam = () =>
-  new ParseIntPipe({
-    exceptionFactory: () => DomainError.field('VALIDATION_FAILED', 'id', 'id must be a positive integer'),
+/** Ids are safe integers: every id column holds less, and a JavaScript number holds them exactly. */
+export const MAX_ID = Number.MAX_SAFE_INTEGER;
+const DECIMAL_INTEGER = /^(?:0|[1-9][0-9]{0,15})$/;
+
+/** The number written by `text` in plain decimal digits (no sign, space, leading zero, exponent or hex), or undefined. */
+export function parseDecimalInteger(text: unknown): number | undefined {
+  if (typeof text !== 'string' || !DECIMAL_INTEGER.test(text)) return undefined;
+  const value = Number(text);
+  return value <= Number.MAX_SAFE_INTEGER ? value : undefined;
+}
+
+const idMessage = (field: string) => `${field} must be a whole number from 1 to ${MAX_ID}, written in decimal digits`;
+
+/** `:id` route parameters: `^[1-9][0-9]*$` up to MAX_ID, or VALIDATION_FAILED naming the field. */
+export const idParam = (field = 'id'): PipeTransform<unknown, number> => ({
+  transform(value: unknown): number {
+    const id = parseDecimalInteger(value);
+    if (id === undefined || id < 1 || id > MAX_ID) throw DomainError.field('VALIDATION_FAILED', field, idMessage(field));
+    return id;
+  },
+});
+
+/**
+ * One rule and one message for a whole number in [min, max]: a string, a fraction or a
+ * number out of range all answer the same sentence, instead of one per failed decorator.
+ */
+export function IsIntegerInRange(min: number, max: number): PropertyDecorator {
+  return ValidateBy({
+    name: 'isIntegerInRange',
+    constraints: [min, max],
+    validator: {
+      validate: (value: unknown) => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max,
+      defaultMessage: (args?: ValidationArguments) => `${args?.property} must be a whole number from ${min} to ${max}`,
+    },
   });
+}
+
+/**
+ * A numeric query parameter: the text must be plain decimal digits (as `:id`) and the
+ * number in [min, max]. Any other text stays a string, so the range rule refuses it.
+ */
+export function QueryInteger(min: number, max: number): PropertyDecorator {
+  const toNumber = Transform(({ value }: { value: unknown }) => parseDecimalInteger(value) ?? value);
+  const range = IsIntegerInRange(min, max);
+  return (target: object, property: string | symbol) => {
+    toNumber(target, property);
+    range(target, property);
+  };
+}
+
+const calendarDateMessage = (field: string) =>
+  `${field} must be a real date, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss] with an optional offset, e.g. 2026-11-22T10:15:30Z`;
+
+/** A date or date-time (see src/common/dates.ts) that exists in the calendar. */
+export function IsCalendarDate(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isCalendarDate',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && isCalendarDateOrDateTime(value),
+      defaultMessage: (args?: ValidationArguments) => calendarDateMessage(args?.property ?? 'value'),
+    },
+  });
+}
+
+/** The same rule for the fields of a DTO this module does not own: VALIDATION_FAILED naming each bad one. */
+export function checkCalendarDates(fields: Record<string, unknown>): void {
+  const problems = Object.entries(fields)
+    .filter(([, value]) => typeof value !== 'string' || !isCalendarDateOrDateTime(value))
+    .map(([field]) => ({ field, message: calendarDateMessage(field) }));
+  if (problems.length > 0) throw validationFailed(problems);
+}

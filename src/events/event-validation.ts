@@ -1,10 +1,10 @@
-import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { DomainError } from '../common/errors.js';
-import { flattenValidationErrors } from '../common/validation.js';
+import { DomainError, FieldProblem } from '../common/errors.js';
+import { isCalendarDateTimeWithOffset } from '../common/dates.js';
+import { bodyNotAnObject, droppedKeyProblems, flattenValidationErrors, mergeProblems, missingBody } from '../common/validation.js';
 import { findEvent } from './event-catalog.js';
 import { validateEntityData } from './entity-shapes.js';
-import { isIsoWithOffset, isoWithOffset, objectKey } from './envelope.js';
+import { isoWithOffset, objectKey } from './envelope.js';
 import { PostEventDto } from './dto/event.dto.js';
 
 /** An event that passed every check, ready to be stored. */
@@ -27,9 +27,13 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
   }
   let dto = plainlyValid(input as Record<string, unknown>);
   if (!dto) {
-    dto = plainToInstance(PostEventDto, input);
-    const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
-    if (errors.length > 0) throw new DomainError('VALIDATION_FAILED', 'Request validation failed', flattenValidationErrors(errors));
+    // Only the top level: `data` is passed through as sent, its keys included.
+    const dropped = droppedKeyProblems(input);
+    const errors = validateSync(shallowDto(input as Record<string, unknown>), { whitelist: true, forbidNonWhitelisted: true });
+    if (dropped.length > 0 || errors.length > 0) {
+      throw new DomainError('VALIDATION_FAILED', 'Request validation failed', mergeProblems(dropped, flattenValidationErrors(errors)));
+    }
+    dto = input as unknown as PostEventDto;
   }
 
   const definition = findEvent(dto.event);
@@ -64,6 +68,40 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
   };
 }
 
+/**
+ * The body of POST /api/v1/events/batch, checked by hand rather than through PostEventBatchDto
+ * and the ValidationPipe: class-transformer would copy every event (a walk of the whole body
+ * on the ingest path) and drop their `constructor` and `__proto__` keys before
+ * validateEvent could refuse them. Answers the events, each still to be validated.
+ */
+export function batchEvents(body: unknown): unknown[] {
+  if (body === undefined) throw missingBody();
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bodyNotAnObject();
+  // Object.keys lists `constructor` and `__proto__` too: JSON.parse makes them own properties.
+  const problems: FieldProblem[] = Object.keys(body)
+    .filter((key) => key !== 'events')
+    .map((key) => ({ field: key, message: `property ${key} should not exist` }));
+  const events = (body as { events?: unknown }).events;
+  if (!Array.isArray(events)) problems.push({ field: 'events', message: 'events must be an array' });
+  else if (events.length === 0) problems.push({ field: 'events', message: 'events must contain at least 1 elements' });
+  if (problems.length > 0) throw new DomainError('VALIDATION_FAILED', 'Request validation failed', problems);
+  return events as unknown[];
+}
+
+/**
+ * The body's top-level fields on a PostEventDto, for class-validator, which finds the rules
+ * through the instance's class. Not plainToInstance: PostEventDto transforms nothing, and
+ * class-transformer would copy `data` whole, dropping its `constructor` keys, and fail (a
+ * 500) on one whose value is an object, taking it for the class to build.
+ */
+function shallowDto(input: Record<string, unknown>): PostEventDto {
+  const dto = new PostEventDto();
+  for (const key of Object.keys(input)) {
+    if (key !== '__proto__' && key !== 'constructor') (dto as unknown as Record<string, unknown>)[key] = input[key];
+  }
+  return dto;
+}
+
 const POST_EVENT_FIELDS = new Set(['event', 'object_id', 'data', 'dt', 'idempotency_key']);
 const PRINTABLE_KEY = /^[\x20-\x7e]{1,200}$/;
 
@@ -84,10 +122,10 @@ function plainlyValid(input: Record<string, unknown>): PostEventDto | null {
   return input as unknown as PostEventDto;
 }
 
-/** `dt`, when given, must be ISO 8601 with an offset (the form of the envelope's event.dt). */
+/** `dt`, when given, must be ISO 8601 with an offset (the form of the envelope's event.dt) and exist in the calendar. */
 export function checkDt(dt: unknown): asserts dt is string | undefined {
-  if (dt !== undefined && (typeof dt !== 'string' || !isIsoWithOffset(dt))) {
-    throw DomainError.field('VALIDATION_FAILED', 'dt', 'dt must be an ISO 8601 date-time with an offset, e.g. 2026-11-22T10:15:30+00:00');
+  if (dt !== undefined && (typeof dt !== 'string' || !isCalendarDateTimeWithOffset(dt))) {
+    throw DomainError.field('VALIDATION_FAILED', 'dt', 'dt must be a real ISO 8601 date-time with an offset, e.g. 2026-11-22T10:15:30+00:00');
   }
 }
 

@@ -18,7 +18,7 @@ import { idParam } from '../common/validation.js';
 import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
 import { AppConfig } from '../config/app-config.js';
 import { IngestService } from './ingest.service.js';
-import { validateEvent } from './event-validation.js';
+import { batchEvents, validateEvent } from './event-validation.js';
 import { DecisionService } from '../dispatcher/decision.service.js';
 import { DecisionDto } from '../dispatcher/dto/decision.dto.js';
 import { AcceptedEventDto, BatchResultDto, EventDetailDto, PostEventBatchDto, PostEventDto } from './dto/event.dto.js';
@@ -78,11 +78,12 @@ export class EventsController {
   @UseGuards(IngestThrottlerGuard)
   @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'RATE_LIMITED (INGEST_RATE_LIMIT per API key), with Retry-After' })
   @ApiOperation({ summary: 'Accept up to MAX_BATCH_EVENTS (default 500) events; each item is validated and answered on its own' })
+  @ApiBody({ type: PostEventBatchDto })
   @ApiOkResponse({ type: BatchResultDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED (the batch itself), MALFORMED_JSON' })
   @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: 'PAYLOAD_TOO_LARGE (body), BATCH_TOO_LARGE (more than MAX_BATCH_EVENTS)' })
-  async batch(@Body() body: PostEventBatchDto, @CurrentPrincipal() principal: Principal): Promise<BatchResultDto> {
-    return this.ingest.acceptBatch(body.events, principal.keyId);
+  async batch(@Body() body: unknown, @CurrentPrincipal() principal: Principal): Promise<BatchResultDto> {
+    return this.ingest.acceptBatch(batchEvents(body), principal.keyId);
   }
 
   @Get(':id')

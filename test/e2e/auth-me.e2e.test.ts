@@ -50,7 +50,7 @@ for (const kind of kinds) {
       const key = await t.key('read');
       const me = await t.http.get('/api/v1/auth/me').set(bearer(key));
       const revoked = await t.http.delete(`/api/v1/api-keys/${me.body.id}`).set(bearer(t.adminKey));
-      assert.equal(revoked.status, 200);
+      assert.equal(revoked.status, 204);
       const after = await t.http.get('/api/v1/auth/me').set(bearer(key));
       assert.equal(after.status, 401);
       assert.equal(after.body.code, 'AUTH_INVALID');

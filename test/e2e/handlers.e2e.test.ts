@@ -252,7 +252,7 @@ for (const kind of kinds) {
       // A revoked key stops working at once.
       const created = await t.http.post('/api/v1/api-keys').set(admin).send({ name: 'temp', scopes: ['read'] });
       assert.equal((await t.http.get('/api/v1/handlers').set(bearer(created.body.key))).status, 200);
-      await t.http.delete(`/api/v1/api-keys/${created.body.id}`).set(admin).expect(200);
+      await t.http.delete(`/api/v1/api-keys/${created.body.id}`).set(admin).expect(204);
       const revoked = await t.http.get('/api/v1/handlers').set(bearer(created.body.key));
       assert.equal(revoked.status, 401);
       assert.equal(revoked.body.code, 'AUTH_INVALID');

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMinSize, IsArray, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { ArrayMinSize, IsArray, IsObject, IsOptional, IsString, Length } from 'class-validator';
 import { FieldProblemDto } from '../../common/error-response.dto.js';
+import { IsIntegerInRange, MAX_ID } from '../../common/validation.js';
 
 export class PostEventDto {
   @ApiProperty({ example: 'clients.update', description: 'An event ID of the catalog' })
@@ -9,9 +10,7 @@ export class PostEventDto {
   event: string;
 
   @ApiProperty({ example: 12, description: 'ID of the entity the event happened to' })
-  @IsInt()
-  @Min(1)
-  @Max(Number.MAX_SAFE_INTEGER)
+  @IsIntegerInRange(1, MAX_ID)
   object_id: number;
 
   @ApiPropertyOptional({

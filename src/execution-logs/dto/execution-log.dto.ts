@@ -1,15 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Min } from 'class-validator';
-import { Type } from 'class-transformer';
+import { IsIn, IsOptional, IsString, Length } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination.dto.js';
+import { IsCalendarDate, MAX_ID, QueryInteger } from '../../common/validation.js';
 import { ExecutionLog } from '../execution-log.js';
 
 export class ListExecutionLogsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ description: 'Handler id' })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
+  @QueryInteger(1, MAX_ID)
   handler_id?: number;
 
   @ApiPropertyOptional({ description: 'Event ID of the catalog, e.g. clients.update' })
@@ -20,9 +18,7 @@ export class ListExecutionLogsQueryDto extends PageQueryDto {
 
   @ApiPropertyOptional({ description: 'Id of one accepted event' })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
+  @QueryInteger(1, MAX_ID)
   event_id?: number;
 
   @ApiPropertyOptional({ enum: ['success', 'fail', 'skipped'] })
@@ -38,12 +34,12 @@ export class ListExecutionLogsQueryDto extends PageQueryDto {
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Calls at or after this time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsCalendarDate()
   from?: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Calls at or before this time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsCalendarDate()
   to?: string;
 }
 

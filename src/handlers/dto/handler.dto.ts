@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, Length } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination.dto.js';
+import { IsIntegerInRange } from '../../common/validation.js';
 import {
   HANDLER_STAGES,
   HANDLER_STATUSES,
@@ -66,9 +67,7 @@ export class CreateHandlerDto {
     description: 'Lower runs first; 1 precedes all others. Ties run by id.',
   })
   @IsOptional()
-  @IsInt({ message: 'priority must be an integer' })
-  @Min(HANDLER_LIMITS.priorityMin)
-  @Max(HANDLER_LIMITS.priorityMax)
+  @IsIntegerInRange(HANDLER_LIMITS.priorityMin, HANDLER_LIMITS.priorityMax)
   priority?: number;
 
   @ApiPropertyOptional({ enum: HANDLER_STAGES, default: 'after' })
@@ -78,9 +77,7 @@ export class CreateHandlerDto {
 
   @ApiPropertyOptional({ minimum: HANDLER_LIMITS.timeoutMsMin, maximum: HANDLER_LIMITS.timeoutMsMax, default: HANDLER_LIMITS.timeoutMsDefault })
   @IsOptional()
-  @IsInt()
-  @Min(HANDLER_LIMITS.timeoutMsMin)
-  @Max(HANDLER_LIMITS.timeoutMsMax)
+  @IsIntegerInRange(HANDLER_LIMITS.timeoutMsMin, HANDLER_LIMITS.timeoutMsMax)
   timeout_ms?: number;
 
   @ApiPropertyOptional({
@@ -90,9 +87,7 @@ export class CreateHandlerDto {
     description: 'Retries after the first attempt before a delivery is marked failed',
   })
   @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(HANDLER_LIMITS.retryLimitMax)
+  @IsIntegerInRange(0, HANDLER_LIMITS.retryLimitMax)
   retry_limit?: number;
 
   @ApiPropertyOptional({
@@ -130,7 +125,8 @@ export class ListHandlersQueryDto extends PageQueryDto {
 
   @ApiPropertyOptional({ enum: [...HANDLER_STATUSES, ''], description: 'Blank or absent: enabled and disabled, not archived' })
   @IsOptional()
-  @IsIn([...HANDLER_STATUSES, ''])
+  // class-validator would list the blank choice as a trailing ", ".
+  @IsIn([...HANDLER_STATUSES, ''], { message: `status must be one of ${HANDLER_STATUSES.join(', ')}, or blank for enabled and disabled` })
   status?: HandlerStatus | '';
 }
 
