@@ -8,7 +8,9 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
@@ -16,6 +18,10 @@ import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { bearer, startApp, TestApp } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { HandlerEntity } from '../../src/handlers/handler.entity.js';
+import { DEFAULTS } from '../../src/config/app-config.js';
+import { SCOPES } from '../../src/api-keys/scopes.js';
+
+const run = promisify(execFile);
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -199,10 +205,27 @@ describe('console in Chromium [sqlite]', { skip }, () => {
   };
   const logIds = async (query: string) => ((await api('get', `/api/v1/execution-logs?${query}`)).body.items as Json[]).map((log) => log.id as number);
 
-  it('asks for the API key once per tab and refuses an unknown one', async () => {
+  it('asks for the API key once per tab, says where a key comes from, and refuses an unknown one', async () => {
     const page = await newPage();
     await page.locator('#api-key').waitFor();
     await screenshot(page, '01-key-entry');
+
+    // The sign-in page says where a key comes from: the first admin key's file (the configured
+    // default) or BOOTSTRAP_ADMIN_KEY, the keys command, and every scope with what it opens.
+    const sources = (await page.textContent('#key-sources'))!;
+    assert.ok(sources.includes(DEFAULTS.adminKeyFile), sources);
+    assert.match(sources, /BOOTSTRAP_ADMIN_KEY/);
+    for (const scope of SCOPES) assert.match(sources, new RegExp(`\\b${scope}\\b`), `scope ${scope} is explained`);
+    // The command shown works as printed: run its arguments through the compiled keys CLI on
+    // this database, then open the console with the key it prints.
+    const command = (await page.$$eval('#key-sources code', (codes) => codes.map((code) => String(code.textContent)))).find((text) => text.startsWith('npm run keys -- create'))!;
+    assert.ok(command, sources);
+    const args = [...command.slice('npm run keys -- '.length).matchAll(/"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2]!);
+    const created = await run(process.execPath, [resolve('dist/src/cli/keys.js'), ...args], { env: { PATH: process.env.PATH, DATABASE_URL: db.url } });
+    const printedKey = /^(pk_\S+)$/m.exec(created.stdout)?.[1];
+    assert.ok(printedKey, created.stdout);
+    const viaCommand = await signIn(printedKey);
+    assert.equal(await viaCommand.textContent('#scopes'), 'read · read-only', 'the command makes a key the console opens with');
     await page.fill('#api-key', 'pk_not_a_key_of_this_service');
     await page.click('form.signin button[type=submit]');
     await page.locator('#key-error', { hasText: 'unknown or revoked' }).waitFor();
