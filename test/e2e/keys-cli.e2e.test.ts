@@ -120,13 +120,11 @@ describe('keys launcher (npm run keys)', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'prov-launch-run-'));
     const env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(cwd, 'keys.sqlite')}` };
     try {
-      const started = Date.now();
       const created = await run(process.execPath, [LAUNCHER, 'keys', 'create', '--name', 'launched', '--scopes', 'read'], { cwd, env });
       assert.match(created.stdout, /^Created key 1 "launched" with scopes read\.$/m);
       assert.match(created.stdout, /^pk_\S+$/m);
       assert.doesNotMatch(created.stderr, /building/);
       assert.equal(statSync(entry).mtimeMs, before, 'nothing was rebuilt');
-      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
       await assert.rejects(run(process.execPath, [LAUNCHER, 'keys', 'explode'], { cwd, env }), (error: { code: number; stderr: string }) => {
         assert.equal(error.code, 2);
         assert.match(error.stderr, /usage/);
