@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { Logger } from '@nestjs/common';
@@ -36,10 +37,16 @@ async function main(): Promise<void> {
   const shown = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const port = (app.getHttpServer().address() as AddressInfo).port;
   const logger = new Logger('Main');
+  // What an operator needs next, together and last: where to sign in and with which key. The
+  // key notice comes before the Swagger UI line, which scripts and tests wait for.
+  const text = config.log.format === 'text';
+  if (text) process.stdout.write('\n');
   logger.log(`Provisioning API listening on http://${shown}:${port}`);
-  logger.log(`Swagger UI: http://${shown}:${port}/docs (OpenAPI JSON at /docs-json)`);
+  logger.log(adminKeyNotice(config.auth));
   logger.log(`Console: http://${shown}:${port}/console`);
+  logger.log(`Swagger UI: http://${shown}:${port}/docs (OpenAPI JSON at /docs-json)`);
   logger.log(`Database: ${config.database.type === 'sqlite' ? `SQLite ${config.database.path}` : 'MySQL/MariaDB'}`);
+  if (text) process.stdout.write('\n');
   if (config.database.type === 'sqlite' && config.dispatch.role !== 'both') {
     const undone = config.dispatch.role === 'api' ? 'nothing is delivered' : 'no events can be posted';
     logger.warn(`INSTANCE_ROLE=${config.dispatch.role} on SQLite: no other instance can share this database, so ${undone} while this one runs`);
@@ -61,6 +68,13 @@ async function main(): Promise<void> {
       );
     });
   }
+}
+
+/** Where the first admin key is, as far as this process can tell (the key itself is never logged). */
+function adminKeyNotice(auth: { bootstrapAdminKey?: string; adminKeyFile: string }): string {
+  if (existsSync(auth.adminKeyFile)) return `First admin key: in ${auth.adminKeyFile} (readable by its owner only); store it safely, then delete the file`;
+  if (auth.bootstrapAdminKey) return 'First admin key: the value of BOOTSTRAP_ADMIN_KEY';
+  return 'API keys: npm run keys -- create --name NAME --scopes admin (or read, events, internal); npm run keys -- list';
 }
 
 main().catch((error: unknown) => {

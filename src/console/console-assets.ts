@@ -17,9 +17,10 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /**
  * The console's files live in src/console/public and are not copied by either build: both
- * `nest build` and `tsc -p tsconfig.json` put this module in dist/src/console, three levels
- * below the project root, so the source folder is found from here. A copy next to the
- * compiled module (./public) is preferred when one exists.
+ * `npm run build` (tsc -p tsconfig.build.json) and `npm run build:test` (tsc -p tsconfig.json)
+ * put this module in dist/src/console, three levels below the project root, so the source
+ * folder is found from here. A copy next to the compiled module (./public) is preferred when
+ * one exists.
  */
 export function consoleAssetsDir(): string {
   const candidates = [fileURLToPath(new URL('./public/', import.meta.url)), fileURLToPath(new URL('../../../src/console/public/', import.meta.url))];

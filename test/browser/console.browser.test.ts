@@ -8,13 +8,20 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { bearer, startApp, TestApp } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { HandlerEntity } from '../../src/handlers/handler.entity.js';
+import { DEFAULTS } from '../../src/config/app-config.js';
+import { SCOPES } from '../../src/api-keys/scopes.js';
+
+const run = promisify(execFile);
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -198,10 +205,27 @@ describe('console in Chromium [sqlite]', { skip }, () => {
   };
   const logIds = async (query: string) => ((await api('get', `/api/v1/execution-logs?${query}`)).body.items as Json[]).map((log) => log.id as number);
 
-  it('asks for the API key once per tab and refuses an unknown one', async () => {
+  it('asks for the API key once per tab, says where a key comes from, and refuses an unknown one', async () => {
     const page = await newPage();
     await page.locator('#api-key').waitFor();
     await screenshot(page, '01-key-entry');
+
+    // The sign-in page says where a key comes from: the first admin key's file (the configured
+    // default) or BOOTSTRAP_ADMIN_KEY, the keys command, and every scope with what it opens.
+    const sources = (await page.textContent('#key-sources'))!;
+    assert.ok(sources.includes(DEFAULTS.adminKeyFile), sources);
+    assert.match(sources, /BOOTSTRAP_ADMIN_KEY/);
+    for (const scope of SCOPES) assert.match(sources, new RegExp(`\\b${scope}\\b`), `scope ${scope} is explained`);
+    // The command shown works as printed: run its arguments through the compiled keys CLI on
+    // this database, then open the console with the key it prints.
+    const command = (await page.$$eval('#key-sources code', (codes) => codes.map((code) => String(code.textContent)))).find((text) => text.startsWith('npm run keys -- create'))!;
+    assert.ok(command, sources);
+    const args = [...command.slice('npm run keys -- '.length).matchAll(/"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2]!);
+    const created = await run(process.execPath, [resolve('dist/src/cli/keys.js'), ...args], { env: { PATH: process.env.PATH, DATABASE_URL: db.url } });
+    const printedKey = /^(pk_\S+)$/m.exec(created.stdout)?.[1];
+    assert.ok(printedKey, created.stdout);
+    const viaCommand = await signIn(printedKey);
+    assert.equal(await viaCommand.textContent('#scopes'), 'read · read-only', 'the command makes a key the console opens with');
     await page.fill('#api-key', 'pk_not_a_key_of_this_service');
     await page.click('form.signin button[type=submit]');
     await page.locator('#key-error', { hasText: 'unknown or revoked' }).waitFor();
@@ -225,7 +249,7 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     await other.locator('#api-key').waitFor();
   });
 
-  it('creates a handler through the form: errors next to their fields, the secret shown once', async () => {
+  it('creates a handler through the form: errors next to their fields, the secret shown after create', async () => {
     const page = await signIn(t.adminKey);
     await page.click('#new-handler');
     await page.fill('#f-name', 'CRM: new clients');
@@ -272,7 +296,11 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     const secret = (await api('get', `/api/v1/handlers/${crm.id}/secret`)).body.signing_secret as string;
     assert.match(secret, /^whsec_/);
     assert.equal(await page.textContent('#signing-secret'), secret);
-    await screenshot(page, '03-secret-shown-once');
+    // The API lets an admin key reveal the secret again (GET …/secret): the dialog says so, not "only once".
+    const dialogText = (await page.textContent('.secret-dialog'))!;
+    assert.doesNotMatch(dialogText, /only (this )?once/i);
+    assert.match((await page.textContent('#secret-later'))!, /admin key can reveal it again, or rotate it/);
+    await screenshot(page, '03-secret-after-create');
     await page.click('.secret-dialog .dialog-actions button');
     await page.locator('#signing-secret').waitFor({ state: 'detached' });
     assert.ok(!(await page.content()).includes(secret), 'the secret is gone once the dialog closes');
@@ -516,6 +544,11 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     await adminPage.goto(`${t.url}/console#/logs?status=fail`);
     await adminPage.locator(`tr[data-id="${failedAgain.id}"] [data-action="retry"]`).waitFor();
 
+    // The same handler offers an admin the secret and the test send.
+    await adminPage.goto(`${t.url}/console#/handlers`);
+    await adminPage.locator(`tr[data-id="${payments.id}"] [data-action="secret"]`).waitFor();
+    assert.equal(await adminPage.locator(`tr[data-id="${payments.id}"] [data-action="test"]`).count(), 1);
+
     const page = await signIn(await t.key('read'));
     assert.equal(await page.textContent('#scopes'), 'read · read-only');
     await waitForRows(page, '#handlers-table', [payments.id]);
@@ -524,6 +557,7 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     assert.equal(await page.getAttribute(`tr[data-id="${payments.id}"] .status-icon`, 'data-status'), 'enabled');
     assert.equal(await page.locator('[data-action="edit"], [data-action="delete"]').count(), 0);
     assert.equal(await page.locator(`tr[data-id="${payments.id}"] [data-action="logs"]`).count(), 1, 'logs stay readable');
+    assert.equal(await page.locator('[data-action="secret"], [data-action="test"]').count(), 0, 'no secret or test send for a read key');
     await screenshot(page, '14-read-only-handlers');
 
     await page.goto(`${t.url}/console#/logs?status=fail`);
@@ -543,5 +577,106 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     await eventsOnly.click('form.signin button[type=submit]');
     await eventsOnly.locator('h1', { hasText: 'Not a console key' }).waitFor();
     assert.equal(await eventsOnly.locator('#handlers-table').count(), 0);
+  });
+  it('reveals the signing secret on demand, hides it again, and rotates it after a confirmation', async () => {
+    const page = await signIn(t.adminKey);
+    const before = (await api('get', `/api/v1/handlers/${payments.id}/secret`)).body as Json;
+    assert.match(before.signing_secret, /^whsec_/);
+    await page.click(`tr[data-id="${payments.id}"] [data-action="secret"]`);
+    await page.locator('dialog.secret-dialog #reveal-secret').waitFor();
+    assert.equal(await page.locator('#signing-secret').isVisible(), false, 'hidden until asked for');
+    assert.ok(!(await page.content()).includes(before.signing_secret), 'not in the page before Reveal');
+
+    await page.click('#reveal-secret');
+    await page.locator('#signing-secret', { hasText: before.signing_secret }).waitFor();
+    assert.equal(await page.textContent('#reveal-secret'), 'Hide');
+    await screenshot(page, '16-secret-revealed');
+    await page.click('#reveal-secret');
+    await page.locator('#signing-secret').waitFor({ state: 'hidden' });
+    assert.ok(!(await page.content()).includes(before.signing_secret), 'Hide takes the secret out of the page');
+
+    // Cancel changes nothing.
+    await page.click('#rotate-secret');
+    const confirm = page.locator('dialog.rotate-confirm');
+    await confirm.waitFor();
+    assert.match((await confirm.textContent())!, /previous secret keeps signing too for the overlap period/);
+    await screenshot(page, '17-rotate-confirmation');
+    await page.click('dialog.rotate-confirm button.cancel');
+    await confirm.waitFor({ state: 'detached' });
+    assert.equal((await api('get', `/api/v1/handlers/${payments.id}/secret`)).body.signing_secret, before.signing_secret);
+
+    await page.click('#rotate-secret');
+    await page.click('dialog.rotate-confirm button.confirm-rotate');
+    await page.locator('#rotation-result').waitFor();
+    const after = (await api('get', `/api/v1/handlers/${payments.id}/secret`)).body as Json;
+    assert.notEqual(after.signing_secret, before.signing_secret);
+    assert.equal(after.previous_secret, before.signing_secret);
+    assert.equal(await page.textContent('#signing-secret'), after.signing_secret, 'the new secret is shown');
+    // The page runs in UTC (timezoneId above), so the date shown is the answer's, to the second.
+    const until = (after.previous_secret_expires_at as string).slice(0, 19).replace('T', ' ');
+    assert.match((await page.textContent('#rotation-result'))!, new RegExp(`previous one keeps signing until ${until}`));
+    assert.equal(await page.textContent('#previous-secret'), `The previous secret also signs until ${until}.`);
+    assert.ok(!(await page.content()).includes(before.signing_secret), 'the previous secret itself is not shown');
+    await screenshot(page, '18-secret-rotated');
+    await page.click('dialog.secret-dialog .dialog-actions button');
+    await page.locator('dialog.secret-dialog').waitFor({ state: 'detached' });
+    assert.ok(!(await page.content()).includes(after.signing_secret), 'nothing of the secret stays once the dialog closes');
+  });
+
+  it('test-sends to a handler and shows the resulting log row: status, response code, duration, error', async () => {
+    const target = new TestReceiver(() => ({ status: 202, body: '{"accepted":true}' }));
+    await target.start();
+    try {
+      const created = (await api('post', '/api/v1/handlers', { name: 'Test target', event: 'dids.*', type: 'http', task: target.task('/try'), priority: 5 })).body as Json;
+      const page = await signIn(t.adminKey);
+      await page.click(`tr[data-id="${created.id}"] [data-action="test"]`);
+      await page.locator('dialog.test-dialog #test-result').waitFor();
+      const [call] = await target.waitFor(1);
+      assert.equal(call!.path, '/try');
+      const logs = (await api('get', `/api/v1/handlers/${created.id}/execution-logs`)).body.items as Json[];
+      assert.equal(logs.length, 1);
+      const log = logs[0]!;
+      assert.deepEqual([log.trigger, log.status, log.response_code], ['test', 'success', 202]);
+      // Signed with the handler's secret, as a delivery would be.
+      const secret = (await api('get', `/api/v1/handlers/${created.id}/secret`)).body.signing_secret as string;
+      assert.doesNotThrow(() => new Webhook(secret).verify(call!.body, call!.headers as Record<string, string>));
+
+      const facts = async () => {
+        const text = (await page.$$eval('#test-result dt, #test-result dd', (items) => items.map((item) => String(item.innerText).trim()))) as string[];
+        return Object.fromEntries(text.flatMap((value, i) => (i % 2 === 0 ? [[value, text[i + 1]]] : [])));
+      };
+      assert.equal(await page.getAttribute('#test-result', 'data-log-id'), String(log.id));
+      assert.deepEqual(await facts(), {
+        Status: 'Success',
+        'Response code': '202',
+        Duration: `${log.duration_ms} ms`,
+        Error: '—',
+        Event: log.event,
+        'Execution log': `${log.id} (payload and answer)`,
+      });
+      await screenshot(page, '19-test-send');
+      await page.click('#test-log-link');
+      await page.locator('dialog.test-dialog').waitFor({ state: 'detached' });
+      await page.locator('#log-payload').waitFor();
+      assert.deepEqual(JSON.parse((await page.textContent('#log-payload'))!), JSON.parse(call!.body), 'the log row holds what the receiver got');
+
+      // A failing receiver: the same dialog with the failure. The payments handler's previous
+      // secret is still within its overlap, so the call carries both signatures.
+      failing.responder = () => ({ status: 503, body: 'maintenance' });
+      const sent = failing.requests.length;
+      await page.goto(`${t.url}/console#/handlers`);
+      await page.click(`tr[data-id="${payments.id}"] [data-action="test"]`);
+      await page.locator('dialog.test-dialog #test-result').waitFor();
+      const failed = ((await api('get', `/api/v1/handlers/${payments.id}/execution-logs`)).body.items as Json[])[0]!;
+      assert.deepEqual([failed.trigger, failed.status, failed.response_code], ['test', 'fail', 503]);
+      assert.ok(failed.error, 'a failed call has an error');
+      const shown = await facts();
+      assert.deepEqual([shown.Status, shown['Response code'], shown.Duration, shown.Error], ['Fail', '503', `${failed.duration_ms} ms`, failed.error]);
+      await screenshot(page, '20-test-send-failed');
+      const request = failing.requests[sent]!;
+      assert.equal(String(request.headers['webhook-signature']).split(' ').length, 2, 'current and previous secret both sign during the overlap');
+    } finally {
+      await target.stop();
+    }
   });
 });

@@ -1,7 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { bearer, startApp, TestApp } from '../utils/test-app.js';
@@ -63,3 +66,72 @@ for (const kind of kinds) {
     });
   });
 }
+
+/**
+ * `npm run keys` goes through scripts/cli.mjs, which builds only when dist/ is missing or older
+ * than src/. Its decision is checked on a scratch tree; the real run below must take the
+ * compiled CLI as it is (this suite runs right after a full build).
+ */
+describe('keys launcher (npm run keys)', () => {
+  const LAUNCHER = resolve('scripts/cli.mjs');
+  type Launcher = { isBuildCurrent(entry: string, root?: string): boolean; newestInput(root?: string): number };
+  let launcher: Launcher;
+  let root: string;
+  before(async () => {
+    launcher = (await import(pathToFileURL(LAUNCHER).href)) as Launcher;
+    root = mkdtempSync(join(tmpdir(), 'prov-launcher-'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('builds when the compiled entry is missing or older than a source or build setting, not otherwise', () => {
+    const at = (path: string, seconds: number) => utimesSync(path, seconds, seconds);
+    mkdirSync(join(root, 'src', 'cli'), { recursive: true });
+    mkdirSync(join(root, 'dist', 'src', 'cli'), { recursive: true });
+    const source = join(root, 'src', 'cli', 'keys.ts');
+    const deep = join(root, 'src', 'api-keys', 'store.ts');
+    mkdirSync(join(root, 'src', 'api-keys'));
+    const settings = join(root, 'tsconfig.json');
+    const entry = join(root, 'dist', 'src', 'cli', 'keys.js');
+    for (const file of [source, deep, settings]) writeFileSync(file, '');
+    for (const file of [source, deep, settings]) at(file, 1_000);
+    assert.equal(launcher.isBuildCurrent(entry, root), false, 'no build yet');
+
+    writeFileSync(entry, '');
+    at(entry, 2_000);
+    assert.equal(launcher.isBuildCurrent(entry, root), true, 'built after every source');
+    at(deep, 3_000);
+    assert.equal(launcher.isBuildCurrent(entry, root), false, 'a source edited after the build');
+    at(deep, 1_000);
+    at(settings, 3_000);
+    assert.equal(launcher.isBuildCurrent(entry, root), false, 'a build setting changed after the build');
+    at(settings, 1_000);
+    // Files that are not compiled (the console's static files) do not call for a build.
+    writeFileSync(join(root, 'src', 'app.js'), '');
+    at(join(root, 'src', 'app.js'), 3_000);
+    assert.equal(launcher.isBuildCurrent(entry, root), true);
+    assert.equal(launcher.newestInput(root), 1_000_000);
+  });
+
+  it('runs the compiled CLI without building when the build is current, passing arguments and exit code through', async (t) => {
+    const entry = resolve('dist/src/cli/keys.js');
+    // Guard: a build here would delete dist/ under the running tests.
+    if (!launcher.isBuildCurrent(entry)) return t.skip('dist/ is older than src/ (a source changed since the build)');
+    const before = statSync(entry).mtimeMs;
+    const cwd = mkdtempSync(join(tmpdir(), 'prov-launch-run-'));
+    const env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(cwd, 'keys.sqlite')}` };
+    try {
+      const created = await run(process.execPath, [LAUNCHER, 'keys', 'create', '--name', 'launched', '--scopes', 'read'], { cwd, env });
+      assert.match(created.stdout, /^Created key 1 "launched" with scopes read\.$/m);
+      assert.match(created.stdout, /^pk_\S+$/m);
+      assert.doesNotMatch(created.stderr, /building/);
+      assert.equal(statSync(entry).mtimeMs, before, 'nothing was rebuilt');
+      await assert.rejects(run(process.execPath, [LAUNCHER, 'keys', 'explode'], { cwd, env }), (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 2);
+        assert.match(error.stderr, /usage/);
+        return true;
+      });
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});

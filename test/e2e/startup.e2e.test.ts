@@ -10,6 +10,8 @@ import { killAll, MAIN, startService, stopService } from '../utils/service-proce
 
 const kinds = await databaseKinds();
 
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, TZ: 'UTC', PORT: '0', HOST: '127.0.0.1', ...extra };
 }
@@ -30,6 +32,15 @@ describe('the compiled service as an operator starts it', () => {
       assert.equal(statSync(keyFile).mode & 0o777, 0o600, 'the key file must be readable by its owner only');
       const key = readFileSync(keyFile, 'utf8').trim();
       assert.ok(!running.output().includes(key), 'the key itself must never be logged');
+      // At the default level the start output is short: no route-mapping or module lines, and the
+      // closing summary names the key file next to the console and docs URLs.
+      const output = running.output();
+      assert.doesNotMatch(output, /RouterExplorer|RoutesResolver|InstanceLoader|Mapped \{/);
+      const lines = output.split('\n').filter((line) => line.trim() !== '');
+      assert.ok(lines.length <= 15, `${lines.length} lines at start:\n${output}`);
+      const summary = lines.slice(lines.findIndex((line) => line.includes('Provisioning API listening on')));
+      assert.match(summary[1] ?? '', new RegExp(`\\[Main\\] .*First admin key: in ${escape(keyFile)} `));
+      assert.match(summary[2] ?? '', new RegExp(`Console: ${escape(running.baseUrl)}/console`));
       assert.ok(statSync(join(cwd, 'data', 'provisioning.sqlite')).isFile());
       assert.equal(statSync(join(cwd, 'data')).mode & 0o777, 0o700, 'the data folder (database with signing secrets) is owner-only');
 
@@ -46,9 +57,20 @@ describe('the compiled service as an operator starts it', () => {
     const again = await startService('service', cwd, {});
     try {
       assert.match(again.output(), /The first admin key is in .*admin-key\.txt/);
+      assert.match(again.output(), /\[Main\] .*First admin key: in .*admin-key\.txt/);
       assert.doesNotMatch(again.output(), /First admin key written/);
     } finally {
       await stopService(again);
+    }
+  });
+
+  it('keeps the route-mapping lines for LOG_LEVEL=debug', async () => {
+    const running = await startService('debug', cwd, { LOG_LEVEL: 'debug' });
+    try {
+      assert.match(running.output(), /\[RouterExplorer\] .*Mapped \{\/api\/v1\/handlers, POST\} route/);
+      assert.match(running.output(), /\[RoutesResolver\] /);
+    } finally {
+      await stopService(running);
     }
   });
 
@@ -79,6 +101,7 @@ for (const kind of kinds) {
       const running = await startService('service', cwd, { DATABASE_URL: db.url, BOOTSTRAP_ADMIN_KEY: supplied });
       try {
         assert.match(running.output(), /First admin key installed from BOOTSTRAP_ADMIN_KEY/);
+        assert.match(running.output(), /\[Main\] .*First admin key: the value of BOOTSTRAP_ADMIN_KEY/);
         assert.ok(!running.output().includes(supplied));
         const ok = await fetch(`${running.baseUrl}/api/v1/cache`, { headers: { Authorization: `Bearer ${supplied}` } });
         assert.equal(ok.status, 200);

@@ -48,6 +48,7 @@ function showSignIn(message = '') {
     error,
     h('p', { class: 'help', id: 'key-help' }, 'The key is kept in this browser tab only and is forgotten when the tab closes. A read-only key shows everything without edit controls.'),
     h('div', { class: 'form-actions' }, button),
+    keySources(),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -71,6 +72,45 @@ function showSignIn(message = '') {
   });
   clear(main, form);
   input.focus();
+}
+
+/** Where an operator gets a key: the first admin key, the keys command, and the scopes that open the console. */
+function keySources() {
+  const cmd = (text) => h('code', {}, text);
+  return h(
+    'section',
+    { class: 'key-sources', id: 'key-sources', 'aria-labelledby': 'key-sources-title' },
+    h('h2', { id: 'key-sources-title' }, 'Where a key comes from'),
+    h(
+      'ul',
+      {},
+      h(
+        'li',
+        {},
+        'The first admin key: on its first start the service writes it to ',
+        cmd('./data/admin-key.txt'),
+        ' (readable by its owner only; ',
+        cmd('ADMIN_KEY_FILE'),
+        ' moves it), or installs the one given in ',
+        cmd('BOOTSTRAP_ADMIN_KEY'),
+        '. The start output says which. Store the key, then delete the file.',
+      ),
+      h('li', {}, 'More keys, on the service’s host: ', cmd('npm run keys -- create --name "ops console" --scopes read'), ' (also ', cmd('list'), ' and ', cmd('revoke ID'), '), or ', cmd('POST /api/v1/api-keys'), ' with an admin key.'),
+      h(
+        'li',
+        { id: 'console-scopes' },
+        'Scopes that open the console: ',
+        cmd('admin'),
+        ' (everything except script handlers), ',
+        cmd('read'),
+        ' (everything, read-only), ',
+        cmd('internal'),
+        ' (script handlers). An ',
+        cmd('events'),
+        ' key only posts events.',
+      ),
+    ),
+  );
 }
 
 async function loadCatalog() {

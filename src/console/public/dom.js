@@ -50,6 +50,8 @@ const ICONS = {
   details: ['M4 4h16v16H4z', 'M8 9h8', 'M8 13h8', 'M8 17h5'],
   close: ['M6 6l12 12', 'M18 6L6 18'],
   back: ['M15 6l-6 6 6 6'],
+  key: ['circle:8,15,4', 'M11 12l9-9', 'M17 6l3 3', 'M14 9l2 2'],
+  send: ['M21 3L10 14', 'M21 3l-7 18-4-7-7-4z'],
 };
 
 export function icon(name, className = '') {

@@ -1,6 +1,8 @@
-// Handlers: the list with quick toggle, advanced search, the new/edit form and delete.
+// Handlers: the list with quick toggle, advanced search, the new/edit form, delete, and per
+// handler the signing secret (reveal, rotate) and a test send.
 import { api, ApiError } from './api.js';
-import { clear, clearFieldErrors, go, h, hashFor, icon, notify, openDialog, pager, select, showFieldErrors } from './dom.js';
+import { clear, clearFieldErrors, formatDate, go, h, hashFor, icon, notify, openDialog, pager, select, showFieldErrors } from './dom.js';
+import { statusBadge } from './logs.js';
 
 const PER_PAGE = 50;
 const STATUS_LABELS = { enabled: 'Enabled', disabled: 'Disabled', archived: 'Archived' };
@@ -139,6 +141,10 @@ function handlerRow(ctx, handler, reload) {
       ctx.canRead
         ? h('a', { class: 'icon-button', href: hashFor('/logs', { handler_id: handler.id }), title: 'Execution logs', 'aria-label': `Execution logs of handler ${handler.id}`, dataset: { action: 'logs' } }, icon('logs'))
         : null,
+      manage ? testSendButton(handler) : null,
+      manage
+        ? h('button', { type: 'button', class: 'icon-button', title: 'Signing secret', 'aria-label': `Signing secret of handler ${handler.id}`, dataset: { action: 'secret' }, onclick: () => openSecret(handler) }, icon('key'))
+        : null,
       manage
         ? h('button', { type: 'button', class: 'icon-button', title: 'Edit', 'aria-label': `Edit handler ${handler.id}`, dataset: { action: 'edit' }, onclick: () => openEdit(ctx, handler.id, reload) }, icon('edit'))
         : null,
@@ -215,7 +221,7 @@ async function editHandler(ctx, handler, reload) {
   });
   if (!saved) return;
   if (creating) {
-    await showSecretOnce(saved);
+    await showCreatedSecret(saved);
     notify(`Handler ${saved.id} created`);
   } else {
     notify(`Handler ${saved.id} saved`);
@@ -381,36 +387,184 @@ function headersEditor(initial) {
   };
 }
 
-/** The signing secret, shown once after create; the dialog and its text are removed on close. */
-async function showSecretOnce(created) {
+/** Selects the text of `element` when the clipboard is not available (plain http, permissions). */
+function copyButton(id, source) {
+  const copy = h('button', { type: 'button', class: 'button small', id }, 'Copy');
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(source().textContent);
+      copy.textContent = 'Copied';
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(source());
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      copy.textContent = 'Selected: press Ctrl+C';
+    }
+  });
+  return copy;
+}
+
+/**
+ * The signing secret right after create. The API keeps it and lets an admin key (internal for
+ * script handlers) reveal it again or rotate it, so the dialog says where to find it later.
+ * The dialog and its text are removed on close.
+ */
+async function showCreatedSecret(created) {
   await openDialog({
     title: `Handler ${created.id} created`,
     className: 'secret-dialog',
     body: () => {
       const secret = h('code', { class: 'secret', id: 'signing-secret' }, created.signing_secret);
-      const copy = h('button', { type: 'button', class: 'button small', id: 'copy-secret' }, 'Copy');
-      copy.addEventListener('click', async () => {
-        try {
-          await navigator.clipboard.writeText(secret.textContent);
-          copy.textContent = 'Copied';
-        } catch {
-          const range = document.createRange();
-          range.selectNodeContents(secret);
-          const selection = window.getSelection();
-          selection.removeAllRanges();
-          selection.addRange(range);
-          copy.textContent = 'Selected: press Ctrl+C';
-        }
-      });
       return h(
         'div',
         {},
         h('p', {}, 'Signing secret of this handler. Receivers verify the webhook-signature header with it.'),
-        h('div', { class: 'secret-row' }, secret, copy),
-        h('p', { class: 'warn' }, 'It is shown only this once: store it now.'),
+        h('div', { class: 'secret-row' }, secret, copyButton('copy-secret', () => secret)),
+        h('p', { class: 'help', id: 'secret-later' }, 'Give it to the receiver now. It is not shown in the list; an admin key can reveal it again, or rotate it, with the handler’s Signing secret action.'),
       );
     },
     actions: [{ label: 'Done', value: 'done', class: 'primary' }],
   });
   created.signing_secret = undefined;
+}
+
+/**
+ * Signing secret of one handler: hidden until asked for (GET …/secret), hidden again on demand,
+ * and rotated after a confirmation (POST …/rotate-secret). Nothing of it stays in the page once
+ * the dialog closes.
+ */
+function openSecret(handler) {
+  return openDialog({
+    title: `Signing secret of handler ${handler.id}`,
+    className: 'secret-dialog',
+    body: () => {
+      const secret = h('code', { class: 'secret', id: 'signing-secret', hidden: true });
+      const copy = copyButton('copy-secret', () => secret);
+      copy.hidden = true;
+      const previous = h('p', { class: 'help', id: 'previous-secret', hidden: true });
+      const result = h('div', { class: 'notice-inline', id: 'rotation-result', role: 'status', hidden: true });
+      const error = h('p', { class: 'field-error', id: 'secret-error', role: 'alert' });
+      const reveal = h('button', { type: 'button', class: 'button small', id: 'reveal-secret', 'aria-controls': 'signing-secret', 'aria-expanded': 'false' }, 'Reveal');
+      const rotate = h('button', { type: 'button', class: 'button small', id: 'rotate-secret' }, icon('refresh'), 'Rotate secret');
+
+      const show = (answer) => {
+        secret.textContent = answer.signing_secret;
+        secret.hidden = false;
+        copy.hidden = false;
+        copy.textContent = 'Copy';
+        reveal.textContent = 'Hide';
+        reveal.setAttribute('aria-expanded', 'true');
+        // The previous secret is not shown: it is only there so receivers can switch over.
+        const expires = answer.previous_secret && answer.previous_secret_expires_at;
+        previous.hidden = !expires;
+        previous.textContent = expires ? `The previous secret also signs until ${formatDate(answer.previous_secret_expires_at)}.` : '';
+      };
+      const hide = () => {
+        secret.textContent = '';
+        secret.hidden = true;
+        copy.hidden = true;
+        previous.hidden = true;
+        reveal.textContent = 'Reveal';
+        reveal.setAttribute('aria-expanded', 'false');
+      };
+      reveal.addEventListener('click', async () => {
+        error.textContent = '';
+        if (!secret.hidden) return hide();
+        reveal.disabled = true;
+        try {
+          show(await api('GET', `/api/v1/handlers/${handler.id}/secret`));
+        } catch (problem) {
+          error.textContent = problem.message;
+        } finally {
+          reveal.disabled = false;
+        }
+      });
+      rotate.addEventListener('click', async () => {
+        error.textContent = '';
+        const choice = await openDialog({
+          title: `Rotate the signing secret of handler ${handler.id}?`,
+          className: 'confirm rotate-confirm',
+          body: h(
+            'div',
+            {},
+            h('p', {}, `“${handler.name}” gets a new signing secret, used from now on.`),
+            h('p', {}, 'The previous secret keeps signing too for the overlap period (SECRET_ROTATION_OVERLAP): each call carries both signatures, so the receiver can switch to the new secret in that time. After it, only the new secret signs.'),
+          ),
+          actions: [
+            { label: 'Cancel', value: 'cancel', class: 'cancel' },
+            { label: 'Rotate', value: 'rotate', class: 'primary confirm-rotate' },
+          ],
+        });
+        if (choice !== 'rotate') return;
+        rotate.disabled = true;
+        try {
+          const answer = await api('POST', `/api/v1/handlers/${handler.id}/rotate-secret`);
+          show(answer);
+          result.textContent = answer.previous_secret_expires_at
+            ? `New secret in use. The previous one keeps signing until ${formatDate(answer.previous_secret_expires_at)}; give the receiver the new one before then.`
+            : 'New secret in use.';
+          result.hidden = false;
+        } catch (problem) {
+          error.textContent = problem.message;
+        } finally {
+          rotate.disabled = false;
+        }
+      });
+      return h(
+        'div',
+        {},
+        h('p', {}, 'Receivers verify the webhook-signature header with this secret. An admin key can reveal it at any time; it stays hidden until you ask.'),
+        h('div', { class: 'secret-row' }, secret, reveal, copy),
+        previous,
+        error,
+        result,
+        h('div', { class: 'form-actions' }, rotate),
+      );
+    },
+    actions: [{ label: 'Close', value: 'close', class: 'primary' }],
+  });
+}
+
+/** Sends the sample payload of the handler's event now (POST …/test) and shows the log row. */
+function testSendButton(handler) {
+  const label = `Test send to handler ${handler.id}`;
+  const button = h('button', { type: 'button', class: 'icon-button', title: 'Test send', 'aria-label': label, dataset: { action: 'test' } }, icon('send'));
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    let log;
+    try {
+      log = await api('POST', `/api/v1/handlers/${handler.id}/test`);
+    } catch (error) {
+      notify(`Test send to handler ${handler.id} failed: ${error.message}`, 'error');
+      return;
+    } finally {
+      button.disabled = false;
+    }
+    await openDialog({
+      title: `Test send to handler ${handler.id}`,
+      className: 'test-dialog',
+      body: (close) => {
+        const facts = [
+          ['Status', statusBadge(log.status)],
+          ['Response code', log.response_code === null ? '—' : String(log.response_code)],
+          // The test answer carries the measured duration unrounded; the stored row has whole
+          // milliseconds (src/execution-logs/execution-log.ts), which is what the logs tab shows.
+          ['Duration', `${Math.max(0, Math.round(log.duration_ms))} ms`],
+          ['Error', log.error ? h('span', { class: 'error-text' }, log.error) : '—'],
+          ['Event', h('code', {}, log.event)],
+          ['Execution log', h('a', { href: `#/logs/${log.id}`, id: 'test-log-link', onclick: () => close(null) }, `${log.id} (payload and answer)`)],
+        ];
+        return h(
+          'div',
+          {},
+          h('p', {}, `The sample payload of ${log.event} was sent to “${handler.name}” now, the way a delivery is.`),
+          h('dl', { class: 'facts compact', id: 'test-result', dataset: { logId: log.id } }, facts.map(([term, detail]) => [h('dt', {}, term), h('dd', {}, detail)])),
+        );
+      },
+      actions: [{ label: 'Close', value: 'close', class: 'primary' }],
+    });
+  });
+  return button;
 }

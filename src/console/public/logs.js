@@ -146,7 +146,8 @@ async function deliveryStates(logs) {
   return states;
 }
 
-function statusBadge(status) {
+/** Success / Fail / Skipped as a coloured badge (also used by the handlers' test send). */
+export function statusBadge(status) {
   return h('span', { class: ['badge', `log-${status}`] }, STATUS_LABELS[status] ?? status);
 }
 
