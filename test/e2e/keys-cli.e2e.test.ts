@@ -68,12 +68,12 @@ for (const kind of kinds) {
 }
 
 /**
- * `npm run keys` goes through scripts/cli.mjs, which builds only when dist/ is missing or older
+ * `npm run keys` goes through src/cli/run-compiled.mjs, which builds only when dist/ is missing or older
  * than src/. Its decision is checked on a scratch tree; the real run below must take the
  * compiled CLI as it is (this suite runs right after a full build).
  */
 describe('keys launcher (npm run keys)', () => {
-  const LAUNCHER = resolve('scripts/cli.mjs');
+  const LAUNCHER = resolve('src/cli/run-compiled.mjs');
   type Launcher = { isBuildCurrent(entry: string, root?: string): boolean; newestInput(root?: string): number };
   let launcher: Launcher;
   let root: string;

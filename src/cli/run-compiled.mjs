@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs a compiled command-line script, building the project first only when the build is missing
 // or older than what it is compiled from:
-//   node scripts/cli.mjs keys create --name "billing core" --scopes events
+//   node src/cli/run-compiled.mjs keys create --name "billing core" --scopes events
 // runs dist/src/cli/keys.js with the arguments after the name (`npm run keys -- …` does this).
 //
 // Why a modification-time check and not `tsc --incremental`: `npm run build` and `npm run
@@ -14,7 +14,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** What the compiled output depends on: every TypeScript file under src/, ormconfig.ts and the build settings. */
 const INPUTS = ['src', 'ormconfig.ts', 'tsconfig.json', 'tsconfig.build.json'];
@@ -48,7 +48,7 @@ export function isBuildCurrent(entry, root = ROOT) {
 function main(argv) {
   const [name, ...args] = argv;
   if (!name || !/^[a-z][a-z0-9-]*$/.test(name)) {
-    process.stderr.write('usage: node scripts/cli.mjs <name> [arguments...]   (runs dist/src/cli/<name>.js)\n');
+    process.stderr.write('usage: node src/cli/run-compiled.mjs <name> [arguments...]   (runs dist/src/cli/<name>.js)\n');
     return 2;
   }
   const entry = join(ROOT, 'dist', 'src', 'cli', `${name}.js`);
