@@ -7,9 +7,14 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { bearer, startApp, TestApp } from '../utils/test-app.js';
+import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
+import type { Scope } from '../../src/api-keys/scopes.js';
 import { eventually } from '../utils/receiver.js';
 
 const kinds = await databaseKinds();
+
+/** Internal keys come only from the host (as `npm run keys` makes them), never from an admin key through the API. */
+const hostKey = async (t: TestApp, ...scopes: Scope[]) => (await t.app.get(ApiKeysService).createOnHost(`test ${scopes.join('+')}`, scopes)).key;
 
 /** Output kept per call in this suite (RESPONSE_BODY_CAP_BYTES): small, so the cap is easy to see. */
 const CAP = 100;
@@ -70,7 +75,7 @@ for (const kind of kinds) {
         DISPATCH_POLL_INTERVAL_MS: '50',
         RESPONSE_BODY_CAP_BYTES: String(CAP),
       });
-      internal = bearer(await t.key('internal'));
+      internal = bearer(await hostKey(t, 'internal'));
       admin = bearer(t.adminKey);
       events = bearer(await t.key('events'));
     });
@@ -471,7 +476,7 @@ for (const kind of kinds) {
     });
 
     it('refuses to create a script handler with SCRIPT_HANDLERS_DISABLED, even for an internal key', async () => {
-      const internal = bearer(await t.key('internal'));
+      const internal = bearer(await hostKey(t, 'internal'));
       const response = await t.http
         .post('/api/v1/handlers')
         .set(internal)

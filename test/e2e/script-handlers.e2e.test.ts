@@ -5,9 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { bearer, startApp, TestApp } from '../utils/test-app.js';
+import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
+import type { Scope } from '../../src/api-keys/scopes.js';
 import { handlerBody } from '../factories/handler.factory.js';
 
 const kinds = await databaseKinds();
+
+/** Internal keys come only from the host (as `npm run keys` makes them), never from an admin key through the API. */
+const hostKey = async (t: TestApp, ...scopes: Scope[]) => (await t.app.get(ApiKeysService).createOnHost(`test ${scopes.join('+')}`, scopes)).key;
 
 for (const kind of kinds) {
   describe(`script handlers, enabled in configuration [${kind.name}]`, { skip: kind.skip }, () => {
@@ -27,7 +32,7 @@ for (const kind of kinds) {
       symlinkSync(join(scripts, 'notify.sh'), join(scripts, 'alias.sh'));
       db = await kind.create();
       t = await startApp(db, { SCRIPT_HANDLERS_ENABLED: 'true', SCRIPTS_DIR: scripts });
-      internal = bearer(await t.key('internal'));
+      internal = bearer(await hostKey(t, 'internal'));
     });
     after(async () => {
       await t?.close();
