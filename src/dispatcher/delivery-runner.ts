@@ -204,7 +204,8 @@ export class DeliveryRunner {
       responseCode: result.responseCode,
       responseBody: result.responseBody,
       error: result.error,
-      durationMs: result.durationMs,
+      // Whole milliseconds, as the row stores them: the test send answers this record, so it must agree with the row.
+      durationMs: Math.max(0, Math.round(result.durationMs)),
       createdAt: Date.now(),
     };
   }
