@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
@@ -23,6 +23,8 @@ for (const kind of kinds) {
 
     before(async () => {
       root = mkdtempSync(join(tmpdir(), 'prov-scripts-'));
+      // Scripts run as nobody (SCRIPT_RUN_AS_USER), who must be able to enter the folders (mkdtemp makes them 0700).
+      chmodSync(root, 0o755);
       const scripts = join(root, 'scripts');
       mkdirSync(join(scripts, 'crm'), { recursive: true });
       writeFileSync(join(scripts, 'notify.sh'), '#!/bin/sh\ncat >/dev/null\n', { mode: 0o755 });
@@ -31,7 +33,7 @@ for (const kind of kinds) {
       symlinkSync(join(root, 'outside.sh'), join(scripts, 'escape.sh'));
       symlinkSync(join(scripts, 'notify.sh'), join(scripts, 'alias.sh'));
       db = await kind.create();
-      t = await startApp(db, { SCRIPT_HANDLERS_ENABLED: 'true', SCRIPTS_DIR: scripts });
+      t = await startApp(db, { SCRIPT_HANDLERS_ENABLED: 'true', SCRIPT_RUN_AS_USER: 'nobody', SCRIPTS_DIR: scripts });
       internal = bearer(await hostKey(t, 'internal'));
     });
     after(async () => {
