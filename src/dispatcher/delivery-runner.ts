@@ -45,8 +45,8 @@ export class DeliveryRunner {
 
   /**
    * `stop` aborts the call when the instance shuts down; the delivery has then been handed
-   * back to the queue, so only the call is recorded here: a log row saying it was abandoned. `called` runs as soon as the call
-   * itself is over, before its outcome is written. With `chain`, the next delivery of the
+   * back to the queue, so only the call is recorded here: a log row saying it was abandoned.
+   * `called` runs as soon as the call itself is over, before its outcome is written. With `chain`, the next delivery of the
    * event is claimed for `owner` when this first attempt's outcome is written, and returned.
    */
   async run(
