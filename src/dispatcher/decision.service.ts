@@ -5,7 +5,7 @@ import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
 import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
 import { findEvent } from '../events/event-catalog.js';
-import { validateEntityData } from '../events/entity-shapes.js';
+import { validateReplacementData } from '../events/entity-shapes.js';
 import { envelopeJson } from '../events/envelope.js';
 import { ValidEvent } from '../events/event-validation.js';
 import { CallResult, HttpExecutor } from './http-executor.js';
@@ -55,7 +55,7 @@ export class DecisionService {
   async decide(event: ValidEvent): Promise<DecisionDto> {
     const started = Date.now();
     const deadline = started + this.config.decisions.budgetMs;
-    const entity = findEvent(event.eventsId)!.entity;
+    const definition = findEvent(event.eventsId)!;
     let data = JSON.parse(event.dataJson) as Record<string, unknown>;
     const calls: DecisionCallDto[] = [];
 
@@ -75,9 +75,7 @@ export class DecisionService {
 
       let verdict: Verdict = result.ok ? readVerdict(result.responseBody) : { kind: 'fail', error: result.error ?? 'failed' };
       if (verdict.kind === 'modify') {
-        const problems = validateEntityData(entity, verdict.data, 'data');
-        const id = verdict.data.id;
-        if (problems.length === 0 && id !== undefined && id !== event.objectId) problems.push({ field: 'data.id', message: 'must equal object_id' });
+        const problems = validateReplacementData(definition, verdict.data, data, event.objectId);
         if (problems.length > 0) verdict = { kind: 'fail', error: `answered data of the wrong shape: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}` };
       }
       const failed = verdict.kind === 'fail';
@@ -97,7 +95,7 @@ export class DecisionService {
           responseCode: result.responseCode,
           responseBody: result.responseBody,
           error: verdict.kind === 'fail' ? verdict.error : null,
-          durationMs: result.durationMs,
+          durationMs: Math.max(0, Math.round(result.durationMs)),
           createdAt: Date.now(),
         },
       ]);

@@ -45,8 +45,8 @@ export class DeliveryRunner {
 
   /**
    * `stop` aborts the call when the instance shuts down; the delivery has then been handed
-   * back to the queue, so nothing is recorded for it here. `called` runs as soon as the call
-   * itself is over, before its outcome is written. With `chain`, the next delivery of the
+   * back to the queue, so only the call is recorded here: a log row saying it was abandoned.
+   * `called` runs as soon as the call itself is over, before its outcome is written. With `chain`, the next delivery of the
    * event is claimed for `owner` when this first attempt's outcome is written, and returned.
    */
   async run(
@@ -78,7 +78,10 @@ export class DeliveryRunner {
 
     const result = await this.execute(handler, body, webhookId(delivery), delivery.eventsId, stop);
     called?.();
-    if (stop?.aborted) return null;
+    if (stop?.aborted) {
+      await this.logAbandoned(delivery, handler, body, attempt, trigger, result);
+      return null;
+    }
     const now = Date.now();
     let update: DeliveryUpdate = {
       id: delivery.id,
@@ -166,6 +169,24 @@ export class DeliveryRunner {
     return next;
   }
 
+  /**
+   * A call cut short at shutdown still reached the handler (or may have), so it gets its log
+   * row, or the log would show fewer calls than the receiver saw. The delivery itself was
+   * handed back to the queue by the dispatcher, unchanged: another attempt follows.
+   */
+  private async logAbandoned(delivery: ClaimedDelivery, handler: HandlerEntity, body: string, attempt: number, trigger: LogTrigger, result: CallResult): Promise<void> {
+    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventsId, delivery.objectId, handler.id, handler.name, body, attempt, trigger, {
+      ...result,
+      ok: false,
+      error: 'abandoned at shutdown; the delivery was handed back to the queue',
+    });
+    try {
+      await this.logs.insert([record]);
+    } catch (error) {
+      this.logger.error(`Could not log the abandoned call of delivery ${delivery.id}: ${(error as Error).message}`);
+    }
+  }
+
   private failingTooLong(handler: HandlerEntity, now: number): boolean {
     const limit = this.config.dispatch.autoDisableAfterMs;
     return limit > 0 && handler.failingSince !== null && now - handler.failingSince >= limit;
@@ -204,7 +225,8 @@ export class DeliveryRunner {
       responseCode: result.responseCode,
       responseBody: result.responseBody,
       error: result.error,
-      durationMs: result.durationMs,
+      // Whole milliseconds, as the row stores them: the test send answers this record, so it must agree with the row.
+      durationMs: Math.max(0, Math.round(result.durationMs)),
       createdAt: Date.now(),
     };
   }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
 import { AppConfig } from '../config/app-config.js';
@@ -6,6 +6,8 @@ import { DomainError } from '../common/errors.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
 import { resolveScriptPath } from '../handlers/script-path.js';
 import { CallResult } from './http-executor.js';
+import { fdLink, killScriptProcesses } from './process-tree.js';
+import { ScriptUser, scriptUserAtStart } from './script-user.js';
 
 /** Output kept from each stream; the rest is read and dropped so the script never blocks on a full pipe. */
 function collector(cap: number) {
@@ -25,13 +27,30 @@ function collector(cap: number) {
 
 /**
  * Runs a script handler (internal use only): the path is checked again against the scripts
- * folder, the program is spawned without a shell in its own process group with a minimal
- * environment, the envelope goes to stdin, stdout/stderr are capped, and on timeout the whole
- * process group is killed so no child is left behind. Exit code 0 is success.
+ * folder, the program is spawned without a shell, as SCRIPT_RUN_AS_USER, in its own session
+ * and process group, with a minimal environment; the envelope goes to stdin, stdout/stderr
+ * are capped. Exit code 0 is success.
+ *
+ * The call ends at the script's exit or at the timeout, whichever comes first, never later:
+ * it does not wait for the pipes to close, since anything the script started may hold them.
+ * At either end everything the script started is killed (process-tree.ts: its group and
+ * session, its descendants by parent pid, and whatever holds its pipes, which catches a
+ * grandchild that escaped with setsid) and our ends of the pipes are closed.
  */
 @Injectable()
 export class ScriptExecutor {
-  constructor(private readonly config: AppConfig) {}
+  private readonly logger = new Logger('Scripts');
+  /** Who scripts run as; undefined: the service's own (non-root) user. */
+  readonly user: ScriptUser | undefined;
+
+  constructor(private readonly config: AppConfig) {
+    // Throws ScriptUserError, which stops the start, when scripts would run as root (script-user.ts).
+    this.user = scriptUserAtStart(config.scripts);
+    if (config.scripts.enabled && this.user) this.logger.log(`Script handlers run as ${this.user.label}`);
+    else if (config.scripts.enabled) {
+      this.logger.warn('Script handlers run as the service\'s own user and can read its environment and files; set SCRIPT_RUN_AS_USER');
+    }
+  }
 
   run(handler: HandlerEntity, body: string, eventsId: string, timeoutMs = handler.timeoutMs, stop?: AbortSignal): Promise<CallResult> {
     const started = performance.now();
@@ -45,6 +64,7 @@ export class ScriptExecutor {
       gone: false,
     });
     if (!this.config.scripts.enabled) return Promise.resolve(failure('script handlers are disabled (SCRIPT_HANDLERS_ENABLED=false)'));
+    if (stop?.aborted) return Promise.resolve(failure('abandoned: the instance is shutting down'));
     let path: string;
     try {
       path = resolveScriptPath(this.config.scripts.dir, handler.task);
@@ -57,8 +77,9 @@ export class ScriptExecutor {
       const child = spawn(path, [], {
         cwd: this.config.scripts.dir,
         shell: false,
-        detached: true, // its own process group: a timeout kills the script and everything it started
+        detached: true, // a session and process group of its own, led by the script
         stdio: ['pipe', 'pipe', 'pipe'],
+        ...(this.user ? { uid: this.user.uid, gid: this.user.gid } : {}),
         env: {
           PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
           LANG: 'C.UTF-8',
@@ -66,55 +87,80 @@ export class ScriptExecutor {
           PROVISIONING_HANDLER_ID: String(handler.id),
         },
       });
+      // The script's ends of its stdin, stdout and stderr: whoever else holds one was started by it.
+      const pipes = new Set([0, 1, 2].map((fd) => fdLink(child.pid, fd)).filter((link): link is string => link !== null));
       const stdout = collector(cap);
       const stderr = collector(cap);
-      let timedOut = false;
       let spawnError: Error | null = null;
-      const killGroup = () => {
-        try {
-          if (child.pid) process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
+      let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+      let done = false;
+      let drainTimer: NodeJS.Timeout | undefined;
+
+      const killAll = () => {
+        if (child.pid) killScriptProcesses(child.pid, pipes);
       };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        killGroup();
-      }, timeoutMs);
-      stop?.addEventListener('abort', killGroup, { once: true });
-      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-      child.stdin.on('error', () => undefined); // a script that does not read stdin closes the pipe early
-      child.on('error', (error) => {
-        spawnError = error;
-      });
-      // The script's own exit ends the call: whatever it left running in its group is killed
-      // then, so a background child holding stdout cannot stretch the call to its timeout.
-      child.on('exit', () => {
+      const closePipes = () => {
+        for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
+      };
+      const finish = (error: string | null) => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
-        killGroup();
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        killGroup();
-        const output = stdout.text();
-        let error: string | null = null;
-        if (spawnError) error = `could not start the script: ${spawnError.message}`;
-        else if (stop?.aborted) error = 'abandoned: the instance is shutting down';
-        else if (timedOut) error = `timeout after ${timeoutMs} ms (process group killed)`;
-        else if (signal) error = `killed by ${signal}`;
-        else if (code !== 0) error = `exit code ${code}${stderr.text() ? `: ${stderr.text().trim().slice(0, 500)}` : ''}`;
+        clearTimeout(drainTimer);
+        stop?.removeEventListener('abort', onAbort);
+        closePipes();
         resolve({
           ok: error === null,
           // The exit code stands where an HTTP answer has its status.
-          responseCode: spawnError ? null : code,
-          responseBody: output,
+          responseCode: spawnError || !exit ? null : exit.code,
+          responseBody: stdout.text(),
           error,
           durationMs: performance.now() - started,
           retryAfterMs: null,
           gone: false,
         });
+      };
+      const outcome = (): string | null => {
+        if (spawnError) return `could not start the script: ${spawnError.message}`;
+        if (!exit) return 'the script ended without an exit status';
+        if (exit.signal) return `killed by ${exit.signal}`;
+        if (exit.code !== 0) return `exit code ${exit.code}${stderr.text() ? `: ${stderr.text().trim().slice(0, 500)}` : ''}`;
+        return null;
+      };
+      const cut = (error: string) => {
+        if (done) return;
+        killAll();
+        finish(error);
+      };
+
+      const timer = setTimeout(() => cut(`timeout after ${timeoutMs} ms (the script and everything it started killed)`), timeoutMs);
+      const onAbort = () => cut('abandoned: the instance is shutting down');
+      stop?.addEventListener('abort', onAbort, { once: true });
+      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+      child.stdin.on('error', () => undefined); // a script that does not read stdin closes the pipe early
+      child.stdout.on('error', () => undefined);
+      child.stderr.on('error', () => undefined);
+      child.on('error', (error) => {
+        spawnError = error;
+        // A script that could not start has no exit to wait for.
+        if (!child.pid) finish(outcome());
       });
+      // The script's exit ends the call: what it left running is killed, so a background child
+      // holding stdout cannot stretch the call. Output already written is read until the pipes
+      // close, which they do at once unless something escaped the kill; then they are cut.
+      child.on('exit', (code, signal) => {
+        exit = { code, signal };
+        if (done || !child.pid) return;
+        // Its group, session and their descendants: reading /proc/<pid>/stat only, cheap.
+        killScriptProcesses(child.pid, new Set());
+        drainTimer = setTimeout(() => {
+          // The pipes are still open: something that left the session holds them. Find it by the pipes.
+          killAll();
+          drainTimer = setTimeout(() => finish(outcome()), 100);
+        }, 50);
+      });
+      child.on('close', () => finish(outcome()));
       child.stdin.end(body);
     });
   }

@@ -4,7 +4,7 @@
  * Every known field is optional; unknown fields are allowed and passed through untouched.
  * Pure data and small helpers; no framework imports.
  */
-import type { EntityKind } from './event-catalog.js';
+import type { EntityKind, EventDefinition } from './event-catalog.js';
 
 export type FieldType =
   | 'integer'
@@ -177,6 +177,41 @@ export function validateEntityData(entity: EntityKind, data: unknown, prefix = '
       }
     } else if (value !== null) {
       problems.push(...checkField(type, value, path));
+    }
+  }
+  return problems;
+}
+
+/**
+ * Checks data a `before` handler answered to replace an event's data (`{"data": {…}}`). It must
+ * be the same object in the entity's shape, which is stricter than what a source may post:
+ * - the known fields have their types (validateEntityData);
+ * - identity: `id` equals the event's object_id, and is required when the event's data carries
+ *   the entity (every event whose sample data is not {}: creates, updates, status changes);
+ * - no field outside the entity's shape unless the handler was sent it: unknown fields may be
+ *   passed through or dropped, not invented. Without this a DID's data could be replaced by
+ *   anything that merely avoided the DID's own field names ({"balance": "x"}), since the type
+ *   checks only see the entity's known fields.
+ * `current` is the data the handler was sent. Returns [] when the replacement fits.
+ */
+export function validateReplacementData(
+  event: Pick<EventDefinition, 'entity' | 'sampleData'>,
+  replacement: unknown,
+  current: Readonly<Record<string, unknown>>,
+  objectId: number,
+  prefix = 'data',
+): ShapeProblem[] {
+  const problems = validateEntityData(event.entity, replacement, prefix);
+  if (!isPlainObject(replacement)) return problems;
+  const carriesEntity = Object.keys(event.sampleData).length > 0;
+  const id = Object.hasOwn(replacement, 'id') ? replacement.id : undefined;
+  if (id === undefined ? carriesEntity : id !== objectId) {
+    problems.push({ field: `${prefix}.id`, message: id === undefined ? 'is required and must equal object_id' : 'must equal object_id' });
+  }
+  const known = ENTITY_SHAPES[event.entity].fields;
+  for (const name of Object.keys(replacement)) {
+    if (!Object.hasOwn(known, name) && !Object.hasOwn(current, name)) {
+      problems.push({ field: `${prefix}.${name}`, message: `is not a field of the CoreAPI ${event.entity} shape` });
     }
   }
   return problems;

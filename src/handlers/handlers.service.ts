@@ -12,10 +12,14 @@ import { HandlerEntity } from './handler.entity.js';
 import { assertValidHandler, RuleContext } from './handler-rules.js';
 import { MASK } from './handler-view.js';
 import { generateSigningSecret } from '../dispatcher/webhook-signer.js';
+import { resolveScriptUser, ScriptUser, scriptAccessProblem } from '../dispatcher/script-user.js';
+import { resolveScriptPath } from './script-path.js';
 
 @Injectable()
 export class HandlersService {
   private readonly rules: RuleContext;
+  /** SCRIPT_RUN_AS_USER, when scripts run as another user: a script must be reachable by it. */
+  private readonly scriptUser: ScriptUser | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -23,6 +27,15 @@ export class HandlersService {
     private readonly config: AppConfig,
   ) {
     this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir };
+    this.scriptUser = config.scripts.enabled && config.scripts.runAsUser ? resolveScriptUser(config.scripts.runAsUser) : undefined;
+  }
+
+  /** The handler's rules, and for a script whether the user scripts run as can reach and run it. */
+  private assertValid(handler: HandlerEntity): void {
+    assertValidHandler(handler, this.rules);
+    if (handler.type !== 'script' || !this.scriptUser) return;
+    const problem = scriptAccessProblem(resolveScriptPath(this.rules.scriptsDir, handler.task), this.scriptUser);
+    if (problem !== null) throw DomainError.field('SCRIPT_NOT_EXECUTABLE', 'task', `The script cannot be run: ${problem}`);
   }
 
   private get repository() {
@@ -76,7 +89,7 @@ export class HandlersService {
       updatedAt: now,
     });
     this.authorise(principal, handler.type);
-    assertValidHandler(handler, this.rules);
+    this.assertValid(handler);
     return this.write(async (manager) => {
       const saved = await manager.getRepository(HandlerEntity).save(handler);
       return { result: saved, changedId: saved.id };
@@ -107,7 +120,7 @@ export class HandlersService {
       next.failingSince = null;
     }
     this.authorise(principal, next.type);
-    assertValidHandler(next, this.rules);
+    this.assertValid(next);
     return this.write(async (manager) => {
       await manager.getRepository(HandlerEntity).update({ id }, withoutId(next));
       return { result: next, changedId: id };

@@ -50,6 +50,16 @@ for (const kind of kinds) {
       assert.ok(Date.now() - started <= KEY_CACHE_TTL_MS + 2000);
     });
 
+    it('creates an internal key on the host, which an admin key cannot do through the API', async () => {
+      const refused = await t.http.post('/api/v1/api-keys').set(bearer(t.adminKey)).send({ name: 'scripts', scopes: ['internal'] });
+      assert.equal(refused.status, 403);
+      const created = await keys('create', '--name', 'scripts', '--scopes', 'internal');
+      const key = /^(pk_\S+)$/m.exec(created.stdout)?.[1];
+      assert.ok(key, created.stdout);
+      const me = await t.http.get('/api/v1/auth/me').set(bearer(key));
+      assert.deepEqual(me.body.scopes, ['internal']);
+    });
+
     it('refuses unknown scopes and commands with a usage message and exit code 2', async () => {
       await assert.rejects(keys('create', '--name', 'x', '--scopes', 'root'), (error: { code: number; stderr: string }) => {
         assert.equal(error.code, 2);

@@ -108,6 +108,35 @@ for (const kind of kinds) {
       assert.equal(r.requests.length, before);
     });
 
+    it('refuses at save every IPv6 form that embeds the metadata address, and a name resolving to one at connect time', async () => {
+      const app = await restart({});
+      const forms = [
+        '64:ff9b::a9fe:a9fe', // NAT64 well-known prefix
+        '64:ff9b:1::a9fe:a9fe', // NAT64 local-use prefix
+        '2002:a9fe:a9fe::', // 6to4
+        '::a9fe:a9fe', // IPv4-compatible
+        '::ffff:169.254.169.254', // IPv4-mapped
+        '::ffff:0:a9fe:a9fe', // IPv4-translated
+        '2001:0:4136:e378:8000:63bf:5601:5601', // Teredo, client = NOT 5601:5601
+      ];
+      for (const form of forms) {
+        const saved = await saveHandler(app, 'dids.update', `http://[${form}]:8080/hook`);
+        assert.equal(saved.status, 400, `${form}: ${JSON.stringify(saved.body)}`);
+        assert.equal(saved.body.code, 'TARGET_FORBIDDEN', form);
+        assert.match(saved.body.message, /169\.254\.169\.254/, form);
+      }
+      // The same forms around a public address are saved: the refusal is about what they embed.
+      const publicForm = await saveHandler(app, 'dids.update', 'http://[64:ff9b::808:808]:8080/hook');
+      assert.equal(publicForm.status, 201, JSON.stringify(publicForm.body));
+      await app.http.delete(`/api/v1/handlers/${publicForm.body.id}`).set(bearer(app.adminKey)).expect(204);
+
+      dns.set('nat64.attacker.test', '64:ff9b::a9fe:a9fe');
+      assert.equal((await saveHandler(app, 'dids.update', 'nat64.attacker.test/hook')).status, 201);
+      const log = await deliverOnce(app, 'dids.update', 7);
+      assert.equal(log.status, 'fail');
+      assert.match(log.error ?? '', /nat64\.attacker\.test resolves to 64:ff9b::a9fe:a9fe.*169\.254\.169\.254/);
+    });
+
     it('in strict mode the allow list opens the operator\'s own network, never the metadata address', async () => {
       const app = await restart({ OUTBOUND_MODE: 'strict', OUTBOUND_ALLOW_NETWORKS: '127.0.0.1/32, 169.254.0.0/16' });
       const switchHandler = await saveHandler(app, 'dids.archive', r.task());

@@ -1,15 +1,20 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { bearer, startApp, TestApp } from '../utils/test-app.js';
+import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
+import type { Scope } from '../../src/api-keys/scopes.js';
 import { eventually } from '../utils/receiver.js';
 
 const kinds = await databaseKinds();
+
+/** Internal keys come only from the host (as `npm run keys` makes them), never from an admin key through the API. */
+const hostKey = async (t: TestApp, ...scopes: Scope[]) => (await t.app.get(ApiKeysService).createOnHost(`test ${scopes.join('+')}`, scopes)).key;
 
 /** Output kept per call in this suite (RESPONSE_BODY_CAP_BYTES): small, so the cap is easy to see. */
 const CAP = 100;
@@ -32,6 +37,25 @@ interface LogRow {
 /** Writes an executable script (mode 0755). */
 function script(path: string, text: string): void {
   writeFileSync(path, text, { mode: 0o755 });
+}
+
+/**
+ * Processes still alive (/proc, zombies excluded: they have ended and only wait for their
+ * parent to collect them) whose command line contains `marker`.
+ */
+function liveProcessesWith(marker: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      if (args.includes(marker) && state !== 'Z') found.push(`${pid} ${state} ${args}`);
+    } catch {
+      /* ended while listing */
+    }
+  }
+  return found;
 }
 
 /** Lines of `ps -eo pid,args` that contain any of the markers (never the ps itself). */
@@ -60,17 +84,23 @@ for (const kind of kinds) {
       out = join(root, 'out');
       mkdirSync(scripts);
       mkdirSync(out);
+      // Scripts run as nobody (SCRIPT_RUN_AS_USER): it must reach them (mkdtemp makes 0700
+      // folders) and write the files these tests read back.
+      chmodSync(root, 0o755);
+      chmodSync(scripts, 0o755);
+      chmodSync(out, 0o777);
       // The app runs in this process: the service's own environment holds the marker; scripts must not.
       process.env.SECRET_MARKER = secret;
       db = await kind.create();
       t = await startApp(db, {
         SCRIPT_HANDLERS_ENABLED: 'true',
+        SCRIPT_RUN_AS_USER: 'nobody',
         SCRIPTS_DIR: scripts,
         RETRY_SCHEDULE: '100ms',
         DISPATCH_POLL_INTERVAL_MS: '50',
         RESPONSE_BODY_CAP_BYTES: String(CAP),
       });
-      internal = bearer(await t.key('internal'));
+      internal = bearer(await hostKey(t, 'internal'));
       admin = bearer(t.adminKey);
       events = bearer(await t.key('events'));
     });
@@ -236,11 +266,55 @@ for (const kind of kinds) {
       const log = await running;
       const elapsed = Date.now() - started;
       assert.equal(log.status, 'fail');
-      assert.equal(log.error, 'timeout after 1500 ms (process group killed)');
+      assert.equal(log.error, 'timeout after 1500 ms (the script and everything it started killed)');
       assert.ok(elapsed >= 1400 && elapsed < 5000, `the test call took ${elapsed} ms`);
 
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.deepEqual(processesWith(markers), [], 'a process of the script survived the timeout');
+    });
+
+    it('a timeout ends the call even when a grandchild that left the session with setsid holds stdout, and kills it too', async () => {
+      // The script of issue #12 item 8, `setsid sleep 40 & sleep 300`, with a tag in each
+      // duration (40.0<tag> is still about 40 s) so /proc can tell its processes from others.
+      const tag = randomBytes(3).readUIntBE(0, 3).toString().padStart(8, '1');
+      script(join(scripts, 'escape-setsid.sh'), ['#!/bin/sh', `setsid sleep 40.0${tag} &`, `sleep 300.0${tag}`, ''].join('\n'));
+      const h = await createScript({ event: 'clients.balance_notzero', task: 'escape-setsid.sh', timeout_ms: 1500, retry_limit: 0 });
+      assert.deepEqual(liveProcessesWith(tag), [], 'no process of the script before the run');
+
+      // The test endpoint: bounded here so that a hanging call fails the test instead of stalling it.
+      const started = Date.now();
+      // (.then sends it now: supertest sends a request only once it is awaited.)
+      const running = t.http.post(`/api/v1/handlers/${h.id}/test`).set(internal).send({}).timeout(20_000).then((answer) => answer);
+      // Both sleeps really run, the first in a session of its own (so the checks below can fail).
+      await eventually(() => (liveProcessesWith(tag).length === 2 ? true : undefined), 1400, 'both sleeps running');
+      const escaped = liveProcessesWith(`sleep 40.0${tag}`)[0]!.split(' ')[0]!;
+      const escapedStat = readFileSync(`/proc/${escaped}/stat`, 'utf8');
+      const [, , pgrp, session] = escapedStat.slice(escapedStat.lastIndexOf(')') + 2).split(' ');
+      assert.equal(session, escaped, 'the grandchild leads a session of its own');
+      assert.equal(pgrp, escaped);
+      const response = await running;
+      const elapsed = Date.now() - started;
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      assert.equal(response.body.status, 'fail');
+      assert.match(response.body.error, /^timeout after 1500 ms/);
+      assert.ok(elapsed >= 1400 && elapsed < 5000, `the test call took ${elapsed} ms`);
+      const [row] = await logsOf(h.id);
+      assert.equal(row!.id, response.body.id);
+      assert.match(row!.error ?? '', /^timeout after 1500 ms/);
+      assert.ok(row!.duration_ms >= 1500 && row!.duration_ms < 5000, `logged ${row!.duration_ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(liveProcessesWith(tag), [], 'a process of the script survived the timeout');
+
+      // The same through the queue: the delivery's log row says timeout, and nothing is left.
+      const accepted = await post({ event: 'clients.balance_notzero', object_id: nextObject() });
+      const state = await settled(accepted.id);
+      assert.equal(state.deliveries[0].status, 'failed');
+      assert.match(state.deliveries[0].last_error ?? '', /^timeout after 1500 ms/);
+      const logs = await logsOf(h.id);
+      assert.equal(logs.length, 2);
+      assert.match(logs[0]!.error ?? '', /^timeout after 1500 ms/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(liveProcessesWith(tag), [], 'a process of the delivered script survived the timeout');
     });
 
     it(
@@ -471,7 +545,7 @@ for (const kind of kinds) {
     });
 
     it('refuses to create a script handler with SCRIPT_HANDLERS_DISABLED, even for an internal key', async () => {
-      const internal = bearer(await t.key('internal'));
+      const internal = bearer(await hostKey(t, 'internal'));
       const response = await t.http
         .post('/api/v1/handlers')
         .set(internal)

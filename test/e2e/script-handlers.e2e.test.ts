@@ -1,13 +1,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { bearer, startApp, TestApp } from '../utils/test-app.js';
+import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
+import type { Scope } from '../../src/api-keys/scopes.js';
 import { handlerBody } from '../factories/handler.factory.js';
 
 const kinds = await databaseKinds();
+
+/** Internal keys come only from the host (as `npm run keys` makes them), never from an admin key through the API. */
+const hostKey = async (t: TestApp, ...scopes: Scope[]) => (await t.app.get(ApiKeysService).createOnHost(`test ${scopes.join('+')}`, scopes)).key;
 
 for (const kind of kinds) {
   describe(`script handlers, enabled in configuration [${kind.name}]`, { skip: kind.skip }, () => {
@@ -18,6 +23,8 @@ for (const kind of kinds) {
 
     before(async () => {
       root = mkdtempSync(join(tmpdir(), 'prov-scripts-'));
+      // Scripts run as nobody (SCRIPT_RUN_AS_USER), who must be able to enter the folders (mkdtemp makes them 0700).
+      chmodSync(root, 0o755);
       const scripts = join(root, 'scripts');
       mkdirSync(join(scripts, 'crm'), { recursive: true });
       writeFileSync(join(scripts, 'notify.sh'), '#!/bin/sh\ncat >/dev/null\n', { mode: 0o755 });
@@ -26,8 +33,8 @@ for (const kind of kinds) {
       symlinkSync(join(root, 'outside.sh'), join(scripts, 'escape.sh'));
       symlinkSync(join(scripts, 'notify.sh'), join(scripts, 'alias.sh'));
       db = await kind.create();
-      t = await startApp(db, { SCRIPT_HANDLERS_ENABLED: 'true', SCRIPTS_DIR: scripts });
-      internal = bearer(await t.key('internal'));
+      t = await startApp(db, { SCRIPT_HANDLERS_ENABLED: 'true', SCRIPT_RUN_AS_USER: 'nobody', SCRIPTS_DIR: scripts });
+      internal = bearer(await hostKey(t, 'internal'));
     });
     after(async () => {
       await t?.close();

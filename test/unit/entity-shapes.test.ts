@@ -6,6 +6,7 @@ import {
   ENTITY_SHAPES,
   entityJsonSchema,
   validateEntityData,
+  validateReplacementData,
   type FieldType,
 } from '../../src/events/entity-shapes.js';
 
@@ -306,5 +307,50 @@ describe('entity shapes', () => {
         minimum: 1,
       });
     });
+  });
+});
+
+describe('validateReplacementData (data a before handler answers in place of the event\'s)', () => {
+  const event = (id: string) => EVENT_CATALOG.find((e) => e.id === id)!;
+  const did = event('dids.update');
+  const current = { id: 4471, did: '442000000001', status: 'active' };
+
+  it('accepts the same entity changed in its known fields', () => {
+    assert.deepEqual(validateReplacementData(did, { ...current, notes: 'checked', status: 'hold' }, current, 4471), []);
+  });
+
+  it('refuses {"balance": "x"} on a DID: no id, and a field the DID shape does not have', () => {
+    const problems = validateReplacementData(did, { balance: 'x' }, current, 4471);
+    assert.deepEqual(problems.map((p) => p.field).sort(), ['data.balance', 'data.id']);
+  });
+
+  it('refuses another object\'s id', () => {
+    assert.deepEqual(validateReplacementData(did, { ...current, id: 4472 }, current, 4471).map((p) => p.field), ['data.id']);
+  });
+
+  it('keeps unknown fields the handler was sent, refuses new ones', () => {
+    const withExtra = { ...current, vendor_ref: 'A1' };
+    assert.deepEqual(validateReplacementData(did, { ...withExtra, notes: 'x' }, withExtra, 4471), []);
+    assert.deepEqual(validateReplacementData(did, { ...current, other_ref: 'B2' }, current, 4471).map((p) => p.field), ['data.other_ref']);
+  });
+
+  it('checks the types of known fields as validateEntityData does', () => {
+    assert.deepEqual(validateReplacementData(event('clients.update'), { id: 12, balance: 'x' }, { id: 12 }, 12).map((p) => p.field), ['data.balance']);
+  });
+
+  it('on events whose data is {} (deletes, archives), id is optional but must match when given', () => {
+    const archive = event('dids.archive');
+    assert.deepEqual(validateReplacementData(archive, {}, {}, 4471), []);
+    assert.deepEqual(validateReplacementData(archive, { id: 4471 }, {}, 4471), []);
+    assert.deepEqual(validateReplacementData(archive, { id: 1 }, {}, 4471).map((p) => p.field), ['data.id']);
+    assert.deepEqual(validateReplacementData(archive, { balance: 'x' }, {}, 4471).map((p) => p.field), ['data.balance']);
+  });
+
+  it('requires the id for every event whose data carries the entity, and for no other', () => {
+    for (const definition of EVENT_CATALOG) {
+      const carries = Object.keys(definition.sampleData).length > 0;
+      const problems = validateReplacementData(definition, {}, {}, definition.sampleObjectId);
+      assert.deepEqual(problems.map((p) => p.field), carries ? ['data.id'] : [], definition.id);
+    }
   });
 });

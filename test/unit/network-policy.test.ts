@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { DEFAULT_DENIED_NETWORKS } from '../../src/config/app-config.js';
-import { NetworkPolicy, parseNetworkList } from '../../src/common/network-policy.js';
+import { embeddedIPv4, NetworkPolicy, parseNetworkList } from '../../src/common/network-policy.js';
 
 describe('parseNetworkList', () => {
   it('turns a single IPv4 address into a /32', () => {
@@ -151,5 +151,68 @@ describe('NetworkPolicy in strict mode', () => {
   it('never lets the allow list open a denied network', () => {
     const tryingMetadata = new NetworkPolicy({ mode: 'strict', allow: ['169.254.0.0/16'], deny: DEFAULT_DENIED_NETWORKS });
     assert.equal(tryingMetadata.isAllowed('169.254.169.254'), false);
+  });
+});
+
+describe('IPv6 forms that embed an IPv4 address are judged by that address too', () => {
+  const open = new NetworkPolicy({ mode: 'open', allow: [], deny: DEFAULT_DENIED_NETWORKS });
+  const strict = new NetworkPolicy({ mode: 'strict', allow: [], deny: DEFAULT_DENIED_NETWORKS });
+
+  // [form, address embedding 169.254.169.254 (denied), the same form embedding 8.8.8.8 (public)]
+  const forms: [string, string, string][] = [
+    ['NAT64 well-known prefix 64:ff9b::/96', '64:ff9b::a9fe:a9fe', '64:ff9b::808:808'],
+    ['NAT64 well-known prefix, dotted', '64:ff9b::169.254.169.254', '64:ff9b::8.8.8.8'],
+    ['NAT64 local-use 64:ff9b:1::/48 (read as a /96)', '64:ff9b:1::a9fe:a9fe', '64:ff9b:1::808:808'],
+    ['NAT64 local-use 64:ff9b:1::/48 with a host part', '64:ff9b:1:2::a9fe:a9fe', '64:ff9b:1:2::808:808'],
+    ['6to4 2002::/16', '2002:a9fe:a9fe::', '2002:808:808::'],
+    ['6to4 with a host part', '2002:a9fe:a9fe:1::1', '2002:808:808:1::1'],
+    ['IPv4-compatible ::/96', '::a9fe:a9fe', '::808:808'],
+    ['IPv4-compatible, dotted', '::169.254.169.254', '::8.8.8.8'],
+    ['IPv4-mapped, dotted', '::ffff:169.254.169.254', '::ffff:8.8.8.8'],
+    ['IPv4-mapped, hex', '::ffff:a9fe:a9fe', '::ffff:808:808'],
+    ['IPv4-mapped, written out', '0:0:0:0:0:ffff:a9fe:a9fe', '0:0:0:0:0:ffff:808:808'],
+    ['IPv4-translated ::ffff:0:0/96', '::ffff:0:a9fe:a9fe', '::ffff:0:808:808'],
+    // Teredo: server 65.54.227.120 (4136:e378), client = NOT of the last 32 bits (5601:5601 → a9fe:a9fe).
+    ['Teredo 2001::/32 (client is the NOT of the last 32 bits)', '2001:0:4136:e378:8000:63bf:5601:5601', '2001:0:4136:e378:8000:63bf:f7f7:f7f7'],
+  ];
+  for (const [label, denied, publicForm] of forms) {
+    it(`${label}: refuses ${denied}, naming the embedded address; allows ${publicForm}`, () => {
+      const reason = open.refusal(denied);
+      assert.match(reason ?? '', /OUTBOUND_DENY_NETWORKS/, `${denied} was allowed`);
+      assert.match(reason ?? '', /169\.254\.169\.254/);
+      assert.equal(open.refusal(publicForm), null, `${publicForm} was refused: ${open.refusal(publicForm)}`);
+    });
+  }
+
+  it('strict mode refuses an embedded loopback or private IPv4 address (NAT64 of 127.0.0.1, 6to4 of 10.0.0.1)', () => {
+    assert.match(strict.refusal('64:ff9b::7f00:1') ?? '', /strict mode.*127\.0\.0\.1/);
+    assert.match(strict.refusal('2002:a00:1::') ?? '', /strict mode.*10\.0\.0\.1/);
+    assert.equal(strict.refusal('64:ff9b::808:808'), null);
+  });
+
+  it('keeps ::1 and :: as themselves (open mode allows loopback), and plain global IPv6 untouched', () => {
+    assert.equal(open.refusal('::1'), null);
+    assert.equal(open.refusal('2001:db8::1'), null);
+    assert.equal(open.refusal('2a00:1450:4001:82b::200e'), null);
+  });
+
+  it('a denied embedded address is refused even when the allow list opens the IPv6 form', () => {
+    const allowlist = new NetworkPolicy({ mode: 'allowlist', allow: ['64:ff9b::/96'], deny: DEFAULT_DENIED_NETWORKS });
+    assert.equal(allowlist.refusal('64:ff9b::808:808'), null);
+    assert.match(allowlist.refusal('64:ff9b::a9fe:a9fe') ?? '', /OUTBOUND_DENY_NETWORKS/);
+  });
+});
+
+describe('embeddedIPv4', () => {
+  it('reads each form', () => {
+    assert.deepEqual(embeddedIPv4('64:ff9b::c000:221'), ['192.0.2.33']);
+    assert.deepEqual(embeddedIPv4('2002:c000:221::1'), ['192.0.2.33']);
+    assert.deepEqual(embeddedIPv4('::ffff:0:c000:221'), ['192.0.2.33']);
+    assert.deepEqual(embeddedIPv4('2001:0:4136:e378:8000:63bf:3fff:fdd2'), ['65.54.227.120', '192.0.2.45']);
+    assert.deepEqual(embeddedIPv4('64:ff9b:1::c000:221'), ['192.0.2.33']);
+    assert.deepEqual(embeddedIPv4('::c000:221'), ['192.0.2.33']);
+  });
+  it('finds nothing in other addresses', () => {
+    for (const address of ['2001:db8::1', '::1', '::', 'fe80::1', '8.8.8.8', 'not-an-ip']) assert.deepEqual(embeddedIPv4(address), [], address);
   });
 });
