@@ -6,6 +6,7 @@ import { createApp, shutDown } from './app.factory.js';
 import { ConfigError } from './config/environment.js';
 import { loadConfig } from './config/app-config.js';
 import { SqliteInUseError } from './database/sqlite-instance-lock.js';
+import { ScriptUserError } from './dispatcher/script-user.js';
 
 // Start a full collection once the old generation is 1.5 times what survived the last one (V8 lets
 // small heaps reach 4 times): a busy dispatcher promotes short-lived objects at a high rate, and
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   try {
     app = await createApp(config);
   } catch (error) {
-    if (error instanceof SqliteInUseError) {
+    if (error instanceof SqliteInUseError || error instanceof ScriptUserError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
     }

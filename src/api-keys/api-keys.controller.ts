@@ -3,7 +3,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/co
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { ApiKeysService } from './api-keys.service.js';
-import { Auth } from './auth.decorators.js';
+import { Auth, CurrentPrincipal, Principal } from './auth.decorators.js';
 import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/api-key.dto.js';
 
 @ApiTags('API keys')
@@ -16,8 +16,8 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'Create a key; the key is shown only in this answer' })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
-  async create(@Body() body: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
-    const { key, record } = await this.apiKeys.create(body.name, body.scopes);
+  async create(@Body() body: CreateApiKeyDto, @CurrentPrincipal() principal: Principal): Promise<CreatedApiKeyDto> {
+    const { key, record } = await this.apiKeys.create(body.name, body.scopes, principal);
     return { ...ApiKeyDto.from(record), key };
   }
 

@@ -10,13 +10,6 @@ import { ApiKeyStore, CreatedApiKey } from './api-key-store.js';
 import { hashApiKey } from './api-key.codec.js';
 import { Principal } from './auth.decorators.js';
 import { parseScopes, Scope } from './scopes.js';
-import { requestContext, RequestContext } from '../common/request-context.js';
-
-/**
- * The key that authenticated each request, keyed by the request's context object (one per
- * request, see src/app.factory.ts): the key-creation route learns its caller from here.
- */
-const callers = new WeakMap<RequestContext, Principal>();
 
 /** How often a key's last-used time is written back; per-request writes would cost the hot path. */
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
@@ -64,7 +57,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
     const hash = hashApiKey(key);
     const now = Date.now();
     const cached = this.verified.get(hash);
-    if (cached && cached.until > now) return this.remember(cached.principal);
+    if (cached && cached.until > now) return cached.principal;
     const record = await this.store.findActiveByHash(hash);
     if (!record) {
       this.verified.delete(hash);
@@ -74,18 +67,16 @@ export class ApiKeysService implements OnApplicationBootstrap {
     const principal: Principal = { keyId: record.id, name: record.name, scopes: new Set(parseScopes(record.scopes)) };
     if (this.verified.size >= KEY_CACHE_MAX) this.verified.clear();
     this.verified.set(hash, { principal, until: now + KEY_CACHE_TTL_MS });
-    return this.remember(principal);
+    return principal;
   }
 
   /**
    * A key created through the API (POST /api/v1/api-keys). `internal` lets its holder run
    * programs on the host, so it is granted only by a key that holds `internal` itself; other
-   * keys, admin included, get 403 SCOPE_FORBIDDEN. The caller is `creator` when given, else
-   * the key that authenticated the current request; with neither, `internal` is refused.
+   * keys, admin included, get 403 SCOPE_FORBIDDEN.
    */
-  create(name: string, scopes: readonly Scope[], creator?: Principal): Promise<CreatedApiKey> {
-    const caller = creator ?? this.currentCaller();
-    if (scopes.includes('internal') && !caller?.scopes.has('internal')) {
+  create(name: string, scopes: readonly Scope[], creator: Principal): Promise<CreatedApiKey> {
+    if (scopes.includes('internal') && !creator.scopes.has('internal')) {
       return Promise.reject(
         DomainError.field(
           'SCOPE_FORBIDDEN',
@@ -111,18 +102,6 @@ export class ApiKeysService implements OnApplicationBootstrap {
     if (!record) throw DomainError.field('API_KEY_NOT_FOUND', 'id', `API key ${id} does not exist`);
     this.verified.clear();
     return record;
-  }
-
-  /** Records the key that authenticated the request being served (the guard calls authenticate within it). */
-  private remember(principal: Principal): Principal {
-    const context = requestContext.getStore();
-    if (context) callers.set(context, principal);
-    return principal;
-  }
-
-  private currentCaller(): Principal | undefined {
-    const context = requestContext.getStore();
-    return context ? callers.get(context) : undefined;
   }
 
   private noteUse(id: number): void {

@@ -13,6 +13,7 @@ import { ConfigError } from '../config/environment.js';
 import { buildDataSourceOptions } from '../database/data-source.js';
 import { ApiKeyStore } from '../api-keys/api-key-store.js';
 import { isScope, SCOPES, Scope } from '../api-keys/scopes.js';
+import { parseDecimalInteger } from '../common/validation.js';
 
 const USAGE = `usage:
   npm run keys -- create --name NAME --scopes SCOPE[,SCOPE...]   (scopes: ${SCOPES.join(', ')})
@@ -55,8 +56,9 @@ async function run(argv: string[]): Promise<void> {
         process.stdout.write(`${row.id}\t${row.keyPrefix}\t${row.scopes}\t${status}\t${new Date(row.createdAt).toISOString()}\t${row.name}\n`);
       }
     } else {
-      const id = Number(argument);
-      if (!Number.isInteger(id) || id < 1) throw new UsageError(`revoke needs a key id\n${USAGE}`);
+      // The same rule as the API's ids: decimal digits only, so `0x1` or `1e0` never name key 1.
+      const id = parseDecimalInteger(argument);
+      if (id === undefined || id < 1) throw new UsageError(`revoke needs a key id in decimal digits\n${USAGE}`);
       const record = await store.revoke(id);
       if (!record) throw new UsageError(`No API key with id ${id}`);
       process.stdout.write(`Revoked key ${id} "${record.name}".\n`);

@@ -50,6 +50,19 @@ for (const kind of kinds) {
       assert.ok(Date.now() - started <= KEY_CACHE_TTL_MS + 2000);
     });
 
+    it('revokes only by a decimal id: 0x1, 1e0 and +1 name no key and change nothing', async () => {
+      for (const spelling of ['0x1', '1e0', '+1', ' 1', '01']) {
+        await assert.rejects(keys('revoke', spelling), (error: { code: number; stderr: string }) => {
+          assert.equal(error.code, 2, spelling);
+          assert.match(error.stderr, /decimal digits/);
+          return true;
+        });
+      }
+      const listed = await keys('list');
+      assert.match(listed.stdout, /^1\t\S+\tadmin\tactive/m, 'the first admin key is still active');
+      assert.equal((await t.http.get('/api/v1/handlers').set(bearer(t.adminKey))).status, 200);
+    });
+
     it('creates an internal key on the host, which an admin key cannot do through the API', async () => {
       const refused = await t.http.post('/api/v1/api-keys').set(bearer(t.adminKey)).send({ name: 'scripts', scopes: ['internal'] });
       assert.equal(refused.status, 403);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { createApp, createLogger, shutDown } from '../../src/app.factory.js';
+import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import type { Scope } from '../../src/api-keys/scopes.js';
 import type { TestDatabase } from './databases.js';
@@ -44,6 +45,8 @@ export async function startApp(db: TestDatabase, env: Record<string, string> = {
     adminKey,
     http,
     async key(...scopes: Scope[]) {
+      // Internal keys come only from the host (as `npm run keys` makes them), never from an admin key.
+      if (scopes.includes('internal')) return (await app.get(ApiKeysService).createOnHost(`test ${scopes.join('+')}`, scopes)).key;
       const response = await http
         .post('/api/v1/api-keys')
         .set('Authorization', `Bearer ${adminKey}`)
