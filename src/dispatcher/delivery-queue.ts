@@ -36,7 +36,7 @@ export interface DeliveryUpdate {
 /**
  * A due delivery may be claimed when it is not a first attempt, or when no earlier first
  * attempt on the same object (earlier event, or earlier handler of the same event) is still
- * unfinished. That one condition gives both orders of SPEC §3: handlers of an event one after
+ * unfinished. That one condition gives both orders the README names (Dispatch, Order): handlers of an event one after
  * another by priority, and events about one object in the order they were accepted.
  */
 const CLAIMABLE = `

@@ -6,7 +6,7 @@ import type { LookupFunction } from 'node:net';
 /**
  * An axios adapter backed by an undici connection pool. HttpService (@nestjs/axios) keeps its
  * interface; the transport underneath reuses keep-alive connections at a fraction of the CPU
- * of axios' own http adapter (see MEASUREMENTS.md). Redirects are never followed; the body
+ * of axios' own http adapter (see BENCHMARKS.md). Redirects are never followed; the body
  * comes back as a stream so the caller reads only what it keeps.
  */
 export function createUndiciAdapter(dispatcher: Dispatcher): AxiosAdapter {

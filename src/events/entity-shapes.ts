@@ -1,5 +1,5 @@
 /**
- * CoreAPI entity shapes (SPEC §1.3): the known fields of each entity an event's `data` carries,
+ * CoreAPI entity shapes: the known fields of each entity an event's `data` carries,
  * a validator for the types of those fields and a JSON-schema-like description for Swagger.
  * Every known field is optional; unknown fields are allowed and passed through untouched.
  * Pure data and small helpers; no framework imports.
@@ -252,7 +252,7 @@ export function entityJsonSchema(entity: EntityKind): Record<string, unknown> {
   }
   return {
     type: 'object',
-    description: `CoreAPI ${entity} (SPEC §1.3). All fields optional; unknown fields are passed through.`,
+    description: `CoreAPI ${entity}. All fields optional; unknown fields are passed through.`,
     properties,
     additionalProperties: true,
   };

@@ -1,7 +1,7 @@
 import { findEvent } from './event-catalog.js';
 
 /**
- * The exact body a handler receives (SPEC §1.2). `data` is kept as the JSON text it was
+ * The exact body a handler receives (the vendor's payload envelope). `data` is kept as the JSON text it was
  * stored as, so the envelope is assembled without parsing and re-serialising it.
  */
 export function envelopeJson(eventsId: string, objectId: number, dt: string, dataJson: string): string {

@@ -1,7 +1,7 @@
 /**
- * The Provisioning API event catalog (SPEC §1.1): every event ID a handler can subscribe to,
+ * The Provisioning API event catalog (the vendor's event table): every event ID a handler can subscribe to,
  * with its display group, a one-sentence description and a sample `data` payload in CoreAPI
- * shape (SPEC §1.3). Pure data and small helpers; no framework imports.
+ * shape. Pure data and small helpers; no framework imports.
  */
 
 export type EntityKind =
@@ -30,7 +30,7 @@ export interface EventEnvelope {
 /** Default `event.dt` of sample envelopes (ISO 8601 with offset). */
 const SAMPLE_EVENT_DT = '2026-11-22T10:15:30+00:00';
 
-/** Display groups, in SPEC §1.1 table order. */
+/** Display groups, in the vendor's event table order. */
 export const EVENT_GROUPS: readonly string[] = Object.freeze([
   'Clients',
   'Accounts',
@@ -43,7 +43,7 @@ export const EVENT_GROUPS: readonly string[] = Object.freeze([
 ]);
 
 // ---------------------------------------------------------------------------
-// Sample entities (CoreAPI shapes, SPEC §1.3)
+// Sample entities (CoreAPI shapes)
 // ---------------------------------------------------------------------------
 
 const CLIENT_ID = 12;
@@ -144,7 +144,7 @@ const SAMPLE_IMPORT_JOB: Readonly<Record<string, unknown>> = {
   error: null,
 };
 
-/** Delete, archive and balance events carry an empty `data` object (SPEC §1.2). */
+/** Delete, archive and balance events carry an empty `data` object (the vendor's payload envelope). */
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 
 function entry(
@@ -159,7 +159,7 @@ function entry(
 }
 
 // ---------------------------------------------------------------------------
-// The catalog, in SPEC §1.1 table order
+// The catalog, in the vendor's event table order
 // ---------------------------------------------------------------------------
 
 export const EVENT_CATALOG: readonly EventDefinition[] = Object.freeze([
@@ -264,7 +264,7 @@ export const EVENT_CATALOG: readonly EventDefinition[] = Object.freeze([
     accounts_id: null,
   }),
   entry('dids.hold', 'DIDs', 'did', 'The DID was put on hold.', DID_ID, { ...SAMPLE_DID, status: 'hold' }),
-  // An archive event: `{}` per SPEC §1.2 (an adapter may send the full DID with status 'archive').
+  // An archive event: `{}` per the vendor's payload envelope (an adapter may send the full DID with status 'archive').
   entry('dids.archive', 'DIDs', 'did', 'The DID was archived.', DID_ID, EMPTY),
 
   // Email Rates Manager
@@ -382,7 +382,7 @@ export function isCatalogEvent(id: string): boolean {
   return CATALOG_BY_ID.has(id);
 }
 
-/** A sample payload envelope (SPEC §1.2) for an event; `data` is a deep copy of the sample. */
+/** A sample payload envelope for an event; `data` is a deep copy of the sample. */
 export function sampleEnvelope(def: EventDefinition, dt: string = SAMPLE_EVENT_DT): EventEnvelope {
   return {
     event: { dt, events_id: def.id, object_id: def.sampleObjectId },

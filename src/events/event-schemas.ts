@@ -3,7 +3,7 @@ import { entityJsonSchema } from './entity-shapes.js';
 
 const ENTITIES: EntityKind[] = ['client', 'account', 'subscription', 'did', 'transaction', 'import_job', 'rates_email'];
 
-/** Delete, archive and balance events carry {} unless the source sends more (SPEC §1.2). */
+/** Delete, archive and balance events carry {} unless the source sends more (the vendor's payload envelope). */
 export function carriesEmptyData(event: EventDefinition): boolean {
   return Object.keys(event.sampleData).length === 0;
 }

@@ -20,7 +20,7 @@ const ENTITIES: readonly EntityKind[] = [
   'rates_email',
 ];
 
-/** SPEC §1.3, written out literally. */
+/** The vendor's CoreAPI entities, written out literally. */
 const EXPECTED_FIELDS: Readonly<Record<EntityKind, readonly string[]>> = {
   client: [
     'id', 'name', 'companies_id', 'currencies_id', 'status', 'credit', 'balance',
@@ -90,7 +90,7 @@ const TYPE_CASES: ReadonlyArray<[EntityKind, string, unknown[], unknown[], strin
 describe('entity shapes', () => {
   describe('ENTITY_SHAPES', () => {
     for (const entity of ENTITIES) {
-      it(`${entity}: has exactly the SPEC §1.3 fields`, () => {
+      it(`${entity}: has exactly the vendor's fields`, () => {
         assert.equal(ENTITY_SHAPES[entity].entity, entity);
         assert.deepEqual(Object.keys(ENTITY_SHAPES[entity].fields).sort(), [...EXPECTED_FIELDS[entity]].sort());
       });
@@ -101,7 +101,7 @@ describe('entity shapes', () => {
       assert.ok(Object.isFrozen(ENTITY_SHAPES.client.fields));
     });
 
-    it('uses the SPEC enums', () => {
+    it('uses the vendor enums', () => {
       const enumOf = (t: FieldType | undefined): readonly string[] | undefined =>
         typeof t === 'object' ? t.enum : undefined;
       assert.deepEqual(enumOf(ENTITY_SHAPES.client.fields['status']), ['active', 'suspended', 'archive']);

@@ -1,6 +1,6 @@
 /**
- * The event-source adapters by URL entity name (SPEC §1.3). Together they can emit every
- * catalog event (SPEC §1.1).
+ * The event-source adapters by URL entity name. Together they can emit every
+ * catalog event (the vendor's event table).
  */
 import { AccountAdapter } from './account-adapter.js';
 import { ClientAdapter } from './client-adapter.js';

@@ -1,6 +1,6 @@
 /**
- * Event-source adapters (SPEC §1.3): internal services post what changed to an entity, in CoreAPI
- * shape, and the adapter of that entity decides which catalog events (SPEC §1.1) occurred.
+ * Event-source adapters: internal services post what changed to an entity, in CoreAPI
+ * shape, and the adapter of that entity decides which catalog events (the vendor's event table) occurred.
  * Adapters are pure: no framework, no database, no clock. Shared validation lives in
  * change-helpers.ts.
  */
