@@ -40,8 +40,14 @@ export class TcpProxy {
       };
       for (const socket of [client, upstream]) {
         socket.on('error', close);
-        // While stalled nothing is piped, so an end on one side is not passed on: close both.
-        socket.on('close', close);
+        socket.on('close', () => {
+          this.pairs.delete(pair);
+          // Forwarding: the other side ends after writing what it still holds (a destroyed
+          // socket emits no 'end' for the pipe to pass on). Stalled: nothing more will be
+          // forwarded, so it is closed at once.
+          if (this.stalled) close();
+          else (socket === client ? upstream : client).end();
+        });
       }
       if (this.stalled) this.hold(pair);
       else this.forward(pair);
