@@ -1,5 +1,4 @@
-import { MigrationInterface, QueryRunner, TableColumn } from 'typeorm';
-import { varchar } from './1763800000000-initial-schema.js';
+import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Binary collations that compare bytes and do not pad: `k` and `k ` differ, as do `K` and `k`
@@ -38,7 +37,9 @@ export class ExactKeysAndLargeHeaders1764200000000 implements MigrationInterface
   name = 'ExactKeysAndLargeHeaders1764200000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.addColumn('events', new TableColumn(varchar('request_hash', 64, true)));
+    // Plain ADD COLUMN: TypeORM's addColumn rebuilds a SQLite table by copying every row, and
+    // `events` may be large; a nullable column without a default is a change of the schema only.
+    await queryRunner.query('ALTER TABLE events ADD COLUMN request_hash VARCHAR(64) NULL');
     if (queryRunner.connection.options.type === 'better-sqlite3') return;
     const collation = await noPadBinaryCollation(queryRunner);
     await queryRunner.query(`ALTER TABLE events MODIFY idempotency_key VARCHAR(200) CHARACTER SET utf8mb4 COLLATE ${collation} NULL`);
