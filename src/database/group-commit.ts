@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from './database-errors.js';
+import { isDatabaseTimeout } from './database-errors.js';
 
 interface Waiting<I, O> {
   item: I;
@@ -13,7 +13,8 @@ interface Waiting<I, O> {
  *
  * `write` gets the batch and returns one result per item, in order. If it throws, each item
  * of that batch is written again on its own, so one bad item fails only its own caller; but
- * not when the database is unavailable: the same error would only come back once per item.
+ * not when the database gave no answer within its bound (bounded-pool.ts): each single write
+ * would wait out the same bound again, one after the other.
  *
  * `failsQueue(error)`: when a write fails with such an error, the items waiting for their turn
  * fail with it too. For errors that mean "the database gave no answer for the whole bound":
@@ -65,7 +66,7 @@ export class GroupCommit<I, O> {
         if (this.failsQueue(error)) {
           for (const entry of this.queue.splice(0)) entry.reject(error);
         }
-        if (batch.length === 1 || isDatabaseUnavailable(error)) {
+        if (batch.length === 1 || isDatabaseTimeout(error)) {
           for (const entry of batch) entry.reject(error);
           return;
         }

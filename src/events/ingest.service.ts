@@ -114,7 +114,9 @@ export class IngestService {
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
   ) {
-    this.writer = new GroupCommit((items) => this.store(items), 200, sql.mysql ? 2 : 1, failsWaitingWrites);
+    // When a write gets no answer within the database bounds, the posts queued behind it fail
+    // with it (503) instead of each waiting out the same bound again.
+    this.writer = new GroupCommit((items) => this.store(items), 200, sql.mysql ? 2 : 1, isDatabaseTimeout);
   }
 
   async accept(input: unknown, headerKey: string | undefined, apiKeyId: number | null): Promise<AcceptedEventDto> {
@@ -368,14 +370,6 @@ function toDeliveryState(row: Record<string, unknown>): DeliveryStateDto {
     last_error: (row.last_error as string | null) ?? null,
     updated_at: new Date(num(row.updated_at)).toISOString(),
   };
-}
-
-/**
- * A write that failed because the database gave no answer for the whole bound: the posts
- * queued behind it fail with it rather than wait out the same bound again (see GroupCommit).
- */
-function failsWaitingWrites(error: unknown): boolean {
-  return isDatabaseTimeout(error);
 }
 
 /** A duplicate key, from the driver itself or wrapped by TypeORM. */
