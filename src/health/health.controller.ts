@@ -36,7 +36,7 @@ export class HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'Readiness: the database answers (within READINESS_TIMEOUT_MS) and every migration is applied' })
+  @ApiOperation({ summary: 'Readiness: the database answers and every migration is applied' })
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto })
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<ReadinessDto> {
