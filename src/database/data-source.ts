@@ -10,12 +10,19 @@ import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-s
 import { Dispatch1763900000000 } from './migrations/1763900000000-dispatch.js';
 import { DropUnusedIndexes1764000000000 } from './migrations/1764000000000-drop-unused-indexes.js';
 import { DeliveriesByHandlerAndTime1764100000000 } from './migrations/1764100000000-deliveries-by-handler-and-time.js';
+import { ExactKeysAndLargeHeaders1764200000000 } from './migrations/1764200000000-exact-keys-and-large-headers.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity];
 
 /** Every migration, in order. */
-export const MIGRATIONS = [InitialSchema1763800000000, Dispatch1763900000000, DropUnusedIndexes1764000000000, DeliveriesByHandlerAndTime1764100000000];
+export const MIGRATIONS = [
+  InitialSchema1763800000000,
+  Dispatch1763900000000,
+  DropUnusedIndexes1764000000000,
+  DeliveriesByHandlerAndTime1764100000000,
+  ExactKeysAndLargeHeaders1764200000000,
+];
 
 /**
  * The one place that turns configuration into TypeORM options, used by the Nest app,

@@ -1,5 +1,11 @@
+import { ACQUIRE_TIMEOUT_CODE, QUERY_TIMEOUT_CODE } from './bounded-pool.js';
+
+/** The bounds of bounded-pool.ts ran out: the database gave no answer (or no connection) in time. */
+const TIMEOUT_CODES = new Set([QUERY_TIMEOUT_CODE, ACQUIRE_TIMEOUT_CODE]);
+
 /** Error codes that mean "the database cannot be reached now", not "this statement is wrong". */
 const UNREACHABLE_CODES = new Set([
+  ...TIMEOUT_CODES,
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
@@ -36,6 +42,16 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (typeof e.errno === 'number' && UNREACHABLE_ERRNOS.has(e.errno)) return true;
     if (e.fatal === true) return true;
     if (typeof e.message === 'string' && /closed state|Pool is closed|Connection lost|connect ECONNREFUSED/i.test(e.message)) return true;
+    current = e.driverError ?? e.cause;
+  }
+  return false;
+}
+
+/** True when the database gave no answer within DATABASE_QUERY_TIMEOUT_MS or no connection within DATABASE_ACQUIRE_TIMEOUT_MS. */
+export function isDatabaseTimeout(error: unknown): boolean {
+  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 4; depth++) {
+    const e = current as { code?: unknown; driverError?: unknown; cause?: unknown };
+    if (typeof e.code === 'string' && TIMEOUT_CODES.has(e.code)) return true;
     current = e.driverError ?? e.cause;
   }
   return false;

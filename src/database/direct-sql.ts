@@ -2,6 +2,8 @@ import { Global, Injectable, Module, OnApplicationShutdown } from '@nestjs/commo
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2';
 import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
+import { boundMysqlPool } from './bounded-pool.js';
 import { isMysql } from './sql.js';
 
 export type Row = Record<string, unknown>;
@@ -19,7 +21,10 @@ export interface MysqlSession {
  *
  * SQLite: better-sqlite3 statements, prepared once and kept; a transaction is a synchronous
  * function, so nothing else can run statements inside it.
- * MySQL/MariaDB: connections taken from the DataSource's own mysql2 pool.
+ * MySQL/MariaDB: connections taken from the DataSource's own mysql2 pool, on which this class
+ * puts the bounds of DATABASE_QUERY_TIMEOUT_MS and DATABASE_ACQUIRE_TIMEOUT_MS for every user
+ * of the pool (see bounded-pool.ts): it is the one provider every instance of the app creates
+ * right after the DataSource, before any request.
  */
 @Injectable()
 export class DirectSql implements OnApplicationShutdown {
@@ -28,8 +33,12 @@ export class DirectSql implements OnApplicationShutdown {
   private sqliteTransaction: ((work: () => unknown) => unknown) | null = null;
   private readonly dedicated = new Set<PoolConnection>();
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    config: AppConfig,
+  ) {
     this.mysql = isMysql(dataSource);
+    if (this.mysql) boundMysqlPool(this.pool, config.databaseTimeouts);
   }
 
   // --- SQLite -------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import { isDatabaseTimeout } from './database-errors.js';
+
 interface Waiting<I, O> {
   item: I;
   resolve: (value: O) => void;
@@ -10,7 +12,13 @@ interface Waiting<I, O> {
  * so there is no added wait; under load one commit (one fsync) serves many callers.
  *
  * `write` gets the batch and returns one result per item, in order. If it throws, each item
- * of that batch is written again on its own, so one bad item fails only its own caller.
+ * of that batch is written again on its own, so one bad item fails only its own caller; but
+ * not when the database gave no answer within its bound (bounded-pool.ts): each single write
+ * would wait out the same bound again, one after the other.
+ *
+ * `failsQueue(error)`: when a write fails with such an error, the items waiting for their turn
+ * fail with it too. For errors that mean "the database gave no answer for the whole bound":
+ * a caller queued behind a stalled write then waits for one bound, not for one more per write.
  *
  * `writers` (default 1) is how many writes may be in flight at once: with a database server
  * that works on its own cores, a second write overlaps the first one's round trips.
@@ -24,6 +32,7 @@ export class GroupCommit<I, O> {
     private readonly write: (items: I[]) => Promise<O[]>,
     private readonly maxBatch = 200,
     private readonly writers = 1,
+    private readonly failsQueue: (error: unknown) => boolean = () => false,
   ) {}
 
   submit(item: I): Promise<O> {
@@ -54,8 +63,11 @@ export class GroupCommit<I, O> {
         const results = await this.write(batch.map((entry) => entry.item));
         batch.forEach((entry, index) => entry.resolve(results[index]!));
       } catch (error) {
-        if (batch.length === 1) {
-          batch[0]!.reject(error);
+        if (this.failsQueue(error)) {
+          for (const entry of this.queue.splice(0)) entry.reject(error);
+        }
+        if (batch.length === 1 || isDatabaseTimeout(error)) {
+          for (const entry of batch) entry.reject(error);
           return;
         }
         for (const entry of batch) {

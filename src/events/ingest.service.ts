@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors.js';
@@ -6,14 +7,65 @@ import { isMysql, num, numOrNull, placeholders } from '../database/sql.js';
 import { DirectSql } from '../database/direct-sql.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
 import { GroupCommit } from '../database/group-commit.js';
+import { isDatabaseTimeout } from '../database/database-errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { WorkSignal } from '../dispatcher/work-signal.js';
 import { validateEvent, ValidEvent } from './event-validation.js';
 import { AcceptedEventDto, BatchItemResultDto, BatchResultDto, DeliveryStateDto, EventDetailDto } from './dto/event.dto.js';
 
-/** An event to store, with the key that posted it. */
-type Submission = ValidEvent & { apiKeyId: number | null };
+/**
+ * An event to store, with the key that posted it and, when it has an idempotency key, the hash
+ * of the request it came from (see requestHash): a later post with the same key must match it.
+ */
+type Submission = ValidEvent & { apiKeyId: number | null; requestHash: string | null };
+
+/** An event derived from a source change: its hash is the change's, computed by the caller. */
+export type DerivedEvent = ValidEvent & { requestHash: string | null };
+
+/** What storing one submission answers: the event (new or replayed), or the refusal of a reused key. */
+type Stored = AcceptedEventDto | DomainError;
+
+/** An event stored earlier under a key, with the hash of its request (null: stored before hashes were). */
+interface Earlier {
+  answer: AcceptedEventDto;
+  requestHash: string | null;
+}
+
+/** The answer to `event`, whose key was used before for `earlier`. */
+function answerRepeat(event: Submission, earlier: Earlier): Stored {
+  if (earlier.requestHash !== null && earlier.requestHash !== event.requestHash) return keyReused(event.idempotencyKey!);
+  return earlier.answer;
+}
+
+/**
+ * What counts as "the same request" for an idempotency key posted to /events or in a batch:
+ * the event ID, object_id, `dt` as given (absent is its own value: the server's clock fills it
+ * in, so a repeat without dt is the same request), and `data` as stored, i.e. JSON.stringify of
+ * the parsed body: whitespace and number spelling (1.0, 1e0) do not count, key order does.
+ * Absent data is {} (it is stored as {}). The API key that posts is not part of it: keys are
+ * global, as before. SHA-256 over text already built for the insert, so the hot path pays one
+ * hash of the data, and only for events that carry a key.
+ */
+export function requestHash(kind: 'event' | 'change', parts: readonly string[]): string {
+  const hash = createHash('sha256').update(kind);
+  for (const part of parts) hash.update('\0').update(part);
+  return hash.digest('base64url');
+}
+
+function eventRequestHash(event: ValidEvent, input: unknown): string | null {
+  if (event.idempotencyKey === null) return null;
+  const dt = (input as { dt?: unknown }).dt;
+  return requestHash('event', [event.eventsId, String(event.objectId), typeof dt === 'string' ? `dt:${dt}` : 'no dt', event.dataJson]);
+}
+
+function keyReused(key: string): DomainError {
+  return DomainError.field(
+    'IDEMPOTENCY_KEY_REUSED',
+    'idempotency_key',
+    `The idempotency key "${key}" was already used with a different request; repeat the same request to get its answer again, or use a new key`,
+  );
+}
 
 const DELIVERY_COLUMNS = [
   'event_id',
@@ -29,10 +81,11 @@ const DELIVERY_COLUMNS = [
   'updated_at',
 ];
 
-const EVENT_COLUMNS = '(events_id, object_id, object_key, dt, data, idempotency_key, api_key_id, accepted_at)';
+const EVENT_COLUMNS = '(events_id, object_id, object_key, dt, data, idempotency_key, request_hash, api_key_id, accepted_at)';
+const EVENT_COLUMN_COUNT = 9;
 
 function eventValues(event: Submission, now: number): unknown[] {
-  return [event.eventsId, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.apiKeyId, now];
+  return [event.eventsId, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.requestHash, event.apiKeyId, now];
 }
 
 /** One row of DELIVERY_COLUMNS: a first attempt, due now, that holds back later ones on its object. */
@@ -51,7 +104,7 @@ export class IngestService {
    * Concurrent single posts share one transaction (one fsync) per write. On MySQL/MariaDB a
    * second write may start while one is in flight, so the server's round trips overlap.
    */
-  private readonly writer: GroupCommit<Submission, AcceptedEventDto>;
+  private readonly writer: GroupCommit<Submission, Stored>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -61,12 +114,16 @@ export class IngestService {
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
   ) {
-    this.writer = new GroupCommit((items) => this.store(items), 200, sql.mysql ? 2 : 1);
+    // When a write gets no answer within the database bounds, the posts queued behind it fail
+    // with it (503) instead of each waiting out the same bound again.
+    this.writer = new GroupCommit((items) => this.store(items), 200, sql.mysql ? 2 : 1, isDatabaseTimeout);
   }
 
   async accept(input: unknown, headerKey: string | undefined, apiKeyId: number | null): Promise<AcceptedEventDto> {
     const event = validateEvent(input, headerKey, Date.now(), this.config.ingest.maxDataBytes);
-    return this.writer.submit({ ...event, apiKeyId });
+    const result = await this.writer.submit({ ...event, apiKeyId, requestHash: eventRequestHash(event, input) });
+    if (result instanceof DomainError) throw result;
+    return result;
   }
 
   /** Validates every item on its own; stores the valid ones together; answers per item. */
@@ -77,7 +134,7 @@ export class IngestService {
     }
     const now = Date.now();
     const items: BatchItemResultDto[] = [];
-    const valid: { index: number; event: ValidEvent }[] = [];
+    const valid: { index: number; event: ValidEvent; requestHash: string | null }[] = [];
     const seenKeys = new Set<string>();
     inputs.forEach((input, index) => {
       try {
@@ -86,17 +143,20 @@ export class IngestService {
           throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'idempotency_key', 'the same idempotency_key appears twice in this batch');
         }
         if (event.idempotencyKey !== null) seenKeys.add(event.idempotencyKey);
-        valid.push({ index, event });
+        valid.push({ index, event, requestHash: eventRequestHash(event, input) });
         items.push({ index, status: 'accepted' });
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
         items.push({ index, status: 'rejected', error: { code: error.code, message: error.message, details: error.details } });
       }
     });
-    const stored = await this.store(valid.map((item) => ({ ...item.event, apiKeyId })));
+    const stored = await this.store(valid.map((item) => ({ ...item.event, apiKeyId, requestHash: item.requestHash })));
     valid.forEach((item, position) => {
       const result = stored[position]!;
-      items[item.index] = { index: item.index, status: result.replayed ? 'replayed' : 'accepted', event: result };
+      items[item.index] =
+        result instanceof DomainError
+          ? { index: item.index, status: 'rejected', error: { code: result.code, message: result.message, details: result.details } }
+          : { index: item.index, status: result.replayed ? 'replayed' : 'accepted', event: result };
     });
     return {
       accepted: items.filter((item) => item.status === 'accepted').length,
@@ -106,9 +166,12 @@ export class IngestService {
     };
   }
 
-  /** Stores the events one source change means, atomically and in their order. */
-  async acceptDerived(events: ValidEvent[], apiKeyId: number | null): Promise<AcceptedEventDto[]> {
-    return this.store(events.map((event) => ({ ...event, apiKeyId })));
+  /**
+   * Stores the events one source change means, atomically and in their order. If any of their
+   * keys was used before for a different change, nothing is stored and the change is refused.
+   */
+  async acceptDerived(events: DerivedEvent[], apiKeyId: number | null): Promise<AcceptedEventDto[]> {
+    return (await this.store(events.map((event) => ({ ...event, apiKeyId })), true)) as AcceptedEventDto[];
   }
 
   async get(id: number): Promise<EventDetailDto> {
@@ -137,13 +200,25 @@ export class IngestService {
     };
   }
 
-  private async store(events: Submission[]): Promise<AcceptedEventDto[]> {
+  /**
+   * Stores `events`, answering each: a new event, the replay of the event stored earlier under
+   * its key (same request), or IDEMPOTENCY_KEY_REUSED (different request, nothing stored for
+   * it). `atomic`: one refusal refuses them all, and it is thrown.
+   */
+  private async store(events: Submission[], atomic = false): Promise<Stored[]> {
     if (events.length === 0) return [];
     for (let attempt = 0; ; attempt++) {
       const replays = await this.findReplays(events);
+      if (atomic) {
+        for (const event of events) {
+          const earlier = event.idempotencyKey === null ? undefined : replays.get(event.idempotencyKey);
+          const answer = earlier && answerRepeat(event, earlier);
+          if (answer instanceof DomainError) throw answer;
+        }
+      }
       try {
         const results = await this.insert(events, replays);
-        const fresh = results.filter((result) => !result.replayed);
+        const fresh = results.filter((result): result is AcceptedEventDto => !(result instanceof DomainError) && !result.replayed);
         if (fresh.length > 0) {
           this.metrics.countAccepted(fresh.map((result) => result.event));
           this.signal.ring();
@@ -161,7 +236,7 @@ export class IngestService {
    * Stores the events that are not replays, each with one delivery per enabled `after`
    * handler in run order, in one transaction; answers every event in the order given.
    */
-  private async insert(events: Submission[], replays: Map<string, AcceptedEventDto>): Promise<AcceptedEventDto[]> {
+  private async insert(events: Submission[], replays: Map<string, Earlier>): Promise<Stored[]> {
     const now = Date.now();
     const fresh: { event: Submission; handlers: readonly HandlerEntity[] }[] = [];
     for (const event of events) {
@@ -172,8 +247,8 @@ export class IngestService {
     const ids = fresh.length === 0 ? [] : this.sql.mysql ? await this.insertMysql(fresh, now) : await this.insertSqlite(fresh, now);
     let next = 0;
     return events.map((event) => {
-      const replay = event.idempotencyKey === null ? undefined : replays.get(event.idempotencyKey);
-      if (replay) return replay;
+      const earlier = event.idempotencyKey === null ? undefined : replays.get(event.idempotencyKey);
+      if (earlier) return answerRepeat(event, earlier);
       const { handlers } = fresh[next]!;
       return {
         id: ids[next++]!,
@@ -189,7 +264,7 @@ export class IngestService {
 
   /** SQLite: prepared single-row statements, run in one synchronous transaction. */
   private insertSqlite(fresh: { event: Submission; handlers: readonly HandlerEntity[] }[], now: number): Promise<number[]> {
-    const insertEvent = this.sql.statement(`INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(1, 8)}`);
+    const insertEvent = this.sql.statement(`INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(1, EVENT_COLUMN_COUNT)}`);
     const insertDelivery = this.sql.statement(`INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${placeholders(1, DELIVERY_COLUMNS.length)}`);
     return this.sql.transactionSqlite(() =>
       fresh.map(({ event, handlers }) => {
@@ -207,7 +282,7 @@ export class IngestService {
       let ids: number[];
       if (fresh.length > 1 && allocation !== 'one-by-one') {
         const header = await session.write(
-          `INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(fresh.length, 8)}`,
+          `INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(fresh.length, EVENT_COLUMN_COUNT)}`,
           fresh.flatMap(({ event }) => eventValues(event, now)),
         );
         // mysql2 reports the first id a multi-row INSERT assigned; they are consecutive (step apart).
@@ -215,7 +290,7 @@ export class IngestService {
       } else {
         ids = [];
         for (const { event } of fresh) {
-          ids.push((await session.write(`INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(1, 8)}`, eventValues(event, now))).insertId);
+          ids.push((await session.write(`INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(1, EVENT_COLUMN_COUNT)}`, eventValues(event, now))).insertId);
         }
       }
       const values: unknown[] = [];
@@ -246,33 +321,35 @@ export class IngestService {
     }
   })();
 
-  /** The events already stored under the idempotency keys of this request. */
-  private async findReplays(events: ValidEvent[]): Promise<Map<string, AcceptedEventDto>> {
-    const keys = events.map((event) => event.idempotencyKey).filter((key): key is string => key !== null);
-    const replays = new Map<string, AcceptedEventDto>();
+  /** The events already stored under the idempotency keys of these events, with their request hashes. */
+  private async findReplays(events: Submission[]): Promise<Map<string, Earlier>> {
+    const keys = [...new Set(events.map((event) => event.idempotencyKey).filter((key): key is string => key !== null))];
+    const replays = new Map<string, Earlier>();
     if (keys.length === 0) return replays;
     const rows: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT id, events_id, object_id, dt, idempotency_key FROM events WHERE idempotency_key IN (${keys.map(() => '?').join(', ')})`,
+      `SELECT id, events_id, object_id, dt, idempotency_key, request_hash FROM events WHERE idempotency_key IN (${keys.map(() => '?').join(', ')})`,
       keys,
     );
     for (const row of rows) {
+      const key = String(row.idempotency_key);
       const planned: Record<string, unknown>[] = await this.dataSource.query(
         'SELECT d.handler_id, h.name AS handler_name, d.seq FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id WHERE d.event_id = ? ORDER BY d.seq',
         [row.id],
       );
-      replays.set(String(row.idempotency_key), {
+      const answer: AcceptedEventDto = {
         id: num(row.id),
         event: String(row.events_id),
         object_id: num(row.object_id),
         dt: String(row.dt),
-        idempotency_key: String(row.idempotency_key),
+        idempotency_key: key,
         replayed: true,
         deliveries: planned.map((p) => ({
           handler_id: num(p.handler_id),
           handler_name: (p.handler_name as string | null) ?? null,
           seq: num(p.seq),
         })),
-      });
+      };
+      replays.set(key, { answer, requestHash: (row.request_hash as string | null) ?? null });
     }
     return replays;
   }

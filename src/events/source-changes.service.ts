@@ -2,8 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/errors.js';
 import { findSourceAdapter, SOURCE_ENTITIES } from './adapters/registry.js';
 import { isoWithOffset, objectKey } from './envelope.js';
-import { checkDt, idempotencyKey, ValidEvent } from './event-validation.js';
-import { IngestService } from './ingest.service.js';
+import { AppConfig } from '../config/app-config.js';
+import { checkDt, idempotencyKey } from './event-validation.js';
+import { DerivedEvent, IngestService, requestHash } from './ingest.service.js';
 import { SourceChangeResultDto } from './dto/source-change.dto.js';
 
 const ALLOWED_KEYS = new Set(['op', 'before', 'after', 'dt', 'idempotency_key']);
@@ -11,7 +12,10 @@ const ALLOWED_KEYS = new Set(['op', 'before', 'after', 'dt', 'idempotency_key'])
 /** Turns one entity change into the events it means (through the entity's adapter) and accepts them together. */
 @Injectable()
 export class SourceChangesService {
-  constructor(private readonly ingest: IngestService) {}
+  constructor(
+    private readonly ingest: IngestService,
+    private readonly config: AppConfig,
+  ) {}
 
   async accept(entity: string, body: unknown, headerKey: string | undefined, apiKeyId: number | null): Promise<SourceChangeResultDto> {
     const adapter = findSourceAdapter(entity);
@@ -36,17 +40,37 @@ export class SourceChangesService {
     // Derived events are stored under `<key>#<position>`, so the key itself is kept shorter.
     const key = idempotencyKey(input.idempotency_key, headerKey, 180);
 
+    // MAX_DATA_BYTES holds wherever an event enters: here for what the change carries (before the
+    // adapter's work on it) and for the data of each event derived from it, as on /events.
+    const maxDataBytes = this.config.ingest.maxDataBytes;
+    const beforeJson = JSON.stringify(input.before);
+    const afterJson = JSON.stringify(input.after);
+    checkSize('before', beforeJson, maxDataBytes);
+    checkSize('after', afterJson, maxDataBytes);
+
     const derived = adapter.derive({ op: input.op, before: input.before, after: input.after });
     const when = dt ?? isoWithOffset(Date.now());
-    const events: ValidEvent[] = derived.map((event, index) => ({
-      eventsId: event.event,
-      objectId: event.objectId,
-      objectKey: objectKey(event.event, event.objectId),
-      dt: when,
-      dataJson: JSON.stringify(event.data),
-      // Each derived event gets its own key, so a repeated change answers the same events.
-      idempotencyKey: key === null ? null : `${key}#${index}`,
-    }));
+    // The same change is the same entity, op, before, after (as JSON.stringify writes them: key
+    // order counts, whitespace does not) and dt as given; every derived event carries its hash,
+    // so a repeat with another change under the same key is refused whatever it would derive.
+    const hash =
+      key === null
+        ? null
+        : requestHash('change', [entity, input.op, beforeJson ?? 'no before', afterJson ?? 'no after', dt === undefined ? 'no dt' : `dt:${dt}`]);
+    const events: DerivedEvent[] = derived.map((event, index) => {
+      const dataJson = JSON.stringify(event.data);
+      checkSize(`events[${index}].data`, dataJson, maxDataBytes, event.event);
+      return {
+        eventsId: event.event,
+        objectId: event.objectId,
+        objectKey: objectKey(event.event, event.objectId),
+        dt: when,
+        dataJson,
+        // Each derived event gets its own key, so a repeated change answers the same events.
+        idempotencyKey: key === null ? null : `${key}#${index}`,
+        requestHash: hash,
+      };
+    });
     const accepted = await this.ingest.acceptDerived(events, apiKeyId);
     const message =
       accepted.length === 0
@@ -54,4 +78,13 @@ export class SourceChangesService {
         : `${accepted.length} event${accepted.length === 1 ? '' : 's'} derived and accepted`;
     return { entity, op: input.op, events: accepted, message };
   }
+}
+
+/** Refuses JSON larger than MAX_DATA_BYTES (bytes of UTF-8, as /events counts them). */
+function checkSize(field: string, json: string | undefined, maxDataBytes: number, event?: string): void {
+  if (json === undefined || json.length <= maxDataBytes / 3) return;
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= maxDataBytes) return;
+  const what = event ? `the data of the derived event ${event}` : field;
+  throw DomainError.field('DATA_TOO_LARGE', field, `${what} is ${bytes} bytes as JSON; the limit is ${maxDataBytes} (MAX_DATA_BYTES)`);
 }

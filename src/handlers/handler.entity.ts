@@ -44,6 +44,11 @@ export class HandlerEntity {
   @Column({ name: 'retry_limit', type: 'integer' })
   retryLimit: number;
 
+  /**
+   * Custom headers as JSON. MEDIUMTEXT on MySQL/MariaDB (migration 1764200000000): 20 headers
+   * of 4,000 characters (handler-rules.ts) exceed TEXT's 65,535 bytes. `text` here because SQLite
+   * has no MEDIUMTEXT (its TEXT is unbounded); test/integration/schema.test.ts checks both.
+   */
   @Column({ type: 'text', transformer: jsonText })
   headers: Record<string, string>;
 

@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from '../api-keys/auth.decorators.js';
+import { AppConfig } from '../config/app-config.js';
 
 class LivenessDto {
   @ApiProperty({ example: 'ok' }) status: string;
@@ -18,7 +19,13 @@ class ReadinessDto {
 @Controller('health')
 @Public()
 export class HealthController {
-  constructor(private readonly dataSource: DataSource) {}
+  /** Once every migration is applied it stays so for this process: later probes only ask the database to answer. */
+  private migrationsApplied = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+  ) {}
 
   @Get()
   @HttpCode(200)
@@ -35,14 +42,33 @@ export class HealthController {
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<ReadinessDto> {
     let database = 'ok';
     let migrations = 'unknown';
+    // A database that does not answer is "unreachable" after READINESS_TIMEOUT_MS, whatever the
+    // statement bounds are: a load balancer's probe must get its answer within its own timeout.
+    // The abandoned check still ends within the pool's bounds (bounded-pool.ts).
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('readiness timeout')), this.config.databaseTimeouts.readinessMs);
+    });
     try {
-      await this.dataSource.query('SELECT 1');
-      migrations = (await this.dataSource.showMigrations()) ? 'pending' : 'ok';
+      const check = this.check();
+      check.catch(() => undefined);
+      migrations = await Promise.race([check, deadline]);
     } catch {
       database = 'unreachable';
+    } finally {
+      clearTimeout(timer);
     }
     const ready = database === 'ok' && migrations === 'ok';
     void reply.status(ready ? 200 : 503);
     return { status: ready ? 'ok' : 'unavailable', database, migrations };
+  }
+
+  /** 'ok' or 'pending'; throws when the database does not answer. */
+  private async check(): Promise<string> {
+    await this.dataSource.query('SELECT 1');
+    if (this.migrationsApplied) return 'ok';
+    const pending = await this.dataSource.showMigrations();
+    this.migrationsApplied = !pending;
+    return pending ? 'pending' : 'ok';
   }
 }

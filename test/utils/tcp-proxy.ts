@@ -1,13 +1,26 @@
 import { createServer, connect, Server, Socket } from 'node:net';
 
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+}
+
 /**
- * A TCP proxy on 127.0.0.1 in front of a real server (MariaDB in the outage test). `cut()`
- * closes every connection and refuses new ones, as a dead network would; `restore()` listens
- * again on the same port. Kinder to other tests than stopping the server itself.
+ * A TCP proxy on 127.0.0.1 in front of a real server (MariaDB in the outage and stall tests).
+ * Kinder to other tests than stopping or freezing the server itself.
+ *
+ * - `cut()` closes every connection and refuses new ones, as a dead network would; `restore()`
+ *   listens again on the same port.
+ * - `stall()` keeps every connection open, and accepts new ones, but forwards nothing in either
+ *   direction, as a frozen server (SIGSTOP) or a black-holed network would: nothing is refused,
+ *   nothing answers. What was sent meanwhile waits in the sockets' buffers; `resume()` forwards
+ *   it and everything after, so the server then sees the stalled statements late, as it would
+ *   after SIGCONT.
  */
 export class TcpProxy {
   private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<Pair>();
+  private stalled = false;
   port = 0;
 
   constructor(
@@ -18,15 +31,26 @@ export class TcpProxy {
   async start(): Promise<this> {
     const server = createServer((client) => {
       const upstream = connect(this.targetPort, this.targetHost);
+      const pair = { client, upstream };
+      this.pairs.add(pair);
+      const close = () => {
+        this.pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
       for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => {
-          client.destroy();
-          upstream.destroy();
+        socket.on('error', close);
+        socket.on('close', () => {
+          this.pairs.delete(pair);
+          // Forwarding: the other side ends after writing what it still holds (a destroyed
+          // socket emits no 'end' for the pipe to pass on). Stalled: nothing more will be
+          // forwarded, so it is closed at once.
+          if (this.stalled) close();
+          else (socket === client ? upstream : client).end();
         });
       }
-      client.pipe(upstream).pipe(client);
+      if (this.stalled) this.hold(pair);
+      else this.forward(pair);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -41,8 +65,11 @@ export class TcpProxy {
     const server = this.server;
     this.server = null;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
+    for (const { client, upstream } of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    this.pairs.clear();
     await closed;
   }
 
@@ -50,7 +77,39 @@ export class TcpProxy {
     await this.start();
   }
 
+  /** Stops forwarding, in both directions, on every connection, present and future. */
+  stall(): void {
+    if (this.stalled) return;
+    this.stalled = true;
+    for (const pair of this.pairs) this.hold(pair);
+  }
+
+  /** Forwards again, starting with whatever was held back. */
+  resume(): void {
+    if (!this.stalled) return;
+    this.stalled = false;
+    for (const pair of this.pairs) this.forward(pair);
+  }
+
+  /** Connections open now (each a client and its upstream). */
+  get connections(): number {
+    return this.pairs.size;
+  }
+
   async stop(): Promise<void> {
+    this.resume();
     await this.cut();
+  }
+
+  private forward({ client, upstream }: Pair): void {
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  private hold({ client, upstream }: Pair): void {
+    client.unpipe(upstream);
+    upstream.unpipe(client);
+    client.pause();
+    upstream.pause();
   }
 }
