@@ -46,7 +46,7 @@ const GENERIC_MESSAGES: Record<string, string> = {
 export function toErrorBody(error: unknown): { body: ErrorBody; internal: boolean } {
   if (isDatabaseUnavailable(error)) {
     return {
-      body: { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database cannot be reached; nothing was changed. Retry later.', details: [] },
+      body: { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database did not answer in time. A write may or may not have been stored: retry later, with the same idempotency key for events.', details: [] },
       internal: false,
     };
   }

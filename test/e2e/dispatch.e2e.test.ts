@@ -430,6 +430,7 @@ for (const kind of kinds) {
     it('answers a batch per item: valid items accepted, bad ones rejected with their code', async () => {
       const r = await receiver();
       await handler(r, { event: 'importd.process_failed' });
+      const keyedObject = nextObject();
       const response = await t.http
         .post('/api/v1/events/batch')
         .set(events)
@@ -439,7 +440,7 @@ for (const kind of kinds) {
             { event: 'nope', object_id: 1 },
             { event: 'importd.process_failed', object_id: nextObject(), data: { rate_tables_id: 'x' } },
             'not an object',
-            { event: 'importd.process_failed', object_id: nextObject(), idempotency_key: 'batch-1' },
+            { event: 'importd.process_failed', object_id: keyedObject, idempotency_key: 'batch-1' },
           ],
         });
       assert.equal(response.status, 200, JSON.stringify(response.body));
@@ -455,7 +456,8 @@ for (const kind of kinds) {
         assert.equal(stored.object_id, item.event.object_id);
       }
       await r.waitFor(2);
-      const repeat = await t.http.post('/api/v1/events/batch').set(events).send({ events: [{ event: 'importd.process_failed', object_id: 1, idempotency_key: 'batch-1' }] });
+      const repeat = await t.http.post('/api/v1/events/batch').set(events).send({ events: [{ event: 'importd.process_failed', object_id: keyedObject, idempotency_key: 'batch-1' }] });
+      // The same request under the same key replays (a different one would be IDEMPOTENCY_KEY_REUSED).
       assert.equal(repeat.body.items[0].status, 'replayed');
       const empty = await t.http.post('/api/v1/events/batch').set(events).send({ events: [] });
       assert.equal(empty.status, 400);
