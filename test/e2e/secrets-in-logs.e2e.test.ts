@@ -167,7 +167,7 @@ for (const kind of kinds) {
       const requests = entries.filter((entry) => entry.context === 'HTTP');
       assert.ok(requests.length >= 20, `request lines: ${requests.length}`);
       assert.ok(requests.every((entry) => typeof entry.request_id === 'string' && (entry.request_id as string).length > 0));
-      assert.equal(errorBodies.length, 8);
+      assert.equal(errorBodies.length, 9);
       for (const body of errorBodies) assert.match(body.text, /"code":"[A-Z_]+"/, body.what);
     });
   });
