@@ -1,10 +1,11 @@
-// The benchmark suite: ingest, dispatch, end-to-end latency, handler cache and memory, on the
+// The benchmark suite: ingest, dispatch, peers (BullMQ), end-to-end latency, handler cache and memory, on the
 // embedded SQLite database and, when DATABASE_URL points at one, on MySQL/MariaDB. Prints
 // tables and writes the figures as JSON. It measures and reports; it never fails on a figure.
 //
 //   npm run bench                                      SQLite only
 //   DATABASE_URL=mariadb://root@127.0.0.1:3306/x npm run bench    SQLite and MariaDB
 //   npm run bench -- --db mysql --only dispatch        one database, one part
+//   npm run bench -- --only peers                      dispatch against BullMQ peers (needs Redis)
 //   BENCH_QUICK=1 npm run bench                        everything, small (a check that it works)
 //   npm run bench -- --only ingest --ingest-routes single --ingest-concurrency 64 --seconds 20
 //                                                      one ingest cell (with BENCH_NODE_ARGS=--cpu-prof: a profile of it)
@@ -17,19 +18,23 @@ import { runIngest } from './lib/ingest.mjs';
 import { runDispatch } from './lib/dispatch.mjs';
 import { runLatency } from './lib/latency.mjs';
 import { runCache } from './lib/cache.mjs';
+import { redisStatus, runPeers } from './lib/peers.mjs';
 import { mysqlVersion, startReceiver } from './lib/service.mjs';
 import { commit, machine, printTables, targets } from './lib/report.mjs';
 
 const { values: args } = parseArgs({
   options: {
     db: { type: 'string' },
-    only: { type: 'string', default: 'ingest,dispatch,latency,cache' },
+    only: { type: 'string', default: 'ingest,dispatch,peers,latency,cache' },
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true' },
     out: { type: 'string', default: 'bench/results/latest.json' },
     'dispatch-concurrency': { type: 'string', default: '128' },
     'ingest-concurrency': { type: 'string' },
     'ingest-routes': { type: 'string', default: 'empty,single,batch' },
     seconds: { type: 'string' },
+    'peer-rounds': { type: 'string' },
+    'loop-seconds': { type: 'string' },
+    'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
   },
 });
 
@@ -52,6 +57,14 @@ const settings = {
     handlers: 3,
   },
   dispatch: { deliveries: quick ? 2_000 : 20_000, handlers: 3, concurrency: Number(args['dispatch-concurrency']), repeats: quick ? 1 : 3 },
+  peers: {
+    deliveries: quick ? 2_000 : 20_000,
+    handlers: 3,
+    concurrency: Number(args['dispatch-concurrency']),
+    rounds: args['peer-rounds'] ? Number(args['peer-rounds']) : quick ? 1 : 5,
+    loopSeconds: args['loop-seconds'] ? Number(args['loop-seconds']) : quick ? 0.5 : 6,
+    redisUrl: args['redis-url'],
+  },
   latency: { rate: 500, seconds: quick ? 1.5 : 30, handlers: 1, concurrency: Number(args['dispatch-concurrency']) },
   cache: { sizes: [10, 10_000], lookups: 1_000_000, rounds: quick ? 5 : 15 },
 };
@@ -64,6 +77,18 @@ if (kinds.includes('mysql') && !version) {
 }
 const info = machine(version);
 log(`Benchmark${quick ? ' (quick)' : ''} on ${info.nproc} × ${info.cpu}, Node ${info.node}${version ? `, ${version}` : ''}`);
+
+// The peers part needs Redis; without it the part is skipped, the rest runs.
+let redis = null;
+let peersSkipped = null;
+if (parts.has('peers')) {
+  redis = await redisStatus(settings.peers.redisUrl);
+  if (!redis.ok) {
+    const where = new URL(settings.peers.redisUrl).host;
+    peersSkipped = `Redis not reachable at ${where} (${redis.error})`;
+    log(`peers skipped: ${peersSkipped}`);
+  }
+}
 
 const started = Date.now();
 const runs = {};
@@ -82,6 +107,11 @@ try {
     };
     if (parts.has('ingest')) run.ingest = await part('ingest', () => runIngest({ ...common, ...settings.ingest }));
     if (parts.has('dispatch')) run.dispatch = await part('dispatch', () => runDispatch({ ...common, receiver, ...settings.dispatch }));
+    if (parts.has('peers')) {
+      run.peers = peersSkipped
+        ? { skipped: peersSkipped }
+        : await part('peers (dispatch, BullMQ + @nestjs/axios, BullMQ + undici, undici loop)', () => runPeers({ ...common, receiver, redis, ...settings.peers }));
+    }
     if (parts.has('latency')) run.latency = await part('end-to-end latency', () => runLatency({ ...common, receiver, ...settings.latency }));
   }
 } finally {

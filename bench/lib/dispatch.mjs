@@ -10,7 +10,7 @@ import { now, round, sleep } from './util.mjs';
 const BASELINE = fileURLToPath(new URL('./baseline.mjs', import.meta.url));
 
 /** The envelope the dispatcher sends for one of the preloaded events, and its Standard Webhooks headers. */
-function signedRequest(secret, objectId) {
+export function signedRequest(secret, objectId) {
   const body = `{"event":{"dt":"2026-11-22T10:15:30+00:00","events_id":"clients.update","object_id":${objectId}},"data":{"id":${objectId},"name":"client ${objectId}","balance":"12.50"}}`;
   const id = `msg_d${objectId}`;
   const timestamp = Math.floor(Date.now() / 1000);
@@ -28,7 +28,7 @@ function signedRequest(secret, objectId) {
   };
 }
 
-function runBaseline(job) {
+export function runBaseline(job) {
   return new Promise((resolve, reject) => {
     const child = fork(BASELINE, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let answer = null;
@@ -57,8 +57,11 @@ async function preload(api, events, startId) {
   }
 }
 
-/** One measurement: fill a fresh queue, run both baselines, then let a worker drain the queue. */
-async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handlers, concurrency, log }) {
+/**
+ * One measurement: fill a fresh queue, run both baselines (unless `baselines` is false, as in the
+ * peers part, which runs its own), then let a worker drain the queue.
+ */
+export async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handlers, concurrency, log, baselines: withBaselines = true }) {
   const db = await createDatabase(kind, serverUrl);
   const key = newKey();
   const events = Math.ceil(deliveries / handlers);
@@ -81,7 +84,7 @@ async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handl
     const baselines = {};
     const baselineCpu = {};
     const receiverCpu = {};
-    for (const client of ['undici', 'dispatcher-client']) {
+    for (const client of withBaselines ? ['undici', 'dispatcher-client'] : []) {
       await receiver.ask('reset');
       const receiverBefore = cpuOf(receiver.pid);
       const result = await runBaseline({ client, url, count: total, concurrency, body, headers, secret: created[0].signing_secret });
@@ -158,10 +161,12 @@ async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handl
       },
     };
     log(`  ${name} dispatch: ${result['deliveries/s']} deliveries/s (${total} in ${result.seconds} s), ` +
-        `÷ undici ${result.ratio.undici}, ÷ dispatcher client ${result.ratio['dispatcher-client']}, peak RSS ${result.memory.peakRssMb} MB, ` +
+        (withBaselines ? `÷ undici ${result.ratio.undici}, ÷ dispatcher client ${result.ratio['dispatcher-client']}, ` : '') +
+        `peak RSS ${result.memory.peakRssMb} MB, ` +
         `${result.check.succeeded} succeeded / ${result.check.logged} logged; CPU per delivery: service ${result.cpu.serviceUsPerDelivery} µs` +
         (result.cpu.databaseServerUsPerDelivery === null ? '' : `, database server ${result.cpu.databaseServerUsPerDelivery} µs`) +
-        `, receiver ${result.cpu.receiverUsPerDelivery} µs (${result.cpu.baselineReceiverUsPerPost} µs per undici-loop POST)`,
+        `, receiver ${result.cpu.receiverUsPerDelivery} µs` +
+        (withBaselines ? ` (${result.cpu.baselineReceiverUsPerPost} µs per undici-loop POST)` : ''),
     );
     return result;
   } finally {

@@ -46,6 +46,12 @@ export function targets(runs, cache, topConcurrency) {
       add('dispatch ÷ undici baseline', db, r.dispatch.ratio.undici, '>= 0.30', r.dispatch.ratio.undici >= 0.3);
       add('peak RSS during dispatch, MB', db, r.dispatch.memory.peakRssMb, '< 250', r.dispatch.memory.peakRssMb < 250);
     }
+    if (r.peers && !r.peers.skipped) {
+      const axios = r.peers.ratios['bullmq-axios'].median;
+      const undici = r.peers.ratios['bullmq-undici'].median;
+      add('dispatch ÷ BullMQ + @nestjs/axios (same rounds)', db, axios, '>= 3', axios >= 3);
+      add('dispatch ÷ BullMQ + undici (same rounds)', db, undici, '>= 1.5', undici >= 1.5);
+    }
     if (r.ingest) {
       const single = cell(r, 'single', topConcurrency);
       const empty = cell(r, 'empty', topConcurrency);
@@ -64,6 +70,13 @@ export function targets(runs, cache, topConcurrency) {
   if (cache) add('cache lookup, 10,000 ÷ 10 handlers', '-', cache.ratio, 'same (<= 1.25)', cache.ratio <= 1.25);
   return list;
 }
+
+export const PEERS = [
+  ['dispatch', 'dispatch (this service: durable queue, execution log)'],
+  ['bullmq-axios', 'BullMQ + Nest worker, @nestjs/axios'],
+  ['bullmq-undici', 'BullMQ + Nest worker, undici'],
+  ['undici-loop', 'bare undici loop'],
+];
 
 const fmt = (value) => (typeof value === 'number' ? value.toLocaleString('en-US', { maximumFractionDigits: 3 }) : value ?? '—');
 
@@ -139,6 +152,33 @@ export function printTables(runs, cache, list) {
         },
       ]);
       console.log(`  peak RSS of the service ${fmt(d.memory.peakRssMb)} MB; ${fmt(d.check.succeeded)} deliveries succeeded, ${fmt(d.check.logged)} logged`);
+    }
+    if (r.peers?.skipped) console.log(`\nPeers on ${db}: skipped (${r.peers.skipped})`);
+    else if (r.peers) {
+      const p = r.peers;
+      console.log(
+        `\nPeers on ${db}: ${fmt(p.deliveries)} deliveries (${fmt(p.events)} events × ${p.handlersPerEvent}), concurrency ${p.concurrency}, ` +
+          `undici loop ${p.loopSeconds} s per round; ${p.rounds} round(s), order rotating; median [min–max] of the rounds; ` +
+          `ratios and efficiency: medians of the per-round values:`,
+      );
+      const range = (v, digits) => (v.min === null ? '—' : `${fmt(v.median ?? v.rate)} [${fmt(v.min)}–${fmt(v.max)}]`);
+      console.table(
+        PEERS.map(([key, label]) => {
+          const c = p.summary[key];
+          return {
+            contender: label,
+            'per second': `${fmt(c.rate)} [${fmt(c.min)}–${fmt(c.max)}]`,
+            'dispatch ÷ this': key === 'dispatch' ? 1 : `${fmt(p.ratios[key].median)} [${fmt(p.ratios[key].min)}–${fmt(p.ratios[key].max)}]`,
+            'sender CPU µs': range(c.cpu.sender),
+            'db/redis CPU µs': range(c.cpu.server),
+            'receiver CPU µs': range(c.cpu.receiver),
+            'all CPU µs': range(c.cpu.total),
+            'sender ÷ loop sender CPU': key === 'undici-loop' ? 1 : fmt(p.efficiency[key].median),
+          };
+        }),
+      );
+      const e = p.efficiency.dispatch;
+      console.log(`  efficiency: service CPU per delivery ÷ bare undici sender CPU per POST = ${fmt(e.median)} [${fmt(e.min)}–${fmt(e.max)}]; load average ${fmt(p.loadAverage.min)}–${fmt(p.loadAverage.max)}`);
     }
     if (r.latency) {
       const l = r.latency;
