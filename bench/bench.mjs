@@ -56,7 +56,13 @@ const settings = {
     batchSize: 100,
     handlers: 3,
   },
-  dispatch: { deliveries: quick ? 2_000 : 20_000, handlers: 3, concurrency: Number(args['dispatch-concurrency']), repeats: quick ? 1 : 3 },
+  dispatch: {
+    deliveries: quick ? 2_000 : 20_000,
+    handlers: 3,
+    concurrency: Number(args['dispatch-concurrency']),
+    repeats: quick ? 1 : 3,
+    loopSeconds: args['loop-seconds'] ? Number(args['loop-seconds']) : quick ? 0.5 : 6,
+  },
   peers: {
     deliveries: quick ? 2_000 : 20_000,
     handlers: 3,

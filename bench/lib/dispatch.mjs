@@ -61,7 +61,7 @@ async function preload(api, events, startId) {
  * One measurement: fill a fresh queue, run both baselines (unless `baselines` is false, as in the
  * peers part, which runs its own), then let a worker drain the queue.
  */
-export async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handlers, concurrency, log, baselines: withBaselines = true }) {
+export async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handlers, concurrency, log, baselines: withBaselines = true, loopSeconds = 0 }) {
   const db = await createDatabase(kind, serverUrl);
   const key = newKey();
   const events = Math.ceil(deliveries / handlers);
@@ -87,11 +87,12 @@ export async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries
     for (const client of withBaselines ? ['undici', 'dispatcher-client'] : []) {
       await receiver.ask('reset');
       const receiverBefore = cpuOf(receiver.pid);
-      const result = await runBaseline({ client, url, count: total, concurrency, body, headers, secret: created[0].signing_secret });
+      // At least `total` POSTs, and for at least `loopSeconds`: a loop of one second swings with every neighbour's burst.
+      const result = await runBaseline({ client, url, count: total, seconds: loopSeconds, concurrency, body, headers, secret: created[0].signing_secret });
       baselines[client] = round(result.rate);
       baselineCpu[client] = round(result.cpuUsPerCall);
       // The loop's warm-up calls reach the receiver too.
-      if (client === 'undici') receiverCpu.baseline = perDelivery(receiverBefore, cpuOf(receiver.pid), total + Math.min(200, total));
+      if (client === 'undici') receiverCpu.baseline = perDelivery(receiverBefore, cpuOf(receiver.pid), result.count + result.warmup);
       log(`  ${name} baseline ${client}: ${baselines[client]} POSTs/s, sender CPU ${baselineCpu[client]} µs per POST`);
     }
 
@@ -142,6 +143,7 @@ export async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries
       handlersPerEvent: handlers,
       deliveries: total,
       concurrency,
+      loopSeconds,
       seconds: round(seconds, 2),
       'deliveries/s': round(rate),
       firstArrivalAfterStartMs: round(arrival.first - started),
@@ -185,6 +187,10 @@ export async function runDispatch({ kind, name = kind, repeats = 1, log, ...opti
     const values = runs.map(pick).filter((value) => value !== null && value !== undefined).sort((a, b) => a - b);
     return values.length === 0 ? null : values[Math.floor((values.length - 1) / 2)];
   };
+  const range = (pick) => {
+    const values = runs.map(pick).filter((value) => value !== null && value !== undefined);
+    return values.length === 0 ? { min: null, max: null } : { min: Math.min(...values), max: Math.max(...values) };
+  };
   const rate = mid((run) => run['deliveries/s']);
   const undici = mid((run) => run.baselines['undici/s']);
   const client = mid((run) => run.baselines['dispatcher-client/s']);
@@ -198,6 +204,15 @@ export async function runDispatch({ kind, name = kind, repeats = 1, log, ...opti
     'deliveries/s': rate,
     baselines: { 'undici/s': undici, 'dispatcher-client/s': client },
     ratio: { undici: round(rate / undici, 3), 'dispatcher-client': round(rate / client, 3) },
+    // min–max of the runs, next to the medians above.
+    spread: {
+      'deliveries/s': range((run) => run['deliveries/s']),
+      'undici/s': range((run) => run.baselines['undici/s']),
+      'dispatcher-client/s': range((run) => run.baselines['dispatcher-client/s']),
+      serviceUsPerDelivery: range((run) => run.cpu.serviceUsPerDelivery),
+      baselineSenderUsPerPost: range((run) => run.cpu.baselineSenderUsPerPost.undici),
+    },
+    loopSeconds: first.loopSeconds,
     check: { succeeded: Math.min(...runs.map((run) => run.check.succeeded)), logged: Math.min(...runs.map((run) => run.check.logged)) },
     memory: { peakRssMb: Math.max(...runs.map((run) => run.memory.peakRssMb)) },
     cpu: {

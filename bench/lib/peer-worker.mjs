@@ -34,6 +34,7 @@ function signatureHeaders(key, id, body) {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
     'webhook-signature': `v1,${signature}`,
+    accept: 'application/json, text/plain, */*',
     'content-type': 'application/json',
     'user-agent': USER_AGENT,
   };
@@ -57,12 +58,12 @@ Inject(HttpService)(AxiosSender, undefined, 0);
 class UndiciSender {
   constructor() {
     this.pools = new Map();
-    this.concurrency = Number(process.env.PEER_CONCURRENCY ?? 128);
+    this.connections = Number(process.env.PEER_CONCURRENCY ?? 128);
   }
   async post(url, body, headers) {
     const target = new URL(url);
     let pool = this.pools.get(target.origin);
-    if (!pool) this.pools.set(target.origin, (pool = new Pool(target.origin, { connections: this.concurrency })));
+    if (!pool) this.pools.set(target.origin, (pool = new Pool(target.origin, { connections: this.connections })));
     const res = await pool.request({ path: target.pathname + target.search, method: 'POST', headers, body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
     await res.body.text();
     if (res.statusCode < 200 || res.statusCode > 299) throw new Error(`receiver answered ${res.statusCode}`);
@@ -120,7 +121,6 @@ async function start({ client, queue, redis, concurrency, handlers }) {
   })(WorkerModule);
 
   const app = await NestFactory.createApplicationContext(WorkerModule, { logger: ['error', 'warn'] });
-  app.enableShutdownHooks();
   const processor = app.get(Processor_);
   const failures = [];
   processor.worker.on('failed', (job, error) => failures.length < 5 && failures.push(String(error?.message ?? error)));

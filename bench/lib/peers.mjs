@@ -134,9 +134,10 @@ async function bullmqOnce({ client, receiver, events, handlers, concurrency, red
   try {
     // 1. The producer: every job added before the worker starts (as the dispatch part fills its queue first).
     const chunk = [];
+    let n = 0;
     for (let id = 1; id <= events; id++) {
       for (const handler of handlers) {
-        chunk.push({ name: 'deliver', data: { handlerId: handler.id, messageId: `msg_${id}_${handler.id}`, envelope: envelope(id) }, opts: JOB_OPTIONS });
+        chunk.push({ name: 'deliver', data: { handlerId: handler.id, messageId: `msg_d${++n}`, envelope: envelope(id) }, opts: JOB_OPTIONS });
         if (chunk.length === 1000) await queue.addBulk(chunk.splice(0));
       }
     }

@@ -78,6 +78,7 @@ export const PEERS = [
   ['undici-loop', 'bare undici loop'],
 ];
 
+const withRange = (value, range) => (range && range.min !== null && range.min !== range.max ? `${fmt(value)} [${fmt(range.min)}–${fmt(range.max)}]` : fmt(value));
 const fmt = (value) => (typeof value === 'number' ? value.toLocaleString('en-US', { maximumFractionDigits: 3 }) : value ?? '—');
 
 export function printTables(runs, cache, list) {
@@ -123,12 +124,12 @@ export function printTables(runs, cache, list) {
       const d = r.dispatch;
       console.log(
         `\nDispatch on ${db}: ${fmt(d.deliveries)} deliveries (${fmt(d.events)} events × ${d.handlersPerEvent} handlers), concurrency ${d.concurrency}; ` +
-          `median of ${d.repeats} run(s), each with its own baselines:`,
+          `median [min–max] of ${d.repeats} run(s), each with its own baselines${d.loopSeconds ? ` (loops of at least ${d.loopSeconds} s)` : ''}:`,
       );
       console.table([
         {
           sender: 'dispatcher (queue → receiver)',
-          'per second': fmt(d['deliveries/s']),
+          'per second': withRange(d['deliveries/s'], d.spread?.['deliveries/s']),
           'dispatch ÷ this': 1,
           'sender CPU µs/POST': fmt(d.cpu.serviceUsPerDelivery),
           'db server CPU µs/POST': fmt(d.cpu.databaseServerUsPerDelivery),
@@ -136,7 +137,7 @@ export function printTables(runs, cache, list) {
         },
         {
           sender: 'baseline (a): undici Pool loop',
-          'per second': fmt(d.baselines['undici/s']),
+          'per second': withRange(d.baselines['undici/s'], d.spread?.['undici/s']),
           'dispatch ÷ this': fmt(d.ratio.undici),
           'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost.undici),
           'db server CPU µs/POST': '—',
@@ -144,7 +145,7 @@ export function printTables(runs, cache, list) {
         },
         {
           sender: "baseline (b): the dispatcher's client loop",
-          'per second': fmt(d.baselines['dispatcher-client/s']),
+          'per second': withRange(d.baselines['dispatcher-client/s'], d.spread?.['dispatcher-client/s']),
           'dispatch ÷ this': fmt(d.ratio['dispatcher-client']),
           'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost['dispatcher-client']),
           'db server CPU µs/POST': '—',
@@ -161,7 +162,7 @@ export function printTables(runs, cache, list) {
           `undici loop ${p.loopSeconds} s per round; ${p.rounds} round(s), order rotating; median [min–max] of the rounds; ` +
           `ratios and efficiency: medians of the per-round values:`,
       );
-      const range = (v, digits) => (v.min === null ? '—' : `${fmt(v.median ?? v.rate)} [${fmt(v.min)}–${fmt(v.max)}]`);
+      const range = (v) => (v.min === null ? '—' : `${fmt(v.median)} [${fmt(v.min)}–${fmt(v.max)}]`);
       console.table(
         PEERS.map(([key, label]) => {
           const c = p.summary[key];
