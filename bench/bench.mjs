@@ -11,7 +11,7 @@
 //                                                      one ingest cell (with BENCH_NODE_ARGS=--cpu-prof: a profile of it)
 //
 // See BENCHMARKS.md for what each figure means.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runIngest } from './lib/ingest.mjs';
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'ingest,dispatch,peers,latency,cache' },
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true' },
     out: { type: 'string', default: 'bench/results/latest.json' },
+    merge: { type: 'boolean', default: false },
     'dispatch-concurrency': { type: 'string', default: '128' },
     'ingest-concurrency': { type: 'string' },
     'ingest-routes': { type: 'string', default: 'empty,single,batch' },
@@ -116,7 +117,11 @@ try {
     if (parts.has('peers')) {
       run.peers = peersSkipped
         ? { skipped: peersSkipped }
-        : await part('peers (dispatch, BullMQ + @nestjs/axios, BullMQ + undici, undici loop)', () => runPeers({ ...common, receiver, redis, ...settings.peers }));
+        : {
+            date: new Date().toISOString(),
+            commit: commit(),
+            ...(await part('peers (dispatch, BullMQ + @nestjs/axios, BullMQ + undici, undici loop)', () => runPeers({ ...common, receiver, redis, ...settings.peers }))),
+          };
     }
     if (parts.has('latency')) run.latency = await part('end-to-end latency', () => runLatency({ ...common, receiver, ...settings.latency }));
   }
@@ -131,8 +136,19 @@ if (parts.has('cache')) {
 
 const list = targets(runs, cache, settings.ingest.concurrencies.at(-1));
 printTables(runs, cache, list);
-const report = { date: new Date().toISOString(), commit: commit(), durationSeconds: Math.round((Date.now() - started) / 1000), machine: info, settings, results: runs, cache, targets: list };
+let report = { date: new Date().toISOString(), commit: commit(), durationSeconds: Math.round((Date.now() - started) / 1000), machine: info, settings, results: runs, cache, targets: list };
 const out = resolve(args.out);
+if (args.merge && existsSync(out)) {
+  // --merge: the parts of this run replace the same parts of the file; the rest of it stays, and
+  // `merged` says which parts came from which run.
+  const old = JSON.parse(readFileSync(out, 'utf8'));
+  for (const [db, result] of Object.entries(runs)) old.results[db] = { ...old.results[db], ...result };
+  for (const name of parts) if (settings[name]) old.settings[name] = settings[name];
+  if (cache) old.cache = cache;
+  old.merged = [...(old.merged ?? []), { parts: [...parts], date: report.date, commit: report.commit, durationSeconds: report.durationSeconds, machine: info }];
+  old.targets = targets(old.results, old.cache, old.settings.ingest.concurrencies.at(-1));
+  report = old;
+}
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-log(`\nFigures written to ${args.out} (${report.durationSeconds} s)`);
+log(`\nFigures ${args.merge ? 'merged into' : 'written to'} ${args.out} (${Math.round((Date.now() - started) / 1000)} s)`);

@@ -14,6 +14,9 @@ out.push(
   `Run of ${report.date.slice(0, 16).replace('T', ' ')} UTC, commit ${report.commit}, ${report.durationSeconds} s: ${m.nproc} × ${m.cpu} (nproc ${m.nproc}), ` +
     `${m.memoryGb} GiB, Linux ${m.kernel}, Node ${m.node}${m.mysql ? `, ${m.mysql}` : ''}.`,
 );
+for (const m of report.merged ?? []) {
+  out.push(`Merged in: ${m.parts.join(', ')} from the run of ${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}, ${m.durationSeconds} s (nproc ${m.machine.nproc}).`);
+}
 const dbs = Object.keys(report.results);
 const label = (db) => (db === 'sqlite' ? 'SQLite' : db === 'mariadb' ? 'MariaDB' : 'MySQL');
 
@@ -115,7 +118,7 @@ if (peerDbs.length) {
     for (const db of measured) {
       const p = report.results[db].peers;
       out.push(
-        `\n${label(db)}: ${n(p.deliveries)} deliveries (${n(p.events)} × ${p.handlersPerEvent}), c=${p.concurrency}, ${p.rounds} rounds, ` +
+        `\n${label(db)}${p.date ? `, measured ${p.date.slice(0, 16).replace('T', ' ')} UTC at commit ${p.commit}` : ''}: ${n(p.deliveries)} deliveries (${n(p.events)} × ${p.handlersPerEvent}), c=${p.concurrency}, ${p.rounds} round${p.rounds === 1 ? "" : "s"}, ` +
           `undici loop ${p.loopSeconds} s per round, load average ${n(p.loadAverage.min, 1)}–${n(p.loadAverage.max, 1)}; ` +
           `efficiency (service CPU per delivery ÷ bare undici sender CPU per POST) ${n(p.efficiency.dispatch.median, 2)} (${n(p.efficiency.dispatch.min, 2)}–${n(p.efficiency.dispatch.max, 2)}). ` +
           `Rounds (dispatch; BullMQ + axios; BullMQ + undici; loop, per second): ` +

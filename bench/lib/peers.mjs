@@ -35,10 +35,11 @@ const redisOptions = (url) => {
 /** {ok, version, pid} when Redis answers at `url`, else {ok: false, error}. */
 export async function redisStatus(url) {
   let client;
+  let refused = null;
   try {
     const { Redis } = await import('ioredis');
     client = new Redis({ ...redisOptions(url), lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    client.on('error', () => {});
+    client.on('error', (error) => (refused ??= error));
     await client.connect();
     const info = await client.info('server');
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? null;
@@ -47,7 +48,8 @@ export async function redisStatus(url) {
     if (pid && !isRedisProcess(pid)) pid = findRedisPid();
     return { ok: true, version, pid };
   } catch (error) {
-    return { ok: false, error: error?.code ?? error?.message ?? String(error) };
+    const cause = refused ?? error;
+    return { ok: false, error: cause?.code ?? cause?.message ?? String(cause) };
   } finally {
     client?.disconnect();
   }
