@@ -145,7 +145,7 @@ if (args.merge && existsSync(out)) {
   for (const [db, result] of Object.entries(runs)) old.results[db] = { ...old.results[db], ...result };
   for (const name of parts) if (settings[name]) old.settings[name] = settings[name];
   if (cache) old.cache = cache;
-  old.merged = [...(old.merged ?? []), { parts: [...parts], date: report.date, commit: report.commit, durationSeconds: report.durationSeconds, machine: info }];
+  old.merged = [...(old.merged ?? []), { parts: [...parts], date: new Date(started).toISOString(), commit: report.commit, durationSeconds: report.durationSeconds, machine: info }];
   old.targets = targets(old.results, old.cache, old.settings.ingest.concurrencies.at(-1));
   report = old;
 }

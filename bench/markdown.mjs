@@ -15,7 +15,7 @@ out.push(
     `${m.memoryGb} GiB, Linux ${m.kernel}, Node ${m.node}${m.mysql ? `, ${m.mysql}` : ''}.`,
 );
 for (const m of report.merged ?? []) {
-  out.push(`Merged in: ${m.parts.join(', ')} from the run of ${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}, ${m.durationSeconds} s (nproc ${m.machine.nproc}).`);
+  out.push(`Merged in: ${m.parts.join(', ')} from the run started ${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}, ${m.durationSeconds} s (nproc ${m.machine.nproc}).`);
 }
 const dbs = Object.keys(report.results);
 const label = (db) => (db === 'sqlite' ? 'SQLite' : db === 'mariadb' ? 'MariaDB' : 'MySQL');
