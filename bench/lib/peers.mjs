@@ -283,7 +283,8 @@ export async function runPeers({ kind, name, serverUrl, receiver, deliveries, ha
       const check = x(c).check;
       if (check.completed !== total || check.failed > 0) log(`  ${name} ${c}: ${check.completed} of ${total} completed, ${check.failed} failed ${check.failures.join('; ')}`);
     }
-    if (x('dispatch').check.succeeded !== total) log(`  ${name} dispatch: ${x('dispatch').check.succeeded} of ${total} succeeded`);
+    const done = x('dispatch').check;
+    if (done.succeeded !== total || done.logged !== total) log(`  ${name} dispatch: ${done.succeeded} of ${total} succeeded, ${done.logged} logged`);
   }
 
   const summary = {};
