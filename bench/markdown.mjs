@@ -6,6 +6,12 @@ const file = process.argv[2] ?? 'bench/results/latest.json';
 const report = JSON.parse(readFileSync(file, 'utf8'));
 const n = (value, digits = 0) =>
   value === null || value === undefined ? '—' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const roundsRange = (c) => (c.rounds?.length > 1 ? { min: Math.min(...c.rounds), max: Math.max(...c.rounds) } : null);
+/** min–max over a part's runs (dispatch keeps every run). */
+const runsRange = (d, pick) => {
+  const values = (d.runs ?? []).map(pick).filter((v) => typeof v === 'number');
+  return values.length > 1 ? { min: Math.min(...values), max: Math.max(...values) } : null;
+};
 const withRange = (value, range) => (range && range.min !== null && range.min !== range.max ? `${n(value)} (${n(range.min)}–${n(range.max)})` : n(value));
 const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 const out = [];
@@ -32,18 +38,18 @@ for (const db of dbs) {
   if (!ingest) continue;
   for (const [key, name] of routes) {
     for (const c of ingest.cells[key]) {
-      rows.push([label(db), name, c.connections, n(c['events/s']), `${n(c.p50_ms, 2)} / ${n(c.p99_ms, 2)}`, n(c.cpu_us.service), n(c.cpu_us.server), n(c.cpu_us.generator)]);
+      rows.push([label(db), name, c.connections, withRange(c['events/s'], roundsRange(c)), `${n(c.p50_ms, 2)} / ${n(c.p99_ms, 2)}`, n(c.cpu_us.service), n(c.cpu_us.server), n(c.cpu_us.generator)]);
     }
   }
   const h = ingest.health;
-  if (h) rows.push([label(db), '`GET /health` (requests/s)', h.connections, n(h['requests/s']), `${n(h.p50_ms, 2)} / ${n(h.p99_ms, 2)}`, n(h.cpu_us.service), n(h.cpu_us.server), n(h.cpu_us.generator)]);
+  if (h) rows.push([label(db), '`GET /health` (requests/s)', h.connections, withRange(h['requests/s'], roundsRange(h)), `${n(h.p50_ms, 2)} / ${n(h.p99_ms, 2)}`, n(h.cpu_us.service), n(h.cpu_us.server), n(h.cpu_us.generator)]);
 }
-out.push(table(['database', 'route', 'concurrency', 'events/s', 'p50 / p99 ms', 'service CPU µs/event', 'DB server CPU µs/event', 'autocannon CPU µs/event'], rows));
+out.push(table(['database', 'route', 'concurrency', 'events/s (min–max of the rounds)', 'p50 / p99 ms', 'service CPU µs/event', 'DB server CPU µs/event', 'autocannon CPU µs/event'], rows));
 
 out.push('\n### Dispatch\n');
 out.push(
   table(
-    ['database', 'deliveries', 'dispatch /s [min–max]', 'undici loop /s [min–max]', "dispatcher's client loop /s", 'dispatch ÷ undici', 'dispatch ÷ client', 'CPU µs per delivery: service / DB server / receiver', 'CPU µs per undici-loop POST: sender / receiver', 'peak RSS MB'],
+    ['database', 'deliveries', 'dispatch /s (min–max)', 'undici loop /s (min–max)', "dispatcher's client loop /s (min–max)", 'dispatch ÷ undici', 'dispatch ÷ client', 'CPU µs per delivery: service / DB server / receiver', 'CPU µs per undici-loop POST: sender / receiver', 'peak RSS MB'],
     dbs
       .filter((db) => report.results[db].dispatch)
       .map((db) => {
@@ -51,9 +57,9 @@ out.push(
         return [
           label(db),
           `${n(d.deliveries)} (${n(d.events)} × ${d.handlersPerEvent}), c=${d.concurrency}, median of ${d.repeats}`,
-          withRange(d['deliveries/s'], d.spread?.['deliveries/s']),
-          withRange(d.baselines['undici/s'], d.spread?.['undici/s']),
-          withRange(d.baselines['dispatcher-client/s'], d.spread?.['dispatcher-client/s']),
+          withRange(d['deliveries/s'], runsRange(d, (run) => run['deliveries/s'])),
+          withRange(d.baselines['undici/s'], runsRange(d, (run) => run.baselines['undici/s'])),
+          withRange(d.baselines['dispatcher-client/s'], runsRange(d, (run) => run.baselines['dispatcher-client/s'])),
           n(d.ratio.undici, 2),
           n(d.ratio['dispatcher-client'], 2),
           `${n(d.cpu.serviceUsPerDelivery)} / ${n(d.cpu.databaseServerUsPerDelivery)} / ${n(d.cpu.receiverUsPerDelivery)}`,

@@ -78,6 +78,13 @@ export const PEERS = [
   ['undici-loop', 'bare undici loop'],
 ];
 
+/** min–max of a cell's rounds (ingest keeps every round's rate). */
+const roundsRange = (c) => (c.rounds?.length > 1 ? { min: Math.min(...c.rounds), max: Math.max(...c.rounds) } : null);
+/** min–max over a part's runs (dispatch keeps every run). */
+const runsRange = (d, pick) => {
+  const values = (d.runs ?? []).map(pick).filter((v) => typeof v === 'number');
+  return values.length > 1 ? { min: Math.min(...values), max: Math.max(...values) } : null;
+};
 const withRange = (value, range) => (range && range.min !== null && range.min !== range.max ? `${fmt(value)} [${fmt(range.min)}–${fmt(range.max)}]` : fmt(value));
 const fmt = (value) => (typeof value === 'number' ? value.toLocaleString('en-US', { maximumFractionDigits: 3 }) : value ?? '—');
 
@@ -86,7 +93,7 @@ export function printTables(runs, cache, list) {
     if (r.ingest) {
       console.log(
         `\nIngest on ${db} (${r.ingest.handlersPerEvent} handlers per event, INSTANCE_ROLE=api, batches of ${r.ingest.batchSize}; ` +
-          `median of ${r.ingest.rounds} round(s) of ${r.ingest.secondsPerRound} s):`,
+          `median [min–max] of ${r.ingest.rounds} round(s) of ${r.ingest.secondsPerRound} s):`,
       );
       const rows = [];
       for (const [name, label] of [['empty', 'empty route'], ['single', 'POST /events'], ['batch', 'POST /events/batch']]) {
@@ -94,7 +101,7 @@ export function printTables(runs, cache, list) {
           rows.push({
             route: label,
             concurrency: c.connections,
-            'events/s': fmt(c['events/s']),
+            'events/s': withRange(c['events/s'], roundsRange(c)),
             'requests/s': fmt(c['requests/s']),
             'p50 ms': fmt(c.p50_ms),
             'p99 ms': fmt(c.p99_ms),
@@ -110,7 +117,7 @@ export function printTables(runs, cache, list) {
           route: 'GET /health',
           concurrency: h.connections,
           'events/s': '—',
-          'requests/s': fmt(h['requests/s']),
+          'requests/s': withRange(h['requests/s'], roundsRange(h)),
           'p50 ms': fmt(h.p50_ms),
           'p99 ms': fmt(h.p99_ms),
           'service CPU µs/event': fmt(h.cpu_us.service),
@@ -129,7 +136,7 @@ export function printTables(runs, cache, list) {
       console.table([
         {
           sender: 'dispatcher (queue → receiver)',
-          'per second': withRange(d['deliveries/s'], d.spread?.['deliveries/s']),
+          'per second': withRange(d['deliveries/s'], runsRange(d, (run) => run['deliveries/s'])),
           'dispatch ÷ this': 1,
           'sender CPU µs/POST': fmt(d.cpu.serviceUsPerDelivery),
           'db server CPU µs/POST': fmt(d.cpu.databaseServerUsPerDelivery),
@@ -137,7 +144,7 @@ export function printTables(runs, cache, list) {
         },
         {
           sender: 'baseline (a): undici Pool loop',
-          'per second': withRange(d.baselines['undici/s'], d.spread?.['undici/s']),
+          'per second': withRange(d.baselines['undici/s'], runsRange(d, (run) => run.baselines['undici/s'])),
           'dispatch ÷ this': fmt(d.ratio.undici),
           'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost.undici),
           'db server CPU µs/POST': '—',
@@ -145,7 +152,7 @@ export function printTables(runs, cache, list) {
         },
         {
           sender: "baseline (b): the dispatcher's client loop",
-          'per second': withRange(d.baselines['dispatcher-client/s'], d.spread?.['dispatcher-client/s']),
+          'per second': withRange(d.baselines['dispatcher-client/s'], runsRange(d, (run) => run.baselines['dispatcher-client/s'])),
           'dispatch ÷ this': fmt(d.ratio['dispatcher-client']),
           'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost['dispatcher-client']),
           'db server CPU µs/POST': '—',
