@@ -1,35 +1,41 @@
-// The benchmark suite: ingest, dispatch, end-to-end latency, handler cache and memory, on the
+// The benchmark suite: ingest, dispatch, peers (BullMQ), end-to-end latency, handler cache and memory, on the
 // embedded SQLite database and, when DATABASE_URL points at one, on MySQL/MariaDB. Prints
 // tables and writes the figures as JSON. It measures and reports; it never fails on a figure.
 //
 //   npm run bench                                      SQLite only
 //   DATABASE_URL=mariadb://root@127.0.0.1:3306/x npm run bench    SQLite and MariaDB
 //   npm run bench -- --db mysql --only dispatch        one database, one part
+//   npm run bench -- --only peers                      dispatch against BullMQ peers (needs Redis)
 //   BENCH_QUICK=1 npm run bench                        everything, small (a check that it works)
 //   npm run bench -- --only ingest --ingest-routes single --ingest-concurrency 64 --seconds 20
 //                                                      one ingest cell (with BENCH_NODE_ARGS=--cpu-prof: a profile of it)
 //
 // See BENCHMARKS.md for what each figure means.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runIngest } from './lib/ingest.mjs';
 import { runDispatch } from './lib/dispatch.mjs';
 import { runLatency } from './lib/latency.mjs';
 import { runCache } from './lib/cache.mjs';
+import { redisStatus, runPeers } from './lib/peers.mjs';
 import { mysqlVersion, startReceiver } from './lib/service.mjs';
 import { commit, machine, printTables, targets } from './lib/report.mjs';
 
 const { values: args } = parseArgs({
   options: {
     db: { type: 'string' },
-    only: { type: 'string', default: 'ingest,dispatch,latency,cache' },
+    only: { type: 'string', default: 'ingest,dispatch,peers,latency,cache' },
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true' },
     out: { type: 'string', default: 'bench/results/latest.json' },
+    merge: { type: 'boolean', default: false },
     'dispatch-concurrency': { type: 'string', default: '128' },
     'ingest-concurrency': { type: 'string' },
     'ingest-routes': { type: 'string', default: 'empty,single,batch' },
     seconds: { type: 'string' },
+    'peer-rounds': { type: 'string' },
+    'loop-seconds': { type: 'string' },
+    'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
   },
 });
 
@@ -51,7 +57,21 @@ const settings = {
     batchSize: 100,
     handlers: 3,
   },
-  dispatch: { deliveries: quick ? 2_000 : 20_000, handlers: 3, concurrency: Number(args['dispatch-concurrency']), repeats: quick ? 1 : 3 },
+  dispatch: {
+    deliveries: quick ? 2_000 : 20_000,
+    handlers: 3,
+    concurrency: Number(args['dispatch-concurrency']),
+    repeats: quick ? 1 : 3,
+    loopSeconds: args['loop-seconds'] ? Number(args['loop-seconds']) : quick ? 0.5 : 6,
+  },
+  peers: {
+    deliveries: quick ? 2_000 : 20_000,
+    handlers: 3,
+    concurrency: Number(args['dispatch-concurrency']),
+    rounds: args['peer-rounds'] ? Number(args['peer-rounds']) : quick ? 1 : 5,
+    loopSeconds: args['loop-seconds'] ? Number(args['loop-seconds']) : quick ? 0.5 : 6,
+    redisUrl: args['redis-url'],
+  },
   latency: { rate: 500, seconds: quick ? 1.5 : 30, handlers: 1, concurrency: Number(args['dispatch-concurrency']) },
   cache: { sizes: [10, 10_000], lookups: 1_000_000, rounds: quick ? 5 : 15 },
 };
@@ -64,6 +84,18 @@ if (kinds.includes('mysql') && !version) {
 }
 const info = machine(version);
 log(`Benchmark${quick ? ' (quick)' : ''} on ${info.nproc} × ${info.cpu}, Node ${info.node}${version ? `, ${version}` : ''}`);
+
+// The peers part needs Redis; without it the part is skipped, the rest runs.
+let redis = null;
+let peersSkipped = null;
+if (parts.has('peers')) {
+  redis = await redisStatus(settings.peers.redisUrl);
+  if (!redis.ok) {
+    const where = new URL(settings.peers.redisUrl).host;
+    peersSkipped = `Redis not reachable at ${where} (${redis.error})`;
+    log(`peers skipped: ${peersSkipped}`);
+  }
+}
 
 const started = Date.now();
 const runs = {};
@@ -82,6 +114,15 @@ try {
     };
     if (parts.has('ingest')) run.ingest = await part('ingest', () => runIngest({ ...common, ...settings.ingest }));
     if (parts.has('dispatch')) run.dispatch = await part('dispatch', () => runDispatch({ ...common, receiver, ...settings.dispatch }));
+    if (parts.has('peers')) {
+      run.peers = peersSkipped
+        ? { skipped: peersSkipped }
+        : {
+            date: new Date().toISOString(),
+            commit: commit(),
+            ...(await part('peers (dispatch, BullMQ + @nestjs/axios, BullMQ + undici, undici loop)', () => runPeers({ ...common, receiver, redis, ...settings.peers }))),
+          };
+    }
     if (parts.has('latency')) run.latency = await part('end-to-end latency', () => runLatency({ ...common, receiver, ...settings.latency }));
   }
 } finally {
@@ -95,8 +136,19 @@ if (parts.has('cache')) {
 
 const list = targets(runs, cache, settings.ingest.concurrencies.at(-1));
 printTables(runs, cache, list);
-const report = { date: new Date().toISOString(), commit: commit(), durationSeconds: Math.round((Date.now() - started) / 1000), machine: info, settings, results: runs, cache, targets: list };
+let report = { date: new Date().toISOString(), commit: commit(), durationSeconds: Math.round((Date.now() - started) / 1000), machine: info, settings, results: runs, cache, targets: list };
 const out = resolve(args.out);
+if (args.merge && existsSync(out)) {
+  // --merge: the parts of this run replace the same parts of the file; the rest of it stays, and
+  // `merged` says which parts came from which run.
+  const old = JSON.parse(readFileSync(out, 'utf8'));
+  for (const [db, result] of Object.entries(runs)) old.results[db] = { ...old.results[db], ...result };
+  for (const name of parts) if (settings[name]) old.settings[name] = settings[name];
+  if (cache) old.cache = cache;
+  old.merged = [...(old.merged ?? []), { parts: [...parts], date: new Date(started).toISOString(), commit: report.commit, durationSeconds: report.durationSeconds, machine: info }];
+  old.targets = targets(old.results, old.cache, old.settings.ingest.concurrencies.at(-1));
+  report = old;
+}
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-log(`\nFigures written to ${args.out} (${report.durationSeconds} s)`);
+log(`\nFigures ${args.merge ? 'merged into' : 'written to'} ${args.out} (${Math.round((Date.now() - started) / 1000)} s)`);

@@ -6,6 +6,13 @@ const file = process.argv[2] ?? 'bench/results/latest.json';
 const report = JSON.parse(readFileSync(file, 'utf8'));
 const n = (value, digits = 0) =>
   value === null || value === undefined ? '—' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const roundsRange = (c) => (c.rounds?.length > 1 ? { min: Math.min(...c.rounds), max: Math.max(...c.rounds) } : null);
+/** min–max over a part's runs (dispatch keeps every run). */
+const runsRange = (d, pick) => {
+  const values = (d.runs ?? []).map(pick).filter((v) => typeof v === 'number');
+  return values.length > 1 ? { min: Math.min(...values), max: Math.max(...values) } : null;
+};
+const withRange = (value, range) => (range && range.min !== null && range.min !== range.max ? `${n(value)} (${n(range.min)}–${n(range.max)})` : n(value));
 const table = (head, rows) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 const out = [];
 const m = report.machine;
@@ -13,6 +20,9 @@ out.push(
   `Run of ${report.date.slice(0, 16).replace('T', ' ')} UTC, commit ${report.commit}, ${report.durationSeconds} s: ${m.nproc} × ${m.cpu} (nproc ${m.nproc}), ` +
     `${m.memoryGb} GiB, Linux ${m.kernel}, Node ${m.node}${m.mysql ? `, ${m.mysql}` : ''}.`,
 );
+for (const m of report.merged ?? []) {
+  out.push(`Merged in: ${m.parts.join(', ')} from the run started ${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}, ${m.durationSeconds} s (nproc ${m.machine.nproc}).`);
+}
 const dbs = Object.keys(report.results);
 const label = (db) => (db === 'sqlite' ? 'SQLite' : db === 'mariadb' ? 'MariaDB' : 'MySQL');
 
@@ -28,18 +38,18 @@ for (const db of dbs) {
   if (!ingest) continue;
   for (const [key, name] of routes) {
     for (const c of ingest.cells[key]) {
-      rows.push([label(db), name, c.connections, n(c['events/s']), `${n(c.p50_ms, 2)} / ${n(c.p99_ms, 2)}`, n(c.cpu_us.service), n(c.cpu_us.server), n(c.cpu_us.generator)]);
+      rows.push([label(db), name, c.connections, withRange(c['events/s'], roundsRange(c)), `${n(c.p50_ms, 2)} / ${n(c.p99_ms, 2)}`, n(c.cpu_us.service), n(c.cpu_us.server), n(c.cpu_us.generator)]);
     }
   }
   const h = ingest.health;
-  if (h) rows.push([label(db), '`GET /health` (requests/s)', h.connections, n(h['requests/s']), `${n(h.p50_ms, 2)} / ${n(h.p99_ms, 2)}`, n(h.cpu_us.service), n(h.cpu_us.server), n(h.cpu_us.generator)]);
+  if (h) rows.push([label(db), '`GET /health` (requests/s)', h.connections, withRange(h['requests/s'], roundsRange(h)), `${n(h.p50_ms, 2)} / ${n(h.p99_ms, 2)}`, n(h.cpu_us.service), n(h.cpu_us.server), n(h.cpu_us.generator)]);
 }
-out.push(table(['database', 'route', 'concurrency', 'events/s', 'p50 / p99 ms', 'service CPU µs/event', 'DB server CPU µs/event', 'autocannon CPU µs/event'], rows));
+out.push(table(['database', 'route', 'concurrency', 'events/s (min–max of the rounds)', 'p50 / p99 ms', 'service CPU µs/event', 'DB server CPU µs/event', 'autocannon CPU µs/event'], rows));
 
 out.push('\n### Dispatch\n');
 out.push(
   table(
-    ['database', 'deliveries', 'dispatch /s', 'undici loop /s', "dispatcher's client loop /s", 'dispatch ÷ undici', 'dispatch ÷ client', 'CPU µs per delivery: service / DB server / receiver', 'CPU µs per undici-loop POST: sender / receiver', 'peak RSS MB'],
+    ['database', 'deliveries', 'dispatch /s (min–max)', 'undici loop /s (min–max)', "dispatcher's client loop /s (min–max)", 'dispatch ÷ undici', 'dispatch ÷ client', 'CPU µs per delivery: service / DB server / receiver', 'CPU µs per undici-loop POST: sender / receiver', 'peak RSS MB'],
     dbs
       .filter((db) => report.results[db].dispatch)
       .map((db) => {
@@ -47,9 +57,9 @@ out.push(
         return [
           label(db),
           `${n(d.deliveries)} (${n(d.events)} × ${d.handlersPerEvent}), c=${d.concurrency}, median of ${d.repeats}`,
-          n(d['deliveries/s']),
-          n(d.baselines['undici/s']),
-          n(d.baselines['dispatcher-client/s']),
+          withRange(d['deliveries/s'], runsRange(d, (run) => run['deliveries/s'])),
+          withRange(d.baselines['undici/s'], runsRange(d, (run) => run.baselines['undici/s'])),
+          withRange(d.baselines['dispatcher-client/s'], runsRange(d, (run) => run.baselines['dispatcher-client/s'])),
           n(d.ratio.undici, 2),
           n(d.ratio['dispatcher-client'], 2),
           `${n(d.cpu.serviceUsPerDelivery)} / ${n(d.cpu.databaseServerUsPerDelivery)} / ${n(d.cpu.receiverUsPerDelivery)}`,
@@ -59,6 +69,70 @@ out.push(
       }),
   ),
 );
+
+const peerDbs = dbs.filter((db) => report.results[db].peers);
+if (peerDbs.length) {
+  out.push('\n### Peers: BullMQ workers and the bare undici loop, same rounds\n');
+  const skipped = peerDbs.filter((db) => report.results[db].peers.skipped);
+  for (const db of skipped) out.push(`${label(db)}: skipped (${report.results[db].peers.skipped}).\n`);
+  const measured = peerDbs.filter((db) => !report.results[db].peers.skipped);
+  const names = {
+    dispatch: 'dispatch (this service)',
+    'bullmq-axios': 'BullMQ + Nest worker, `@nestjs/axios`',
+    'bullmq-undici': 'BullMQ + Nest worker, undici',
+    'undici-loop': 'bare undici loop',
+  };
+  const spreadOf = (v) => (v.min === null ? '—' : `${n(v.median)} (${n(v.min)}–${n(v.max)})`);
+  const rows = [];
+  for (const db of measured) {
+    const p = report.results[db].peers;
+    for (const key of Object.keys(names)) {
+      const c = p.summary[key];
+      const r = p.ratios[key];
+      rows.push([
+        label(db),
+        names[key],
+        n(c.rate),
+        `${n(c.min)}–${n(c.max)} (${n(c.spreadPct)}%)`,
+        key === 'dispatch' ? '—' : `${n(r.median, 2)} (${n(r.min, 2)}–${n(r.max, 2)})`,
+        spreadOf(c.cpu.sender),
+        key === 'undici-loop' ? '—' : spreadOf(c.cpu.server),
+        spreadOf(c.cpu.receiver),
+        n(c.cpu.total.median),
+        key === 'undici-loop' ? '1' : `${n(p.efficiency[key].median, 2)} (${n(p.efficiency[key].min, 2)}–${n(p.efficiency[key].max, 2)})`,
+      ]);
+    }
+  }
+  if (measured.length) {
+    out.push(
+      table(
+        [
+          'database',
+          'contender',
+          'per second (median)',
+          'min–max (spread)',
+          'dispatch ÷ this',
+          'CPU µs/delivery: sender (service or worker)',
+          'DB server or redis-server',
+          'receiver',
+          'all',
+          'sender CPU ÷ loop sender CPU',
+        ],
+        rows,
+      ),
+    );
+    for (const db of measured) {
+      const p = report.results[db].peers;
+      out.push(
+        `\n${label(db)}${p.date ? `, measured ${p.date.slice(0, 16).replace('T', ' ')} UTC at commit ${p.commit}` : ''}: ${n(p.deliveries)} deliveries (${n(p.events)} × ${p.handlersPerEvent}), c=${p.concurrency}, ${p.rounds} round${p.rounds === 1 ? "" : "s"}, ` +
+          `undici loop ${p.loopSeconds} s per round, load average ${n(p.loadAverage.min, 1)}–${n(p.loadAverage.max, 1)}; ` +
+          `efficiency (service CPU per delivery ÷ bare undici sender CPU per POST) ${n(p.efficiency.dispatch.median, 2)} (${n(p.efficiency.dispatch.min, 2)}–${n(p.efficiency.dispatch.max, 2)}). ` +
+          `Rounds (dispatch; BullMQ + axios; BullMQ + undici; loop, per second): ` +
+          p.runs.map((r) => ['dispatch', 'bullmq-axios', 'bullmq-undici', 'undici-loop'].map((k) => n(r[k].rate)).join('; ')).join(' · ') + '.',
+      );
+    }
+  }
+}
 
 out.push('\n### End-to-end latency\n');
 out.push(

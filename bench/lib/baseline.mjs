@@ -3,7 +3,8 @@
 // concurrency. `undici`: an undici Pool. `dispatcher-client`: the HttpExecutor the
 // dispatcher calls handlers with (built from dist/), so its own per-call work is included.
 //
-// Started by dispatch.mjs with fork(); gets its job as one IPC message, answers one.
+// Started by dispatch.mjs and peers.mjs with fork(); gets its job as one IPC message
+// ({client, url, count, concurrency, body, headers, secret, seconds?}), answers one.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Pool } from 'undici';
@@ -63,21 +64,27 @@ process.once('message', async (job) => {
     const sender = job.client === 'undici' ? await undiciSender(job) : await dispatcherClient(job);
     // A short warm-up on the same connections, not counted.
     for (let i = 0; i < Math.min(200, job.count); i++) await sender.send(job.body);
+    // A fixed number of POSTs (`count`), or as many as fit in `seconds` (at least `count`).
     let next = 0;
+    let done = 0;
     const cpuBefore = process.cpuUsage();
     const started = now();
+    const deadline = job.seconds ? started + job.seconds * 1000 : 0;
+    const more = deadline ? () => next < job.count || now() < deadline : () => next < job.count;
     await Promise.all(
       Array.from({ length: job.concurrency }, async () => {
-        while (next < job.count) {
+        while (more()) {
           next += 1;
           await sender.send(job.body);
+          done += 1;
         }
       }),
     );
     const seconds = (now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
     await sender.close();
-    process.send({ ok: true, count: job.count, seconds, rate: job.count / seconds, cpuUsPerCall: (cpu.user + cpu.system) / job.count });
+    const warmup = Math.min(200, job.count);
+    process.send({ ok: true, count: done, warmup, seconds, rate: done / seconds, cpuUsPerCall: (cpu.user + cpu.system) / done });
   } catch (error) {
     process.send({ ok: false, error: error.stack ?? String(error) });
   }

@@ -10,7 +10,7 @@ import { now, round, sleep } from './util.mjs';
 const BASELINE = fileURLToPath(new URL('./baseline.mjs', import.meta.url));
 
 /** The envelope the dispatcher sends for one of the preloaded events, and its Standard Webhooks headers. */
-function signedRequest(secret, objectId) {
+export function signedRequest(secret, objectId) {
   const body = `{"event":{"dt":"2026-11-22T10:15:30+00:00","events_id":"clients.update","object_id":${objectId}},"data":{"id":${objectId},"name":"client ${objectId}","balance":"12.50"}}`;
   const id = `msg_d${objectId}`;
   const timestamp = Math.floor(Date.now() / 1000);
@@ -28,7 +28,7 @@ function signedRequest(secret, objectId) {
   };
 }
 
-function runBaseline(job) {
+export function runBaseline(job) {
   return new Promise((resolve, reject) => {
     const child = fork(BASELINE, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let answer = null;
@@ -57,8 +57,11 @@ async function preload(api, events, startId) {
   }
 }
 
-/** One measurement: fill a fresh queue, run both baselines, then let a worker drain the queue. */
-async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handlers, concurrency, log }) {
+/**
+ * One measurement: fill a fresh queue, run both baselines (unless `baselines` is false, as in the
+ * peers part, which runs its own), then let a worker drain the queue.
+ */
+export async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handlers, concurrency, log, baselines: withBaselines = true, loopSeconds = 0 }) {
   const db = await createDatabase(kind, serverUrl);
   const key = newKey();
   const events = Math.ceil(deliveries / handlers);
@@ -81,14 +84,15 @@ async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handl
     const baselines = {};
     const baselineCpu = {};
     const receiverCpu = {};
-    for (const client of ['undici', 'dispatcher-client']) {
+    for (const client of withBaselines ? ['undici', 'dispatcher-client'] : []) {
       await receiver.ask('reset');
       const receiverBefore = cpuOf(receiver.pid);
-      const result = await runBaseline({ client, url, count: total, concurrency, body, headers, secret: created[0].signing_secret });
+      // At least `total` POSTs, and for at least `loopSeconds`: a loop of one second swings with every neighbour's burst.
+      const result = await runBaseline({ client, url, count: total, seconds: loopSeconds, concurrency, body, headers, secret: created[0].signing_secret });
       baselines[client] = round(result.rate);
       baselineCpu[client] = round(result.cpuUsPerCall);
       // The loop's warm-up calls reach the receiver too.
-      if (client === 'undici') receiverCpu.baseline = perDelivery(receiverBefore, cpuOf(receiver.pid), total + Math.min(200, total));
+      if (client === 'undici') receiverCpu.baseline = perDelivery(receiverBefore, cpuOf(receiver.pid), result.count + result.warmup);
       log(`  ${name} baseline ${client}: ${baselines[client]} POSTs/s, sender CPU ${baselineCpu[client]} µs per POST`);
     }
 
@@ -139,6 +143,7 @@ async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handl
       handlersPerEvent: handlers,
       deliveries: total,
       concurrency,
+      loopSeconds,
       seconds: round(seconds, 2),
       'deliveries/s': round(rate),
       firstArrivalAfterStartMs: round(arrival.first - started),
@@ -158,10 +163,12 @@ async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries, handl
       },
     };
     log(`  ${name} dispatch: ${result['deliveries/s']} deliveries/s (${total} in ${result.seconds} s), ` +
-        `÷ undici ${result.ratio.undici}, ÷ dispatcher client ${result.ratio['dispatcher-client']}, peak RSS ${result.memory.peakRssMb} MB, ` +
+        (withBaselines ? `÷ undici ${result.ratio.undici}, ÷ dispatcher client ${result.ratio['dispatcher-client']}, ` : '') +
+        `peak RSS ${result.memory.peakRssMb} MB, ` +
         `${result.check.succeeded} succeeded / ${result.check.logged} logged; CPU per delivery: service ${result.cpu.serviceUsPerDelivery} µs` +
         (result.cpu.databaseServerUsPerDelivery === null ? '' : `, database server ${result.cpu.databaseServerUsPerDelivery} µs`) +
-        `, receiver ${result.cpu.receiverUsPerDelivery} µs (${result.cpu.baselineReceiverUsPerPost} µs per undici-loop POST)`,
+        `, receiver ${result.cpu.receiverUsPerDelivery} µs` +
+        (withBaselines ? ` (${result.cpu.baselineReceiverUsPerPost} µs per undici-loop POST)` : ''),
     );
     return result;
   } finally {
@@ -180,6 +187,10 @@ export async function runDispatch({ kind, name = kind, repeats = 1, log, ...opti
     const values = runs.map(pick).filter((value) => value !== null && value !== undefined).sort((a, b) => a - b);
     return values.length === 0 ? null : values[Math.floor((values.length - 1) / 2)];
   };
+  const range = (pick) => {
+    const values = runs.map(pick).filter((value) => value !== null && value !== undefined);
+    return values.length === 0 ? { min: null, max: null } : { min: Math.min(...values), max: Math.max(...values) };
+  };
   const rate = mid((run) => run['deliveries/s']);
   const undici = mid((run) => run.baselines['undici/s']);
   const client = mid((run) => run.baselines['dispatcher-client/s']);
@@ -193,6 +204,15 @@ export async function runDispatch({ kind, name = kind, repeats = 1, log, ...opti
     'deliveries/s': rate,
     baselines: { 'undici/s': undici, 'dispatcher-client/s': client },
     ratio: { undici: round(rate / undici, 3), 'dispatcher-client': round(rate / client, 3) },
+    // min–max of the runs, next to the medians above.
+    spread: {
+      'deliveries/s': range((run) => run['deliveries/s']),
+      'undici/s': range((run) => run.baselines['undici/s']),
+      'dispatcher-client/s': range((run) => run.baselines['dispatcher-client/s']),
+      serviceUsPerDelivery: range((run) => run.cpu.serviceUsPerDelivery),
+      baselineSenderUsPerPost: range((run) => run.cpu.baselineSenderUsPerPost.undici),
+    },
+    loopSeconds: first.loopSeconds,
     check: { succeeded: Math.min(...runs.map((run) => run.check.succeeded)), logged: Math.min(...runs.map((run) => run.check.logged)) },
     memory: { peakRssMb: Math.max(...runs.map((run) => run.memory.peakRssMb)) },
     cpu: {

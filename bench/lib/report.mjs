@@ -46,6 +46,12 @@ export function targets(runs, cache, topConcurrency) {
       add('dispatch ÷ undici baseline', db, r.dispatch.ratio.undici, '>= 0.30', r.dispatch.ratio.undici >= 0.3);
       add('peak RSS during dispatch, MB', db, r.dispatch.memory.peakRssMb, '< 250', r.dispatch.memory.peakRssMb < 250);
     }
+    if (r.peers && !r.peers.skipped) {
+      const axios = r.peers.ratios['bullmq-axios'].median;
+      const undici = r.peers.ratios['bullmq-undici'].median;
+      add('dispatch ÷ BullMQ + @nestjs/axios (same rounds)', db, axios, '>= 3', axios >= 3);
+      add('dispatch ÷ BullMQ + undici (same rounds)', db, undici, '>= 1.5', undici >= 1.5);
+    }
     if (r.ingest) {
       const single = cell(r, 'single', topConcurrency);
       const empty = cell(r, 'empty', topConcurrency);
@@ -65,6 +71,21 @@ export function targets(runs, cache, topConcurrency) {
   return list;
 }
 
+export const PEERS = [
+  ['dispatch', 'dispatch (this service: durable queue, execution log)'],
+  ['bullmq-axios', 'BullMQ + Nest worker, @nestjs/axios'],
+  ['bullmq-undici', 'BullMQ + Nest worker, undici'],
+  ['undici-loop', 'bare undici loop'],
+];
+
+/** min–max of a cell's rounds (ingest keeps every round's rate). */
+const roundsRange = (c) => (c.rounds?.length > 1 ? { min: Math.min(...c.rounds), max: Math.max(...c.rounds) } : null);
+/** min–max over a part's runs (dispatch keeps every run). */
+const runsRange = (d, pick) => {
+  const values = (d.runs ?? []).map(pick).filter((v) => typeof v === 'number');
+  return values.length > 1 ? { min: Math.min(...values), max: Math.max(...values) } : null;
+};
+const withRange = (value, range) => (range && range.min !== null && range.min !== range.max ? `${fmt(value)} [${fmt(range.min)}–${fmt(range.max)}]` : fmt(value));
 const fmt = (value) => (typeof value === 'number' ? value.toLocaleString('en-US', { maximumFractionDigits: 3 }) : value ?? '—');
 
 export function printTables(runs, cache, list) {
@@ -72,7 +93,7 @@ export function printTables(runs, cache, list) {
     if (r.ingest) {
       console.log(
         `\nIngest on ${db} (${r.ingest.handlersPerEvent} handlers per event, INSTANCE_ROLE=api, batches of ${r.ingest.batchSize}; ` +
-          `median of ${r.ingest.rounds} round(s) of ${r.ingest.secondsPerRound} s):`,
+          `median [min–max] of ${r.ingest.rounds} round(s) of ${r.ingest.secondsPerRound} s):`,
       );
       const rows = [];
       for (const [name, label] of [['empty', 'empty route'], ['single', 'POST /events'], ['batch', 'POST /events/batch']]) {
@@ -80,7 +101,7 @@ export function printTables(runs, cache, list) {
           rows.push({
             route: label,
             concurrency: c.connections,
-            'events/s': fmt(c['events/s']),
+            'events/s': withRange(c['events/s'], roundsRange(c)),
             'requests/s': fmt(c['requests/s']),
             'p50 ms': fmt(c.p50_ms),
             'p99 ms': fmt(c.p99_ms),
@@ -96,7 +117,7 @@ export function printTables(runs, cache, list) {
           route: 'GET /health',
           concurrency: h.connections,
           'events/s': '—',
-          'requests/s': fmt(h['requests/s']),
+          'requests/s': withRange(h['requests/s'], roundsRange(h)),
           'p50 ms': fmt(h.p50_ms),
           'p99 ms': fmt(h.p99_ms),
           'service CPU µs/event': fmt(h.cpu_us.service),
@@ -110,12 +131,12 @@ export function printTables(runs, cache, list) {
       const d = r.dispatch;
       console.log(
         `\nDispatch on ${db}: ${fmt(d.deliveries)} deliveries (${fmt(d.events)} events × ${d.handlersPerEvent} handlers), concurrency ${d.concurrency}; ` +
-          `median of ${d.repeats} run(s), each with its own baselines:`,
+          `median [min–max] of ${d.repeats} run(s), each with its own baselines${d.loopSeconds ? ` (loops of at least ${d.loopSeconds} s)` : ''}:`,
       );
       console.table([
         {
           sender: 'dispatcher (queue → receiver)',
-          'per second': fmt(d['deliveries/s']),
+          'per second': withRange(d['deliveries/s'], runsRange(d, (run) => run['deliveries/s'])),
           'dispatch ÷ this': 1,
           'sender CPU µs/POST': fmt(d.cpu.serviceUsPerDelivery),
           'db server CPU µs/POST': fmt(d.cpu.databaseServerUsPerDelivery),
@@ -123,7 +144,7 @@ export function printTables(runs, cache, list) {
         },
         {
           sender: 'baseline (a): undici Pool loop',
-          'per second': fmt(d.baselines['undici/s']),
+          'per second': withRange(d.baselines['undici/s'], runsRange(d, (run) => run.baselines['undici/s'])),
           'dispatch ÷ this': fmt(d.ratio.undici),
           'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost.undici),
           'db server CPU µs/POST': '—',
@@ -131,7 +152,7 @@ export function printTables(runs, cache, list) {
         },
         {
           sender: "baseline (b): the dispatcher's client loop",
-          'per second': fmt(d.baselines['dispatcher-client/s']),
+          'per second': withRange(d.baselines['dispatcher-client/s'], runsRange(d, (run) => run.baselines['dispatcher-client/s'])),
           'dispatch ÷ this': fmt(d.ratio['dispatcher-client']),
           'sender CPU µs/POST': fmt(d.cpu.baselineSenderUsPerPost['dispatcher-client']),
           'db server CPU µs/POST': '—',
@@ -139,6 +160,33 @@ export function printTables(runs, cache, list) {
         },
       ]);
       console.log(`  peak RSS of the service ${fmt(d.memory.peakRssMb)} MB; ${fmt(d.check.succeeded)} deliveries succeeded, ${fmt(d.check.logged)} logged`);
+    }
+    if (r.peers?.skipped) console.log(`\nPeers on ${db}: skipped (${r.peers.skipped})`);
+    else if (r.peers) {
+      const p = r.peers;
+      console.log(
+        `\nPeers on ${db}: ${fmt(p.deliveries)} deliveries (${fmt(p.events)} events × ${p.handlersPerEvent}), concurrency ${p.concurrency}, ` +
+          `undici loop ${p.loopSeconds} s per round; ${p.rounds} round(s), order rotating; median [min–max] of the rounds; ` +
+          `ratios and efficiency: medians of the per-round values:`,
+      );
+      const range = (v) => (v.min === null ? '—' : `${fmt(v.median)} [${fmt(v.min)}–${fmt(v.max)}]`);
+      console.table(
+        PEERS.map(([key, label]) => {
+          const c = p.summary[key];
+          return {
+            contender: label,
+            'per second': `${fmt(c.rate)} [${fmt(c.min)}–${fmt(c.max)}]`,
+            'dispatch ÷ this': key === 'dispatch' ? 1 : `${fmt(p.ratios[key].median)} [${fmt(p.ratios[key].min)}–${fmt(p.ratios[key].max)}]`,
+            'sender CPU µs': range(c.cpu.sender),
+            'db/redis CPU µs': range(c.cpu.server),
+            'receiver CPU µs': range(c.cpu.receiver),
+            'all CPU µs': range(c.cpu.total),
+            'sender ÷ loop sender CPU': key === 'undici-loop' ? 1 : fmt(p.efficiency[key].median),
+          };
+        }),
+      );
+      const e = p.efficiency.dispatch;
+      console.log(`  efficiency: service CPU per delivery ÷ bare undici sender CPU per POST = ${fmt(e.median)} [${fmt(e.min)}–${fmt(e.max)}]; load average ${fmt(p.loadAverage.min)}–${fmt(p.loadAverage.max)}`);
     }
     if (r.latency) {
       const l = r.latency;
