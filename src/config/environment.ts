@@ -29,11 +29,11 @@ export class EnvironmentVariables {
   })
   DATABASE_URL?: string;
 
-  /** Installed as the first admin key on a fresh database (automated deployments). */
   @IsOptional()
   @IsIn(['full', 'normal'])
   SQLITE_SYNCHRONOUS?: string;
 
+  /** Installed as the first admin key on a fresh database (automated deployments). */
   @IsOptional()
   @Matches(/^[A-Za-z0-9_\-.~+/=]{32,256}$/, {
     message: 'BOOTSTRAP_ADMIN_KEY must be 32 to 256 characters of [A-Za-z0-9_-.~+/=]',
