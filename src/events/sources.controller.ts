@@ -29,7 +29,7 @@ export class SourcesController {
   @ApiOperation({
     summary: 'Post what changed, in CoreAPI shape; the entity\'s adapter derives the provisioning events and they are accepted atomically',
   })
-  @ApiParam({ name: 'entity', enum: SOURCE_ENTITIES, example: 'client' })
+  @ApiParam({ name: 'entity', schema: { type: 'string', enum: [...SOURCE_ENTITIES], example: 'client' } })
   @ApiBody({ type: SourceChangeDto, examples: CHANGE_EXAMPLES })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
   @ApiAcceptedResponse({ type: SourceChangeResultDto, description: 'One or more events derived and accepted' })
