@@ -57,6 +57,13 @@ function declareErrorResponses(document: OpenAPIObject): void {
       const add = (status: string, description: string) => {
         if (!responses[status]) responses[status] = error(description);
       };
+      // Numeric `id` path parameters (idParam, src/common/validation.ts) are positive integers
+      // that fit a JavaScript number; @nestjs/swagger only knows them as `number`.
+      for (const parameter of parameters as { in?: string; name?: string; schema?: Record<string, unknown> }[]) {
+        if (parameter.in === 'path' && parameter.name === 'id' && parameter.schema?.type === 'number') {
+          parameter.schema = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER };
+        }
+      }
       if (parameters.some((p) => p.in === 'path')) {
         add('400', 'VALIDATION_FAILED (a path parameter is not valid), MALFORMED_URL');
         add('404', 'No record with this id');

@@ -1,24 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { ERROR_STATUS } from '../../src/common/errors.js';
+import { documentedErrorCodes } from '../utils/error-codes.js';
 
 /**
  * docs/errors.md says it lists every code of src/common/errors.ts with its status; clients
  * branch on these codes, so a code added, removed or re-statused in one place and not the
  * other is a documentation bug this test catches.
  */
-function documentedCodes(): Map<string, number> {
-  const text = readFileSync('docs/errors.md', 'utf8');
-  const codes = new Map<string, number>();
-  // Table rows: | `CODE` | status | when |
-  for (const match of text.matchAll(/^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|\s*(\d{3})\s*\|/gm)) {
-    const [, code, status] = match;
-    assert.ok(!codes.has(code!), `docs/errors.md lists ${code} twice`);
-    codes.set(code!, Number(status));
-  }
-  return codes;
-}
+const documentedCodes = () => documentedErrorCodes();
 
 describe('docs/errors.md and ERROR_STATUS', () => {
   it('finds the table (so an empty parse cannot pass)', () => {

@@ -188,6 +188,16 @@ export class OpenApiContract {
     if (!validate(parsed)) record(`body does not match the schema of response ${responseKey}: ${formatAjvErrors(validate.errors)}`);
   }
 
+  /**
+   * Whether `value` fits `schema` (a schema of the document, e.g. a request body's) under the
+   * same reading as the answers: closed objects, OpenAPI 3.0 nullable. Used by the fuzz test to
+   * tell a valid input (not sent) from an invalid one (which must be refused).
+   */
+  matches(schema: SchemaObject, value: unknown): boolean {
+    const key = `request ${JSON.stringify(schema)}`;
+    return this.validator(key, schema)(value) as boolean;
+  }
+
   /** The violations, alike ones (same route, status and problem) listed once with their count. */
   report(): string {
     const groups = new Map<string, { violation: Violation; count: number }>();
