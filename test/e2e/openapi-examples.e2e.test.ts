@@ -31,9 +31,13 @@ for (const kind of kinds) {
       fixtures = await createFixtures(t);
     });
     after(async () => {
-      await t?.close();
-      await fixtures?.receiver.stop();
-      await db?.drop();
+      // close() throws when an answer broke the OpenAPI contract: clean up regardless.
+      try {
+        await t?.close();
+      } finally {
+        await fixtures?.receiver.stop();
+        await db?.drop();
+      }
     });
 
     it('gives every request body an explicit example', () => {

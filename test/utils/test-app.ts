@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,7 +79,37 @@ export async function startApp(db: TestDatabase, env: Record<string, string> = {
 function watchContract(app: NestFastifyApplication): OpenApiContract {
   const contract = new OpenApiContract(buildOpenApiDocument(app));
   const fastify = app.getHttpAdapter().getInstance();
+  const seen = new WeakSet<IncomingMessage>();
+  // Fastify answers some requests before any hook runs (an undecodable URL, an over-long path
+  // parameter): those are caught at the HTTP server and held to the error schema.
+  fastify.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    const capture = (chunk: unknown) => {
+      if (!seen.has(req) && chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
+        chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+      }
+    };
+    // Fastify's early answers pass their headers to writeHead, where getHeader cannot see them.
+    let headType: string | undefined;
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.writeHead = ((...args: unknown[]) => {
+      const headers = args.find((a, i) => i > 0 && a !== null && typeof a === 'object') as Record<string, unknown> | undefined;
+      const type = headers && Object.entries(headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1];
+      if (typeof type === 'string') headType = type;
+      return writeHead(...args);
+    }) as typeof res.writeHead;
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.write = ((...args: unknown[]) => (capture(args[0]), write(...args))) as typeof res.write;
+    res.end = ((...args: unknown[]) => (capture(args[0]), end(...args))) as typeof res.end;
+    res.once('finish', () => {
+      if (seen.has(req)) return;
+      const type = res.getHeader('content-type') ?? headType;
+      contract.check(req.method ?? 'GET', undefined, res.statusCode, typeof type === 'string' ? type : undefined, Buffer.concat(chunks).toString('utf8'));
+    });
+  });
   fastify.addHook('onSend', (request, reply, payload, done) => {
+    seen.add(request.raw);
     try {
       let body: string | undefined;
       if (payload === null || payload === undefined) body = '';
