@@ -160,7 +160,7 @@ for (const kind of kinds) {
 
     /** Sends every case; returns the refusals that broke a rule, grouped by (route, input kind, answer). */
     const run = async (cases: FuzzCase[]): Promise<string[]> => {
-      const groups = new Map<string, { count: number; first: string }>();
+      const groups = new Map<string, { count: number; first: string; inputs: Set<string> }>();
       for (const c of cases) {
         const response = await send(t, c.operation.method, c.url, c.headers, c.body);
         sent++;
@@ -195,13 +195,17 @@ for (const kind of kinds) {
         const code = has(body, 'code') ? (body as any).code : '-';
         const key = `${c.operation.method} ${c.operation.path} | ${c.kind} | ${status} ${code} | ${problems.join('; ')}`;
         const group = groups.get(key);
-        if (group) group.count++;
-        else {
+        if (group) {
+          group.count++;
+          group.inputs.add(c.input);
+        } else {
           const sentBody = c.body === undefined ? '' : 'json' in c.body ? JSON.stringify(c.body.json) : c.body.text;
-          groups.set(key, { count: 1, first: `${c.input}: ${c.url} ${excerpt(sentBody ?? '', 100)} → ${excerpt(response.text, 200)}` });
+          groups.set(key, { count: 1, inputs: new Set([c.input]), first: `${c.url} ${excerpt(sentBody ?? '', 100)} → ${excerpt(response.text, 200)}` });
         }
       }
-      return [...groups.entries()].map(([key, { count, first }]) => `${key} (×${count})\n    e.g. ${first}`);
+      return [...groups.entries()].map(
+        ([key, { count, first, inputs }]) => `${key} (×${count})\n    inputs: ${[...inputs].slice(0, 12).map((i) => excerpt(i, 40)).join(' | ')}\n    e.g. ${first}`,
+      );
     };
 
     /** Sends the cases, then fails listing every broken rule and every record they changed. */
@@ -333,8 +337,8 @@ for (const kind of kinds) {
       for (const operation of operations()) {
         const url = fillPath(document, operation, fixtures);
         const body = jsonBody(document, operation);
-        const add = (kindName: string, text: string, contentType = 'application/json') =>
-          cases.push({ kind: kindName, input: excerpt(text, 60), operation, url, headers: admin, body: { text, contentType }, expect: '4xx' });
+        const add = (kindName: string, text: string, contentType = 'application/json', label = excerpt(text, 60)) =>
+          cases.push({ kind: kindName, input: label, operation, url, headers: admin, body: { text, contentType }, expect: '4xx' });
         // Malformed JSON is refused on every route that could read a body, with or without one declared.
         if (operation.method !== 'GET' && operation.method !== 'DELETE') {
           for (const text of ['{', '{"a":', '[1,2', 'nul', "{'a':1}", '{"a":1}}', '{"a":1,}', '\u0000', '{"a":01}', '{"a":NaN}']) add('malformed JSON', text);
@@ -343,7 +347,8 @@ for (const kind of kinds) {
         const example = (bodyExamples(document, operation)[0]?.value ?? {}) as Record<string, unknown>;
         const schema = body.schema ?? {};
         const properties = (schema.properties ?? {}) as Record<string, Record<string, any>>;
-        const candidates: [string, string][] = [];
+        // [kind, JSON text, the odd part shown in the report]
+        const candidates: [string, string, string?][] = [];
         if (body.required || (schema.required ?? []).length > 0) candidates.push(['empty body', '']);
         for (const text of ['[]', '"text"', '42', 'null', 'true', '[{}]', JSON.stringify([example])]) candidates.push(['wrong top-level type', text]);
         for (const field of schema.required ?? []) {
@@ -353,22 +358,24 @@ for (const kind of kinds) {
           candidates.push([`missing ${field}`, JSON.stringify(rest)]);
         }
         for (const field of ['zz_unknown', '__proto__', 'constructor', 'prototype']) {
-          candidates.push([`unknown field ${field}`, withField(example, field, '{"admin":true,"polluted":1}')]);
-          candidates.push([`unknown field ${field}`, withField(example, field, '1')]);
+          candidates.push([`unknown field ${field}`, withField(example, field, '{"admin":true,"polluted":1}'), `${field}: {…}`]);
+          candidates.push([`unknown field ${field}`, withField(example, field, '1'), `${field}: 1`]);
         }
         candidates.push(['deep nesting (unknown field)', withField(example, 'zz_deep', deepObject(DEPTH))]);
         candidates.push(['deep nesting (top-level array)', deepArray(DEPTH)]);
         for (const [field, property] of Object.entries(properties)) {
           const resolved = resolveRef(document, property) ?? {};
           const wrong = ['123', '"text"', 'true', 'null', '[]', '{}', '1.5', '[1,"a"]'];
-          for (const raw of wrong) candidates.push([`${field}: wrong type`, withField(example, field, raw)]);
-          for (const raw of ['1e309', '-0', '9223372036854775808', '-1', '1.0000000000000002', '1e2']) candidates.push([`${field}: odd number`, withField(example, field, raw)]);
+          for (const raw of wrong) candidates.push([`${field}: wrong type`, withField(example, field, raw), raw]);
+          for (const raw of ['1e309', '-0', '9223372036854775808', '-1', '1.0000000000000002', '1e2']) {
+            candidates.push([`${field}: odd number`, withField(example, field, raw), raw]);
+          }
           candidates.push([`${field}: huge string`, withField(example, field, JSON.stringify('x'.repeat(100_000)))]);
           if (resolved.type === 'object' || resolved.allOf || resolved.$ref) {
             candidates.push([`${field}: deep nesting`, withField(example, field, deepObject(DEPTH))]);
           }
         }
-        for (const [kindName, text] of candidates) if (invalidBody(operation, text)) add(kindName, text);
+        for (const [kindName, text, label] of candidates) if (invalidBody(operation, text)) add(kindName, text, 'application/json', label);
         // Documented limits and media types: refused whatever the schema says.
         const exampleText = JSON.stringify(example);
         add('not application/json', exampleText, 'text/plain');
