@@ -22,7 +22,7 @@ export interface TestApp {
   key(...scopes: Scope[]): Promise<string>;
   /** The OpenAPI contract check of every answer this app sends (see test/utils/openapi-contract.ts). */
   contract: OpenApiContract;
-  /** Shuts the app down; then fails if any answer broke the OpenAPI contract. */
+  /** Shuts the app down; then fails the test file if any answer broke the OpenAPI contract. */
   close(): Promise<void>;
 }
 
@@ -62,9 +62,16 @@ export async function startApp(db: TestDatabase, env: Record<string, string> = {
       await shutDown(app);
       rmSync(workDir, { recursive: true, force: true });
       if (contract.violations.length > 0) {
-        throw new Error(
+        const error = new Error(
           `${contract.violations.length} answer(s) do not match the OpenAPI document (${contract.counts.checked} checked):\n${contract.report()}`,
         );
+        process.stderr.write(`${error.message}\n`);
+        // Thrown just after close() returns, so that the caller's remaining clean-up (receivers,
+        // the database) still runs: a rejection here would skip it and leave the test process
+        // hanging on open servers. node:test fails the file on the uncaught error.
+        setImmediate(() => {
+          throw error;
+        });
       }
     },
   };
