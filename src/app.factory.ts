@@ -34,7 +34,60 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .build();
   const document = SwaggerModule.createDocument(app, options);
   document.components = { ...document.components, schemas: { ...document.components?.schemas, ...eventSchemaComponents() } };
+  declareErrorResponses(document);
   return document;
+}
+
+const ERROR_SCHEMA = { $ref: '#/components/schemas/ErrorResponseDto' };
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
+
+/**
+ * Every error the service sends has the body {statusCode, code, message, details}
+ * (docs/errors.md), from any route. So each operation declares: its specific error statuses
+ * with that schema; the statuses every operation of its kind can answer (400 and 404 for path
+ * parameters, 400, 413 and 415 for a body, 503 for an unreachable database or a shutdown); and a
+ * `default` response with the error schema, so any error it sends is declared.
+ */
+function declareErrorResponses(document: OpenAPIObject): void {
+  const error = (description: string) => ({ description, content: { 'application/json': { schema: ERROR_SCHEMA } } });
+  for (const item of Object.values(document.paths)) {
+    for (const method of HTTP_METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      const responses = operation.responses;
+      const parameters = (operation.parameters ?? []) as { in?: string }[];
+      const add = (status: string, description: string) => {
+        if (!responses[status]) responses[status] = error(description);
+      };
+      // Numeric `id` path parameters (idParam, src/common/validation.ts) are positive integers
+      // that fit a JavaScript number; @nestjs/swagger only knows them as `number`.
+      for (const parameter of parameters as { in?: string; name?: string; schema?: Record<string, unknown> }[]) {
+        if (parameter.in === 'path' && parameter.name === 'id' && parameter.schema?.type === 'number') {
+          parameter.schema = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER };
+        }
+      }
+      if (parameters.some((p) => p.in === 'path')) {
+        add('400', 'VALIDATION_FAILED (a path parameter is not valid), MALFORMED_URL');
+        add('404', 'No record with this id');
+      }
+      if (parameters.some((p) => p.in === 'query')) add('400', 'VALIDATION_FAILED (a query parameter is unknown or not valid)');
+      if (operation.requestBody) {
+        add('400', 'VALIDATION_FAILED, MALFORMED_JSON, JSON_TOO_DEEP');
+        add('413', 'PAYLOAD_TOO_LARGE: the body is larger than BODY_LIMIT_BYTES');
+        add('415', 'UNSUPPORTED_MEDIA_TYPE: send the body as application/json');
+      }
+      add('503', 'DATABASE_UNAVAILABLE (with Retry-After), SHUTTING_DOWN, WORKER_ONLY');
+      // Declared errors without a body schema get the error schema; a status that answers
+      // another body as well (readiness: 503) accepts either.
+      for (const [status, response] of Object.entries(responses)) {
+        if (!response || !/^[45]\d\d$/.test(status) || '$ref' in response) continue;
+        const json = response.content?.['application/json'];
+        if (!json?.schema) response.content = { 'application/json': { schema: ERROR_SCHEMA } };
+        else if (!('$ref' in json.schema && json.schema.$ref === ERROR_SCHEMA.$ref)) json.schema = { anyOf: [json.schema, ERROR_SCHEMA] };
+      }
+      responses.default = error('Any other error. `code` is one of docs/errors.md; a refused request changes nothing.');
+    }
+  }
 }
 
 const draining = new WeakSet<NestFastifyApplication>();

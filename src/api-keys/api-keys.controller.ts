@@ -1,6 +1,6 @@
 import { idParam } from '../common/validation.js';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { Auth, CurrentPrincipal, Principal } from './auth.decorators.js';
@@ -14,6 +14,7 @@ export class ApiKeysController {
 
   @Post()
   @ApiOperation({ summary: 'Create a key; the key is shown only in this answer' })
+  @ApiBody({ type: CreateApiKeyDto, examples: { events: { summary: 'A key for the billing platform to post events', value: { name: 'billing-core events', scopes: ['events'] } } } })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
   async create(@Body() body: CreateApiKeyDto, @CurrentPrincipal() principal: Principal): Promise<CreatedApiKeyDto> {

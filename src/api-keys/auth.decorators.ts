@@ -1,5 +1,5 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { Scope } from './scopes.js';
 
@@ -18,6 +18,8 @@ export function Auth(...scopes: Scope[]) {
   return applyDecorators(
     SetMetadata(AUTH_SCOPES_KEY, scopes),
     ApiBearerAuth(),
+    // OpenAPI 3.0 bearer requirements carry no scopes, so the document states them here.
+    ApiExtension('x-required-scopes', { any_of: scopes }),
     ApiUnauthorizedResponse({ description: 'AUTH_REQUIRED or AUTH_INVALID: missing, unknown or revoked key', type: ErrorResponseDto }),
     ApiForbiddenResponse({ description: `SCOPE_FORBIDDEN: the key lacks every one of: ${scopes.join(', ')}`, type: ErrorResponseDto }),
   );

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { ERROR_STATUS } from './errors.js';
 
 export class FieldProblemDto {
   @ApiProperty({ example: 'priority' })
@@ -10,10 +11,14 @@ export class FieldProblemDto {
 
 /** The one error shape every endpoint answers with. */
 export class ErrorResponseDto {
-  @ApiProperty({ example: 400 })
+  @ApiProperty({ type: 'integer', minimum: 400, maximum: 599, example: 400 })
   statusCode: number;
 
-  @ApiProperty({ example: 'VALIDATION_FAILED', description: 'Stable, machine-readable error code' })
+  @ApiProperty({
+    enum: Object.keys(ERROR_STATUS),
+    example: 'VALIDATION_FAILED',
+    description: 'Stable, machine-readable error code; each is explained in docs/errors.md',
+  })
   code: string;
 
   @ApiProperty({ example: 'Request validation failed' })

@@ -7,12 +7,12 @@ export const MAX_PER_PAGE = 500;
 export const MAX_PAGE = 1_000_000;
 
 export class PageQueryDto {
-  @ApiPropertyOptional({ minimum: 1, default: 1 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, default: 1 })
   @IsOptional()
   @QueryInteger(1, MAX_PAGE)
   page?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PER_PAGE, default: 50 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PER_PAGE, default: 50 })
   @IsOptional()
   @QueryInteger(1, MAX_PER_PAGE)
   per_page?: number;

@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { DomainError } from '../common/errors.js';
 import { checkCalendarDates, idParam } from '../common/validation.js';
@@ -37,6 +37,10 @@ export class DeliveriesController {
   @HttpCode(200)
   @Auth('admin')
   @ApiOperation({ summary: "Queue again every failed delivery of a handler created in a time range" })
+  @ApiBody({
+    type: RetryRangeDto,
+    examples: { november: { summary: 'Failed deliveries created in November 2026', value: { from: '2026-11-01T00:00:00Z', to: '2026-11-30T23:59:59Z' } } },
+  })
   @ApiOkResponse({ type: RetryResultDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
@@ -51,6 +55,11 @@ export class DeliveriesController {
   @HttpCode(200)
   @Auth('admin', 'internal')
   @ApiOperation({ summary: "Send the sample payload of the handler's event now; answers the execution log row" })
+  @ApiBody({
+    type: TestHandlerDto,
+    required: false,
+    examples: { default: { summary: "The sample of the handler's own event", value: {} } },
+  })
   @ApiOkResponse({ type: ExecutionLogDetailDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'UNKNOWN_EVENT' })

@@ -1,5 +1,5 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { DomainError } from '../common/errors.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { Auth } from '../api-keys/auth.decorators.js';
@@ -27,6 +27,7 @@ export class EventTypesController {
 
   @Get(':id')
   @ApiOperation({ summary: 'One event of the catalog, with the JSON schema of its data and a sample' })
+  @ApiParam({ name: 'id', description: 'An event ID of the catalog', example: 'clients.update' })
   @ApiOkResponse({ type: EventTypeDetailDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'EVENT_TYPE_NOT_FOUND' })
   get(@Param('id') id: string): EventTypeDetailDto {

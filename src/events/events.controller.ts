@@ -23,6 +23,21 @@ import { DecisionService } from '../dispatcher/decision.service.js';
 import { DecisionDto } from '../dispatcher/dto/decision.dto.js';
 import { AcceptedEventDto, BatchResultDto, EventDetailDto, PostEventBatchDto, PostEventDto } from './dto/event.dto.js';
 
+// Request examples for Swagger UI "Try it out": each one is accepted as it is (test/e2e/openapi-examples.e2e.test.ts).
+// The event example carries no idempotency key on purpose: sent twice it stores two events. With
+// a fixed key the second try would silently answer the first event again.
+const EVENT_EXAMPLE = { event: 'clients.update', object_id: 12, data: { id: 12, name: 'My changed name' }, dt: '2026-11-22T10:15:30+00:00' };
+const EVENT_EXAMPLES = {
+  update: { summary: 'A client was renamed', description: 'No idempotency key: every send stores a new event. Add `idempotency_key` (or the Idempotency-Key header) to make a repeat answer the first event instead.', value: EVENT_EXAMPLE },
+};
+const DECIDE_EXAMPLES = { update: { summary: 'May this client be renamed?', value: EVENT_EXAMPLE } };
+const BATCH_EXAMPLES = {
+  two: {
+    summary: 'Two events in one request (no idempotency keys: every send stores them again)',
+    value: { events: [EVENT_EXAMPLE, { event: 'clients.create', object_id: 13, data: { id: 13, name: 'New client' } }] },
+  },
+};
+
 const BAD_EVENT = 'VALIDATION_FAILED, UNKNOWN_EVENT, DATA_INVALID, IDEMPOTENCY_KEY_INVALID, MALFORMED_JSON';
 const TOO_LARGE = 'PAYLOAD_TOO_LARGE (body over BODY_LIMIT_BYTES), DATA_TOO_LARGE (data over MAX_DATA_BYTES)';
 
@@ -41,8 +56,8 @@ export class EventsController {
   @UseGuards(IngestThrottlerGuard)
   @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'RATE_LIMITED (INGEST_RATE_LIMIT per API key), with Retry-After' })
   @ApiOperation({ summary: 'Accept one event: stored durably before the answer, then delivered to every enabled handler in order' })
-  @ApiBody({ type: PostEventDto })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A repeat with the same key answers the first event' })
+  @ApiBody({ type: PostEventDto, examples: EVENT_EXAMPLES })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A repeat with the same key answers the first event (and creates nothing)' })
   @ApiAcceptedResponse({ type: AcceptedEventDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: BAD_EVENT })
   @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: TOO_LARGE })
@@ -65,7 +80,7 @@ export class EventsController {
   @ApiOperation({
     summary: 'Ask before acting: run the before handlers of the event now, in priority order; answers allowed or not and the final data',
   })
-  @ApiBody({ type: PostEventDto })
+  @ApiBody({ type: PostEventDto, examples: DECIDE_EXAMPLES })
   @ApiOkResponse({ type: DecisionDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED, UNKNOWN_EVENT, DATA_INVALID, MALFORMED_JSON' })
   async decide(@Body() body: Record<string, unknown>): Promise<DecisionDto> {
@@ -78,7 +93,7 @@ export class EventsController {
   @UseGuards(IngestThrottlerGuard)
   @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'RATE_LIMITED (INGEST_RATE_LIMIT per API key), with Retry-After' })
   @ApiOperation({ summary: 'Accept up to MAX_BATCH_EVENTS (default 500) events; each item is validated and answered on its own' })
-  @ApiBody({ type: PostEventBatchDto })
+  @ApiBody({ type: PostEventBatchDto, examples: BATCH_EXAMPLES })
   @ApiOkResponse({ type: BatchResultDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED (the batch itself), MALFORMED_JSON' })
   @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: 'PAYLOAD_TOO_LARGE (body), BATCH_TOO_LARGE (more than MAX_BATCH_EVENTS)' })

@@ -8,6 +8,15 @@ import { SOURCE_ENTITIES } from './adapters/registry.js';
 import { SourceChangeDto, SourceChangeResultDto } from './dto/source-change.dto.js';
 import { SourceChangesService } from './source-changes.service.js';
 
+// Request examples for Swagger UI "Try it out": each one is accepted as it is (test/e2e/openapi-examples.e2e.test.ts).
+const CHANGE_EXAMPLES = {
+  rename: {
+    summary: 'entity client: a client was renamed (derives clients.update)',
+    description: 'No idempotency key: every send stores new events.',
+    value: { op: 'update', before: { id: 12, name: 'Old name' }, after: { id: 12, name: 'New name' } },
+  },
+};
+
 @ApiTags('Events')
 @Controller('api/v1/sources')
 export class SourcesController {
@@ -20,8 +29,8 @@ export class SourcesController {
   @ApiOperation({
     summary: 'Post what changed, in CoreAPI shape; the entity\'s adapter derives the provisioning events and they are accepted atomically',
   })
-  @ApiParam({ name: 'entity', enum: SOURCE_ENTITIES })
-  @ApiBody({ type: SourceChangeDto })
+  @ApiParam({ name: 'entity', schema: { type: 'string', enum: [...SOURCE_ENTITIES], example: 'client' } })
+  @ApiBody({ type: SourceChangeDto, examples: CHANGE_EXAMPLES })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
   @ApiAcceptedResponse({ type: SourceChangeResultDto, description: 'One or more events derived and accepted' })
   @ApiOkResponse({ type: SourceChangeResultDto, description: 'The change means nothing (no field differs): no event' })

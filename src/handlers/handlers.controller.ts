@@ -6,6 +6,7 @@ import {
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
+  ApiBody,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
@@ -25,6 +26,21 @@ import { HandlerEntity } from './handler.entity.js';
 import { HandlersService } from './handlers.service.js';
 import { toHandlerDto } from './handler-view.js';
 
+// Request examples for Swagger UI "Try it out": each one is accepted as it is (test/e2e/openapi-examples.e2e.test.ts).
+const CREATE_EXAMPLES = {
+  after: {
+    summary: 'An HTTP handler called after each new client',
+    value: { name: 'CRM: new clients', event: 'clients.create', type: 'http', task: '127.0.0.1:5000/api', priority: 10, headers: { 'X-Tenant': 'north' } },
+  },
+  before: {
+    summary: 'A before handler (a gate) that lets the action through when it cannot answer',
+    value: { name: 'Credit check', event: 'clients.update', type: 'https', task: 'credit.example.com/check', stage: 'before', on_failure: 'allow', timeout_ms: 2000 },
+  },
+};
+const UPDATE_EXAMPLES = {
+  rename: { summary: 'Rename and run earlier', value: { name: 'CRM: new clients (primary)', priority: 5 } },
+};
+
 const BAD_HANDLER =
   'VALIDATION_FAILED, UNKNOWN_EVENT, INVALID_TASK, TARGET_FORBIDDEN, SCRIPT_PATH_OUTSIDE, SCRIPT_NOT_FOUND, SCRIPT_HANDLERS_DISABLED, MALFORMED_JSON';
 
@@ -36,6 +52,7 @@ export class HandlersController {
   @Post()
   @Auth('admin', 'internal')
   @ApiOperation({ summary: 'Create a handler (script handlers: internal scope only)' })
+  @ApiBody({ type: CreateHandlerDto, examples: CREATE_EXAMPLES })
   @ApiCreatedResponse({ type: CreatedHandlerDto, description: 'The handler, with its signing secret shown this once' })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: BAD_HANDLER })
   async create(@Body() body: CreateHandlerDto, @CurrentPrincipal() principal: Principal): Promise<CreatedHandlerDto> {
@@ -65,6 +82,7 @@ export class HandlersController {
   @Patch(':id')
   @Auth('admin', 'internal')
   @ApiOperation({ summary: 'Edit a handler; the only way to archive or un-archive it' })
+  @ApiBody({ type: UpdateHandlerDto, examples: UPDATE_EXAMPLES })
   @ApiOkResponse({ type: HandlerDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: BAD_HANDLER })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })

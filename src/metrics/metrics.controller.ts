@@ -1,5 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Auth } from '../api-keys/auth.decorators.js';
 import { MetricsService } from './metrics.service.js';
@@ -15,8 +15,9 @@ export class MetricsController {
     summary:
       'Prometheus metrics: events accepted by event ID, deliveries by outcome, call duration, queue depth and oldest due age, cache age and size',
   })
-  @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text exposition format', schema: { type: 'string' } })
+  // Only the 200 answer is text; errors (401, 403) are JSON like everywhere else, so the media
+  // type is declared on this response alone rather than for the whole operation.
+  @ApiOkResponse({ description: 'Prometheus text exposition format (text/plain; version=0.0.4)', content: { 'text/plain': { schema: { type: 'string' } } } })
   async scrape(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const page = await this.metrics.scrape();
     void reply.header('content-type', this.metrics.contentType);

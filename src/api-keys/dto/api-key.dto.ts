@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMinSize, ArrayUnique, IsArray, IsIn, IsString, Length } from 'class-validator';
 import { SCOPES, Scope } from '../scopes.js';
 import { ApiKeyEntity } from '../api-key.entity.js';
@@ -10,7 +10,7 @@ export class CreateApiKeyDto {
   @Length(1, 100)
   name: string;
 
-  @ApiProperty({ enum: SCOPES, isArray: true, example: ['events'] })
+  @ApiProperty({ enum: SCOPES, isArray: true, minItems: 1, uniqueItems: true, example: ['events'] })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayUnique()
@@ -25,8 +25,8 @@ export class ApiKeyDto {
   @ApiProperty({ example: 'pk_Xq3k9aB', description: 'First characters of the key, to recognise it' }) key_prefix: string;
   @ApiProperty({ enum: SCOPES, isArray: true }) scopes: Scope[];
   @ApiProperty({ format: 'date-time' }) created_at: string;
-  @ApiPropertyOptional({ format: 'date-time', nullable: true, type: String }) last_used_at: string | null;
-  @ApiPropertyOptional({ format: 'date-time', nullable: true, type: String }) revoked_at: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) last_used_at: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) revoked_at: string | null;
 
   static from(entity: ApiKeyEntity): ApiKeyDto {
     return {

@@ -4,12 +4,12 @@ import { FieldProblemDto } from '../../common/error-response.dto.js';
 import { IsIntegerInRange, MAX_ID } from '../../common/validation.js';
 
 export class PostEventDto {
-  @ApiProperty({ example: 'clients.update', description: 'An event ID of the catalog' })
+  @ApiProperty({ example: 'clients.update', minLength: 1, maxLength: 100, description: 'An event ID of the catalog' })
   @IsString()
   @Length(1, 100)
   event: string;
 
-  @ApiProperty({ example: 12, description: 'ID of the entity the event happened to' })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, example: 12, description: 'ID of the entity the event happened to' })
   @IsIntegerInRange(1, MAX_ID)
   object_id: number;
 
@@ -28,7 +28,11 @@ export class PostEventDto {
   @IsString()
   dt?: string;
 
-  @ApiPropertyOptional({ description: 'A repeat with the same key answers the first event and creates nothing (or send Idempotency-Key)' })
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: 200,
+    description: 'A repeat with the same key answers the first event and creates nothing (or send Idempotency-Key). Printable ASCII; use a new key per event.',
+  })
   @IsOptional()
   @IsString()
   @Length(1, 200)
@@ -36,7 +40,7 @@ export class PostEventDto {
 }
 
 export class PostEventBatchDto {
-  @ApiProperty({ type: [PostEventDto], description: '1 to MAX_BATCH_EVENTS (default 500) events; each is validated and answered on its own' })
+  @ApiProperty({ type: [PostEventDto], minItems: 1, description: '1 to MAX_BATCH_EVENTS (default 500) events; each is validated and answered on its own' })
   @IsArray()
   @ArrayMinSize(1)
   events: unknown[];
@@ -44,7 +48,7 @@ export class PostEventBatchDto {
 
 export class PlannedDeliveryDto {
   @ApiProperty() handler_id: number;
-  @ApiPropertyOptional({ nullable: true, type: String }) handler_name: string | null;
+  @ApiProperty({ nullable: true, type: String }) handler_name: string | null;
   @ApiProperty({ description: 'Position in the run order (0 runs first)' }) seq: number;
 }
 
@@ -53,7 +57,7 @@ export class AcceptedEventDto {
   @ApiProperty({ example: 'clients.update' }) event: string;
   @ApiProperty() object_id: number;
   @ApiProperty() dt: string;
-  @ApiPropertyOptional({ nullable: true, type: String }) idempotency_key: string | null;
+  @ApiProperty({ nullable: true, type: String }) idempotency_key: string | null;
   @ApiProperty({ description: 'true when this answers an earlier post with the same idempotency key' }) replayed: boolean;
   @ApiProperty({ type: [PlannedDeliveryDto], description: 'The handlers that will be called, in order' }) deliveries: PlannedDeliveryDto[];
 }
@@ -81,13 +85,13 @@ export class BatchResultDto {
 export class DeliveryStateDto {
   @ApiProperty() id: number;
   @ApiProperty() handler_id: number;
-  @ApiPropertyOptional({ nullable: true, type: String }) handler_name: string | null;
+  @ApiProperty({ nullable: true, type: String }) handler_name: string | null;
   @ApiProperty() seq: number;
   @ApiProperty({ enum: ['pending', 'in_progress', 'succeeded', 'failed', 'skipped'] }) status: string;
   @ApiProperty() attempts: number;
-  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) next_attempt_at: string | null;
-  @ApiPropertyOptional({ nullable: true, type: Number }) last_response_code: number | null;
-  @ApiPropertyOptional({ nullable: true, type: String }) last_error: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) next_attempt_at: string | null;
+  @ApiProperty({ nullable: true, type: Number }) last_response_code: number | null;
+  @ApiProperty({ nullable: true, type: String }) last_error: string | null;
   @ApiProperty({ format: 'date-time' }) updated_at: string;
 }
 
@@ -97,7 +101,7 @@ export class EventDetailDto {
   @ApiProperty() object_id: number;
   @ApiProperty() dt: string;
   @ApiProperty({ type: 'object', additionalProperties: true }) data: Record<string, unknown>;
-  @ApiPropertyOptional({ nullable: true, type: String }) idempotency_key: string | null;
+  @ApiProperty({ nullable: true, type: String }) idempotency_key: string | null;
   @ApiProperty({ format: 'date-time' }) accepted_at: string;
   @ApiProperty({ type: [DeliveryStateDto] }) deliveries: DeliveryStateDto[];
 }

@@ -5,18 +5,18 @@ import { IsCalendarDate, MAX_ID, QueryInteger } from '../../common/validation.js
 import { ExecutionLog } from '../execution-log.js';
 
 export class ListExecutionLogsQueryDto extends PageQueryDto {
-  @ApiPropertyOptional({ description: 'Handler id' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: 'Handler id' })
   @IsOptional()
   @QueryInteger(1, MAX_ID)
   handler_id?: number;
 
-  @ApiPropertyOptional({ description: 'Event ID of the catalog, e.g. clients.update' })
+  @ApiPropertyOptional({ minLength: 1, maxLength: 100, description: 'Event ID of the catalog, e.g. clients.update' })
   @IsOptional()
   @IsString()
   @Length(1, 100)
   event?: string;
 
-  @ApiPropertyOptional({ description: 'Id of one accepted event' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: 'Id of one accepted event' })
   @IsOptional()
   @QueryInteger(1, MAX_ID)
   event_id?: number;
@@ -26,7 +26,7 @@ export class ListExecutionLogsQueryDto extends PageQueryDto {
   @IsIn(['success', 'fail', 'skipped'])
   status?: 'success' | 'fail' | 'skipped';
 
-  @ApiPropertyOptional({ description: 'Text the error contains (case-insensitive)' })
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200, description: 'Text the error contains (case-insensitive)' })
   @IsOptional()
   @IsString()
   @Length(1, 200)
@@ -48,17 +48,17 @@ export class ExecutionLogDto {
   @ApiProperty({ enum: ['success', 'fail', 'skipped'] }) status: string;
   @ApiProperty({ format: 'date-time', description: 'When the call was made' }) date: string;
   @ApiProperty({ example: 'clients.update' }) event: string;
-  @ApiPropertyOptional({ nullable: true, type: Number }) event_id: number | null;
-  @ApiPropertyOptional({ nullable: true, type: Number }) delivery_id: number | null;
+  @ApiProperty({ nullable: true, type: Number }) event_id: number | null;
+  @ApiProperty({ nullable: true, type: Number }) delivery_id: number | null;
   @ApiProperty() handler_id: number;
   @ApiProperty({ description: 'Handler name at the time of the call' }) handler_name: string;
   @ApiProperty() object_id: number;
   @ApiProperty({ enum: ['after', 'before'] }) stage: string;
   @ApiProperty({ description: '1 for the first attempt' }) attempt: number;
   @ApiProperty({ enum: ['auto', 'manual', 'test'] }) trigger: string;
-  @ApiPropertyOptional({ nullable: true, type: Number }) response_code: number | null;
-  @ApiPropertyOptional({ nullable: true, type: String, description: 'Response body, capped' }) response_data: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String }) error: string | null;
+  @ApiProperty({ nullable: true, type: Number }) response_code: number | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Response body, capped' }) response_data: string | null;
+  @ApiProperty({ nullable: true, type: String }) error: string | null;
   @ApiProperty() duration_ms: number;
 
   static from(log: ExecutionLog): ExecutionLogDto {

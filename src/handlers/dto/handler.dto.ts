@@ -33,6 +33,8 @@ export class CreateHandlerDto {
 
   @ApiProperty({
     example: 'clients.create',
+    minLength: 1,
+    maxLength: 100,
     description: 'A catalog event ID, a group wildcard such as `clients.*` (any depth), or `*` for every event',
   })
   @IsString()
@@ -49,6 +51,8 @@ export class CreateHandlerDto {
 
   @ApiProperty({
     example: '127.0.0.1:5000/api',
+    minLength: 1,
+    maxLength: 2048,
     description: 'http/https: `host[:port]/path` or a full URL of that scheme. script: a path inside the scripts folder',
   })
   @IsString()
@@ -61,6 +65,7 @@ export class CreateHandlerDto {
   status?: HandlerStatus;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: HANDLER_LIMITS.priorityMin,
     maximum: HANDLER_LIMITS.priorityMax,
     default: HANDLER_LIMITS.priorityDefault,
@@ -75,12 +80,13 @@ export class CreateHandlerDto {
   @IsIn(HANDLER_STAGES)
   stage?: HandlerStage;
 
-  @ApiPropertyOptional({ minimum: HANDLER_LIMITS.timeoutMsMin, maximum: HANDLER_LIMITS.timeoutMsMax, default: HANDLER_LIMITS.timeoutMsDefault })
+  @ApiPropertyOptional({ type: 'integer', minimum: HANDLER_LIMITS.timeoutMsMin, maximum: HANDLER_LIMITS.timeoutMsMax, default: HANDLER_LIMITS.timeoutMsDefault })
   @IsOptional()
   @IsIntegerInRange(HANDLER_LIMITS.timeoutMsMin, HANDLER_LIMITS.timeoutMsMax)
   timeout_ms?: number;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 0,
     maximum: HANDLER_LIMITS.retryLimitMax,
     default: HANDLER_LIMITS.retryLimitDefault,
@@ -101,9 +107,11 @@ export class CreateHandlerDto {
   headers?: Record<string, string>;
 
   @ApiPropertyOptional({
-    enum: ON_FAILURE_CHOICES,
+    // OpenAPI 3.0: `nullable` does not add null to an enum; the enum must list it.
+    enum: [...ON_FAILURE_CHOICES, null],
+    type: String,
     nullable: true,
-    description: 'before stage only: what a failure or timeout of this handler means. Default forbid.',
+    description: 'before stage only: what a failure or timeout of this handler means (default forbid). Leave out or null for after handlers.',
   })
   @IsOptional()
   @IsIn(ON_FAILURE_CHOICES)
@@ -136,7 +144,7 @@ export class HandlerDto {
   @ApiProperty({ example: 'clients.create' }) event: string;
   @ApiProperty({ enum: HANDLER_TYPES }) type: HandlerType;
   @ApiProperty({ example: '127.0.0.1:5000/api' }) task: string;
-  @ApiPropertyOptional({ nullable: true, type: String, example: 'http://127.0.0.1:5000/api', description: 'The URL called (http/https)' })
+  @ApiProperty({ nullable: true, type: String, example: 'http://127.0.0.1:5000/api', description: 'The URL called (http/https); null for script handlers' })
   target_url: string | null;
   @ApiProperty({ enum: HANDLER_STATUSES }) status: HandlerStatus;
   @ApiProperty() priority: number;
@@ -144,8 +152,9 @@ export class HandlerDto {
   @ApiProperty() timeout_ms: number;
   @ApiProperty() retry_limit: number;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) headers: Record<string, string>;
-  @ApiPropertyOptional({ enum: ON_FAILURE_CHOICES, nullable: true }) on_failure: OnFailure | null;
-  @ApiPropertyOptional({ nullable: true, type: String, description: 'Why the handler was disabled automatically' })
+  @ApiProperty({ enum: [...ON_FAILURE_CHOICES, null], type: String, nullable: true, description: 'before handlers: allow or forbid; null for after handlers' })
+  on_failure: OnFailure | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Why the handler was disabled automatically' })
   disabled_reason: string | null;
   @ApiProperty({ format: 'date-time' }) created_at: string;
   @ApiProperty({ format: 'date-time' }) updated_at: string;
@@ -165,7 +174,7 @@ export class CreatedHandlerDto extends HandlerDto {
 
 export class HandlerSecretDto {
   @ApiProperty({ description: 'Current Standard Webhooks secret (whsec_…)' }) signing_secret: string;
-  @ApiPropertyOptional({ nullable: true, type: String, description: 'The previous secret while its overlap lasts: calls carry a signature for each' })
+  @ApiProperty({ nullable: true, type: String, description: 'The previous secret while its overlap lasts: calls carry a signature for each' })
   previous_secret: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String, format: 'date-time' }) previous_secret_expires_at: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) previous_secret_expires_at: string | null;
 }
