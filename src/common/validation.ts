@@ -1,6 +1,6 @@
 import { ArgumentMetadata, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { ValidateBy, ValidationArguments } from 'class-validator';
+import { ValidateBy, ValidateIf, ValidationArguments } from 'class-validator';
 import { isCalendarDateOrDateTime } from './dates.js';
 import { DomainError, FieldProblem } from './errors.js';
 
@@ -52,6 +52,24 @@ export function mergeProblems(first: FieldProblem[], more: FieldProblem[]): Fiel
   return [...first, ...more.filter((problem) => !seen.has(`${problem.field}\n${problem.message}`))];
 }
 
+/**
+ * A body field that may be left out but is never null: class-validator's IsOptional skips null
+ * too, so `"priority": null` would pass every rule and quietly mean "the default". With this,
+ * null is a value like any other and must pass the field's own rules (the OpenAPI document
+ * declares such fields non-nullable). Fields that may be null say so with IsOptional.
+ */
+export const Omittable = () => ValidateIf((_object: object, value: unknown) => value !== undefined);
+
+const BODY_REQUIRED = Symbol('body required');
+
+/**
+ * Marks a DTO whose fields are all optional but whose route still needs a body (an edit): an
+ * absent body there is "body missing", not an empty edit.
+ */
+export const BodyRequired = (): ClassDecorator => (target) => {
+  Reflect.defineMetadata(BODY_REQUIRED, true, target);
+};
+
 const validationFailed = (details: FieldProblem[]) => new DomainError('VALIDATION_FAILED', 'Request validation failed', details);
 
 /** A route that needs a body got none (or an empty one). */
@@ -63,7 +81,7 @@ export const bodyNotAnObject = () => validationFailed([{ field: 'body', message:
 
 /**
  * Nest's ValidationPipe with three differences: a DTO body must be a JSON object (an
- * absent one is accepted only when the DTO has no required field), `__proto__`,
+ * absent one is accepted only when the DTO has no required field and is not BodyRequired), `__proto__`,
  * `constructor` and `prototype` are unknown fields like any other, at any depth, and route
  * parameters reach their own pipe as the text sent (Nest's `+value` would turn `0x26` into
  * 38 first).
@@ -89,6 +107,7 @@ class StrictValidationPipe extends ValidationPipe {
   }
 
   private async absentBody(metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.metatype && Reflect.getMetadata(BODY_REQUIRED, metadata.metatype) === true) throw missingBody();
     try {
       return await super.transform({}, metadata);
     } catch {

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString, Length } from 'class-validator';
+import { IsISO8601, IsString, Length } from 'class-validator';
+import { Omittable } from '../../common/validation.js';
 
 export class RetryRangeDto {
   @ApiProperty({ format: 'date-time', description: 'Deliveries created at or after this time' })
@@ -17,7 +18,7 @@ export class RetryResultDto {
 
 export class TestHandlerDto {
   @ApiPropertyOptional({ description: "Event whose sample to send; default the handler's event (first match of a wildcard)" })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Length(1, 100)
   event?: string;

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMinSize, IsArray, IsObject, IsOptional, IsString, Length } from 'class-validator';
+import { ArrayMinSize, IsArray, IsObject, IsString, Length } from 'class-validator';
 import { FieldProblemDto } from '../../common/error-response.dto.js';
-import { IsIntegerInRange, MAX_ID } from '../../common/validation.js';
+import { IsIntegerInRange, MAX_ID, Omittable } from '../../common/validation.js';
 
 export class PostEventDto {
   @ApiProperty({ example: 'clients.update', minLength: 1, maxLength: 100, description: 'An event ID of the catalog' })
@@ -19,12 +19,12 @@ export class PostEventDto {
     example: { id: 12, name: 'My changed name' },
     description: "The entity in CoreAPI shape; known fields are type-checked, unknown ones passed through. Default {}",
   })
-  @IsOptional()
+  @Omittable()
   @IsObject()
   data?: Record<string, unknown>;
 
   @ApiPropertyOptional({ example: '2026-11-22T10:15:30+00:00', description: 'When it occurred, ISO 8601 with offset; default now' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   dt?: string;
 
@@ -33,7 +33,7 @@ export class PostEventDto {
     maxLength: 200,
     description: 'A repeat with the same key answers the first event and creates nothing (or send Idempotency-Key). Printable ASCII; use a new key per event.',
   })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Length(1, 200)
   idempotency_key?: string;

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { IsIn, IsObject, IsOptional, IsString, Length } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination.dto.js';
-import { IsIntegerInRange } from '../../common/validation.js';
+import { BodyRequired, IsIntegerInRange, Omittable } from '../../common/validation.js';
 import {
   HANDLER_STAGES,
   HANDLER_STATUSES,
@@ -60,7 +60,7 @@ export class CreateHandlerDto {
   task: string;
 
   @ApiPropertyOptional({ enum: HANDLER_STATUSES, default: 'enabled' })
-  @IsOptional()
+  @Omittable()
   @IsIn(HANDLER_STATUSES)
   status?: HandlerStatus;
 
@@ -71,17 +71,17 @@ export class CreateHandlerDto {
     default: HANDLER_LIMITS.priorityDefault,
     description: 'Lower runs first; 1 precedes all others. Ties run by id.',
   })
-  @IsOptional()
+  @Omittable()
   @IsIntegerInRange(HANDLER_LIMITS.priorityMin, HANDLER_LIMITS.priorityMax)
   priority?: number;
 
   @ApiPropertyOptional({ enum: HANDLER_STAGES, default: 'after' })
-  @IsOptional()
+  @Omittable()
   @IsIn(HANDLER_STAGES)
   stage?: HandlerStage;
 
   @ApiPropertyOptional({ type: 'integer', minimum: HANDLER_LIMITS.timeoutMsMin, maximum: HANDLER_LIMITS.timeoutMsMax, default: HANDLER_LIMITS.timeoutMsDefault })
-  @IsOptional()
+  @Omittable()
   @IsIntegerInRange(HANDLER_LIMITS.timeoutMsMin, HANDLER_LIMITS.timeoutMsMax)
   timeout_ms?: number;
 
@@ -92,7 +92,7 @@ export class CreateHandlerDto {
     default: HANDLER_LIMITS.retryLimitDefault,
     description: 'Retries after the first attempt before a delivery is marked failed',
   })
-  @IsOptional()
+  @Omittable()
   @IsIntegerInRange(0, HANDLER_LIMITS.retryLimitMax)
   retry_limit?: number;
 
@@ -102,7 +102,7 @@ export class CreateHandlerDto {
     example: { 'X-Tenant': 'north' },
     description: 'Custom request headers (at most 20). Values of sensitive names are masked in answers.',
   })
-  @IsOptional()
+  @Omittable()
   @IsObject()
   headers?: Record<string, string>;
 
@@ -113,12 +113,14 @@ export class CreateHandlerDto {
     nullable: true,
     description: 'before stage only: what a failure or timeout of this handler means (default forbid). Leave out or null for after handlers.',
   })
-  @IsOptional()
+  @IsOptional() // null is documented: "none" for after handlers
   @IsIn(ON_FAILURE_CHOICES)
   on_failure?: OnFailure | null;
 }
 
-export class UpdateHandlerDto extends PartialType(CreateHandlerDto) {}
+/** Every field may be left out, none may be null (but on_failure); the body itself is required. */
+@BodyRequired()
+export class UpdateHandlerDto extends PartialType(CreateHandlerDto, { skipNullProperties: false }) {}
 
 export class ListHandlersQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ description: 'Exact value of the handler\'s event field (catalog ID or wildcard)' })
