@@ -46,7 +46,8 @@ describe('validateEvent', () => {
       [{ event: 'no.such', object_id: 1 }, 'UNKNOWN_EVENT event'],
       [{ event: '', object_id: 1 }, 'VALIDATION_FAILED event'],
       [{ event: 'clients.update', object_id: 1, data: [] }, 'VALIDATION_FAILED data'],
-      [{ event: 'clients.update', object_id: 1, data: null }, 'valid'],
+      // null is not "left out": the document declares data non-nullable (leave it out for {}).
+      [{ event: 'clients.update', object_id: 1, data: null }, 'VALIDATION_FAILED data'],
       [{ event: 'clients.update', object_id: 1, dt: null }, 'VALIDATION_FAILED dt'],
       [{ event: 'clients.update', object_id: 1, dt: 5 }, 'VALIDATION_FAILED dt'],
       [{ event: 'clients.update', object_id: 1, dt: 'yesterday' }, 'VALIDATION_FAILED dt'],
