@@ -43,9 +43,10 @@ export async function renderLogs(view, ctx, params, isCurrent) {
   ]);
   if (result === null) {
     if (!isCurrent()) return;
+    // Replaced in place (no hashchange, which would rebuild the page and its notices).
+    window.history.replaceState(null, '', hashFor('/logs', filters));
     notify('That page of the list no longer applies: showing the newest calls', 'error');
-    go(hashFor('/logs', filters), () => renderLogs(view, ctx, new URLSearchParams(filters), isCurrent).catch((error) => notify(error.message, 'error')));
-    return;
+    return renderLogs(view, ctx, new URLSearchParams(filters), isCurrent);
   }
   const deliveries = ctx.isAdmin ? await deliveryStates(result.items) : new Map();
   if (!isCurrent()) return;
