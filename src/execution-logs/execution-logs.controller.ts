@@ -3,8 +3,9 @@ import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { idParam } from '../common/validation.js';
 import { Auth } from '../api-keys/auth.decorators.js';
-import { ExecutionLogsService, LogQuery } from './execution-logs.service.js';
-import { ExecutionLogDetailDto, ExecutionLogDto, ExecutionLogPageDto, ListExecutionLogsQueryDto } from './dto/execution-log.dto.js';
+import { DomainError } from '../common/errors.js';
+import { ExecutionLogsService, LogPage, LogQuery } from './execution-logs.service.js';
+import { DEFAULT_LOG_LIMIT, ExecutionLogDetailDto, ExecutionLogDto, ExecutionLogPageDto, ListExecutionLogsQueryDto } from './dto/execution-log.dto.js';
 
 export function toLogQuery(query: ListExecutionLogsQueryDto, handlerId?: number): LogQuery {
   return {
@@ -15,9 +16,28 @@ export function toLogQuery(query: ListExecutionLogsQueryDto, handlerId?: number)
     errorText: query.error,
     from: query.from === undefined ? undefined : Date.parse(query.from),
     to: query.to === undefined ? undefined : Date.parse(query.to),
-    page: query.page ?? 1,
-    perPage: query.per_page ?? 50,
+    cursor: query.cursor,
+    limit: query.limit ?? DEFAULT_LOG_LIMIT,
+    withCount: query.count === 'true',
+    legacy: query.page !== undefined || query.per_page !== undefined ? { page: query.page ?? 1, perPage: query.per_page ?? DEFAULT_LOG_LIMIT } : undefined,
   };
+}
+
+/** cursor and limit page by keyset; page and per_page (deprecated) by offset: one or the other. */
+function checkPaging(query: ListExecutionLogsQueryDto): void {
+  const problems = [
+    query.cursor !== undefined && query.page !== undefined ? { field: 'page', message: 'page cannot be combined with cursor: send one or the other' } : null,
+    query.limit !== undefined && query.per_page !== undefined ? { field: 'per_page', message: 'per_page cannot be combined with limit: send one or the other' } : null,
+    query.cursor !== undefined && query.per_page !== undefined ? { field: 'per_page', message: 'per_page cannot be combined with cursor: use limit' } : null,
+  ].filter((problem) => problem !== null);
+  if (problems.length > 0) throw new DomainError('VALIDATION_FAILED', 'Request validation failed', problems);
+}
+
+function toPageDto(page: LogPage): ExecutionLogPageDto {
+  const dto: ExecutionLogPageDto = { items: page.items.map(ExecutionLogDto.from), next_cursor: page.nextCursor, has_more: page.hasMore };
+  if (page.count) dto.count = page.count;
+  if (page.legacy) Object.assign(dto, { total: page.legacy.total, page: page.legacy.page, per_page: page.legacy.perPage });
+  return dto;
 }
 
 @ApiTags('Execution logs')
@@ -29,10 +49,10 @@ export class ExecutionLogsController {
   @Get('execution-logs')
   @ApiOperation({ summary: 'Every handler call, newest first; filter by handler, event, status, error text, time' })
   @ApiOkResponse({ type: ExecutionLogPageDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED, INVALID_CURSOR' })
   async list(@Query() query: ListExecutionLogsQueryDto): Promise<ExecutionLogPageDto> {
-    const page = await this.logs.list(toLogQuery(query));
-    return { ...page, items: page.items.map(ExecutionLogDto.from) };
+    checkPaging(query);
+    return toPageDto(await this.logs.list(toLogQuery(query)));
   }
 
   @Get('execution-logs/:id')
@@ -46,8 +66,9 @@ export class ExecutionLogsController {
   @Get('handlers/:id/execution-logs')
   @ApiOperation({ summary: "One handler's calls, newest first (also after the handler was deleted)" })
   @ApiOkResponse({ type: ExecutionLogPageDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED, INVALID_CURSOR' })
   async forHandler(@Param('id', idParam()) id: number, @Query() query: ListExecutionLogsQueryDto): Promise<ExecutionLogPageDto> {
-    const page = await this.logs.list(toLogQuery(query, id));
-    return { ...page, items: page.items.map(ExecutionLogDto.from) };
+    checkPaging(query);
+    return toPageDto(await this.logs.list(toLogQuery(query, id)));
   }
 }

@@ -2,9 +2,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
-import { Page } from '../common/pagination.dto.js';
-import { insertedId, placeholders } from '../database/sql.js';
+import { insertedId, isMysql, num, placeholders } from '../database/sql.js';
 import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, LogStatus, rowToLog } from './execution-log.js';
+import { CursorFilters, decodeCursor, encodeCursor } from './log-cursor.js';
 
 export interface LogQuery {
   handlerId?: number;
@@ -14,8 +14,27 @@ export interface LogQuery {
   errorText?: string;
   from?: number;
   to?: number;
-  page: number;
-  perPage: number;
+  /** The next_cursor of the previous page; absent: the newest rows. */
+  cursor?: string;
+  limit: number;
+  /** Also count the matching rows (bounded: see countLimits). */
+  withCount: boolean;
+  /** Deprecated OFFSET paging with an exact COUNT(*): set when the caller sent page or per_page. */
+  legacy?: { page: number; perPage: number };
+}
+
+export interface LogCount {
+  /** Exact when `exact`, else a lower bound. */
+  value: number;
+  exact: boolean;
+}
+
+export interface LogPage {
+  items: ExecutionLog[];
+  nextCursor: string | null;
+  hasMore: boolean;
+  count?: LogCount;
+  legacy?: { total: number; page: number; perPage: number };
 }
 
 const LIST_COLUMNS =
@@ -39,7 +58,19 @@ export class ExecutionLogsService {
     return insertedId(raw);
   }
 
-  async list(query: LogQuery): Promise<Page<ExecutionLog>> {
+  /**
+   * How far a requested count goes: it stops after `rows` matching rows (then the answer is "at
+   * least `rows`") and, on MariaDB, after `seconds` (then it is "at least" what the page saw).
+   */
+  countLimits = { rows: 100_000, seconds: 2 };
+
+  /**
+   * One page, newest first, by keyset on the primary key: `WHERE id < :cursor ORDER BY id DESC
+   * LIMIT limit + 1` (the extra row only tells whether another page follows). Rows inserted
+   * while a client pages have larger ids, so they appear before the first page, never inside
+   * the walk; no row is skipped or shown twice.
+   */
+  async list(query: LogQuery): Promise<LogPage> {
     const where: string[] = [];
     const params: unknown[] = [];
     const add = (clause: string, value: unknown) => {
@@ -53,13 +84,48 @@ export class ExecutionLogsService {
     if (query.errorText !== undefined) add("LOWER(error) LIKE ? ESCAPE '!'", `%${escapeLike(query.errorText.toLowerCase())}%`);
     if (query.from !== undefined) add('created_at >= ?', query.from);
     if (query.to !== undefined) add('created_at <= ?', query.to);
-    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const [countRow] = await this.dataSource.query(`SELECT COUNT(*) AS total FROM execution_logs ${filter}`, params);
+    const filters = cursorFilters(query);
+    const filterWhere = [...where];
+    const filterParams = [...params];
+    if (query.cursor !== undefined) add('id < ?', decodeCursor(query.cursor, filters));
+    const clause = (parts: string[]) => (parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '');
+
+    const limit = query.legacy?.perPage ?? query.limit;
+    const offset = query.legacy ? (query.legacy.page - 1) * query.legacy.perPage : 0;
     const rows: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT ${LIST_COLUMNS} FROM execution_logs ${filter} ORDER BY id DESC LIMIT ? OFFSET ?`,
-      [...params, query.perPage, (query.page - 1) * query.perPage],
+      `SELECT ${LIST_COLUMNS} FROM execution_logs ${clause(where)} ORDER BY id DESC LIMIT ? OFFSET ?`,
+      [...params, limit + 1, offset],
     );
-    return { items: rows.map(rowToLog), total: Number(countRow.total), page: query.page, per_page: query.perPage };
+    const hasMore = rows.length > limit;
+    const items = rows.slice(0, limit).map(rowToLog);
+    const page: LogPage = { items, hasMore, nextCursor: hasMore ? encodeCursor(items[items.length - 1]!.id, filters) : null };
+    if (query.legacy) {
+      const [countRow] = await this.dataSource.query(`SELECT COUNT(*) AS total FROM execution_logs ${clause(filterWhere)}`, filterParams);
+      page.legacy = { total: num(countRow.total), page: query.legacy.page, perPage: query.legacy.perPage };
+    }
+    if (query.withCount) page.count = await this.boundedCount(clause(filterWhere), filterParams, items.length + (hasMore ? 1 : 0));
+    return page;
+  }
+
+  /**
+   * The number of rows the filters match (every page, not only those after the cursor), read
+   * through a LIMIT so it costs at most `countLimits.rows` index entries; on MariaDB also cut
+   * at `countLimits.seconds` by max_statement_time. A cut count is labelled inexact and is a
+   * lower bound: the cap, or after a timeout the rows this page has seen.
+   */
+  private async boundedCount(filter: string, params: unknown[], seen: number): Promise<LogCount> {
+    const cap = this.countLimits.rows;
+    const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM execution_logs ${filter} LIMIT ?) capped`;
+    const mysql = isMysql(this.dataSource);
+    try {
+      const statement = mysql ? `SET STATEMENT max_statement_time = ${Number(this.countLimits.seconds)} FOR ${sql}` : sql;
+      const [row] = await this.dataSource.query(statement, [...params, cap + 1]);
+      const n = num(row.n);
+      return n > cap ? { value: cap, exact: false } : { value: n, exact: true };
+    } catch (error) {
+      if (mysql && isStatementTimeout(error)) return { value: seen, exact: false };
+      throw error;
+    }
   }
 
   async get(id: number): Promise<ExecutionLog> {
@@ -86,6 +152,17 @@ export class ExecutionLogsService {
     if (removed > 0) this.logger.log(`Removed ${removed} execution logs older than ${this.config.logs.retentionDays} days`);
     return removed;
   }
+}
+
+/** The filters a cursor is bound to (see log-cursor.ts), normalised: a date is its epoch milliseconds. */
+function cursorFilters(query: LogQuery): CursorFilters {
+  return [query.handlerId, query.eventsId, query.eventId, query.status, query.errorText, query.from, query.to];
+}
+
+/** MariaDB's "Query execution was interrupted (max_statement_time exceeded)" (ER_STATEMENT_TIMEOUT, 1969). */
+function isStatementTimeout(error: unknown): boolean {
+  const driver = (error as { driverError?: { errno?: number; code?: string } } | null)?.driverError ?? (error as { errno?: number; code?: string } | null);
+  return driver?.errno === 1969 || driver?.code === 'ER_STATEMENT_TIMEOUT';
 }
 
 function escapeLike(text: string): string {

@@ -18,6 +18,7 @@ import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { bearer, startApp, TestApp } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { HandlerEntity } from '../../src/handlers/handler.entity.js';
+import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
 import { DEFAULTS } from '../../src/config/app-config.js';
 import { SCOPES } from '../../src/api-keys/scopes.js';
 
@@ -678,5 +679,60 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     } finally {
       await target.stop();
     }
+  });
+
+  it('pages the execution logs with Older / Newer / Newest and counts them only when asked', async () => {
+    // 120 calls of one (made-up) handler id, written as the dispatcher writes them.
+    const HANDLER = 424242;
+    const logs = t.app.get(ExecutionLogsService);
+    await logs.insert(
+      Array.from({ length: 120 }, (_, n) => ({
+        deliveryId: null,
+        eventId: null,
+        eventsId: 'clients.update',
+        handlerId: HANDLER,
+        handlerName: 'paged',
+        objectId: n,
+        stage: 'after' as const,
+        attempt: 1,
+        trigger: 'auto' as const,
+        status: 'success' as const,
+        requestPayload: '{}',
+        responseCode: 200,
+        responseBody: 'ok',
+        error: null,
+        durationMs: 1,
+        createdAt: Date.now(),
+      })),
+    );
+    const all = await logIds(`handler_id=${HANDLER}&limit=500`);
+    assert.equal(all.length, 120);
+
+    const page = await signIn(t.adminKey);
+    await page.goto(`${t.url}/console#/logs?handler_id=${HANDLER}`);
+    await waitForRows(page, '#logs-table', all.slice(0, 50));
+    assert.match((await page.textContent('#logs-summary'))!, /^50 calls on this page, newest first/);
+    assert.equal(await page.locator('#logs-count-result').count(), 0, 'no total unless asked');
+    assert.equal(await page.locator('#logs-newer').count(), 0);
+    assert.equal(await page.locator('#logs-newest').count(), 0);
+    await page.click('#logs-older');
+    await waitForRows(page, '#logs-table', all.slice(50, 100));
+    await page.click('#logs-older');
+    await waitForRows(page, '#logs-table', all.slice(100));
+    assert.equal(await page.locator('#logs-older').count(), 0, 'the last page has no Older');
+    await screenshot(page, '21-logs-last-page');
+    await page.click('#logs-newer');
+    await waitForRows(page, '#logs-table', all.slice(50, 100));
+    await page.click('#logs-newest');
+    await waitForRows(page, '#logs-table', all.slice(0, 50));
+    await page.click('#logs-count');
+    await page.locator('#logs-count-result').waitFor();
+    assert.equal(await page.textContent('#logs-count-result'), '120 calls match');
+
+    // An edited cursor in the address: back to the newest calls, with a word why.
+    await page.goto(`${t.url}/console#/logs?handler_id=${HANDLER}&cursor=edited`);
+    await page.locator('#notices .notice-error', { hasText: 'no longer applies' }).waitFor();
+    await page.waitForURL((url) => url.hash === `#/logs?handler_id=${HANDLER}`);
+    await waitForRows(page, '#logs-table', all.slice(0, 50));
   });
 });

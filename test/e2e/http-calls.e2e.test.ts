@@ -35,7 +35,7 @@ for (const kind of kinds) {
       const accepted = await t.http.post('/api/v1/events').set(admin).send({ event, object_id: 1 }).expect(202);
       return eventually(async () => {
         const logs = (await t.http.get(`/api/v1/execution-logs?event_id=${accepted.body.id}`).set(admin)).body;
-        return logs.total > 0 ? logs.items[0] : undefined;
+        return logs.items.length > 0 ? logs.items[0] : undefined;
       }, 10_000, `a log row for ${event}`);
     };
 

@@ -14,7 +14,7 @@ async function deliverOnce(t: TestApp, event: string, objectId: number): Promise
   const accepted = await t.http.post('/api/v1/events').set(admin).send({ event, object_id: objectId }).expect(202);
   return eventually(async () => {
     const logs = (await t.http.get(`/api/v1/execution-logs?event_id=${accepted.body.id}`).set(admin)).body;
-    return logs.total > 0 ? logs.items[0] : undefined;
+    return logs.items.length > 0 ? logs.items[0] : undefined;
   });
 }
 

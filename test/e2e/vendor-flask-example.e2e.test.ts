@@ -163,7 +163,7 @@ describe("the vendor's example handler (Flask echo app, unchanged)", () => {
             async () => {
               const page = await app!.http.get(`/api/v1/execution-logs?event_id=${eventId}`).set(admin);
               assert.equal(page.status, 200, JSON.stringify(page.body));
-              return page.body.total > 0 ? page.body.items[0] : undefined;
+              return page.body.items.length > 0 ? page.body.items[0] : undefined;
             },
             15_000,
             'an execution log row for the event',

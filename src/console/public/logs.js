@@ -1,8 +1,14 @@
-// Execution logs: filters, the list, the detail view with payload and response, manual retry.
+// Execution logs: filters, the list (paged by cursor), the detail view with payload and response, manual retry.
 import { api } from './api.js';
-import { clear, formatDate, go, h, hashFor, icon, notify, pager, prettyJson, select } from './dom.js';
+import { clear, formatDate, go, h, hashFor, icon, notify, prettyJson, select } from './dom.js';
 
-const PER_PAGE = 50;
+const LIMIT = 50;
+/**
+ * The list pages by the API's opaque cursor (kept in the address as `cursor`); a cursor says
+ * where a page starts, not which page it is. To go back to newer pages the console remembers,
+ * for each cursor it followed, the cursor of the page it came from ('' for the newest page).
+ */
+const newerOf = new Map();
 const STATUS_LABELS = { success: 'Success', fail: 'Fail', skipped: 'Skipped' };
 const RETRYABLE = new Set(['failed', 'skipped']);
 const UNFINISHED = new Set(['pending', 'in_progress']);
@@ -24,12 +30,24 @@ export async function renderLogs(view, ctx, params, isCurrent) {
     from: params.get('from') ?? '',
     to: params.get('to') ?? '',
   };
-  const page = Math.max(1, Number(params.get('page')) || 1);
-  const query = { ...filters, from: isoFromLocal(filters.from), to: isoFromLocal(filters.to, true), page, per_page: PER_PAGE };
+  const cursor = params.get('cursor') ?? '';
+  // The same filters go with every page: the API refuses a cursor sent with other ones.
+  const query = { ...filters, from: isoFromLocal(filters.from), to: isoFromLocal(filters.to, true), limit: LIMIT };
   const [result, handler] = await Promise.all([
-    api('GET', '/api/v1/execution-logs', { query }),
+    api('GET', '/api/v1/execution-logs', { query: { ...query, cursor } }).catch((error) => {
+      // A cursor from an old link or an edited address: start again from the newest calls.
+      if (error.code === 'INVALID_CURSOR' && cursor) return null;
+      throw error;
+    }),
     filters.handler_id ? api('GET', `/api/v1/handlers/${filters.handler_id}`).catch(() => null) : null,
   ]);
+  if (result === null) {
+    if (!isCurrent()) return;
+    // Replaced in place (no hashchange, which would rebuild the page and its notices).
+    window.history.replaceState(null, '', hashFor('/logs', filters));
+    notify('That page of the list no longer applies: showing the newest calls', 'error');
+    return renderLogs(view, ctx, new URLSearchParams(filters), isCurrent);
+  }
   const deliveries = ctx.isAdmin ? await deliveryStates(result.items) : new Map();
   if (!isCurrent()) return;
   const reload = () => renderLogs(view, ctx, params, isCurrent).catch((error) => notify(error.message, 'error'));
@@ -39,7 +57,7 @@ export async function renderLogs(view, ctx, params, isCurrent) {
         'span',
         { class: 'chip', id: 'handler-filter' },
         `Handler ${filters.handler_id}${handler ? ` · ${handler.name}` : ''}`,
-        h('a', { href: hashFor('/logs', { ...filters, handler_id: '', page: '' }), class: 'chip-remove', 'aria-label': 'Show every handler', title: 'Show every handler' }, icon('close')),
+        h('a', { href: hashFor('/logs', { ...filters, handler_id: '' }), class: 'chip-remove', 'aria-label': 'Show every handler', title: 'Show every handler' }, icon('close')),
       )
     : null;
 
@@ -53,7 +71,7 @@ export async function renderLogs(view, ctx, params, isCurrent) {
       h('div', { class: 'toolbar-actions' }, handlerChip, h('button', { type: 'button', class: 'button', id: 'logs-refresh', onclick: reload }, icon('refresh'), 'Refresh')),
     ),
     filterForm(ctx, filters, reload),
-    h('p', { class: 'summary', id: 'logs-summary' }, `${result.total} call${result.total === 1 ? '' : 's'}, newest first`),
+    summary(query, cursor, result),
     h(
       'div',
       { class: 'table-wrap' },
@@ -87,7 +105,39 @@ export async function renderLogs(view, ctx, params, isCurrent) {
         ),
       ),
     ),
-    pager(result, (n) => hashFor('/logs', { ...filters, page: n })),
+    cursorPager(filters, cursor, result),
+  );
+}
+
+/** "Newest first", and a count only when asked for: counting a large table takes time. */
+function summary(query, cursor, result) {
+  const shown = cursor || result.has_more ? `${result.items.length} call${result.items.length === 1 ? '' : 's'} on this page` : `${result.items.length} call${result.items.length === 1 ? '' : 's'}`;
+  const text = h('span', { id: 'logs-summary-text' }, `${shown}, newest first`);
+  const count = h('button', { type: 'button', class: 'button small', id: 'logs-count' }, 'Count all');
+  count.addEventListener('click', async () => {
+    count.disabled = true;
+    try {
+      const counted = await api('GET', '/api/v1/execution-logs', { query: { ...query, limit: 1, count: 'true' } });
+      const { value, exact } = counted.count;
+      count.replaceWith(h('span', { id: 'logs-count-result', title: exact ? undefined : 'The count stopped early; there may be more' }, `${exact ? '' : 'at least '}${value} call${value === 1 ? '' : 's'} match`));
+    } catch (error) {
+      count.disabled = false;
+      notify(error.message, 'error');
+    }
+  });
+  return h('p', { class: 'summary', id: 'logs-summary' }, text, ' · ', count);
+}
+
+/** Newest / Newer / Older: the API's cursors, newest first. */
+function cursorPager(filters, cursor, result) {
+  const newer = newerOf.get(cursor);
+  if (result.next_cursor) newerOf.set(result.next_cursor, cursor);
+  return h(
+    'nav',
+    { class: 'pager', 'aria-label': 'Pages', id: 'logs-pager' },
+    cursor ? h('a', { class: 'button small', href: hashFor('/logs', filters), id: 'logs-newest' }, 'Newest') : null,
+    cursor && newer !== undefined ? h('a', { class: 'button small', href: hashFor('/logs', { ...filters, cursor: newer }), rel: 'prev', id: 'logs-newer' }, 'Newer') : null,
+    result.next_cursor ? h('a', { class: 'button small', href: hashFor('/logs', { ...filters, cursor: result.next_cursor }), rel: 'next', id: 'logs-older' }, 'Older') : null,
   );
 }
 

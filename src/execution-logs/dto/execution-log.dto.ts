@@ -1,10 +1,54 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Length } from 'class-validator';
-import { PageQueryDto } from '../../common/pagination.dto.js';
+import { MAX_PAGE, MAX_PER_PAGE } from '../../common/pagination.dto.js';
 import { IsCalendarDate, MAX_ID, QueryInteger } from '../../common/validation.js';
 import { ExecutionLog } from '../execution-log.js';
+import { MAX_CURSOR_LENGTH } from '../log-cursor.js';
 
-export class ListExecutionLogsQueryDto extends PageQueryDto {
+export const DEFAULT_LOG_LIMIT = 50;
+export const MAX_LOG_LIMIT = 500;
+
+export class ListExecutionLogsQueryDto {
+  @ApiPropertyOptional({
+    maxLength: MAX_CURSOR_LENGTH,
+    description:
+      'Where the page starts: the next_cursor of the previous page, unchanged. Absent: the newest rows. ' +
+      'A cursor holds a position only: send the same filters with every page (other filters: INVALID_CURSOR).',
+  })
+  @IsOptional()
+  @IsString()
+  cursor?: string;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_LOG_LIMIT, default: DEFAULT_LOG_LIMIT, description: 'Rows per page' })
+  @IsOptional()
+  @QueryInteger(1, MAX_LOG_LIMIT)
+  limit?: number;
+
+  @ApiPropertyOptional({
+    enum: ['true', 'false'],
+    default: 'false',
+    description: 'true: also count the rows that match the filters, bounded in rows and time (see `count` in the answer)',
+  })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  count?: 'true' | 'false';
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_PAGE,
+    deprecated: true,
+    description: 'Deprecated (use cursor): page number; page or per_page switch to the old paging, with an exact total that gets slow on large tables',
+  })
+  @IsOptional()
+  @QueryInteger(1, MAX_PAGE)
+  page?: number;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PER_PAGE, deprecated: true, description: 'Deprecated (use limit): rows per page of the old paging' })
+  @IsOptional()
+  @QueryInteger(1, MAX_PER_PAGE)
+  per_page?: number;
+
   @ApiPropertyOptional({ type: 'integer', minimum: 1, description: 'Handler id' })
   @IsOptional()
   @QueryInteger(1, MAX_ID)
@@ -91,9 +135,20 @@ export class ExecutionLogDetailDto extends ExecutionLogDto {
   }
 }
 
+export class ExecutionLogCountDto {
+  @ApiProperty({ minimum: 0, description: 'Rows matching the filters (all pages); when exact is false, a lower bound: there are at least this many' })
+  value: number;
+  @ApiProperty({ description: 'false when the count stopped at its row cap or time limit' })
+  exact: boolean;
+}
+
 export class ExecutionLogPageDto {
-  @ApiProperty({ type: [ExecutionLogDto] }) items: ExecutionLogDto[];
-  @ApiProperty() total: number;
-  @ApiProperty() page: number;
-  @ApiProperty() per_page: number;
+  @ApiProperty({ type: [ExecutionLogDto], description: 'Newest first (by id)' }) items: ExecutionLogDto[];
+  @ApiProperty({ nullable: true, type: String, description: 'Send as cursor (with the same filters) for the next, older page; null on the last page' })
+  next_cursor: string | null;
+  @ApiProperty({ description: 'Whether an older page follows' }) has_more: boolean;
+  @ApiPropertyOptional({ type: ExecutionLogCountDto, description: 'Only with count=true' }) count?: ExecutionLogCountDto;
+  @ApiPropertyOptional({ deprecated: true, description: 'Only with page or per_page: exact number of rows matching the filters' }) total?: number;
+  @ApiPropertyOptional({ deprecated: true, description: 'Only with page or per_page' }) page?: number;
+  @ApiPropertyOptional({ deprecated: true, description: 'Only with page or per_page' }) per_page?: number;
 }
