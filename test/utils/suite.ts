@@ -7,6 +7,8 @@ import { bearer, startApp, TestApp } from './test-app.js';
 export interface SuiteOptions {
   /** The app's environment (on top of startApp's defaults); a function is called once the database exists. */
   env?: Record<string, string> | ((db: TestDatabase) => Record<string, string>);
+  /** The suite's name in brackets, when it is more than the database kind's ("mysql utf8mb4_general_ci"). */
+  label?: string;
   /** Run on this database kind only. */
   only?: DatabaseKind['name'];
   /** Another reason to skip the suite on every database (false or undefined to run it). */
@@ -27,6 +29,8 @@ export class Suite implements TestApp {
   private database?: TestDatabase;
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private readonly others: TestApp[] = [];
+  /** Every receiver started with receiver(), in order. */
+  readonly receivers: TestReceiver[] = [];
 
   constructor(readonly kind: DatabaseKind) {}
 
@@ -71,6 +75,7 @@ export class Suite implements TestApp {
   /** A receiver that stops when the suite ends. */
   async receiver(responder?: Responder): Promise<TestReceiver> {
     const r = await new TestReceiver(responder).start();
+    this.receivers.push(r);
     this.cleanup(() => r.stop());
     return r;
   }
@@ -118,8 +123,8 @@ const kinds = await databaseKinds();
  * One suite on one database: `describe("<title> [<label>]")`, skipped when the database is not
  * reachable; before: create the database and start the app; after: close it and drop the database.
  */
-export function describeApp(title: string, kind: DatabaseKind, options: SuiteOptions, body: (t: Suite) => void, label: string = kind.name): void {
-  describe(`${title} [${label}]`, { skip: kind.skip || options.skip }, () => {
+export function describeApp(title: string, kind: DatabaseKind, options: SuiteOptions, body: (t: Suite) => void): void {
+  describe(`${title} [${options.label ?? kind.name}]`, { skip: kind.skip || options.skip }, () => {
     const suite = new Suite(kind);
     before(() => suite.setUp(options));
     after(() => suite.tearDown());
