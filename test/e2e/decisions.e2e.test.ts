@@ -2,13 +2,10 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
 import { forEachDatabase, Suite } from '../utils/suite.js';
-import { bearer, TestApp } from '../utils/test-app.js';
-import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
-import type { Scope } from '../../src/api-keys/scopes.js';
+import { postHandler } from '../factories/handler.factory.js';
+import { bearer } from '../utils/test-app.js';
 import { Received, Responder, TestReceiver } from '../utils/receiver.js';
 
-/** Internal keys come only from the host (as `npm run keys` makes them), never from an admin key through the API. */
-const hostKey = async (t: TestApp, ...scopes: Scope[]) => (await t.app.get(ApiKeysService).createOnHost(`test ${scopes.join('+')}`, scopes)).key;
 
 type Headers = Record<string, string>;
 interface Call {
@@ -52,14 +49,8 @@ function harness(getApp: () => Suite) {
     },
     /** Creates an http handler for `r` (stage before unless said otherwise) through the API. */
     async handler(r: TestReceiver, body: Record<string, unknown>): Promise<Handler> {
-      const t = getApp();
       const name = `gate ${++counter}`;
-      const response = await t.http
-        .post('/api/v1/handlers')
-        .set(bearer(t.adminKey))
-        .send({ name, type: 'http', task: r.task(`/g${counter}`), stage: 'before', ...body });
-      assert.equal(response.status, 201, JSON.stringify(response.body));
-      return response.body as Handler;
+      return (await postHandler(getApp(), { name, type: 'http', task: r.task(`/g${counter}`), stage: 'before', ...body })) as unknown as Handler;
     },
     async decide(body: Record<string, unknown>, headers: Headers): Promise<{ decision: Decision; elapsed: number }> {
       const started = Date.now();
@@ -356,7 +347,7 @@ forEachDatabase('decisions: before handlers asked synchronously', { env: { RETRY
 
     const good = { event: 'clients.archive', object_id: 1 };
     for (const scope of ['read', 'internal'] as const) {
-      const refused = await post(good, bearer(await (scope === 'internal' ? hostKey(t, scope) : t.key(scope))));
+      const refused = await post(good, bearer(await (scope === 'internal' ? t.key(scope) : t.key(scope))));
       assert.equal(refused.status, 403, `${scope}: ${JSON.stringify(refused.body)}`);
       assert.equal(refused.body.code, 'SCOPE_FORBIDDEN');
     }

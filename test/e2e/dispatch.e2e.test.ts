@@ -2,6 +2,8 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
 import { forEachDatabase } from '../utils/suite.js';
+import { postHandler } from '../factories/handler.factory.js';
+import { postEvent, waitUntilSettled } from '../factories/event.factory.js';
 import { bearer } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { DataSource } from 'typeorm';
@@ -21,25 +23,13 @@ forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,10
 
   const handler = async (r: TestReceiver, body: Record<string, unknown>) => {
     const path = `/h${Math.random().toString(36).slice(2, 8)}`;
-    const response = await t.http
-      .post('/api/v1/handlers')
-      .set(admin)
-      .send({ name: `handler ${path}`, event: 'clients.update', type: 'http', task: r.task(path), ...body });
-    assert.equal(response.status, 201, JSON.stringify(response.body));
-    secretsByPath.set(`${r.port}${path}`, [response.body.signing_secret]);
-    return { ...response.body, path } as { id: number; path: string; signing_secret: string };
+    const created = await postHandler(t, { name: `handler ${path}`, event: 'clients.update', type: 'http', task: r.task(path), ...body }, admin);
+    secretsByPath.set(`${r.port}${path}`, [created.signing_secret]);
+    return { ...created, path };
   };
-  const post = async (body: Record<string, unknown>, headers: Record<string, string> = {}) => {
-    const response = await t.http.post('/api/v1/events').set(events).set(headers).send(body);
-    assert.equal(response.status, 202, JSON.stringify(response.body));
-    return response.body as { id: number; replayed: boolean; deliveries: { handler_id: number }[] };
-  };
+  const post = (body: Record<string, unknown>, headers: Record<string, string> = {}) => postEvent(t, body, { ...events, ...headers });
   const eventState = async (id: number) => (await t.http.get(`/api/v1/events/${id}`).set(admin)).body;
-  const settled = (id: number) =>
-    eventually(async () => {
-      const state = await eventState(id);
-      return state.deliveries.every((d: { status: string }) => ['succeeded', 'failed', 'skipped'].includes(d.status)) ? state : undefined;
-    }, 15_000, `event ${id} settled`);
+  const settled = (id: number) => waitUntilSettled(t, id, { headers: admin });
   const logsOf = async (query: string) => (await t.http.get(`/api/v1/execution-logs?${query}`).set(admin)).body;
   const nextObject = () => ++objectId;
 

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { DataSource } from 'typeorm';
 import { forEachDatabase } from '../utils/suite.js';
 import { bearer } from '../utils/test-app.js';
-import { handlerBody } from '../factories/handler.factory.js';
+import { createHandler, handlerBody } from '../factories/handler.factory.js';
 
 interface RawAnswer {
   status: number;
@@ -71,16 +71,12 @@ forEachDatabase('hostile input', { env: { INGEST_RATE_LIMIT: '0', INSTANCE_ROLE:
     const [row] = await t.app.get(DataSource).query(`SELECT COUNT(*) AS n FROM ${table}`);
     return Number(row.n);
   };
-  const createHandler = async (overrides: Record<string, unknown> = {}) => {
-    const res = await t.http.post('/api/v1/handlers').set(admin).send(handlerBody({ event: 'dids.create', ...overrides }));
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-    return res.body as { id: number; status: string; name: string; updated_at: string };
-  };
+  const didsHandler = (overrides: Record<string, unknown> = {}) => createHandler(t, { event: 'dids.create', ...overrides }, admin);
   const postJson = (path: string, text: string) => t.http.post(path).set(admin).set('Content-Type', 'application/json').send(text);
 
   describe('ids', () => {
     it('refuses every id that is not plain decimal digits in range, on every route, and changes nothing', async () => {
-      const handler = await createHandler();
+      const handler = await didsHandler();
       const id = handler.id;
       const disguised = [`0x${id.toString(16)}`, `${id}e0`, `+${id}`, `%20${id}`, `${id}%20`, `0${id}`, `${id}.0`, `${id}.5`, `-${id}`];
       const malformed = ['0', '-1', '1.5', '0x1', '1e0', '+1', '%201', '1%20', '12345678901234567890', '9007199254740992', 'abc', '1'.repeat(100)];
@@ -169,7 +165,7 @@ forEachDatabase('hostile input', { env: { INGEST_RATE_LIMIT: '0', INSTANCE_ROLE:
 
   describe('deep JSON', () => {
     it('refuses bodies nested 10,000 levels with JSON_TOO_DEEP on every body route, storing nothing', async () => {
-      const handler = await createHandler();
+      const handler = await didsHandler();
       const deep = nested(10_000);
       const handlersBefore = await count('handlers');
       const eventsBefore = await count('events');
@@ -239,7 +235,7 @@ forEachDatabase('hostile input', { env: { INGEST_RATE_LIMIT: '0', INSTANCE_ROLE:
 
   describe('media types', () => {
     it('refuses a form-encoded PATCH with UNSUPPORTED_MEDIA_TYPE and leaves the handler as it was', async () => {
-      const handler = await createHandler();
+      const handler = await didsHandler();
       const res = await t.http.patch(`/api/v1/handlers/${handler.id}`).set(admin).type('form').send('name=changed&status=disabled');
       assertRefused(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
       const now = (await t.http.get(`/api/v1/handlers/${handler.id}`).set(admin)).body;
@@ -271,7 +267,7 @@ forEachDatabase('hostile input', { env: { INGEST_RATE_LIMIT: '0', INSTANCE_ROLE:
     };
 
     it('refuses constructor, __proto__ and prototype like any unknown field on every body, and nothing reaches a prototype', async () => {
-      const handler = await createHandler();
+      const handler = await didsHandler();
       const handlersBefore = await count('handlers');
       const eventsBefore = await count('events');
       const keysBefore = await count('api_keys');
@@ -362,7 +358,7 @@ forEachDatabase('hostile input', { env: { INGEST_RATE_LIMIT: '0', INSTANCE_ROLE:
     });
 
     it('refuses impossible from/to in log queries and retry ranges', async () => {
-      const handler = await createHandler();
+      const handler = await didsHandler();
       for (const [field, value] of [
         ['from', '2026-02-30T00:00:00Z'],
         ['to', '2026-02-28T24:00:00Z'],
@@ -386,7 +382,7 @@ forEachDatabase('hostile input', { env: { INGEST_RATE_LIMIT: '0', INSTANCE_ROLE:
 
   describe('bodies', () => {
     it('takes an empty body sent as application/json on routes that need none', async () => {
-      const handler = await createHandler();
+      const handler = await didsHandler();
       const json = { 'Content-Type': 'application/json' };
       const toggled = await t.http.post(`/api/v1/handlers/${handler.id}/toggle`).set(admin).set(json);
       assert.equal(toggled.status, 200, JSON.stringify(toggled.body));

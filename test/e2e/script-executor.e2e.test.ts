@@ -6,13 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { forEachDatabase } from '../utils/suite.js';
-import { bearer, TestApp } from '../utils/test-app.js';
-import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
-import type { Scope } from '../../src/api-keys/scopes.js';
+import { postHandler } from '../factories/handler.factory.js';
+import { postEvent, waitUntilSettled } from '../factories/event.factory.js';
+import { bearer } from '../utils/test-app.js';
 import { eventually } from '../utils/receiver.js';
 
-/** Internal keys come only from the host (as `npm run keys` makes them), never from an admin key through the API. */
-const hostKey = async (t: TestApp, ...scopes: Scope[]) => (await t.app.get(ApiKeysService).createOnHost(`test ${scopes.join('+')}`, scopes)).key;
 
 /** Output kept per call in this suite (RESPONSE_BODY_CAP_BYTES): small, so the cap is easy to see. */
 const CAP = 100;
@@ -99,7 +97,7 @@ forEachDatabase('script executor: real scripts run by the dispatcher', executorS
   const previousSecret = process.env.SECRET_MARKER;
 
   before(async () => {
-    internal = bearer(await hostKey(t, 'internal'));
+    internal = bearer(await t.key('internal'));
     admin = bearer(t.adminKey);
     events = bearer(await t.key('events'));
   });
@@ -110,31 +108,9 @@ forEachDatabase('script executor: real scripts run by the dispatcher', executorS
   });
 
   const nextObject = () => ++objectId;
-  const createScript = async (body: Record<string, unknown>) => {
-    const response = await t.http
-      .post('/api/v1/handlers')
-      .set(internal)
-      .send({ name: `script ${String(body.task)}`, type: 'script', priority: 10, ...body });
-    assert.equal(response.status, 201, JSON.stringify(response.body));
-    return response.body as { id: number; name: string };
-  };
-  const post = async (body: Record<string, unknown>) => {
-    const response = await t.http.post('/api/v1/events').set(events).send(body);
-    assert.equal(response.status, 202, JSON.stringify(response.body));
-    return response.body as { id: number; deliveries: { handler_id: number }[] };
-  };
-  const settled = (id: number) =>
-    eventually(
-      async () => {
-        const state = (await t.http.get(`/api/v1/events/${id}`).set(admin)).body;
-        return state.deliveries.length > 0 &&
-          state.deliveries.every((d: { status: string }) => ['succeeded', 'failed', 'skipped'].includes(d.status))
-          ? state
-          : undefined;
-      },
-      15_000,
-      `event ${id} settled`,
-    );
+  const createScript = (body: Record<string, unknown>) => postHandler(t, { name: `script ${String(body.task)}`, type: 'script', priority: 10, ...body }, internal);
+  const post = (body: Record<string, unknown>) => postEvent(t, body, events);
+  const settled = (id: number) => waitUntilSettled(t, id, { headers: admin, atLeastOneDelivery: true });
   const logsOf = async (handlerId: number): Promise<LogRow[]> => {
     const response = await t.http.get(`/api/v1/execution-logs?handler_id=${handlerId}`).set(admin);
     assert.equal(response.status, 200, JSON.stringify(response.body));
@@ -537,7 +513,7 @@ forEachDatabase('script executor: scripts disabled in configuration', disabledSu
   t.cleanup(() => rmSync(offRoot, { recursive: true, force: true }));
 
   it('refuses to create a script handler with SCRIPT_HANDLERS_DISABLED, even for an internal key', async () => {
-    const internal = bearer(await hostKey(t, 'internal'));
+    const internal = bearer(await t.key('internal'));
     const response = await t.http
       .post('/api/v1/handlers')
       .set(internal)

@@ -4,13 +4,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forEachDatabase } from '../utils/suite.js';
-import { bearer, TestApp } from '../utils/test-app.js';
-import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
-import type { Scope } from '../../src/api-keys/scopes.js';
+import { bearer } from '../utils/test-app.js';
 import { handlerBody } from '../factories/handler.factory.js';
 
-/** Internal keys come only from the host (as `npm run keys` makes them), never from an admin key through the API. */
-const hostKey = async (t: TestApp, ...scopes: Scope[]) => (await t.app.get(ApiKeysService).createOnHost(`test ${scopes.join('+')}`, scopes)).key;
 
 let root: string;
 let scripts: string;
@@ -35,7 +31,7 @@ forEachDatabase('script handlers, enabled in configuration', { prepare: prepareS
   let internal: Record<string, string>;
 
   before(async () => {
-    internal = bearer(await hostKey(t, 'internal'));
+    internal = bearer(await t.key('internal'));
   });
   t.cleanup(() => rmSync(root, { recursive: true, force: true }));
 
