@@ -29,6 +29,7 @@ export class Suite implements TestApp {
   private database?: TestDatabase;
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private readonly others: TestApp[] = [];
+  private readonly beforeCloses: (() => Promise<void> | void)[] = [];
   /** Every receiver started with receiver(), in order. */
   readonly receivers: TestReceiver[] = [];
 
@@ -85,6 +86,10 @@ export class Suite implements TestApp {
     this.others.push(other);
     return other;
   }
+  /** Runs before the apps close (a cut network restored, so that closing does not wait on it). */
+  beforeClose(fn: () => Promise<void> | void): void {
+    this.beforeCloses.push(fn);
+  }
   /** Runs after the app has closed and before the database is dropped. */
   cleanup(fn: () => Promise<void> | void): void {
     this.cleanups.push(fn);
@@ -108,6 +113,7 @@ export class Suite implements TestApp {
         errors.push(error);
       }
     };
+    for (const fn of this.beforeCloses) await step(fn);
     for (const other of this.others.reverse()) await step(() => other.close());
     if (this.current) await step(() => this.current!.close());
     for (const fn of this.cleanups) await step(fn);
