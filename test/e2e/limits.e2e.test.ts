@@ -75,7 +75,7 @@ forEachDatabase('ingest limits', { env: { BODY_LIMIT_BYTES: '4096', MAX_DATA_BYT
   });
 });
 
-forEachDatabase('ingest rate limit per API key', {}, (t) => {
+forEachDatabase('ingest rate limit per API key', { env: { INGEST_RATE_LIMIT: '3', INGEST_RATE_WINDOW_MS: '60000' } }, (t) => {
   it('answers 429 RATE_LIMITED with Retry-After past the limit, per key, across the ingest routes only', async () => {
     const producer = bearer(await t.key('events'));
     const other = bearer(await t.key('events'));
