@@ -104,23 +104,29 @@ export class Suite implements TestApp {
   }
 
   /** @internal Closes every app, runs the clean-ups, drops the database: each step runs whatever failed before it. */
-  async tearDown(): Promise<void> {
-    const errors: unknown[] = [];
-    const step = async (fn: () => Promise<void> | void) => {
-      try {
-        await fn();
-      } catch (error) {
-        errors.push(error);
-      }
-    };
-    for (const fn of this.beforeCloses) await step(fn);
-    for (const other of this.others.reverse()) await step(() => other.close());
-    if (this.current) await step(() => this.current!.close());
-    for (const fn of this.cleanups) await step(fn);
-    if (this.database) await step(() => this.database!.drop());
-    if (errors.length === 1) throw errors[0];
-    if (errors.length > 1) throw new AggregateError(errors, `${errors.length} clean-up steps failed`);
+  tearDown(): Promise<void> {
+    return runEvery([
+      ...this.beforeCloses,
+      ...this.others.reverse().map((other) => () => other.close()),
+      () => this.current?.close(),
+      ...this.cleanups,
+      () => this.database?.drop(),
+    ]);
   }
+}
+
+/** Runs every step in order, even after one fails; then throws what failed (one error, or all of them). */
+export async function runEvery(steps: readonly (() => unknown)[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} clean-up steps failed`);
 }
 
 const kinds = await databaseKinds();
