@@ -7,7 +7,7 @@ import { bearer } from '../utils/test-app.js';
 import { documentOperations, DocumentedOperation, resolveRef } from '../utils/openapi-contract.js';
 import {
   bodyExamples,
-  createFixtures,
+  documentAndFixtures,
   declaredScopes,
   fillPath,
   fixtureId,
@@ -109,11 +109,7 @@ forEachDatabase('schema-driven fuzz of every operation', { env: { DISPATCH_POLL_
 
   before(async () => {
     admin = bearer(t.adminKey);
-    const served = await t.http.get('/docs-json');
-    assert.equal(served.status, 200);
-    document = served.body;
-    fixtures = await createFixtures(t);
-    t.cleanup(() => fixtures.receiver.stop());
+    ({ document, fixtures } = await documentAndFixtures(t));
     // The fuzz sends with keys of its own: key 1 (the bootstrap admin key) is one of the records
     // the odd ids aim at, and its loss must show as a change, not silence every later request.
     for (const scope of SCOPES) keys.set(scope, await t.key(scope));

@@ -4,6 +4,7 @@ import { createConnection } from 'mysql2/promise';
 import { DataSource } from 'typeorm';
 import type { DatabaseKind, TestDatabase } from '../utils/databases.js';
 import { describeApp, testDatabaseKinds } from '../utils/suite.js';
+import { clientRecord } from '../factories/event.factory.js';
 import { bearer } from '../utils/test-app.js';
 
 /**
@@ -203,15 +204,7 @@ for (const variant of variants) {
       assert.equal(await storedEvents(), count + 2);
     });
 
-    const client = (overrides: Record<string, unknown> = {}) => ({
-      id: 12,
-      name: 'Acme',
-      status: 'active',
-      balance: 10,
-      credit: '100.00',
-      custom_fields: { crm: 'A-1' },
-      ...overrides,
-    });
+    const client = clientRecord;
 
     it('a source change repeated under its key replays; a different change under it is refused and stores nothing', async () => {
       const change = { op: 'update', before: client({ name: 'A' }), after: client({ name: 'B', status: 'archive' }), idempotency_key: 'chg-reuse' };

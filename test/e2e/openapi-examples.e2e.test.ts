@@ -4,7 +4,7 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { forEachDatabase } from '../utils/suite.js';
 import { bearer } from '../utils/test-app.js';
 import { documentOperations } from '../utils/openapi-contract.js';
-import { bodyExamples, createFixtures, exampleQuery, fillPath, Fixtures, jsonBody, send } from '../utils/openapi-requests.js';
+import { bodyExamples, documentAndFixtures, exampleQuery, fillPath, Fixtures, jsonBody, send } from '../utils/openapi-requests.js';
 
 /**
  * Swagger UI's "Try it out" sends the document's examples as they are. Each example of the
@@ -18,11 +18,7 @@ forEachDatabase('OpenAPI examples work as they are', { env: { DISPATCH_POLL_INTE
 
   before(async () => {
     admin = bearer(t.adminKey);
-    const served = await t.http.get('/docs-json');
-    assert.equal(served.status, 200);
-    document = served.body;
-    fixtures = await createFixtures(t);
-    t.cleanup(() => fixtures.receiver.stop());
+    ({ document, fixtures } = await documentAndFixtures(t));
   });
 
   it('gives every request body an explicit example', () => {

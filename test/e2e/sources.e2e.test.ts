@@ -2,6 +2,7 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
 import { forEachDatabase } from '../utils/suite.js';
+import { clientRecord } from '../factories/event.factory.js';
 import { bearer } from '../utils/test-app.js';
 import { TestReceiver } from '../utils/receiver.js';
 import { EVENT_CATALOG } from '../../src/events/event-catalog.js';
@@ -27,15 +28,7 @@ forEachDatabase('event-source adapters over HTTP', { env: { DISPATCH_POLL_INTERV
     const [d] = await dataSource.query('SELECT COUNT(*) AS n FROM deliveries');
     return `${e.n}/${d.n}`;
   };
-  const client = (overrides: Record<string, unknown> = {}) => ({
-    id: 12,
-    name: 'Acme',
-    status: 'active',
-    balance: 10,
-    credit: '100.00',
-    custom_fields: { crm: 'A-1' },
-    ...overrides,
-  });
+  const client = clientRecord;
 
   it('a client update lowering the balance from 10 to -5 reaches the clients.update and clients.balance_zero handlers', async () => {
     const response = await t.http

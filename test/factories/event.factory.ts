@@ -15,6 +15,19 @@ export function eventBody(overrides: Record<string, unknown> = {}): Record<strin
   return { event: 'clients.update', object_id: objectId, data: { id: objectId }, ...overrides };
 }
 
+/** A client record as a source system sends it in a change (POST /api/v1/sources/client/changes); override any field. */
+export function clientRecord(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 12,
+    name: 'Acme',
+    status: 'active',
+    balance: 10,
+    credit: '100.00',
+    custom_fields: { crm: 'A-1' },
+    ...overrides,
+  };
+}
+
 /** Posts one event as it is (with the admin key unless `headers` say otherwise), asserts 202 and answers the acceptance. */
 export async function postEvent(t: Pick<TestApp, 'http' | 'adminKey'>, body: Record<string, unknown>, headers: Record<string, string> = bearer(t.adminKey)): Promise<AcceptedEvent> {
   const response = await t.http.post('/api/v1/events').set(headers).send(body);

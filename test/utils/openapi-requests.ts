@@ -28,6 +28,18 @@ export interface Fixtures {
   spareKey: number;
 }
 
+/**
+ * The document the app serves at /docs-json and the records its examples need (createFixtures);
+ * the fixtures' receiver stops with the suite.
+ */
+export async function documentAndFixtures(t: TestApp & { cleanup(fn: () => Promise<void>): void }): Promise<{ document: OpenAPIObject; fixtures: Fixtures }> {
+  const served = await t.http.get('/docs-json');
+  assert.equal(served.status, 200);
+  const fixtures = await createFixtures(t);
+  t.cleanup(() => fixtures.receiver.stop());
+  return { document: served.body as OpenAPIObject, fixtures };
+}
+
 export async function createFixtures(t: TestApp): Promise<Fixtures> {
   const admin = bearer(t.adminKey);
   const receiver = await new TestReceiver().start();
