@@ -80,6 +80,17 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     assert.ok(queued[0]!.seq < queued[1]!.seq);
   });
 
+  it('ingest stores an event sent again under its idempotency key once, and answers the first acceptance', async () => {
+    await emptyQueue();
+    const body = eventBody({ object_id: ++objectId });
+    const first = await ingest.accept(body, 'service-tier-key', null);
+    const again = await ingest.accept(body, 'service-tier-key', null);
+    assert.equal(first.replayed, false);
+    assert.equal(again.replayed, true);
+    assert.equal(again.id, first.id);
+    assert.equal((await rows(first.id)).length, 2, 'its deliveries were planned once');
+  });
+
   it('claims the first delivery of an event under a lease; the next waits until the first is finished', async () => {
     await emptyQueue();
     const eventId = await enqueue();
