@@ -2,6 +2,7 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { forEachDatabase, type SuiteOptions } from '../utils/suite.js';
+import { postHandler } from '../factories/handler.factory.js';
 import { bearer } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { proxyInFront, TcpProxy } from '../utils/tcp-proxy.js';
@@ -43,11 +44,7 @@ forEachDatabase('database outage', behindProxy, (t) => {
 
   it('answers 503 while the database is away, reports not ready, and delivers every accepted event once it is back', { timeout: 120_000 }, async () => {
     const producer = bearer(await t.key('events'));
-    await t.http
-      .post('/api/v1/handlers')
-      .set(bearer(t.adminKey))
-      .send({ name: 'outage', event: 'clients.update', type: 'http', task: receiver.task(), retry_limit: 10 })
-      .expect(201);
+    await postHandler(t, { name: 'outage', event: 'clients.update', type: 'http', task: receiver.task(), retry_limit: 10 });
 
     const posted: Posted[] = [];
     let producing = true;

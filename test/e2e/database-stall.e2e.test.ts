@@ -2,6 +2,7 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { forEachDatabase, type SuiteOptions } from '../utils/suite.js';
+import { postHandler } from '../factories/handler.factory.js';
 import { bearer } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { proxyInFront, TcpProxy } from '../utils/tcp-proxy.js';
@@ -68,11 +69,7 @@ forEachDatabase('database stall', behindProxy, (t) => {
 
   it('answers 503 within its bounds while the database stalls, recovers by itself and delivers every accepted event', { timeout: 180_000 }, async () => {
     const producer = bearer(await t.key('events'));
-    await t.http
-      .post('/api/v1/handlers')
-      .set(bearer(t.adminKey))
-      .send({ name: 'stall', event: 'clients.update', type: 'http', task: receiver.task(), retry_limit: 10 })
-      .expect(201);
+    await postHandler(t, { name: 'stall', event: 'clients.update', type: 'http', task: receiver.task(), retry_limit: 10 });
 
     const answers: Answer[] = [];
     /** Keys answered 202, with the object each is about (one object per key). */
