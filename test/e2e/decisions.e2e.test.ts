@@ -2,6 +2,7 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
 import { forEachDatabase, Suite } from '../utils/suite.js';
+import { keyHeaders } from '../factories/key.factory.js';
 import { postHandler } from '../factories/handler.factory.js';
 import { bearer } from '../utils/test-app.js';
 import { Received, Responder, TestReceiver } from '../utils/receiver.js';
@@ -70,7 +71,7 @@ forEachDatabase('decisions: before handlers asked synchronously', { env: { RETRY
 
   before(async () => {
     admin = bearer(t.adminKey);
-    events = bearer(await t.key('events'));
+    events = await keyHeaders(t, 'events');
   });
 
   const nextObject = () => ++objectId;
@@ -372,7 +373,7 @@ forEachDatabase(`decisions: the chain's time budget (DECISION_BUDGET_MS=600)`, {
   const h = harness(() => t);
 
   before(async () => {
-    events = bearer(await t.key('events'));
+    events = await keyHeaders(t, 'events');
   });
 
   const payment = () => {

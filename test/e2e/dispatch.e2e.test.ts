@@ -2,6 +2,7 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
 import { forEachDatabase } from '../utils/suite.js';
+import { keyHeaders } from '../factories/key.factory.js';
 import { postHandler } from '../factories/handler.factory.js';
 import { postEvent, waitUntilSettled } from '../factories/event.factory.js';
 import { bearer } from '../utils/test-app.js';
@@ -18,7 +19,7 @@ forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,10
 
   before(async () => {
     admin = bearer(t.adminKey);
-    events = bearer(await t.key('events'));
+    events = await keyHeaders(t, 'events');
   });
 
   const handler = async (r: TestReceiver, body: Record<string, unknown>) => {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { forEachDatabase } from '../utils/suite.js';
+import { keyHeaders } from '../factories/key.factory.js';
 import { postHandler } from '../factories/handler.factory.js';
 import { postEvent, waitUntilSettled } from '../factories/event.factory.js';
 import { bearer } from '../utils/test-app.js';
@@ -97,9 +98,9 @@ forEachDatabase('script executor: real scripts run by the dispatcher', executorS
   const previousSecret = process.env.SECRET_MARKER;
 
   before(async () => {
-    internal = bearer(await t.key('internal'));
+    internal = await keyHeaders(t, 'internal');
     admin = bearer(t.adminKey);
-    events = bearer(await t.key('events'));
+    events = await keyHeaders(t, 'events');
   });
   t.cleanup(() => {
     rmSync(root, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forEachDatabase } from '../utils/suite.js';
+import { keyHeaders } from '../factories/key.factory.js';
 import { bearer } from '../utils/test-app.js';
 import { handlerBody } from '../factories/handler.factory.js';
 
@@ -31,7 +32,7 @@ forEachDatabase('script handlers, enabled in configuration', { prepare: prepareS
   let internal: Record<string, string>;
 
   before(async () => {
-    internal = bearer(await t.key('internal'));
+    internal = await keyHeaders(t, 'internal');
   });
   t.cleanup(() => rmSync(root, { recursive: true, force: true }));
 

@@ -2,6 +2,7 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
 import { forEachDatabase } from '../utils/suite.js';
+import { keyHeaders } from '../factories/key.factory.js';
 import { clientRecord } from '../factories/event.factory.js';
 import { bearer } from '../utils/test-app.js';
 import { TestReceiver } from '../utils/receiver.js';
@@ -15,7 +16,7 @@ forEachDatabase('event-source adapters over HTTP', { env: { DISPATCH_POLL_INTERV
 
   before(async () => {
     admin = bearer(t.adminKey);
-    events = bearer(await t.key('events'));
+    events = await keyHeaders(t, 'events');
     updates = await t.receiver();
     zeros = await t.receiver();
     await t.http.post('/api/v1/handlers').set(admin).send({ name: 'CRM', event: 'clients.update', type: 'http', task: updates.task() }).expect(201);
