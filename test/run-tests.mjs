@@ -1,10 +1,10 @@
 // Runs the compiled test tiers with Node's test runner, one file at a time, in UTC.
-// Usage: node test/run-tests.mjs [unit|integration|e2e|browser ...]   (default: all tiers)
+// Usage: node test/run-tests.mjs [unit|integration|service|e2e|browser ...]   (default: all tiers)
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const tiers = process.argv.length > 2 ? process.argv.slice(2) : ['unit', 'integration', 'e2e', 'browser'];
+const tiers = process.argv.length > 2 ? process.argv.slice(2) : ['unit', 'integration', 'service', 'e2e', 'browser'];
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir).sort()) {

@@ -1,11 +1,9 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/app-config.js';
 import { ConfigError } from '../../src/config/environment.js';
-import { databaseKinds, TestDatabase } from '../utils/databases.js';
-import { bearer, startApp, TestApp } from '../utils/test-app.js';
-
-const [sqlite] = await databaseKinds();
+import { bearer } from '../utils/test-app.js';
+import { forEachDatabase } from '../utils/suite.js';
 
 describe('BENCH_EMPTY_ROUTE', () => {
   it('is off by default and accepts only true or false', () => {
@@ -16,18 +14,7 @@ describe('BENCH_EMPTY_ROUTE', () => {
 });
 
 for (const flag of ['false', 'true']) {
-  describe(`the empty benchmark route with BENCH_EMPTY_ROUTE=${flag} [sqlite]`, () => {
-    let db: TestDatabase;
-    let t: TestApp;
-
-    before(async () => {
-      db = await sqlite!.create();
-      t = await startApp(db, { BENCH_EMPTY_ROUTE: flag, INSTANCE_ROLE: 'api' });
-    });
-    after(async () => {
-      await t?.close();
-      await db?.drop();
-    });
+  forEachDatabase(`the empty benchmark route with BENCH_EMPTY_ROUTE=${flag}`, { only: 'sqlite', env: { BENCH_EMPTY_ROUTE: flag, INSTANCE_ROLE: 'api' } }, (t) => {
 
     it(flag === 'true' ? 'answers 202 to a key with the events scope, and checks the key' : 'is not mounted', async () => {
       const events = bearer(await t.key('events'));

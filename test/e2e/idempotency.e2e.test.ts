@@ -1,9 +1,11 @@
-import { after, before, describe, it } from 'node:test';
+import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection } from 'mysql2/promise';
 import { DataSource } from 'typeorm';
-import { databaseKinds, DatabaseKind, TestDatabase } from '../utils/databases.js';
-import { bearer, startApp, TestApp } from '../utils/test-app.js';
+import type { DatabaseKind, TestDatabase } from '../utils/databases.js';
+import { describeApp, testDatabaseKinds } from '../utils/suite.js';
+import { clientRecord } from '../factories/event.factory.js';
+import { bearer } from '../utils/test-app.js';
 
 /**
  * Idempotency keys compare byte for byte on every database and whatever the database's
@@ -15,7 +17,6 @@ import { bearer, startApp, TestApp } from '../utils/test-app.js';
  * utf8mb4_general_ci, which `CREATE DATABASE … CHARACTER SET utf8mb4` (the README's command)
  * gives on MariaDB.
  */
-const kinds = await databaseKinds();
 const MAX_DATA_BYTES = 2048;
 
 interface Variant {
@@ -25,7 +26,7 @@ interface Variant {
   collation?: string;
 }
 
-const variants: Variant[] = kinds.flatMap((kind): Variant[] =>
+const variants: Variant[] = testDatabaseKinds().flatMap((kind): Variant[] =>
   kind.name === 'sqlite'
     ? [{ kind, label: 'sqlite' }]
     : [
@@ -47,21 +48,17 @@ async function setDatabaseCollation(url: string, collation: string): Promise<voi
 }
 
 for (const variant of variants) {
-  describe(`idempotency keys and stored sizes [${variant.label}]`, { skip: variant.kind.skip }, () => {
-    let db: TestDatabase;
-    let t: TestApp;
+  const options = {
+    label: variant.label,
+    prepare: (db: TestDatabase) => (variant.collation ? setDatabaseCollation(db.url, variant.collation) : undefined),
+    env: { MAX_DATA_BYTES: String(MAX_DATA_BYTES), INGEST_RATE_LIMIT: '0' },
+  };
+  describeApp('idempotency keys and stored sizes', variant.kind, options, (t) => {
     let admin: Record<string, string>;
     let objectId = 1000;
 
     before(async () => {
-      db = await variant.kind.create();
-      if (variant.collation) await setDatabaseCollation(db.url, variant.collation);
-      t = await startApp(db, { MAX_DATA_BYTES: String(MAX_DATA_BYTES), INGEST_RATE_LIMIT: '0' });
       admin = bearer(t.adminKey);
-    });
-    after(async () => {
-      await t?.close();
-      await db?.drop();
     });
 
     const query = (sql: string, params: unknown[] = []) => t.app.get(DataSource).query(sql, params);
@@ -207,15 +204,7 @@ for (const variant of variants) {
       assert.equal(await storedEvents(), count + 2);
     });
 
-    const client = (overrides: Record<string, unknown> = {}) => ({
-      id: 12,
-      name: 'Acme',
-      status: 'active',
-      balance: 10,
-      credit: '100.00',
-      custom_fields: { crm: 'A-1' },
-      ...overrides,
-    });
+    const client = clientRecord;
 
     it('a source change repeated under its key replays; a different change under it is refused and stores nothing', async () => {
       const change = { op: 'update', before: client({ name: 'A' }), after: client({ name: 'B', status: 'archive' }), idempotency_key: 'chg-reuse' };

@@ -7,6 +7,8 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { bearer, TestApp } from './test-app.js';
 import { eventually, TestReceiver } from './receiver.js';
 import { DocumentedOperation, resolveRef } from './openapi-contract.js';
+import { postHandler } from '../factories/handler.factory.js';
+import { postEvent } from '../factories/event.factory.js';
 
 /** Records created through the API so that every `{id}` of the document points at something real. */
 export interface Fixtures {
@@ -26,22 +28,24 @@ export interface Fixtures {
   spareKey: number;
 }
 
+/**
+ * The document the app serves at /docs-json and the records its examples need (createFixtures);
+ * the fixtures' receiver stops with the suite.
+ */
+export async function documentAndFixtures(t: TestApp & { cleanup(fn: () => Promise<void>): void }): Promise<{ document: OpenAPIObject; fixtures: Fixtures }> {
+  const served = await t.http.get('/docs-json');
+  assert.equal(served.status, 200);
+  const fixtures = await createFixtures(t);
+  t.cleanup(() => fixtures.receiver.stop());
+  return { document: served.body as OpenAPIObject, fixtures };
+}
+
 export async function createFixtures(t: TestApp): Promise<Fixtures> {
   const admin = bearer(t.adminKey);
   const receiver = await new TestReceiver().start();
-  const handler = async (body: Record<string, unknown>) => {
-    const response = await t.http
-      .post('/api/v1/handlers')
-      .set(admin)
-      .send({ name: 'fixture', event: 'clients.create', type: 'http', task: receiver.task('/fixture'), ...body });
-    assert.equal(response.status, 201, JSON.stringify(response.body));
-    return response.body.id as number;
-  };
-  const post = async (body: Record<string, unknown>) => {
-    const response = await t.http.post('/api/v1/events').set(admin).send(body);
-    assert.equal(response.status, 202, JSON.stringify(response.body));
-    return response.body.id as number;
-  };
+  const handler = async (body: Record<string, unknown>) =>
+    (await postHandler(t, { name: 'fixture', event: 'clients.create', type: 'http', task: receiver.task('/fixture'), ...body }, admin)).id;
+  const post = async (body: Record<string, unknown>) => (await postEvent(t, body, admin)).id;
   const main = await handler({ name: 'fixture: main' });
   const event = await post({ event: 'clients.create', object_id: 1, data: { id: 1 } });
   const log = await eventually(async () => {

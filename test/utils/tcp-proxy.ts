@@ -1,3 +1,4 @@
+import type { TestDatabase } from './databases.js';
 import { createServer, connect, Server, Socket } from 'node:net';
 
 interface Pair {
@@ -112,4 +113,12 @@ export class TcpProxy {
     client.pause();
     upstream.pause();
   }
+}
+
+/** A proxy in front of the server of `db` (MySQL/MariaDB), and the DATABASE_URL that goes through it. */
+export async function proxyInFront(db: TestDatabase): Promise<{ proxy: TcpProxy; url: string }> {
+  const url = new URL(db.url);
+  const proxy = await new TcpProxy(url.hostname, Number(url.port || 3306)).start();
+  url.host = `127.0.0.1:${proxy.port}`;
+  return { proxy, url: url.toString() };
 }

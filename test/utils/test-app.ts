@@ -27,8 +27,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Boots the real AppModule in-process on 127.0.0.1 with a random port against `db`. */
-export async function startApp(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * The configuration tests run the app with against `db`: a fresh bootstrap admin key, a work
+ * folder of its own (remove it when done), errors-only logs; `env` on top.
+ */
+export function testConfig(db: TestDatabase, env: Record<string, string> = {}): { config: AppConfig; adminKey: string; workDir: string } {
   const workDir = mkdtempSync(join(tmpdir(), 'prov-app-'));
   const adminKey = `test_admin_${randomBytes(16).toString('hex')}`;
   const config = loadConfig({
@@ -39,6 +42,12 @@ export async function startApp(db: TestDatabase, env: Record<string, string> = {
     PORT: '0',
     ...env,
   });
+  return { config, adminKey, workDir };
+}
+
+/** Boots the real AppModule in-process on 127.0.0.1 with a random port against `db`. */
+export async function startApp(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApp> {
+  const { config, adminKey, workDir } = testConfig(db, env);
   const app = await createApp(config, createLogger(config.log));
   const contract = watchContract(app);
   await app.listen(0, '127.0.0.1');
