@@ -260,8 +260,11 @@ forEachDatabase('script executor: real scripts run by the dispatcher', executorS
     // (.then sends it now: supertest sends a request only once it is awaited.)
     const running = t.http.post(`/api/v1/handlers/${h.id}/test`).set(internal).send({}).timeout(20_000).then((answer) => answer);
     // Both sleeps really run, the first in a session of its own (so the checks below can fail).
-    await eventually(() => (liveProcessesWith(tag).length === 2 ? true : undefined), 1400, 'both sleeps running');
-    const escaped = liveProcessesWith(`sleep 40.0${tag}`)[0]!.split(' ')[0]!;
+    // Matched on the command itself: `setsid` may fork, and its short-lived parent's command
+    // line (`setsid sleep 40.0…`) holds the same words.
+    const sleeping = (seconds: string) => liveProcessesWith(tag).filter((line) => line.split(' ')[2] === 'sleep' && line.split(' ')[3] === `${seconds}.0${tag}`);
+    await eventually(() => (sleeping('40').length === 1 && sleeping('300').length === 1 ? true : undefined), 1400, 'both sleeps running');
+    const escaped = sleeping('40')[0]!.split(' ')[0]!;
     const escapedStat = readFileSync(`/proc/${escaped}/stat`, 'utf8');
     const [, , pgrp, session] = escapedStat.slice(escapedStat.lastIndexOf(')') + 2).split(' ');
     assert.equal(session, escaped, 'the grandchild leads a session of its own');
