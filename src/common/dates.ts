@@ -5,7 +5,7 @@
  * hour 0–23, minute and second 0–59, an offset of at most ±23:59.
  */
 
-// Events' dt: the envelope's form, the offset required (see src/events/envelope.ts).
+// Events' dt: the envelope's form, the offset required.
 const WITH_OFFSET = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
 // Query and body ranges: a date, or a date-time with an optional offset (local time without one).
 const DATE_OR_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))?)?$/;

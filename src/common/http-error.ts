@@ -1,6 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { DomainError, ErrorCode, FieldProblem } from './errors.js';
-import { isDatabaseUnavailable } from '../database/database-errors.js';
+import { isDatabaseTimeout, isDatabaseUnavailable } from '../database/database-errors.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -45,10 +45,12 @@ const GENERIC_MESSAGES: Record<string, string> = {
  */
 export function toErrorBody(error: unknown): { body: ErrorBody; internal: boolean } {
   if (isDatabaseUnavailable(error)) {
-    return {
-      body: { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database did not answer in time. A write may or may not have been stored: retry later, with the same idempotency key for events.', details: [] },
-      internal: false,
-    };
+    // Only a statement left without an answer may have committed; a refused connection or a
+    // wait for one never sent anything.
+    const message = isDatabaseTimeout(error)
+      ? 'The database did not answer in time. A write may or may not have been stored: retry later, with the same idempotency key for events.'
+      : 'The database cannot be reached; nothing was changed. Retry later.';
+    return { body: { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message, details: [] }, internal: false };
   }
   if (error instanceof DomainError) {
     return { body: { statusCode: error.statusCode, code: error.code, message: error.message, details: error.details }, internal: false };

@@ -193,11 +193,3 @@ export function IsCalendarDate(): PropertyDecorator {
     },
   });
 }
-
-/** The same rule for the fields of a DTO this module does not own: VALIDATION_FAILED naming each bad one. */
-export function checkCalendarDates(fields: Record<string, unknown>): void {
-  const problems = Object.entries(fields)
-    .filter(([, value]) => typeof value !== 'string' || !isCalendarDateOrDateTime(value))
-    .map(([field]) => ({ field, message: calendarDateMessage(field) }));
-  if (problems.length > 0) throw validationFailed(problems);
-}

@@ -152,6 +152,9 @@ export class ScriptExecutor {
       child.on('exit', (code, signal) => {
         exit = { code, signal };
         if (done || !child.pid) return;
+        // It ended in time: what remains is reading its output, bounded by the drain below, so
+        // the deadline may no longer turn this run into a timeout.
+        clearTimeout(timer);
         // Its group, session and their descendants: reading /proc/<pid>/stat only, cheap.
         killScriptProcesses(child.pid, new Set());
         drainTimer = setTimeout(() => {

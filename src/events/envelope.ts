@@ -26,9 +26,3 @@ export function isoWithOffset(ms: number): string {
   }
   return lastIso;
 }
-
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-export function isIsoWithOffset(value: string): boolean {
-  return ISO_WITH_OFFSET.test(value) && !Number.isNaN(Date.parse(value));
-}

@@ -29,6 +29,7 @@ function checkPaging(query: ListExecutionLogsQueryDto): void {
     query.cursor !== undefined && query.page !== undefined ? { field: 'page', message: 'page cannot be combined with cursor: send one or the other' } : null,
     query.limit !== undefined && query.per_page !== undefined ? { field: 'per_page', message: 'per_page cannot be combined with limit: send one or the other' } : null,
     query.cursor !== undefined && query.per_page !== undefined ? { field: 'per_page', message: 'per_page cannot be combined with cursor: use limit' } : null,
+    query.limit !== undefined && query.page !== undefined ? { field: 'page', message: 'page cannot be combined with limit: send one or the other' } : null,
   ].filter((problem) => problem !== null);
   if (problems.length > 0) throw new DomainError('VALIDATION_FAILED', 'Request validation failed', problems);
 }

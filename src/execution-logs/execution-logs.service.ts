@@ -109,8 +109,9 @@ export class ExecutionLogsService {
 
   /**
    * The number of rows the filters match (every page, not only those after the cursor), read
-   * through a LIMIT so it costs at most `countLimits.rows` index entries; on MariaDB also cut
-   * at `countLimits.seconds` by max_statement_time. A cut count is labelled inexact and is a
+   * through a LIMIT so it costs at most `countLimits.rows` index entries; on MySQL/MariaDB also
+   * cut at `countLimits.seconds` (MariaDB's max_statement_time, MySQL 8's MAX_EXECUTION_TIME
+   * hint: neither server knows the other's). A cut count is labelled inexact and is a
    * lower bound: the cap, or after a timeout the rows this page has seen.
    */
   private async boundedCount(filter: string, params: unknown[], seen: number): Promise<LogCount> {
@@ -118,7 +119,13 @@ export class ExecutionLogsService {
     const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM execution_logs ${filter} LIMIT ?) capped`;
     const mysql = isMysql(this.dataSource);
     try {
-      const statement = mysql ? `SET STATEMENT max_statement_time = ${Number(this.countLimits.seconds)} FOR ${sql}` : sql;
+      let statement = sql;
+      if (mysql) {
+        const seconds = Number(this.countLimits.seconds);
+        statement = (await this.serverIsMariaDb())
+          ? `SET STATEMENT max_statement_time = ${seconds} FOR ${sql}`
+          : sql.replace(/^SELECT /, `SELECT /*+ MAX_EXECUTION_TIME(${Math.max(1, Math.round(seconds * 1000))}) */ `);
+      }
       const [row] = await this.dataSource.query(statement, [...params, cap + 1]);
       const n = num(row.n);
       return n > cap ? { value: cap, exact: false } : { value: n, exact: true };
@@ -126,6 +133,20 @@ export class ExecutionLogsService {
       if (mysql && isStatementTimeout(error)) return { value: seen, exact: false };
       throw error;
     }
+  }
+
+  private mariaDb?: Promise<boolean>;
+
+  /** Asked once: a mysql:// URL may point at MariaDB, so the URL's scheme cannot tell. */
+  private serverIsMariaDb(): Promise<boolean> {
+    this.mariaDb ??= this.dataSource
+      .query('SELECT VERSION() AS version')
+      .then((rows: { version: string }[]) => /mariadb/i.test(String(rows[0]?.version)))
+      .catch((error: unknown) => {
+        this.mariaDb = undefined;
+        throw error;
+      });
+    return this.mariaDb;
   }
 
   async get(id: number): Promise<ExecutionLog> {
@@ -162,7 +183,8 @@ function cursorFilters(query: LogQuery): CursorFilters {
 /** MariaDB's "Query execution was interrupted (max_statement_time exceeded)" (ER_STATEMENT_TIMEOUT, 1969). */
 function isStatementTimeout(error: unknown): boolean {
   const driver = (error as { driverError?: { errno?: number; code?: string } } | null)?.driverError ?? (error as { errno?: number; code?: string } | null);
-  return driver?.errno === 1969 || driver?.code === 'ER_STATEMENT_TIMEOUT';
+  // MariaDB's max_statement_time (1969), MySQL 8's MAX_EXECUTION_TIME (3024).
+  return driver?.errno === 1969 || driver?.errno === 3024 || driver?.code === 'ER_STATEMENT_TIMEOUT' || driver?.code === 'ER_QUERY_TIMEOUT';
 }
 
 function escapeLike(text: string): string {

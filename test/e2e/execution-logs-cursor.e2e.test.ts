@@ -237,6 +237,7 @@ for (const kind of kinds) {
       await refused(`cursor=${valid}&cursor=${valid}`, 'VALIDATION_FAILED', 'cursor');
       await refused(`cursor=${valid}&page=2`, 'VALIDATION_FAILED', 'page');
       await refused(`limit=5&per_page=5`, 'VALIDATION_FAILED', 'per_page');
+      await refused(`limit=5&page=2`, 'VALIDATION_FAILED', 'page');
     });
 
     it('takes a limit from 1 to 500 in decimal digits', async () => {

@@ -39,9 +39,12 @@ export class ExactKeysAndLargeHeaders1764200000000 implements MigrationInterface
   async up(queryRunner: QueryRunner): Promise<void> {
     // Plain ADD COLUMN: TypeORM's addColumn rebuilds a SQLite table by copying every row, and
     // `events` may be large; a nullable column without a default is a change of the schema only.
+    const sqlite = queryRunner.connection.options.type === 'better-sqlite3';
+    // Asked before any change: MySQL commits each ALTER at once, so a refusal after the first
+    // would leave a half-applied migration that every later start trips over.
+    const collation = sqlite ? null : await noPadBinaryCollation(queryRunner);
     await queryRunner.query('ALTER TABLE events ADD COLUMN request_hash VARCHAR(64) NULL');
-    if (queryRunner.connection.options.type === 'better-sqlite3') return;
-    const collation = await noPadBinaryCollation(queryRunner);
+    if (collation === null) return;
     await queryRunner.query(`ALTER TABLE events MODIFY idempotency_key VARCHAR(200) CHARACTER SET utf8mb4 COLLATE ${collation} NULL`);
     await queryRunner.query('ALTER TABLE handlers MODIFY headers MEDIUMTEXT NOT NULL');
   }

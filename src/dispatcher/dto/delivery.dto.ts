@@ -1,14 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsString, Length } from 'class-validator';
-import { Omittable } from '../../common/validation.js';
+import { IsString, Length } from 'class-validator';
+import { IsCalendarDate, Omittable } from '../../common/validation.js';
 
 export class RetryRangeDto {
   @ApiProperty({ format: 'date-time', description: 'Deliveries created at or after this time' })
-  @IsISO8601({ strict: true })
+  @IsCalendarDate() // IsISO8601 takes week and ordinal dates, which Date.parse reads as NaN
   from: string;
 
   @ApiProperty({ format: 'date-time', description: 'Deliveries created at or before this time' })
-  @IsISO8601({ strict: true })
+  @IsCalendarDate()
   to: string;
 }
 
