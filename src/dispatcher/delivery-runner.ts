@@ -76,6 +76,11 @@ export class DeliveryRunner {
       }, successor);
     }
 
+    // Stopping before the call: nothing is sent, so nothing is logged; the delivery is handed back.
+    if (stop?.aborted) {
+      called?.();
+      return null;
+    }
     const result = await this.execute(handler, body, webhookId(delivery), delivery.eventsId, stop);
     called?.();
     if (stop?.aborted) {
