@@ -53,10 +53,7 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
 
   const key = idempotencyKey(dto.idempotency_key, headerKey, 200);
   const dataJson = JSON.stringify(data);
-  // Bytes of the stored JSON: what every handler will be sent, once per call.
-  if (dataJson.length > maxDataBytes / 3 && Buffer.byteLength(dataJson) > maxDataBytes) {
-    throw DomainError.field('DATA_TOO_LARGE', 'data', `data is ${Buffer.byteLength(dataJson)} bytes as JSON; the limit is ${maxDataBytes} (MAX_DATA_BYTES)`);
-  }
+  checkDataSize('data', dataJson, maxDataBytes);
 
   return {
     eventsId: definition.id,
@@ -141,4 +138,16 @@ export function idempotencyKey(bodyKey: unknown, headerKey: string | undefined, 
     throw DomainError.field('IDEMPOTENCY_KEY_INVALID', 'idempotency_key', 'idempotency_key and the Idempotency-Key header differ');
   }
   return (bodyKey as string | undefined) ?? headerKey ?? null;
+}
+
+/**
+ * MAX_DATA_BYTES, counted in bytes of the stored JSON (what every handler is sent, once per
+ * call), wherever an event's data enters. A string of at most a third of the limit in UTF-16
+ * units cannot exceed it in UTF-8, so most events skip the byte count.
+ */
+export function checkDataSize(field: string, json: string | undefined, maxDataBytes: number, what = field): void {
+  if (json === undefined || json.length <= maxDataBytes / 3) return;
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= maxDataBytes) return;
+  throw DomainError.field('DATA_TOO_LARGE', field, `${what} is ${bytes} bytes as JSON; the limit is ${maxDataBytes} (MAX_DATA_BYTES)`);
 }

@@ -327,15 +327,25 @@ export class IngestService {
     const replays = new Map<string, Earlier>();
     if (keys.length === 0) return replays;
     const rows: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT id, events_id, object_id, dt, idempotency_key, request_hash FROM events WHERE idempotency_key IN (${keys.map(() => '?').join(', ')})`,
+      `SELECT id, events_id, object_id, dt, idempotency_key, request_hash FROM events WHERE idempotency_key IN ${placeholders(1, keys.length)}`,
       keys,
     );
+    if (rows.length === 0) return replays;
+    // Every replayed event's planned deliveries in one statement, however many repeats a batch holds.
+    const planned: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT d.event_id, d.handler_id, h.name AS handler_name, d.seq FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id
+        WHERE d.event_id IN ${placeholders(1, rows.length)} ORDER BY d.event_id, d.seq`,
+      rows.map((row) => row.id),
+    );
+    const byEvent = new Map<number, AcceptedEventDto['deliveries']>();
+    for (const p of planned) {
+      const eventId = num(p.event_id);
+      let list = byEvent.get(eventId);
+      if (!list) byEvent.set(eventId, (list = []));
+      list.push({ handler_id: num(p.handler_id), handler_name: (p.handler_name as string | null) ?? null, seq: num(p.seq) });
+    }
     for (const row of rows) {
       const key = String(row.idempotency_key);
-      const planned: Record<string, unknown>[] = await this.dataSource.query(
-        'SELECT d.handler_id, h.name AS handler_name, d.seq FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id WHERE d.event_id = ? ORDER BY d.seq',
-        [row.id],
-      );
       const answer: AcceptedEventDto = {
         id: num(row.id),
         event: String(row.events_id),
@@ -343,11 +353,7 @@ export class IngestService {
         dt: String(row.dt),
         idempotency_key: key,
         replayed: true,
-        deliveries: planned.map((p) => ({
-          handler_id: num(p.handler_id),
-          handler_name: (p.handler_name as string | null) ?? null,
-          seq: num(p.seq),
-        })),
+        deliveries: byEvent.get(num(row.id)) ?? [],
       };
       replays.set(key, { answer, requestHash: (row.request_hash as string | null) ?? null });
     }

@@ -3,7 +3,7 @@ import { DomainError } from '../common/errors.js';
 import { findSourceAdapter, SOURCE_ENTITIES } from './adapters/registry.js';
 import { isoWithOffset, objectKey } from './envelope.js';
 import { AppConfig } from '../config/app-config.js';
-import { checkDt, idempotencyKey } from './event-validation.js';
+import { checkDataSize, checkDt, idempotencyKey } from './event-validation.js';
 import { DerivedEvent, IngestService, requestHash } from './ingest.service.js';
 import { SourceChangeResultDto } from './dto/source-change.dto.js';
 
@@ -45,8 +45,8 @@ export class SourceChangesService {
     const maxDataBytes = this.config.ingest.maxDataBytes;
     const beforeJson = JSON.stringify(input.before);
     const afterJson = JSON.stringify(input.after);
-    checkSize('before', beforeJson, maxDataBytes);
-    checkSize('after', afterJson, maxDataBytes);
+    checkDataSize('before', beforeJson, maxDataBytes);
+    checkDataSize('after', afterJson, maxDataBytes);
 
     const derived = adapter.derive({ op: input.op, before: input.before, after: input.after });
     const when = dt ?? isoWithOffset(Date.now());
@@ -59,7 +59,7 @@ export class SourceChangesService {
         : requestHash('change', [entity, input.op, beforeJson ?? 'no before', afterJson ?? 'no after', dt === undefined ? 'no dt' : `dt:${dt}`]);
     const events: DerivedEvent[] = derived.map((event, index) => {
       const dataJson = JSON.stringify(event.data);
-      checkSize(`events[${index}].data`, dataJson, maxDataBytes, event.event);
+      checkDataSize(`events[${index}].data`, dataJson, maxDataBytes, `the data of the derived event ${event.event}`);
       return {
         eventsId: event.event,
         objectId: event.objectId,
@@ -78,13 +78,4 @@ export class SourceChangesService {
         : `${accepted.length} event${accepted.length === 1 ? '' : 's'} derived and accepted`;
     return { entity, op: input.op, events: accepted, message };
   }
-}
-
-/** Refuses JSON larger than MAX_DATA_BYTES (bytes of UTF-8, as /events counts them). */
-function checkSize(field: string, json: string | undefined, maxDataBytes: number, event?: string): void {
-  if (json === undefined || json.length <= maxDataBytes / 3) return;
-  const bytes = Buffer.byteLength(json);
-  if (bytes <= maxDataBytes) return;
-  const what = event ? `the data of the derived event ${event}` : field;
-  throw DomainError.field('DATA_TOO_LARGE', field, `${what} is ${bytes} bytes as JSON; the limit is ${maxDataBytes} (MAX_DATA_BYTES)`);
 }
