@@ -55,19 +55,19 @@ export class DecisionService {
   async decide(event: ValidEvent): Promise<DecisionDto> {
     const started = Date.now();
     const deadline = started + this.config.decisions.budgetMs;
-    const definition = findEvent(event.eventsId)!;
+    const definition = findEvent(event.eventType)!;
     let data = JSON.parse(event.dataJson) as Record<string, unknown>;
     const calls: DecisionCallDto[] = [];
 
-    for (const handler of this.cache.lookup(event.eventsId, 'before')) {
+    for (const handler of this.cache.lookup(event.eventType, 'before')) {
       const remaining = deadline - Date.now();
-      const body = envelopeJson(event.eventsId, event.objectId, event.dt, JSON.stringify(data));
+      const body = envelopeJson(event.eventType, event.objectId, event.dt, JSON.stringify(data));
       let result: CallResult;
       if (remaining <= 0) {
         result = failedCall('the decision budget was spent before this handler ran');
       } else {
         const timeout = Math.min(handler.timeoutMs, remaining);
-        result = await this.call(handler, body, event.eventsId, timeout);
+        result = await this.call(handler, body, event.eventType, timeout);
         if (!result.ok && result.error?.startsWith('timeout') && timeout < handler.timeoutMs) {
           result = { ...result, error: `cut by the decision budget (${this.config.decisions.budgetMs} ms) after ${timeout} ms` };
         }
@@ -83,7 +83,7 @@ export class DecisionService {
         {
           deliveryId: null,
           eventId: null,
-          eventsId: event.eventsId,
+          eventType: event.eventType,
           handlerId: handler.id,
           handlerName: handler.name,
           objectId: event.objectId,
@@ -121,8 +121,8 @@ export class DecisionService {
     return { allowed: true, data, reason: null, decided_by: null, calls, duration_ms: Date.now() - started };
   }
 
-  private call(handler: HandlerEntity, body: string, eventsId: string, timeoutMs: number): Promise<CallResult> {
-    if (handler.type === 'script') return this.scripts.run(handler, body, eventsId, timeoutMs);
+  private call(handler: HandlerEntity, body: string, eventType: string, timeoutMs: number): Promise<CallResult> {
+    if (handler.type === 'script') return this.scripts.run(handler, body, eventType, timeoutMs);
     return this.http.callViaHttpService(handler, body, `msg_decide_${randomBytes(8).toString('hex')}`, timeoutMs);
   }
 }

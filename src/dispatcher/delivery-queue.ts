@@ -12,7 +12,7 @@ export interface ClaimedDelivery {
   attempts: number;
   manual: boolean;
   blocking: boolean;
-  eventsId: string;
+  eventType: string;
   objectId: number;
   dt: string;
   dataJson: string;
@@ -273,7 +273,7 @@ function successors(finished: readonly ClaimedDelivery[], rows: Row[], handlerRo
     const event = events.get(num(row.event_id))!;
     return toClaimed({
       ...row,
-      events_id: event.eventsId,
+      events_id: event.eventType,
       object_id: event.objectId,
       dt: event.dt,
       data: event.dataJson,
@@ -292,7 +292,7 @@ function toClaimed(row: Row): ClaimedDelivery {
     attempts: num(row.attempts),
     manual: num(row.manual) === 1,
     blocking: num(row.blocking) === 1,
-    eventsId: String(row.events_id),
+    eventType: String(row.events_id),
     objectId: num(row.object_id),
     dt: String(row.dt),
     dataJson: String(row.data),

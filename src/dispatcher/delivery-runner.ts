@@ -58,7 +58,7 @@ export class DeliveryRunner {
     chain = false,
   ): Promise<ClaimedDelivery | null> {
     const successor = chain && delivery.blocking ? delivery : undefined;
-    const body = envelopeJson(delivery.eventsId, delivery.objectId, delivery.dt, delivery.dataJson);
+    const body = envelopeJson(delivery.eventType, delivery.objectId, delivery.dt, delivery.dataJson);
     const trigger: LogTrigger = delivery.manual ? 'manual' : 'auto';
     const attempt = delivery.attempts + 1;
 
@@ -81,7 +81,7 @@ export class DeliveryRunner {
       called?.();
       return null;
     }
-    const result = await this.execute(handler, body, webhookId(delivery), delivery.eventsId, stop);
+    const result = await this.execute(handler, body, webhookId(delivery), delivery.eventType, stop);
     called?.();
     if (stop?.aborted) {
       await this.logAbandoned(delivery, handler, body, attempt, trigger, result);
@@ -128,8 +128,8 @@ export class DeliveryRunner {
     return { ...record, id };
   }
 
-  private execute(handler: HandlerEntity, body: string, messageId: string, eventsId: string, stop?: AbortSignal): Promise<CallResult> {
-    if (handler.type === 'script') return this.scripts.run(handler, body, eventsId, handler.timeoutMs, stop);
+  private execute(handler: HandlerEntity, body: string, messageId: string, eventType: string, stop?: AbortSignal): Promise<CallResult> {
+    if (handler.type === 'script') return this.scripts.run(handler, body, eventType, handler.timeoutMs, stop);
     return this.http.call(handler, body, messageId, handler.timeoutMs, stop);
   }
 
@@ -145,7 +145,7 @@ export class DeliveryRunner {
     chain?: ClaimedDelivery,
   ): Promise<ClaimedDelivery | null> {
     const now = Date.now();
-    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventsId, delivery.objectId, delivery.handlerId, handler?.name ?? '(deleted)', body, attempt, trigger, result);
+    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventType, delivery.objectId, delivery.handlerId, handler?.name ?? '(deleted)', body, attempt, trigger, result);
     if (update.status === 'skipped') record.status = 'skipped';
     // The failure streak drives automatic disabling; touch the handler row only when it changes.
     let streak: Outcome['streak'];
@@ -160,7 +160,7 @@ export class DeliveryRunner {
     const fields = {
       delivery_id: delivery.id,
       event_id: delivery.eventId,
-      event: delivery.eventsId,
+      event: delivery.eventType,
       object_id: delivery.objectId,
       handler_id: delivery.handlerId,
       attempt,
@@ -180,7 +180,7 @@ export class DeliveryRunner {
    * handed back to the queue by the dispatcher, unchanged: another attempt follows.
    */
   private async logAbandoned(delivery: ClaimedDelivery, handler: HandlerEntity, body: string, attempt: number, trigger: LogTrigger, result: CallResult): Promise<void> {
-    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventsId, delivery.objectId, handler.id, handler.name, body, attempt, trigger, {
+    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventType, delivery.objectId, handler.id, handler.name, body, attempt, trigger, {
       ...result,
       ok: false,
       error: 'abandoned at shutdown; the delivery was handed back to the queue',
@@ -206,7 +206,7 @@ export class DeliveryRunner {
   private logRecord(
     deliveryId: number | null,
     eventId: number | null,
-    eventsId: string,
+    eventType: string,
     objectId: number,
     handlerId: number,
     handlerName: string,
@@ -218,7 +218,7 @@ export class DeliveryRunner {
     return {
       deliveryId,
       eventId,
-      eventsId,
+      eventType,
       handlerId,
       handlerName,
       objectId,

@@ -52,7 +52,7 @@ export class ScriptExecutor {
     }
   }
 
-  run(handler: HandlerEntity, body: string, eventsId: string, timeoutMs = handler.timeoutMs, stop?: AbortSignal): Promise<CallResult> {
+  run(handler: HandlerEntity, body: string, eventType: string, timeoutMs = handler.timeoutMs, stop?: AbortSignal): Promise<CallResult> {
     const started = performance.now();
     const failure = (error: string): CallResult => ({
       ok: false,
@@ -83,7 +83,7 @@ export class ScriptExecutor {
         env: {
           PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
           LANG: 'C.UTF-8',
-          PROVISIONING_EVENT: eventsId,
+          PROVISIONING_EVENT: eventType,
           PROVISIONING_HANDLER_ID: String(handler.id),
         },
       });

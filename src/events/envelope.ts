@@ -4,13 +4,13 @@ import { findEvent } from './event-catalog.js';
  * The exact body a handler receives (the vendor's payload envelope). `data` is kept as the JSON text it was
  * stored as, so the envelope is assembled without parsing and re-serialising it.
  */
-export function envelopeJson(eventsId: string, objectId: number, dt: string, dataJson: string): string {
-  return `{"event":{"dt":${JSON.stringify(dt)},"events_id":${JSON.stringify(eventsId)},"object_id":${objectId}},"data":${dataJson}}`;
+export function envelopeJson(eventType: string, objectId: number, dt: string, dataJson: string): string {
+  return `{"event":{"dt":${JSON.stringify(dt)},"events_id":${JSON.stringify(eventType)},"object_id":${objectId}},"data":${dataJson}}`;
 }
 
 /** Events about the same entity instance share a key; their deliveries start in acceptance order. */
-export function objectKey(eventsId: string, objectId: number): string {
-  const entity = findEvent(eventsId)?.entity ?? eventsId.split('.')[0];
+export function objectKey(eventType: string, objectId: number): string {
+  const entity = findEvent(eventType)?.entity ?? eventType.split('.')[0];
   return `${entity}:${objectId}`;
 }
 

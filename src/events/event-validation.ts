@@ -9,7 +9,7 @@ import { PostEventDto } from './dto/event.dto.js';
 
 /** An event that passed every check, ready to be stored. */
 export interface ValidEvent {
-  eventsId: string;
+  eventType: string;
   objectId: number;
   objectKey: string;
   dt: string;
@@ -25,7 +25,7 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new DomainError('VALIDATION_FAILED', 'An event must be a JSON object', [{ field: 'body', message: 'must be a JSON object' }]);
   }
-  let dto = plainlyValid(input as Record<string, unknown>);
+  let dto = validWithoutValidator(input as Record<string, unknown>);
   if (!dto) {
     // Only the top level: `data` is passed through as sent, its keys included.
     const dropped = droppedKeyProblems(input);
@@ -56,7 +56,7 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
   checkDataSize('data', dataJson, maxDataBytes);
 
   return {
-    eventsId: definition.id,
+    eventType: definition.id,
     objectId: dto.object_id,
     objectKey: objectKey(definition.id, dto.object_id),
     dt: dto.dt ?? isoWithOffset(now),
@@ -108,7 +108,7 @@ const PRINTABLE_KEY = /^[\x20-\x7e]{1,200}$/;
  * 1 to 200 characters, no other field); otherwise null, and class-validator judges it and
  * words the errors. Saves the class-transformer and class-validator work on the common case.
  */
-function plainlyValid(input: Record<string, unknown>): PostEventDto | null {
+function validWithoutValidator(input: Record<string, unknown>): PostEventDto | null {
   for (const key of Object.keys(input)) if (!POST_EVENT_FIELDS.has(key)) return null;
   const { event, object_id: objectId, data, dt, idempotency_key: key } = input;
   if (typeof event !== 'string' || findEvent(event) === undefined) return null;

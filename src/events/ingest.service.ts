@@ -56,7 +56,7 @@ export function requestHash(kind: 'event' | 'change', parts: readonly string[]):
 function eventRequestHash(event: ValidEvent, input: unknown): string | null {
   if (event.idempotencyKey === null) return null;
   const dt = (input as { dt?: unknown }).dt;
-  return requestHash('event', [event.eventsId, String(event.objectId), typeof dt === 'string' ? `dt:${dt}` : 'no dt', event.dataJson]);
+  return requestHash('event', [event.eventType, String(event.objectId), typeof dt === 'string' ? `dt:${dt}` : 'no dt', event.dataJson]);
 }
 
 function keyReused(key: string): DomainError {
@@ -85,7 +85,7 @@ const EVENT_COLUMNS = '(events_id, object_id, object_key, dt, data, idempotency_
 const EVENT_COLUMN_COUNT = 9;
 
 function eventValues(event: Submission, now: number): unknown[] {
-  return [event.eventsId, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.requestHash, event.apiKeyId, now];
+  return [event.eventType, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.requestHash, event.apiKeyId, now];
 }
 
 /** One row of DELIVERY_COLUMNS: a first attempt, due now, that holds back later ones on its object. */
@@ -241,7 +241,7 @@ export class IngestService {
     const fresh: { event: Submission; handlers: readonly HandlerEntity[] }[] = [];
     for (const event of events) {
       if (event.idempotencyKey === null || !replays.has(event.idempotencyKey)) {
-        fresh.push({ event, handlers: this.cache.lookup(event.eventsId, 'after') });
+        fresh.push({ event, handlers: this.cache.lookup(event.eventType, 'after') });
       }
     }
     const ids = fresh.length === 0 ? [] : this.sql.mysql ? await this.insertMysql(fresh, now) : await this.insertSqlite(fresh, now);
@@ -252,7 +252,7 @@ export class IngestService {
       const { handlers } = fresh[next]!;
       return {
         id: ids[next++]!,
-        event: event.eventsId,
+        event: event.eventType,
         object_id: event.objectId,
         dt: event.dt,
         idempotency_key: event.idempotencyKey,

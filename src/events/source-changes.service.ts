@@ -61,7 +61,7 @@ export class SourceChangesService {
       const dataJson = JSON.stringify(event.data);
       checkDataSize(`events[${index}].data`, dataJson, maxDataBytes, `the data of the derived event ${event.event}`);
       return {
-        eventsId: event.event,
+        eventType: event.event,
         objectId: event.objectId,
         objectKey: objectKey(event.event, event.objectId),
         dt: when,

@@ -8,7 +8,7 @@ export type LogStage = 'after' | 'before';
 export interface ExecutionLogRecord {
   deliveryId: number | null;
   eventId: number | null;
-  eventsId: string;
+  eventType: string;
   handlerId: number;
   handlerName: string;
   objectId: number;
@@ -52,7 +52,7 @@ export function logValues(log: ExecutionLogRecord): unknown[] {
   return [
     log.deliveryId,
     log.eventId,
-    log.eventsId,
+    log.eventType,
     log.handlerId,
     log.handlerName.slice(0, 200),
     log.objectId,
@@ -74,7 +74,7 @@ export function rowToLog(row: Record<string, unknown>): ExecutionLog {
     id: num(row.id),
     deliveryId: numOrNull(row.delivery_id),
     eventId: numOrNull(row.event_id),
-    eventsId: String(row.events_id),
+    eventType: String(row.events_id),
     handlerId: num(row.handler_id),
     handlerName: String(row.handler_name),
     objectId: num(row.object_id),

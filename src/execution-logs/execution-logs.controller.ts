@@ -10,7 +10,7 @@ import { DEFAULT_LOG_LIMIT, ExecutionLogDetailDto, ExecutionLogDto, ExecutionLog
 export function toLogQuery(query: ListExecutionLogsQueryDto, handlerId?: number): LogQuery {
   return {
     handlerId: handlerId ?? query.handler_id,
-    eventsId: query.event,
+    eventType: query.event,
     eventId: query.event_id,
     status: query.status,
     errorText: query.error,

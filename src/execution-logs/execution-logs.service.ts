@@ -8,7 +8,7 @@ import { CursorFilters, decodeCursor, encodeCursor } from './log-cursor.js';
 
 export interface LogQuery {
   handlerId?: number;
-  eventsId?: string;
+  eventType?: string;
   eventId?: number;
   status?: LogStatus;
   errorText?: string;
@@ -78,7 +78,7 @@ export class ExecutionLogsService {
       params.push(value);
     };
     if (query.handlerId !== undefined) add('handler_id = ?', query.handlerId);
-    if (query.eventsId !== undefined) add('events_id = ?', query.eventsId);
+    if (query.eventType !== undefined) add('events_id = ?', query.eventType);
     if (query.eventId !== undefined) add('event_id = ?', query.eventId);
     if (query.status !== undefined) add('status = ?', query.status);
     if (query.errorText !== undefined) add("LOWER(error) LIKE ? ESCAPE '!'", `%${escapeLike(query.errorText.toLowerCase())}%`);
@@ -177,7 +177,7 @@ export class ExecutionLogsService {
 
 /** The filters a cursor is bound to (see log-cursor.ts), normalised: a date is its epoch milliseconds. */
 function cursorFilters(query: LogQuery): CursorFilters {
-  return [query.handlerId, query.eventsId, query.eventId, query.status, query.errorText, query.from, query.to];
+  return [query.handlerId, query.eventType, query.eventId, query.status, query.errorText, query.from, query.to];
 }
 
 /** MariaDB's "Query execution was interrupted (max_statement_time exceeded)" (ER_STATEMENT_TIMEOUT, 1969). */

@@ -689,7 +689,7 @@ describe('console in Chromium [sqlite]', { skip }, () => {
       Array.from({ length: 120 }, (_, n) => ({
         deliveryId: null,
         eventId: null,
-        eventsId: 'clients.update',
+        eventType: 'clients.update',
         handlerId: HANDLER,
         handlerName: 'paged',
         objectId: n,

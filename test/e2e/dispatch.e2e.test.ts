@@ -320,7 +320,7 @@ forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,10
       Array.from({ length: 1205 }, () => ({
         deliveryId: null,
         eventId: null,
-        eventsId: 'clients.create',
+        eventType: 'clients.create',
         handlerId: 1,
         handlerName: 'old',
         objectId: 1,

@@ -25,7 +25,7 @@ function record(n: number, overrides: Partial<ExecutionLogRecord> = {}): Executi
   return {
     deliveryId: null,
     eventId: 1 + (n % 4),
-    eventsId: EVENTS[n % 2]!,
+    eventType: EVENTS[n % 2]!,
     handlerId: 1 + (n % 3),
     handlerName: `handler ${1 + (n % 3)}`,
     objectId: 1000 + n,

@@ -20,7 +20,7 @@ describe('validateEvent', () => {
   it('accepts a plain event and fills dt with now, in whole seconds', () => {
     const event = validateEvent({ event: 'clients.update', object_id: 12, data: { id: 12, name: 'Acme' } }, undefined, NOW, MAX_DATA);
     assert.deepEqual(event, {
-      eventsId: 'clients.update',
+      eventType: 'clients.update',
       objectId: 12,
       objectKey: 'client:12',
       dt: '2026-11-22T10:15:30+00:00',

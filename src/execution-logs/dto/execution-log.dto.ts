@@ -110,7 +110,7 @@ export class ExecutionLogDto {
       id: log.id,
       status: log.status,
       date: new Date(log.createdAt).toISOString(),
-      event: log.eventsId,
+      event: log.eventType,
       event_id: log.eventId,
       delivery_id: log.deliveryId,
       handler_id: log.handlerId,
