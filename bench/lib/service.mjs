@@ -11,6 +11,8 @@ import { request } from 'undici';
 import { freePort, ipc, sleep } from './util.mjs';
 
 const MAIN = resolve('dist/src/main.js');
+/** The compiled service to start: this checkout's, or another build's (bench/compare.mjs sets it per round). */
+const serviceMain = () => (process.env.BENCH_SERVICE_MAIN ? resolve(process.env.BENCH_SERVICE_MAIN) : MAIN);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
 /** A fresh database of the given kind: `sqlite`, or `mysql` on the server of `serverUrl`. */
@@ -85,7 +87,7 @@ export async function startService({ databaseUrl, key, env = {}, onSpawn }) {
   const port = await freePort();
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
   const workDir = mkdtempSync(join(tmpdir(), 'bench-service-'));
-  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
+  const child = spawn(process.execPath, [...nodeArgs, serviceMain()], {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
