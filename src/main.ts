@@ -6,7 +6,7 @@ import { createApp, shutDown } from './app.factory.js';
 import { ConfigError } from './config/environment.js';
 import { loadConfig } from './config/app-config.js';
 import { SqliteInUseError } from './database/sqlite-instance-lock.js';
-import { ScriptUserError } from './dispatcher/script-user.js';
+import { ScriptUserError } from './calls/script-user.js';
 
 // Start a full collection once the old generation is 1.5 times what survived the last one (V8 lets
 // small heaps reach 4 times): a busy dispatcher promotes short-lived objects at a high rate, and

@@ -27,7 +27,8 @@ async function undiciSender({ url, concurrency, headers, body }) {
 /** The dispatcher's own client: HttpExecutor, as the service's DI container builds it. */
 async function dispatcherClient({ url, concurrency, secret }) {
   const dist = (path) => import(pathToFileURL(resolve('dist/src', path)).href);
-  const { HttpExecutor } = await dist('dispatcher/http-executor.js');
+  // src/calls/ since the call was split into request and transport; src/dispatcher/ before (older commits).
+  const { HttpExecutor } = await dist('calls/http-executor.js').catch(() => dist('dispatcher/http-executor.js'));
   const { loadConfig } = await dist('config/app-config.js');
   const config = loadConfig({ DISPATCH_CONCURRENCY: String(concurrency), DATABASE_URL: 'sqlite::memory:' });
   let executor;

@@ -9,9 +9,10 @@ import { envelopeJson, isoWithOffset } from '../events/envelope.js';
 import { EventDefinition, sampleEnvelope } from '../events/event-catalog.js';
 import { ClaimedDelivery, DeliveryUpdate } from './delivery-queue.js';
 import { Outcome, OutcomeWriter } from './outcome-writer.js';
-import { CallResult, HttpExecutor } from './http-executor.js';
+import { CallResult, failedAs, failedCall } from '../calls/call-result.js';
+import { HttpExecutor } from '../calls/http-executor.js';
+import { ScriptExecutor } from '../calls/script-executor.js';
 import { RetryPolicy } from './retry-policy.js';
-import { ScriptExecutor } from './script-executor.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 
 /** The same id on every attempt of one delivery (Standard Webhooks `webhook-id`). */
@@ -65,7 +66,7 @@ export class DeliveryRunner {
     if (!handler || handler.status !== 'enabled') {
       called?.();
       const why = handler ? `handler is ${handler.status}` : 'handler was deleted';
-      return this.finish(owner, delivery, handler, body, attempt, trigger, skipResult(why), {
+      return this.finish(owner, delivery, handler, body, attempt, trigger, failedCall(why), {
         id: delivery.id,
         status: 'skipped',
         attempted: false,
@@ -122,7 +123,7 @@ export class DeliveryRunner {
     const result =
       handler.type === 'script'
         ? await this.scripts.run(handler, body, event.id, handler.timeoutMs)
-        : await this.http.callViaHttpService(handler, body, `msg_test_${randomBytes(8).toString('hex')}`);
+        : await this.http.call(handler, body, `msg_test_${randomBytes(8).toString('hex')}`);
     const record = { ...this.logRecord(null, null, event.id, envelope.event.object_id, handler.id, handler.name, body, 1, 'test', result), stage: handler.stage };
     const id = await this.logs.insert([record]);
     return { ...record, id };
@@ -180,11 +181,8 @@ export class DeliveryRunner {
    * handed back to the queue by the dispatcher, unchanged: another attempt follows.
    */
   private async logAbandoned(delivery: ClaimedDelivery, handler: HandlerEntity, body: string, attempt: number, trigger: LogTrigger, result: CallResult): Promise<void> {
-    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventType, delivery.objectId, handler.id, handler.name, body, attempt, trigger, {
-      ...result,
-      ok: false,
-      error: 'abandoned at shutdown; the delivery was handed back to the queue',
-    });
+    const abandoned = failedAs(result, 'abandoned at shutdown; the delivery was handed back to the queue');
+    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventType, delivery.objectId, handler.id, handler.name, body, attempt, trigger, abandoned);
     try {
       await this.logs.insert([record]);
     } catch (error) {
@@ -235,8 +233,4 @@ export class DeliveryRunner {
       createdAt: Date.now(),
     };
   }
-}
-
-function skipResult(error: string): CallResult {
-  return { ok: false, responseCode: null, responseBody: null, error, durationMs: 0, retryAfterMs: null, gone: false };
 }

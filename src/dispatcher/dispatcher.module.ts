@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { HttpModule } from '@nestjs/axios';
+import { CallsModule } from '../calls/calls.module.js';
 import { HandlersModule } from '../handlers/handlers.module.js';
 import { ExecutionLogsModule } from '../execution-logs/execution-logs.module.js';
 import { DeliveriesController } from './deliveries.controller.js';
@@ -7,18 +7,15 @@ import { DeliveriesService } from './deliveries.service.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { DispatcherService } from './dispatcher.service.js';
-import { HttpExecutor } from './http-executor.js';
 import { WorkSignal } from './work-signal.js';
 import { OutcomeWriter } from './outcome-writer.js';
-import { ScriptExecutor } from './script-executor.js';
-import { DecisionService } from './decision.service.js';
 import { EventRetentionService } from './event-retention.service.js';
 import { CacheManagerModule } from '../cache-manager/cache-manager.module.js';
 
 @Module({
-  imports: [HttpModule, HandlersModule, ExecutionLogsModule, CacheManagerModule],
+  imports: [CallsModule, HandlersModule, ExecutionLogsModule, CacheManagerModule],
   controllers: [DeliveriesController],
-  providers: [WorkSignal, DeliveryQueue, OutcomeWriter, HttpExecutor, ScriptExecutor, DeliveryRunner, DispatcherService, DeliveriesService, DecisionService, EventRetentionService],
-  exports: [WorkSignal, DispatcherService, DecisionService],
+  providers: [WorkSignal, DeliveryQueue, OutcomeWriter, DeliveryRunner, DispatcherService, DeliveriesService, EventRetentionService],
+  exports: [WorkSignal, DispatcherService],
 })
 export class DispatcherModule {}

@@ -16,21 +16,18 @@ import { IngestThrottlerGuard } from '../common/ingest-throttler.guard.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { idParam } from '../common/validation.js';
 import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
-import { AppConfig } from '../config/app-config.js';
 import { IngestService } from './ingest.service.js';
-import { batchEvents, validateEvent } from './event-validation.js';
-import { DecisionService } from '../dispatcher/decision.service.js';
-import { DecisionDto } from '../dispatcher/dto/decision.dto.js';
+import { batchEvents } from './event-validation.js';
 import { AcceptedEventDto, BatchResultDto, EventDetailDto, PostEventBatchDto, PostEventDto } from './dto/event.dto.js';
 
 // Request examples for Swagger UI "Try it out": each one is accepted as it is (test/e2e/openapi-examples.e2e.test.ts).
 // The event example carries no idempotency key on purpose: sent twice it stores two events. With
-// a fixed key the second try would silently answer the first event again.
-const EVENT_EXAMPLE = { event: 'clients.update', object_id: 12, data: { id: 12, name: 'My changed name' }, dt: '2026-11-22T10:15:30+00:00' };
+// a fixed key the second try would silently answer the first event again. The decide route
+// (src/decisions/decisions.controller.ts) asks about the same event.
+export const EVENT_EXAMPLE = { event: 'clients.update', object_id: 12, data: { id: 12, name: 'My changed name' }, dt: '2026-11-22T10:15:30+00:00' };
 const EVENT_EXAMPLES = {
   update: { summary: 'A client was renamed', description: 'No idempotency key: every send stores a new event. Add `idempotency_key` (or the Idempotency-Key header) to make a repeat answer the first event instead.', value: EVENT_EXAMPLE },
 };
-const DECIDE_EXAMPLES = { update: { summary: 'May this client be renamed?', value: EVENT_EXAMPLE } };
 const BATCH_EXAMPLES = {
   two: {
     summary: 'Two events in one request (no idempotency keys: every send stores them again)',
@@ -44,11 +41,7 @@ const TOO_LARGE = 'PAYLOAD_TOO_LARGE (body over BODY_LIMIT_BYTES), DATA_TOO_LARG
 @ApiTags('Events')
 @Controller('api/v1/events')
 export class EventsController {
-  constructor(
-    private readonly ingest: IngestService,
-    private readonly decisions: DecisionService,
-    private readonly config: AppConfig,
-  ) {}
+  constructor(private readonly ingest: IngestService) {}
 
   @Post()
   @HttpCode(202)
@@ -70,21 +63,6 @@ export class EventsController {
     const result = await this.ingest.accept(body, idempotencyKey, principal.keyId);
     if (result.replayed) void reply.header('idempotent-replayed', 'true');
     return result;
-  }
-
-  @Post('decide')
-  @HttpCode(200)
-  @Auth('events', 'admin')
-  @UseGuards(IngestThrottlerGuard)
-  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'RATE_LIMITED (INGEST_RATE_LIMIT per API key), with Retry-After' })
-  @ApiOperation({
-    summary: 'Ask before acting: run the before handlers of the event now, in priority order; answers allowed or not and the final data',
-  })
-  @ApiBody({ type: PostEventDto, examples: DECIDE_EXAMPLES })
-  @ApiOkResponse({ type: DecisionDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED, UNKNOWN_EVENT, DATA_INVALID, MALFORMED_JSON' })
-  async decide(@Body() body: Record<string, unknown>): Promise<DecisionDto> {
-    return this.decisions.decide(validateEvent(body, undefined, Date.now(), this.config.ingest.maxDataBytes));
   }
 
   @Post('batch')

@@ -11,8 +11,8 @@ import { CreateHandlerDto, HANDLER_LIMITS, ListHandlersQueryDto, UpdateHandlerDt
 import { HandlerEntity } from './handler.entity.js';
 import { assertValidHandler, RuleContext } from './handler-rules.js';
 import { MASK } from './handler-view.js';
-import { generateSigningSecret } from '../dispatcher/webhook-signer.js';
-import { resolveScriptUser, ScriptUser, scriptAccessProblem } from '../dispatcher/script-user.js';
+import { generateSigningSecret } from '../calls/webhook-signer.js';
+import { resolveScriptUser, ScriptUser, scriptAccessProblem } from '../calls/script-user.js';
 import { resolveScriptPath } from './script-path.js';
 
 @Injectable()

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readVerdict } from '../../src/dispatcher/decision.service.js';
+import { readVerdict } from '../../src/decisions/decision.service.js';
 
 describe('readVerdict (a before handler\'s 2xx answer)', () => {
   const cases: [string, string | null, unknown][] = [

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveScriptUser, scriptAccessProblem, ScriptUserError, scriptUserAtStart } from '../../src/dispatcher/script-user.js';
+import { resolveScriptUser, scriptAccessProblem, ScriptUserError, scriptUserAtStart } from '../../src/calls/script-user.js';
 
 describe('resolveScriptUser', () => {
   let dir: string;

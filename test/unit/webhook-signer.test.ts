@@ -8,7 +8,7 @@ import {
   isSigningSecret,
   sign,
   signatureHeaders,
-} from '../../src/dispatcher/webhook-signer.js';
+} from '../../src/calls/webhook-signer.js';
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 const secretOf = (bytes: number): string => 'whsec_' + randomBytes(bytes).toString('base64');

@@ -8,8 +8,9 @@ import { findEvent } from '../events/event-catalog.js';
 import { validateReplacementData } from '../events/entity-shapes.js';
 import { envelopeJson } from '../events/envelope.js';
 import { ValidEvent } from '../events/event-validation.js';
-import { CallResult, HttpExecutor } from './http-executor.js';
-import { ScriptExecutor } from './script-executor.js';
+import { CallResult, failedAs, failedCall } from '../calls/call-result.js';
+import { HttpExecutor } from '../calls/http-executor.js';
+import { ScriptExecutor } from '../calls/script-executor.js';
 import { DecisionCallDto, DecisionDto } from './dto/decision.dto.js';
 
 type Verdict = { kind: 'allow' } | { kind: 'modify'; data: Record<string, unknown> } | { kind: 'forbid'; reason: string } | { kind: 'fail'; error: string };
@@ -68,8 +69,8 @@ export class DecisionService {
       } else {
         const timeout = Math.min(handler.timeoutMs, remaining);
         result = await this.call(handler, body, event.eventType, timeout);
-        if (!result.ok && result.error?.startsWith('timeout') && timeout < handler.timeoutMs) {
-          result = { ...result, error: `cut by the decision budget (${this.config.decisions.budgetMs} ms) after ${timeout} ms` };
+        if (result.timedOut && timeout < handler.timeoutMs) {
+          result = failedAs(result, `cut by the decision budget (${this.config.decisions.budgetMs} ms) after ${timeout} ms`);
         }
       }
 
@@ -123,10 +124,6 @@ export class DecisionService {
 
   private call(handler: HandlerEntity, body: string, eventType: string, timeoutMs: number): Promise<CallResult> {
     if (handler.type === 'script') return this.scripts.run(handler, body, eventType, timeoutMs);
-    return this.http.callViaHttpService(handler, body, `msg_decide_${randomBytes(8).toString('hex')}`, timeoutMs);
+    return this.http.call(handler, body, `msg_decide_${randomBytes(8).toString('hex')}`, timeoutMs);
   }
-}
-
-function failedCall(error: string): CallResult {
-  return { ok: false, responseCode: null, responseBody: null, error, durationMs: 0, retryAfterMs: null, gone: false };
 }

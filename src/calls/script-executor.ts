@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
 import { resolveScriptPath } from '../handlers/script-path.js';
-import { CallResult } from './http-executor.js';
+import { ABANDONED, CallResult, failedCall, scriptCall, timeoutMessage } from './call-result.js';
 import { fdLink, killScriptProcesses } from './process-tree.js';
 import { ScriptUser, scriptUserAtStart } from './script-user.js';
 
@@ -54,22 +54,14 @@ export class ScriptExecutor {
 
   run(handler: HandlerEntity, body: string, eventType: string, timeoutMs = handler.timeoutMs, stop?: AbortSignal): Promise<CallResult> {
     const started = performance.now();
-    const failure = (error: string): CallResult => ({
-      ok: false,
-      responseCode: null,
-      responseBody: null,
-      error,
-      durationMs: performance.now() - started,
-      retryAfterMs: null,
-      gone: false,
-    });
-    if (!this.config.scripts.enabled) return Promise.resolve(failure('script handlers are disabled (SCRIPT_HANDLERS_ENABLED=false)'));
-    if (stop?.aborted) return Promise.resolve(failure('abandoned: the instance is shutting down'));
+    const failure = (error: string) => Promise.resolve(failedCall(error, performance.now() - started));
+    if (!this.config.scripts.enabled) return failure('script handlers are disabled (SCRIPT_HANDLERS_ENABLED=false)');
+    if (stop?.aborted) return failure(ABANDONED);
     let path: string;
     try {
       path = resolveScriptPath(this.config.scripts.dir, handler.task);
     } catch (error) {
-      return Promise.resolve(failure(error instanceof DomainError ? `${error.code}: ${error.message}` : String(error)));
+      return failure(error instanceof DomainError ? `${error.code}: ${error.message}` : String(error));
     }
 
     const cap = this.config.dispatch.responseBodyCapBytes;
@@ -102,23 +94,14 @@ export class ScriptExecutor {
       const closePipes = () => {
         for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
       };
-      const finish = (error: string | null) => {
+      const finish = (error: string | null, timedOut = false) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         clearTimeout(drainTimer);
         stop?.removeEventListener('abort', onAbort);
         closePipes();
-        resolve({
-          ok: error === null,
-          // The exit code stands where an HTTP answer has its status.
-          responseCode: spawnError || !exit ? null : exit.code,
-          responseBody: stdout.text(),
-          error,
-          durationMs: performance.now() - started,
-          retryAfterMs: null,
-          gone: false,
-        });
+        resolve(scriptCall(spawnError || !exit ? null : exit.code, stdout.text(), error, performance.now() - started, timedOut));
       };
       const outcome = (): string | null => {
         if (spawnError) return `could not start the script: ${spawnError.message}`;
@@ -127,14 +110,14 @@ export class ScriptExecutor {
         if (exit.code !== 0) return `exit code ${exit.code}${stderr.text() ? `: ${stderr.text().trim().slice(0, 500)}` : ''}`;
         return null;
       };
-      const cut = (error: string) => {
+      const cut = (error: string, timedOut = false) => {
         if (done) return;
         killAll();
-        finish(error);
+        finish(error, timedOut);
       };
 
-      const timer = setTimeout(() => cut(`timeout after ${timeoutMs} ms (the script and everything it started killed)`), timeoutMs);
-      const onAbort = () => cut('abandoned: the instance is shutting down');
+      const timer = setTimeout(() => cut(`${timeoutMessage(timeoutMs)} (the script and everything it started killed)`, true), timeoutMs);
+      const onAbort = () => cut(ABANDONED);
       stop?.addEventListener('abort', onAbort, { once: true });
       child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
       child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));

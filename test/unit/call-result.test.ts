@@ -1,0 +1,147 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import {
+  ABANDONED,
+  abandonedCall,
+  answeredCall,
+  CallResult,
+  failedAs,
+  failedCall,
+  networkFailure,
+  refusedCall,
+  scriptCall,
+  timedOutCall,
+} from '../../src/calls/call-result.js';
+import { ForbiddenTargetError } from '../../src/calls/outbound-lookup.js';
+
+/** Every field but the duration, which each case passes in. */
+const noAnswer = { ok: false, responseCode: null, responseBody: null, retryAfterMs: null, gone: false, timedOut: false };
+
+describe('answeredCall (an HTTP answer)', () => {
+  it('counts a 2xx as a success and keeps the answer', () => {
+    assert.deepEqual(answeredCall(200, '{"ok":true}', undefined, 12.5), {
+      ok: true, responseCode: 200, responseBody: '{"ok":true}', error: null, durationMs: 12.5, retryAfterMs: null, gone: false, timedOut: false,
+    });
+    assert.equal(answeredCall(204, '', undefined, 1).ok, true);
+    assert.equal(answeredCall(299, '', undefined, 1).ok, true);
+  });
+
+  it('fails a redirect, saying it was not followed', () => {
+    const result = answeredCall(302, '', undefined, 3);
+    assert.equal(result.ok, false);
+    assert.equal(result.responseCode, 302);
+    assert.equal(result.error, 'redirect (302) not followed');
+  });
+
+  it('fails any other status with the status, keeping what the receiver said', () => {
+    const result = answeredCall(500, 'database down', undefined, 3);
+    assert.equal(result.ok, false);
+    assert.equal(result.error, 'receiver answered 500');
+    assert.equal(result.responseBody, 'database down');
+    assert.equal(answeredCall(199, '', undefined, 1).error, 'receiver answered 199');
+  });
+
+  it('marks a 410 as gone: the receiver wants no more calls', () => {
+    assert.equal(answeredCall(410, '', undefined, 1).gone, true);
+    assert.equal(answeredCall(404, '', undefined, 1).gone, false);
+  });
+
+  it('reads Retry-After on a 429 and a 503 only', () => {
+    assert.equal(answeredCall(429, '', '2', 1).retryAfterMs, 2000);
+    assert.equal(answeredCall(503, '', '120', 1).retryAfterMs, 120_000);
+    const inTenSeconds = new Date(Date.now() + 10_000).toUTCString();
+    const wait = answeredCall(503, '', inTenSeconds, 1).retryAfterMs!;
+    assert.ok(wait > 8_000 && wait <= 10_000, `waits ${wait} ms`);
+    assert.equal(answeredCall(429, '', undefined, 1).retryAfterMs, null);
+    assert.equal(answeredCall(429, '', 'soon', 1).retryAfterMs, null);
+    assert.equal(answeredCall(500, '', '2', 1).retryAfterMs, null);
+  });
+});
+
+describe('scriptCall (a script that ran)', () => {
+  it('is a success without an error, the exit code where the status would be and the output as the answer', () => {
+    assert.deepEqual(scriptCall(0, 'done\n', null, 40), {
+      ok: true, responseCode: 0, responseBody: 'done\n', error: null, durationMs: 40, retryAfterMs: null, gone: false, timedOut: false,
+    });
+  });
+
+  it('is a failure with its error, keeping what the script wrote', () => {
+    const result = scriptCall(3, 'half', 'exit code 3: disk full', 40);
+    assert.equal(result.ok, false);
+    assert.equal(result.responseCode, 3);
+    assert.equal(result.responseBody, 'half');
+    assert.equal(result.error, 'exit code 3: disk full');
+    assert.equal(result.timedOut, false);
+  });
+
+  it('says when it was cut at its timeout (no exit code: it was killed)', () => {
+    const result = scriptCall(null, 'partial', 'timeout after 300 ms (the script and everything it started killed)', 301, true);
+    assert.equal(result.ok, false);
+    assert.equal(result.responseCode, null);
+    assert.equal(result.timedOut, true);
+  });
+});
+
+describe('calls without an answer', () => {
+  it('failedCall: the error alone, no time spent unless given', () => {
+    assert.deepEqual(failedCall('script handlers are disabled (SCRIPT_HANDLERS_ENABLED=false)'), {
+      ...noAnswer, error: 'script handlers are disabled (SCRIPT_HANDLERS_ENABLED=false)', durationMs: 0,
+    });
+    assert.equal(failedCall('x', 7).durationMs, 7);
+  });
+
+  it('timedOutCall: the timeout in the error, and marked as timed out', () => {
+    assert.deepEqual(timedOutCall(300, 300.4), { ...noAnswer, error: 'timeout after 300 ms', durationMs: 300.4, timedOut: true });
+  });
+
+  it('abandonedCall: the instance is shutting down', () => {
+    assert.deepEqual(abandonedCall(5), { ...noAnswer, error: ABANDONED, durationMs: 5 });
+    assert.equal(ABANDONED, 'abandoned: the instance is shutting down');
+  });
+
+  it('refusedCall: the address and why the outbound policy refuses it', () => {
+    assert.deepEqual(refusedCall('169.254.169.254', 'a denied network (OUTBOUND_DENY_NETWORKS)', 0.2), {
+      ...noAnswer, error: '169.254.169.254 may not be called: a denied network (OUTBOUND_DENY_NETWORKS)', durationMs: 0.2,
+    });
+  });
+});
+
+describe('networkFailure', () => {
+  const withCode = (code: string, message = 'raw text') => Object.assign(new Error(message), { code });
+
+  it('words the common network errors plainly', () => {
+    assert.equal(networkFailure(withCode('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9'), 2).error, 'connection refused');
+    assert.equal(networkFailure(withCode('ENOTFOUND'), 2).error, 'host name not found');
+    assert.equal(networkFailure(withCode('ERR_TLS_CERT_ALTNAME_INVALID'), 2).error, 'TLS certificate does not match the host');
+  });
+
+  it('keeps the code of any other error beside its message', () => {
+    assert.equal(networkFailure(withCode('UND_ERR_SOCKET', 'other side closed'), 2).error, 'UND_ERR_SOCKET: other side closed');
+    assert.equal(networkFailure(new Error('something odd'), 2).error, 'something odd');
+  });
+
+  it('passes on the outbound policy\'s refusal at connect time, itself or as the cause', () => {
+    const refusal = new ForbiddenTargetError('metadata.attacker.test', '169.254.169.254', 'a denied network (OUTBOUND_DENY_NETWORKS)');
+    const expected = 'metadata.attacker.test resolves to 169.254.169.254, which handlers may not call: a denied network (OUTBOUND_DENY_NETWORKS)';
+    assert.equal(networkFailure(refusal, 1).error, expected);
+    assert.equal(networkFailure(Object.assign(new Error('connect failed'), { code: 'UND_ERR_CONNECT', cause: refusal }), 1).error, expected);
+  });
+
+  it('is a failure with no answer and the time spent', () => {
+    const result = networkFailure(withCode('ECONNRESET'), 9);
+    assert.deepEqual(result, { ...noAnswer, error: 'connection reset by the receiver', durationMs: 9 });
+  });
+});
+
+describe('failedAs', () => {
+  it('counts a call as failed for another reason, keeping what it answered', () => {
+    const answered: CallResult = answeredCall(200, 'late', undefined, 900);
+    assert.deepEqual(failedAs(answered, 'abandoned at shutdown; the delivery was handed back to the queue'), {
+      ...answered, ok: false, error: 'abandoned at shutdown; the delivery was handed back to the queue',
+    });
+    const cut = failedAs(timedOutCall(150, 151), 'cut by the decision budget (150 ms) after 150 ms');
+    assert.equal(cut.error, 'cut by the decision budget (150 ms) after 150 ms');
+    assert.equal(cut.timedOut, true);
+  });
+});
