@@ -31,6 +31,7 @@ export interface StoredEvent {
 /** Column order of an insert; `eventValues` lists the values in the same order. */
 const EVENT_COLUMNS = ['events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'request_hash', 'api_key_id', 'accepted_at'];
 const INSERT = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES `;
+const INSERT_ONE = INSERT + placeholders(1, EVENT_COLUMNS.length);
 
 function eventValues(event: NewEvent, now: number): unknown[] {
   return [event.eventType, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.requestHash, event.apiKeyId, now];
@@ -51,7 +52,7 @@ export class EventStore {
 
   /** Inserts the events inside the caller's SQLite transaction (DirectSql.transactionSqlite); answers their ids in order. */
   insertSqlite(events: readonly NewEvent[], now: number): number[] {
-    const insert = this.sql.statement(INSERT + placeholders(1, EVENT_COLUMNS.length));
+    const insert = this.sql.statement(INSERT_ONE);
     return events.map((event) => Number(insert.run(...eventValues(event, now)).lastInsertRowid));
   }
 
@@ -64,7 +65,7 @@ export class EventStore {
       return events.map((_event, index) => header.insertId + index * allocation.step);
     }
     const ids: number[] = [];
-    for (const event of events) ids.push((await session.write(INSERT + placeholders(1, EVENT_COLUMNS.length), eventValues(event, now))).insertId);
+    for (const event of events) ids.push((await session.write(INSERT_ONE, eventValues(event, now))).insertId);
     return ids;
   }
 

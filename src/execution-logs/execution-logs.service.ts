@@ -43,6 +43,7 @@ const LIST_COLUMNS =
 function logInsert(rows: number): string {
   return `INSERT INTO execution_logs (${LOG_COLUMNS.join(', ')}) VALUES ${placeholders(rows, LOG_COLUMNS.length)}`;
 }
+const INSERT_ONE_LOG = logInsert(1);
 
 /**
  * The owner of `execution_logs`: the one insert path (on its own, or inside the transaction
@@ -64,7 +65,7 @@ export class ExecutionLogsService {
 
   /** Writes log rows inside the caller's SQLite transaction (DirectSql.transactionSqlite), one prepared row at a time. Answers the last new id. */
   insertSqlite(records: readonly ExecutionLogRecord[]): number {
-    const insert = this.sql.statement(logInsert(1));
+    const insert = this.sql.statement(INSERT_ONE_LOG);
     let id = 0;
     for (const record of records) id = Number(insert.run(...logValues(record)).lastInsertRowid);
     return id;

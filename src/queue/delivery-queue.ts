@@ -56,6 +56,7 @@ const SQLITE_HANDLER_STATE = `${HANDLER_STATE} (SELECT value FROM json_each(?))`
 /** Column order of an enqueue; `plannedValues` lists the values in the same order. */
 const ENQUEUE_COLUMNS = ['event_id', 'handler_id', 'seq', 'object_key', 'status', 'holds_order', 'attempts', 'manual', 'next_attempt_at', 'created_at', 'updated_at'];
 const ENQUEUE = `INSERT INTO deliveries (${ENQUEUE_COLUMNS.join(', ')}) VALUES `;
+const ENQUEUE_ONE = ENQUEUE + placeholders(1, ENQUEUE_COLUMNS.length);
 
 const MYSQL_DEADLOCK = 1213;
 
@@ -82,7 +83,7 @@ export class DeliveryQueue {
 
   /** Enqueue: the deliveries planned for new events, each due now and holding its object's order. SQLite, inside the caller's transaction. */
   enqueueSqlite(planned: readonly PlannedDelivery[], now: number): void {
-    const insert = this.sql.statement(ENQUEUE + placeholders(1, ENQUEUE_COLUMNS.length));
+    const insert = this.sql.statement(ENQUEUE_ONE);
     for (const delivery of planned) insert.run(...plannedValues(delivery, now));
   }
 
