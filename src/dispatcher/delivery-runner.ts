@@ -19,7 +19,7 @@ export function webhookId(delivery: Pick<ClaimedDelivery, 'id'>): string {
 
 /**
  * Makes the call of one claimed delivery and decides its outcome: the log row, the delivery's
- * next state (success, a retry when, or failed), the handler's failure streak, and whether the
+ * next state (succeeded, a retry and when, or failed), the handler's failure streak, and whether the
  * handler is to be disabled. The dispatcher has the outcome written (OutcomeWriter).
  */
 @Injectable()
