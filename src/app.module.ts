@@ -15,6 +15,7 @@ import { HandlersModule } from './handlers/handlers.module.js';
 import { HealthModule } from './health/health.module.js';
 import { DispatcherModule } from './dispatcher/dispatcher.module.js';
 import { ExecutionLogsModule } from './execution-logs/execution-logs.module.js';
+import { RetentionModule } from './retention/retention.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { MetricsControllerModule } from './metrics/metrics-controller.module.js';
 import { EmptyRouteModule } from './bench/empty-route.module.js';
@@ -50,6 +51,7 @@ export class AppModule {
         DecisionsModule,
         DispatcherModule,
         ExecutionLogsModule,
+        RetentionModule,
         MetricsControllerModule,
         HealthModule,
         ...(config.bench.emptyRoute ? [EmptyRouteModule] : []),

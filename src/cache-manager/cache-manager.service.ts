@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { CronJob } from 'cron';
 import { DataSource, In, LessThan, MoreThan } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
+import { startCronJob } from '../common/cron-job.js';
 import { HandlerEntity, HandlerStage } from '../handlers/handler.entity.js';
 import { HandlerChangeEntity } from './handler-change.entity.js';
 import { ChangeFeedCursor } from './change-feed-cursor.js';
@@ -47,12 +47,9 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
 
   async onApplicationBootstrap(): Promise<void> {
     await this.refresh();
-    const job = CronJob.from({
-      cronTime: this.config.cache.refreshCron,
-      onTick: () => void this.refresh().catch((error: Error) => this.logger.error(`Scheduled refresh failed: ${error.message}`)),
-    });
-    this.scheduler.addCronJob(REFRESH_JOB, job);
-    job.start();
+    startCronJob(this.scheduler, REFRESH_JOB, this.config.cache.refreshCron, () => this.refresh(), (error) =>
+      this.logger.error(`Scheduled refresh failed: ${error.message}`),
+    );
     this.syncTimer = setInterval(
       () => void this.sync().catch((error: Error) => this.logger.warn(`Cache sync failed: ${error.message}`)),
       this.config.cache.syncIntervalMs,
@@ -63,7 +60,6 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
   onApplicationShutdown(): void {
     if (this.syncTimer) clearInterval(this.syncTimer);
     this.syncTimer = null;
-    if (this.scheduler.doesExist('cron', REFRESH_JOB)) this.scheduler.deleteCronJob(REFRESH_JOB);
   }
 
   /** Enabled handlers for an event and stage, in run order. O(1) in the number of handlers. */

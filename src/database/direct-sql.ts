@@ -8,6 +8,8 @@ import { isMysql } from './sql.js';
 
 export type Row = Record<string, unknown>;
 
+type DedicatedSession = MysqlSession & { close(): void; destroy(): void };
+
 /** A connection of the MySQL pool with promise-returning calls. */
 export interface MysqlSession {
   /** Rows of a SELECT, or the result header of a write. */
@@ -32,6 +34,9 @@ export class DirectSql implements OnApplicationShutdown {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   private sqliteTransaction: ((work: () => unknown) => unknown) | null = null;
   private readonly dedicated = new Set<PoolConnection>();
+  /** The READ COMMITTED connections not in use (transactionReadCommitted). */
+  private readCommitted: DedicatedSession[] = [];
+  private closed = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -86,42 +91,59 @@ export class DirectSql implements OnApplicationShutdown {
     return { query: run, write: (sql, params) => run<ResultSetHeader>(sql, params) };
   }
 
-  /** Runs `work` in one transaction on a pooled connection; rolls back if it throws. */
+  /** Runs `work` in one transaction on a pooled connection (the server's isolation level). */
   async transactionMysql<T>(work: (session: MysqlSession) => Promise<T>): Promise<T> {
-    const connection = await this.take();
-    const session = this.session(connection);
-    try {
-      await session.query('START TRANSACTION');
-      const result = await work(session);
-      await session.query('COMMIT');
-      return result;
-    } catch (error) {
-      await session.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      connection.release();
-    }
-  }
-
-  /** One statement on any pooled connection. */
-  async queryMysql<T = Row[]>(sql: string, params: readonly unknown[] = []): Promise<T> {
-    const connection = await this.take();
-    try {
-      return await this.session(connection).query<T>(sql, params);
-    } finally {
-      connection.release();
-    }
+    return this.onPooledConnection((session) => inTransaction(session, work));
   }
 
   /**
-   * A connection kept out of the pool for one purpose (the claim connection), prepared by
-   * `setup` once. `close` gives it back; after an error, drop it and take a new one.
+   * Runs `work` in one transaction at READ COMMITTED, on connections kept out of the pool and
+   * set to that level once (claims and outcome writes: they take no gap locks that would hold
+   * up ingest, and pay no round trip to set the level). A connection that broke is dropped;
+   * after an ordinary error (a bad row) it is kept.
    */
-  async dedicatedMysql(setup: string[]): Promise<MysqlSession & { close(): void; destroy(): void }> {
+  async transactionReadCommitted<T>(work: (session: MysqlSession) => Promise<T>): Promise<T> {
+    const connection = this.readCommitted.pop() ?? (await this.dedicatedMysql(['SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED']));
+    let broken = false;
+    try {
+      return await inTransaction(connection, work);
+    } catch (error) {
+      broken = Boolean((error as { fatal?: boolean }).fatal);
+      throw error;
+    } finally {
+      if (broken) connection.destroy();
+      else if (this.closed) connection.close();
+      else this.readCommitted.push(connection);
+    }
+  }
+
+  /** One statement on any pooled connection, outside a transaction. */
+  async queryMysql<T = Row[]>(sql: string, params: readonly unknown[] = []): Promise<T> {
+    return this.onPooledConnection((session) => session.query<T>(sql, params));
+  }
+
+  /** Runs `work` on a connection of the pool, given back afterwards. */
+  async onPooledConnection<T>(work: (session: MysqlSession) => Promise<T>): Promise<T> {
+    const connection = await this.take();
+    try {
+      return await work(this.session(connection));
+    } finally {
+      connection.release();
+    }
+  }
+
+  /** A connection kept out of the pool, prepared by `setup` once. `close` gives it back; after an error, `destroy` drops it. */
+  private async dedicatedMysql(setup: string[]): Promise<DedicatedSession> {
     const connection = await this.take();
     this.dedicated.add(connection);
     const session = this.session(connection);
-    for (const statement of setup) await session.query(statement);
+    try {
+      for (const statement of setup) await session.query(statement);
+    } catch (error) {
+      this.dedicated.delete(connection);
+      connection.destroy();
+      throw error;
+    }
     return {
       ...session,
       close: () => {
@@ -134,8 +156,26 @@ export class DirectSql implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
+    this.closed = true;
+    this.readCommitted = [];
     for (const connection of this.dedicated) connection.release();
     this.dedicated.clear();
+  }
+}
+
+/**
+ * The one transaction wrapper of the MySQL/MariaDB paths: START TRANSACTION, `work`, COMMIT;
+ * ROLLBACK and the error again if anything fails.
+ */
+async function inTransaction<T>(session: MysqlSession, work: (session: MysqlSession) => Promise<T>): Promise<T> {
+  try {
+    await session.query('START TRANSACTION');
+    const result = await work(session);
+    await session.query('COMMIT');
+    return result;
+  } catch (error) {
+    await session.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
 }
 

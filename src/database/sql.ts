@@ -11,13 +11,7 @@ export function isMysql(source: DataSource | EntityManager): boolean {
   return type === 'mysql' || type === 'mariadb';
 }
 
-/** The id of the row a single-row INSERT created (mysql2 result header, or better-sqlite3 lastInsertRowid). */
-export function insertedId(raw: unknown): number {
-  if (raw !== null && typeof raw === 'object' && 'insertId' in raw) return Number((raw as { insertId: number }).insertId);
-  return Number(raw);
-}
-
-/** `(?, ?, ?), (?, ?, ?)` for a multi-row INSERT of `rows` rows of `columns` values each. */
+/** `(?, ?, ?), (?, ?, ?)` for a multi-row INSERT of `rows` rows of `columns` values each; `placeholders(1, n)` is the list of an `IN`. */
 export function placeholders(rows: number, columns: number): string {
   const row = `(${new Array(columns).fill('?').join(', ')})`;
   return new Array(rows).fill(row).join(', ');
@@ -30,4 +24,14 @@ export function num(value: unknown): number {
 
 export function numOrNull(value: unknown): number | null {
   return value === null || value === undefined ? null : num(value);
+}
+
+/** Runs one write through TypeORM (outside the hot path) and answers how many rows it changed. */
+export async function changedRows(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    return (await runner.query(sql, [...params], true)).affected ?? 0;
+  } finally {
+    await runner.release();
+  }
 }

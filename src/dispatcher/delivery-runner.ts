@@ -2,18 +2,16 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AppConfig } from '../config/app-config.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
-import { HandlersService } from '../handlers/handlers.service.js';
 import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
 import { ExecutionLog, ExecutionLogRecord, LogTrigger } from '../execution-logs/execution-log.js';
 import { envelopeJson, isoWithOffset } from '../events/envelope.js';
 import { EventDefinition, sampleEnvelope } from '../events/event-catalog.js';
-import { ClaimedDelivery, DeliveryUpdate } from './delivery-queue.js';
-import { Outcome, OutcomeWriter } from './outcome-writer.js';
+import { ClaimedDelivery, DeliveryUpdate } from '../queue/delivery.js';
+import { Outcome } from './outcome-writer.js';
 import { CallResult, failedAs, failedCall } from '../calls/call-result.js';
 import { HttpExecutor } from '../calls/http-executor.js';
 import { ScriptExecutor } from '../calls/script-executor.js';
 import { RetryPolicy } from './retry-policy.js';
-import { MetricsService } from '../metrics/metrics.service.js';
 
 /** The same id on every attempt of one delivery (Standard Webhooks `webhook-id`). */
 export function webhookId(delivery: Pick<ClaimedDelivery, 'id'>): string {
@@ -21,76 +19,55 @@ export function webhookId(delivery: Pick<ClaimedDelivery, 'id'>): string {
 }
 
 /**
- * Runs one claimed delivery: calls the handler, then records the call (execution log), the
- * delivery's next state and the handler's failure streak in one transaction.
+ * Makes the call of one claimed delivery and decides its outcome: the log row, the delivery's
+ * next state (succeeded, a retry and when, or failed), the handler's failure streak, and whether the
+ * handler is to be disabled. The dispatcher has the outcome written (OutcomeWriter).
  */
 @Injectable()
 export class DeliveryRunner {
   private readonly logger = new Logger('Dispatch');
   private readonly retries: RetryPolicy;
-  /** One log line per delivery outcome is written at `log` level; building it costs, so only when that level is on. */
-  private readonly logOutcomes: boolean;
 
   constructor(
-    private readonly outcomes: OutcomeWriter,
     private readonly http: HttpExecutor,
     private readonly scripts: ScriptExecutor,
-    private readonly metrics: MetricsService,
     private readonly logs: ExecutionLogsService,
-    private readonly handlers: HandlersService,
     private readonly config: AppConfig,
   ) {
     this.retries = new RetryPolicy(config.dispatch.retryScheduleMs);
-    this.logOutcomes = config.log.level !== 'error' && config.log.level !== 'warn';
   }
 
   /**
-   * `stop` aborts the call when the instance shuts down; the delivery has then been handed
-   * back to the queue, so only the call is recorded here: a log row saying it was abandoned.
-   * `called` runs as soon as the call itself is over, before its outcome is written. With `chain`, the next delivery of the
-   * event is claimed for `owner` when this first attempt's outcome is written, and returned.
+   * Answers once the call is over. `stop` aborts the call when the instance shuts down; the
+   * delivery has then been handed back to the queue, so there is no outcome (null), only the
+   * call is recorded here: a log row saying it was abandoned.
    */
-  async run(
-    owner: string,
-    delivery: ClaimedDelivery,
-    handler: HandlerEntity | undefined,
-    stop?: AbortSignal,
-    called?: () => void,
-    chain = false,
-  ): Promise<ClaimedDelivery | null> {
-    const successor = chain && delivery.blocking ? delivery : undefined;
+  async run(delivery: ClaimedDelivery, handler: HandlerEntity | undefined, stop?: AbortSignal): Promise<Outcome | null> {
     const body = envelopeJson(delivery.eventType, delivery.objectId, delivery.dt, delivery.dataJson);
     const trigger: LogTrigger = delivery.manual ? 'manual' : 'auto';
     const attempt = delivery.attempts + 1;
 
     if (!handler || handler.status !== 'enabled') {
-      called?.();
       const why = handler ? `handler is ${handler.status}` : 'handler was deleted';
-      return this.finish(owner, delivery, handler, body, attempt, trigger, failedCall(why), {
-        id: delivery.id,
+      return this.outcome(delivery, handler, body, attempt, trigger, failedCall(why), {
         status: 'skipped',
         attempted: false,
         nextAttemptAt: Date.now(),
         manual: delivery.manual,
         responseCode: null,
         error: `skipped: ${why}`,
-      }, successor);
+      });
     }
 
     // Stopping before the call: nothing is sent, so nothing is logged; the delivery is handed back.
-    if (stop?.aborted) {
-      called?.();
-      return null;
-    }
+    if (stop?.aborted) return null;
     const result = await this.execute(handler, body, webhookId(delivery), delivery.eventType, stop);
-    called?.();
     if (stop?.aborted) {
       await this.logAbandoned(delivery, handler, body, attempt, trigger, result);
       return null;
     }
     const now = Date.now();
     let update: DeliveryUpdate = {
-      id: delivery.id,
       status: 'succeeded',
       attempted: true,
       nextAttemptAt: now,
@@ -103,17 +80,12 @@ export class DeliveryRunner {
       const wait = result.retryAfterMs ?? this.retries.delayMs(attempt);
       update = { ...update, status: retry ? 'pending' : 'failed', nextAttemptAt: retry ? now + wait : now };
     }
-    const next = await this.finish(owner, delivery, handler, body, attempt, trigger, result, update, successor);
-
-    if (result.gone) {
-      await this.disable(handler, `Receiver answered 410 Gone on ${new Date(now).toISOString()}`);
-    } else if (!result.ok && this.failingTooLong(handler, now)) {
-      await this.disable(
-        handler,
-        `Failing without a success since ${new Date(handler.failingSince!).toISOString()} (longer than AUTO_DISABLE_AFTER)`,
-      );
+    const outcome = this.outcome(delivery, handler, body, attempt, trigger, result, update);
+    if (result.gone) outcome.disableReason = `Receiver answered 410 Gone on ${new Date(now).toISOString()}`;
+    else if (!result.ok && this.failingTooLong(handler, now)) {
+      outcome.disableReason = `Failing without a success since ${new Date(handler.failingSince!).toISOString()} (longer than AUTO_DISABLE_AFTER)`;
     }
-    return next;
+    return outcome;
   }
 
   /** Sends the sample payload of the handler's event now, outside the queue; returns the log row. */
@@ -134,8 +106,7 @@ export class DeliveryRunner {
     return this.http.call(handler, body, messageId, handler.timeoutMs, stop);
   }
 
-  private async finish(
-    owner: string,
+  private outcome(
     delivery: ClaimedDelivery,
     handler: HandlerEntity | undefined,
     body: string,
@@ -143,36 +114,16 @@ export class DeliveryRunner {
     trigger: LogTrigger,
     result: CallResult,
     update: DeliveryUpdate,
-    chain?: ClaimedDelivery,
-  ): Promise<ClaimedDelivery | null> {
-    const now = Date.now();
-    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventType, delivery.objectId, delivery.handlerId, handler?.name ?? '(deleted)', body, attempt, trigger, result);
-    if (update.status === 'skipped') record.status = 'skipped';
+  ): Outcome {
+    const log = this.logRecord(delivery.id, delivery.eventId, delivery.eventType, delivery.objectId, delivery.handlerId, handler?.name ?? '(deleted)', body, attempt, trigger, result);
+    if (update.status === 'skipped') log.status = 'skipped';
     // The failure streak drives automatic disabling; touch the handler row only when it changes.
     let streak: Outcome['streak'];
     if (handler && update.status !== 'skipped') {
       if (result.ok && handler.failingSince !== null) streak = { handlerId: handler.id, failingSince: null };
-      if (!result.ok && handler.failingSince === null) streak = { handlerId: handler.id, failingSince: now };
+      if (!result.ok && handler.failingSince === null) streak = { handlerId: handler.id, failingSince: Date.now() };
     }
-    const next = await this.outcomes.record({ owner, log: record, update, streak, chain });
-    this.metrics.countDelivery(update.status === 'pending' ? 'retry' : update.status, result.durationMs);
-    if (update.status !== 'failed' && !this.logOutcomes) return next;
-    // One line per delivery outcome; the handler's own answer and headers never go in it.
-    const fields = {
-      delivery_id: delivery.id,
-      event_id: delivery.eventId,
-      event: delivery.eventType,
-      object_id: delivery.objectId,
-      handler_id: delivery.handlerId,
-      attempt,
-      outcome: update.status === 'pending' ? 'retry' : update.status,
-      response_code: result.responseCode,
-      duration_ms: Math.round(result.durationMs),
-      error: result.error,
-    };
-    if (update.status === 'failed') this.logger.warn('delivery failed', fields);
-    else this.logger.log(`delivery ${fields.outcome}`, fields);
-    return next;
+    return { log, update, streak };
   }
 
   /**
@@ -193,12 +144,6 @@ export class DeliveryRunner {
   private failingTooLong(handler: HandlerEntity, now: number): boolean {
     const limit = this.config.dispatch.autoDisableAfterMs;
     return limit > 0 && handler.failingSince !== null && now - handler.failingSince >= limit;
-  }
-
-  private async disable(handler: HandlerEntity, reason: string): Promise<void> {
-    if (await this.handlers.disableAutomatically(handler.id, reason)) {
-      this.logger.warn(`Handler ${handler.id} "${handler.name}" disabled: ${reason}`);
-    }
   }
 
   private logRecord(
@@ -234,3 +179,4 @@ export class DeliveryRunner {
     };
   }
 }
+

@@ -7,9 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
-import { ClaimedDelivery, DeliveryQueue } from './delivery-queue.js';
+import { DeliveryQueue } from '../queue/delivery-queue.js';
+import { ClaimedDelivery } from '../queue/delivery.js';
+import { WorkSignal } from '../queue/work-signal.js';
 import { DeliveryRunner } from './delivery-runner.js';
-import { WorkSignal } from './work-signal.js';
+import { Outcome, OutcomeWriter } from './outcome-writer.js';
 
 interface Claimed {
   delivery: ClaimedDelivery;
@@ -23,11 +25,13 @@ interface Claimed {
  * them, and hands back the deliveries of workers whose lease ran out.
  *
  * Claims run ahead of the calls: up to one more round of deliveries waits here, claimed, so a
- * slot that frees starts its next call at once instead of after a claim's round trips. A slot
- * frees when its call ends; the outcome is written meanwhile, together with the other calls
- * that ended (OutcomeWriter). That write also claims, for this worker, the next delivery of the
- * same event (the next handler in run order), which joins the waiting ones; other deliveries
- * on the same object become claimable when the write commits.
+ * slot that frees starts its next call at once instead of after a claim's round trips.
+ *
+ * One delivery (`deliver`): the runner makes the call and answers its outcome; the slot frees;
+ * the outcome is written (OutcomeWriter, together with the other calls that ended meanwhile),
+ * and that write's finish-and-claim-next step (DeliveryQueue) claims for this worker the next
+ * delivery of the same event (the next handler in run order), which joins the waiting ones.
+ * Other deliveries on the same object become claimable when the write commits.
  */
 @Injectable()
 export class DispatcherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -35,7 +39,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private running = false;
   private claiming = false;
-  private again = false;
+  /** A wake came while a claim was in progress: look again when it ends. */
+  private wokenWhileClaiming = false;
   /** Claimed, not started yet; oldest first. */
   private ready: Claimed[] = [];
   /** Started and not yet recorded: the call, then the write of its outcome. */
@@ -54,6 +59,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     private readonly dataSource: DataSource,
     private readonly queue: DeliveryQueue,
     private readonly runner: DeliveryRunner,
+    private readonly outcomes: OutcomeWriter,
     private readonly signal: WorkSignal,
     private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
@@ -123,7 +129,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (!this.running) return;
     this.startReady();
     if (this.claiming) {
-      this.again = true;
+      this.wokenWhileClaiming = true;
       return;
     }
     if (!this.wantsMore() || Date.now() < this.pausedUntil) return;
@@ -132,30 +138,30 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       .then(() => this.claimMore())
       .finally(() => {
         this.claiming = false;
-        if (this.again) {
-          this.again = false;
+        if (this.wokenWhileClaiming) {
+          this.wokenWhileClaiming = false;
           this.wake();
         }
       });
   }
 
   /** How many more deliveries this worker may hold: one round in progress and one waiting. */
-  private room(): number {
+  private spareCapacity(): number {
     return 2 * this.config.dispatch.concurrency - this.started.size - this.ready.length;
   }
 
   /** Claim when a slot would otherwise wait, or when a worthwhile batch fits. */
   private wantsMore(): boolean {
     const { concurrency } = this.config.dispatch;
-    const room = this.room();
-    if (room <= 0 || this.ready.length >= concurrency) return false;
-    return this.ready.length === 0 || room >= Math.max(1, concurrency / 4);
+    const spare = this.spareCapacity();
+    if (spare <= 0 || this.ready.length >= concurrency) return false;
+    return this.ready.length === 0 || spare >= Math.max(1, concurrency / 4);
   }
 
   private async claimMore(): Promise<void> {
     const { concurrency, leaseMs } = this.config.dispatch;
     while (this.running && this.wantsMore()) {
-      const limit = Math.min(this.room(), concurrency);
+      const limit = Math.min(this.spareCapacity(), concurrency);
       const now = Date.now();
       let claimed: ClaimedDelivery[];
       let handlers: Map<number, HandlerEntity | undefined>;
@@ -201,12 +207,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     while (this.running && this.calling.size < concurrency && this.ready.length > 0) {
       const { delivery, handler } = this.ready.shift()!;
       this.calling.add(delivery.id);
-      const called = () => {
-        if (this.calling.delete(delivery.id)) this.wake();
-      };
-      const run = this.runner
-        .run(this.owner, delivery, handler, this.stopping.signal, called, true)
-        .then((next) => (next ? this.takeSuccessor(next) : undefined))
+      const run = this.deliver(delivery, handler)
         .catch((error: Error) => this.logger.error(`Delivery ${delivery.id} failed to run: ${error.stack ?? error.message}`))
         .finally(() => {
           this.started.delete(delivery.id);
@@ -215,6 +216,24 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         });
       this.started.set(delivery.id, run);
     }
+  }
+
+  /**
+   * One delivery: the call (its slot frees as soon as the call is over), then the write of its
+   * outcome, which claims for this worker the next delivery of the event when this attempt held
+   * its object's order. No outcome: the call was stopped by the shutdown and the delivery was
+   * handed back.
+   */
+  private async deliver(delivery: ClaimedDelivery, handler: HandlerEntity | undefined): Promise<void> {
+    let outcome: Outcome | null;
+    try {
+      outcome = await this.runner.run(delivery, handler, this.stopping.signal);
+    } finally {
+      if (this.calling.delete(delivery.id)) this.wake();
+    }
+    if (!outcome) return;
+    const next = await this.outcomes.record(this.owner, delivery, outcome, { claimNext: true });
+    if (next) await this.takeSuccessor(next);
   }
 
   /** The next delivery of an event, claimed when the previous one's outcome was written: queued to run, or handed back when stopping. */
@@ -272,7 +291,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   private async takeOverExpired(): Promise<void> {
     try {
-      if ((await this.queue.releaseExpired(Date.now())) > 0) this.wake();
+      if ((await this.queue.takeOverExpired(Date.now())) > 0) this.wake();
     } catch (error) {
       this.logQuietly(`Lease check failed: ${(error as Error).message}`);
     }

@@ -1,66 +1,90 @@
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
-import { DirectSql, MysqlSession } from '../database/direct-sql.js';
+import { DirectSql } from '../database/direct-sql.js';
 import { GroupCommit } from '../database/group-commit.js';
-import { placeholders } from '../database/sql.js';
-import { ExecutionLogRecord, LOG_COLUMNS, logValues } from '../execution-logs/execution-log.js';
-import { ClaimedDelivery, DeliveryQueue, DeliveryUpdate } from './delivery-queue.js';
+import { ExecutionLogRecord } from '../execution-logs/execution-log.js';
+import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
+import { FailureStreak, failureStreakStatements } from '../handlers/failure-streak.js';
+import { HandlersService } from '../handlers/handlers.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { DeliveryQueue } from '../queue/delivery-queue.js';
+import { ClaimedDelivery, DeliveryUpdate, FinishedAttempt } from '../queue/delivery.js';
 
-/** Everything one finished call changes. */
+/** Everything one attempt changes, as the runner decided it (src/dispatcher/delivery-runner.ts). */
 export interface Outcome {
-  owner: string;
   log: ExecutionLogRecord;
   update: DeliveryUpdate;
-  /** Start (a timestamp) or end (null) a handler's failure streak; undefined leaves it alone. */
-  streak?: { handlerId: number; failingSince: number | null };
-  /** The finished delivery, when the next delivery of its event may be claimed for `owner` in the same transaction. */
-  chain?: ClaimedDelivery;
+  /** Start or end the handler's failure streak; absent leaves it alone. */
+  streak?: FailureStreak;
+  /** Set when the handler is to be disabled once the outcome is written (410 Gone, failing longer than AUTO_DISABLE_AFTER): the reason it keeps. */
+  disableReason?: string;
 }
 
-const LOG_INSERT = `INSERT INTO execution_logs (${LOG_COLUMNS.join(', ')}) VALUES `;
-const END_STREAK = 'UPDATE handlers SET failing_since = NULL WHERE id = ?';
-const START_STREAK = 'UPDATE handlers SET failing_since = ? WHERE id = ? AND failing_since IS NULL';
-
-type Connection = MysqlSession & { close(): void; destroy(): void };
+interface Recording {
+  owner: string;
+  delivery: ClaimedDelivery;
+  outcome: Outcome;
+  claimNext: boolean;
+}
 
 /**
- * Writes finished calls: the execution log rows, the deliveries' next state and the
- * handlers' failure streaks, for every call that finished meanwhile, in one transaction; and
- * in that transaction claims the next delivery of each event whose first attempt ended (see
- * DeliveryQueue.successors*). Answers each outcome with its successor, if one was claimed.
+ * Writes the outcomes of attempts: for every attempt that ended meanwhile, in one transaction,
+ * its execution log row, its handler's failure streak and, through the queue's finish-and-
+ * claim-next step, the delivery's next state and the claim of the next delivery of its event.
+ * Once written, each outcome is counted, logged in one line, and disables its handler when it
+ * says so.
  *
- * On MySQL/MariaDB the writes run on connections of their own at READ COMMITTED, so they take
- * no gap locks that would hold up ingest; two may be in progress at once.
+ * On MySQL/MariaDB the writes run at READ COMMITTED (DirectSql.transactionReadCommitted), so
+ * they take no gap locks that would hold up ingest; two may be in progress at once.
  */
 @Injectable()
 export class OutcomeWriter implements OnApplicationShutdown {
-  private readonly group: GroupCommit<Outcome, ClaimedDelivery | null>;
-  /** MySQL: the writers' connections not in use. */
-  private idle: Connection[] = [];
+  private readonly logger = new Logger('Dispatch');
+  private readonly group: GroupCommit<Recording, ClaimedDelivery | null>;
+  /** One log line per delivery outcome is written at `log` level; building it costs, so only when that level is on. */
+  private readonly logOutcomes: boolean;
   private closed = false;
 
   constructor(
     private readonly sql: DirectSql,
     private readonly queue: DeliveryQueue,
+    private readonly logs: ExecutionLogsService,
+    private readonly handlers: HandlersService,
+    private readonly metrics: MetricsService,
     private readonly config: AppConfig,
   ) {
     // SQLite writes block the process anyway; on MySQL a second write overlaps the first one's round trips.
-    this.group = new GroupCommit((outcomes) => this.write(outcomes), 500, sql.mysql ? 2 : 1);
+    this.group = new GroupCommit((batch) => this.write(batch), 500, sql.mysql ? 2 : 1);
+    this.logOutcomes = config.log.level !== 'error' && config.log.level !== 'warn';
   }
 
   /**
-   * Resolves once written, with the successor claimed for the outcome's `chain`, or null.
+   * Records the outcome of `owner`'s attempt at `delivery`. With `claimNext`, when that attempt
+   * held the order of its object (a first attempt), the next delivery of its event is claimed
+   * for `owner` in the same transaction and answered; otherwise, or when none is due, null.
+   *
    * While the database is unreachable the outcome is kept and written again, with back-off,
    * for as long as the delivery's lease lasts: the call is not repeated and its log row is not
    * lost. After that the lease has run out and the delivery is handed back (sent again).
    */
-  async record(outcome: Outcome): Promise<ClaimedDelivery | null> {
+  async record(owner: string, delivery: ClaimedDelivery, outcome: Outcome, { claimNext = false } = {}): Promise<ClaimedDelivery | null> {
+    const next = await this.submit({ owner, delivery, outcome, claimNext });
+    this.report(delivery, outcome);
+    if (outcome.disableReason !== undefined) await this.disable(outcome.log, outcome.disableReason);
+    return next;
+  }
+
+  onApplicationShutdown(): void {
+    this.closed = true;
+  }
+
+  private async submit(recording: Recording): Promise<ClaimedDelivery | null> {
     const deadline = Date.now() + this.config.dispatch.leaseMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.group.submit(outcome);
+        return await this.group.submit(recording);
       } catch (error) {
         const delay = Math.min(250 * 2 ** attempt, 5000);
         if (this.closed || !isDatabaseUnavailable(error) || Date.now() + delay > deadline) throw error;
@@ -69,75 +93,61 @@ export class OutcomeWriter implements OnApplicationShutdown {
     }
   }
 
-  onApplicationShutdown(): void {
-    this.closed = true;
-    for (const connection of this.idle.splice(0)) connection.close();
-  }
-
-  private async write(outcomes: Outcome[]): Promise<(ClaimedDelivery | null)[]> {
+  private async write(batch: Recording[]): Promise<(ClaimedDelivery | null)[]> {
     const now = Date.now();
     const leaseUntil = now + this.config.dispatch.leaseMs;
-    const updates = new Map<string, DeliveryUpdate[]>();
-    const chains = new Map<string, ClaimedDelivery[]>();
-    for (const outcome of outcomes) {
-      const list = updates.get(outcome.owner);
-      if (list) list.push(outcome.update);
-      else updates.set(outcome.owner, [outcome.update]);
-      if (outcome.chain) chains.set(outcome.owner, [...(chains.get(outcome.owner) ?? []), outcome.chain]);
-    }
-    const statements = [...updates].flatMap(([owner, list]) => this.queue.completion(owner, list, now, this.sql.mysql ? 'all' : 'one'));
-    // Handler rows are updated in id order, so two writes in progress never wait on each other in a cycle.
-    const streaks = [...outcomes].sort((a, b) => (a.streak?.handlerId ?? 0) - (b.streak?.handlerId ?? 0)).flatMap((outcome) => {
-      const streak = outcome.streak;
-      if (!streak) return [];
-      return streak.failingSince === null
-        ? [{ sql: END_STREAK, params: [streak.handlerId] }]
-        : [{ sql: START_STREAK, params: [streak.failingSince, streak.handlerId] }];
-    });
+    const logs = batch.map((recording) => recording.outcome.log);
+    const streaks = failureStreakStatements(batch.flatMap((recording) => recording.outcome.streak ?? []));
+    const finished: FinishedAttempt[] = batch.map(({ owner, delivery, outcome, claimNext }) => ({ owner, delivery, update: outcome.update, claimNext }));
 
-    let claimed: ClaimedDelivery[] = [];
-    if (this.sql.mysql) {
-      claimed = await this.transactionMysql(async (session) => {
-        await session.write(LOG_INSERT + placeholders(outcomes.length, LOG_COLUMNS.length), outcomes.flatMap((outcome) => logValues(outcome.log)));
-        for (const statement of [...statements, ...streaks]) await session.write(statement.sql, statement.params);
-        const next: ClaimedDelivery[] = [];
-        for (const [owner, finished] of chains) next.push(...(await this.queue.successorsMysql(session, owner, finished, now, leaseUntil)));
-        return next;
-      });
-    } else {
-      const insert = this.sql.statement(LOG_INSERT + placeholders(1, LOG_COLUMNS.length));
-      claimed = await this.sql.transactionSqlite(() => {
-        for (const outcome of outcomes) insert.run(...logValues(outcome.log));
-        for (const statement of [...statements, ...streaks]) this.sql.statement(statement.sql).run(...statement.params);
-        return [...chains].flatMap(([owner, finished]) => this.queue.successorsSqlite(owner, finished, now, leaseUntil));
-      });
-    }
+    const claimed = this.sql.mysql
+      ? await this.sql.transactionReadCommitted(async (session) => {
+          await this.logs.insertMysql(session, logs);
+          for (const statement of streaks) await session.write(statement.sql, statement.params);
+          return this.queue.finishAndClaimNextMysql(session, finished, now, leaseUntil);
+        })
+      : await this.sql.transactionSqlite(() => {
+          this.logs.insertSqlite(logs);
+          for (const statement of streaks) this.sql.statement(statement.sql).run(...statement.params);
+          return this.queue.finishAndClaimNextSqlite(finished, now, leaseUntil);
+        });
+
     const byEvent = new Map(claimed.map((delivery) => [delivery.eventId, delivery]));
-    return outcomes.map((outcome) => {
-      if (!outcome.chain) return null;
-      const next = byEvent.get(outcome.chain.eventId) ?? null;
-      byEvent.delete(outcome.chain.eventId);
+    return batch.map(({ delivery, claimNext }) => {
+      if (!claimNext || !delivery.holdsOrder) return null;
+      const next = byEvent.get(delivery.eventId) ?? null;
+      byEvent.delete(delivery.eventId);
       return next;
     });
   }
 
-  private async transactionMysql<T>(work: (session: MysqlSession) => Promise<T>): Promise<T> {
-    const connection = this.idle.pop() ?? (await this.sql.dedicatedMysql(['SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED']));
-    let broken = false;
+  /** Counts the outcome and writes its one log line; the handler's own answer and headers never go in it. */
+  private report(delivery: ClaimedDelivery, { log, update }: Outcome): void {
+    const outcome = update.status === 'pending' ? 'retry' : update.status;
+    this.metrics.countDelivery(outcome, log.durationMs);
+    if (update.status !== 'failed' && !this.logOutcomes) return;
+    const fields = {
+      delivery_id: delivery.id,
+      event_id: delivery.eventId,
+      event: delivery.eventType,
+      object_id: delivery.objectId,
+      handler_id: delivery.handlerId,
+      attempt: log.attempt,
+      outcome,
+      response_code: log.responseCode,
+      duration_ms: log.durationMs,
+      error: log.error,
+    };
+    if (update.status === 'failed') this.logger.warn('delivery failed', fields);
+    else this.logger.log(`delivery ${outcome}`, fields);
+  }
+
+  /** A failure here leaves the handler enabled (the next failure tries again) and does not lose the next delivery. */
+  private async disable({ handlerId, handlerName }: ExecutionLogRecord, reason: string): Promise<void> {
     try {
-      await connection.query('START TRANSACTION');
-      const result = await work(connection);
-      await connection.query('COMMIT');
-      return result;
+      if (await this.handlers.disableAutomatically(handlerId, reason)) this.logger.warn(`Handler ${handlerId} "${handlerName}" disabled: ${reason}`);
     } catch (error) {
-      await connection.query('ROLLBACK').catch(() => undefined);
-      // A broken connection is replaced; after an ordinary error (a bad row) it stays usable.
-      broken = Boolean((error as { fatal?: boolean }).fatal);
-      throw error;
-    } finally {
-      if (broken) connection.destroy();
-      else if (this.closed) connection.close();
-      else this.idle.push(connection);
+      this.logger.error(`Could not disable handler ${handlerId}: ${(error as Error).message}`);
     }
   }
 }

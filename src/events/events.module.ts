@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CacheManagerModule } from '../cache-manager/cache-manager.module.js';
-import { DispatcherModule } from '../dispatcher/dispatcher.module.js';
+import { QueueModule } from '../queue/queue.module.js';
+import { EventStore } from './event-store.js';
 import { EventTypesController } from './event-types.controller.js';
 import { EventsController } from './events.controller.js';
 import { IngestService } from './ingest.service.js';
@@ -8,8 +9,9 @@ import { SourceChangesService } from './source-changes.service.js';
 import { SourcesController } from './sources.controller.js';
 
 @Module({
-  imports: [CacheManagerModule, DispatcherModule],
+  imports: [CacheManagerModule, QueueModule],
   controllers: [EventTypesController, EventsController, SourcesController],
-  providers: [IngestService, SourceChangesService],
+  providers: [EventStore, IngestService, SourceChangesService],
+  exports: [EventStore],
 })
 export class EventsModule {}

@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
-import { isMysql, num, numOrNull, placeholders } from '../database/sql.js';
 import { DirectSql } from '../database/direct-sql.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { isDatabaseTimeout } from '../database/database-errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
-import { WorkSignal } from '../dispatcher/work-signal.js';
+import { DeliveryQueue } from '../queue/delivery-queue.js';
+import { DeliveryState, PlannedDelivery, PlannedDeliveryName } from '../queue/delivery.js';
+import { WorkSignal } from '../queue/work-signal.js';
 import { validateEvent, ValidEvent } from './event-validation.js';
+import { EventStore } from './event-store.js';
 import { AcceptedEventDto, BatchItemResultDto, BatchResultDto, DeliveryStateDto, EventDetailDto } from './dto/event.dto.js';
 
 /**
@@ -67,30 +68,17 @@ function keyReused(key: string): DomainError {
   );
 }
 
-const DELIVERY_COLUMNS = [
-  'event_id',
-  'handler_id',
-  'seq',
-  'object_key',
-  'status',
-  'blocking',
-  'attempts',
-  'manual',
-  'next_attempt_at',
-  'created_at',
-  'updated_at',
-];
-
-const EVENT_COLUMNS = '(events_id, object_id, object_key, dt, data, idempotency_key, request_hash, api_key_id, accepted_at)';
-const EVENT_COLUMN_COUNT = 9;
-
-function eventValues(event: Submission, now: number): unknown[] {
-  return [event.eventType, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.requestHash, event.apiKeyId, now];
+/** An event about to be stored, with the enabled `after` handlers it is planned for, in run order. */
+interface Fresh {
+  event: Submission;
+  handlers: readonly HandlerEntity[];
 }
 
-/** One row of DELIVERY_COLUMNS: a first attempt, due now, that holds back later ones on its object. */
-function deliveryValues(eventId: number, handlerId: number, seq: number, objectKey: string, now: number): unknown[] {
-  return [eventId, handlerId, seq, objectKey, 'pending', 1, 0, 0, now, now, now];
+/** The deliveries of fresh events whose ids are now known: one per handler, `seq` its place in run order. */
+function planned(fresh: readonly Fresh[], ids: readonly number[]): PlannedDelivery[] {
+  return fresh.flatMap(({ event, handlers }, index) =>
+    handlers.map((handler, seq) => ({ eventId: ids[index]!, handlerId: handler.id, seq, objectKey: event.objectKey })),
+  );
 }
 
 /**
@@ -107,8 +95,9 @@ export class IngestService {
   private readonly writer: GroupCommit<Submission, Stored>;
 
   constructor(
-    private readonly dataSource: DataSource,
     private readonly sql: DirectSql,
+    private readonly events: EventStore,
+    private readonly queue: DeliveryQueue,
     private readonly cache: CacheManagerService,
     private readonly signal: WorkSignal,
     private readonly metrics: MetricsService,
@@ -174,28 +163,19 @@ export class IngestService {
     return (await this.store(events.map((event) => ({ ...event, apiKeyId })), true)) as AcceptedEventDto[];
   }
 
+  /** The event detail: the event and the state of each of its deliveries. */
   async get(id: number): Promise<EventDetailDto> {
-    const rows: Record<string, unknown>[] = await this.dataSource.query(
-      'SELECT id, events_id, object_id, dt, data, idempotency_key, accepted_at FROM events WHERE id = ?',
-      [id],
-    );
-    const row = rows[0];
-    if (!row) throw DomainError.field('EVENT_NOT_FOUND', 'id', `Event ${id} does not exist`);
-    const deliveries: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT d.id, d.handler_id, h.name AS handler_name, d.seq, d.status, d.attempts, d.next_attempt_at,
-              d.last_response_code, d.last_error, d.updated_at
-         FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id
-        WHERE d.event_id = ? ORDER BY d.seq`,
-      [id],
-    );
+    const event = await this.events.get(id);
+    if (!event) throw DomainError.field('EVENT_NOT_FOUND', 'id', `Event ${id} does not exist`);
+    const deliveries = await this.queue.deliveriesOf(id);
     return {
-      id: num(row.id),
-      event: String(row.events_id),
-      object_id: num(row.object_id),
-      dt: String(row.dt),
-      data: JSON.parse(String(row.data)),
-      idempotency_key: (row.idempotency_key as string | null) ?? null,
-      accepted_at: new Date(num(row.accepted_at)).toISOString(),
+      id: event.id,
+      event: event.eventType,
+      object_id: event.objectId,
+      dt: event.dt,
+      data: JSON.parse(event.dataJson),
+      idempotency_key: event.idempotencyKey,
+      accepted_at: new Date(event.acceptedAt).toISOString(),
       deliveries: deliveries.map(toDeliveryState),
     };
   }
@@ -238,13 +218,13 @@ export class IngestService {
    */
   private async insert(events: Submission[], replays: Map<string, Earlier>): Promise<Stored[]> {
     const now = Date.now();
-    const fresh: { event: Submission; handlers: readonly HandlerEntity[] }[] = [];
+    const fresh: Fresh[] = [];
     for (const event of events) {
       if (event.idempotencyKey === null || !replays.has(event.idempotencyKey)) {
         fresh.push({ event, handlers: this.cache.lookup(event.eventType, 'after') });
       }
     }
-    const ids = fresh.length === 0 ? [] : this.sql.mysql ? await this.insertMysql(fresh, now) : await this.insertSqlite(fresh, now);
+    const ids = fresh.length === 0 ? [] : await this.storeFresh(fresh, now);
     let next = 0;
     return events.map((event) => {
       const earlier = event.idempotencyKey === null ? undefined : replays.get(event.idempotencyKey);
@@ -262,119 +242,67 @@ export class IngestService {
     });
   }
 
-  /** SQLite: prepared single-row statements, run in one synchronous transaction. */
-  private insertSqlite(fresh: { event: Submission; handlers: readonly HandlerEntity[] }[], now: number): Promise<number[]> {
-    const insertEvent = this.sql.statement(`INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(1, EVENT_COLUMN_COUNT)}`);
-    const insertDelivery = this.sql.statement(`INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${placeholders(1, DELIVERY_COLUMNS.length)}`);
-    return this.sql.transactionSqlite(() =>
-      fresh.map(({ event, handlers }) => {
-        const id = Number(insertEvent.run(...eventValues(event, now)).lastInsertRowid);
-        handlers.forEach((handler, seq) => insertDelivery.run(...deliveryValues(id, handler.id, seq, event.objectKey, now)));
-        return id;
-      }),
-    );
-  }
-
-  /** MySQL/MariaDB: one multi-row INSERT for the events and one for their deliveries. */
-  private async insertMysql(fresh: { event: Submission; handlers: readonly HandlerEntity[] }[], now: number): Promise<number[]> {
-    const allocation = await this.idAllocation;
-    return this.sql.transactionMysql(async (session) => {
-      let ids: number[];
-      if (fresh.length > 1 && allocation !== 'one-by-one') {
-        const header = await session.write(
-          `INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(fresh.length, EVENT_COLUMN_COUNT)}`,
-          fresh.flatMap(({ event }) => eventValues(event, now)),
-        );
-        // mysql2 reports the first id a multi-row INSERT assigned; they are consecutive (step apart).
-        ids = fresh.map((_entry, index) => header.insertId + index * allocation.step);
-      } else {
-        ids = [];
-        for (const { event } of fresh) {
-          ids.push((await session.write(`INSERT INTO events ${EVENT_COLUMNS} VALUES ${placeholders(1, EVENT_COLUMN_COUNT)}`, eventValues(event, now))).insertId);
-        }
-      }
-      const values: unknown[] = [];
-      let rows = 0;
-      fresh.forEach(({ event, handlers }, index) => {
-        handlers.forEach((handler, seq) => values.push(...deliveryValues(ids[index]!, handler.id, seq, event.objectKey, now)));
-        rows += handlers.length;
+  /**
+   * One transaction: the events (EventStore) and their planned deliveries (the queue's enqueue).
+   * SQLite: prepared single-row statements in one synchronous transaction; MySQL/MariaDB: one
+   * multi-row INSERT for the events and one for their deliveries.
+   */
+  private storeFresh(fresh: readonly Fresh[], now: number): Promise<number[]> {
+    const events = fresh.map((entry) => entry.event);
+    if (!this.sql.mysql) {
+      return this.sql.transactionSqlite(() => {
+        const ids = this.events.insertSqlite(events, now);
+        this.queue.enqueueSqlite(planned(fresh, ids), now);
+        return ids;
       });
-      if (rows > 0) {
-        await session.write(`INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${placeholders(rows, DELIVERY_COLUMNS.length)}`, values);
-      }
+    }
+    return this.sql.transactionMysql(async (session) => {
+      const ids = await this.events.insertMysql(session, events, now);
+      await this.queue.enqueueMysql(session, planned(fresh, ids), now);
       return ids;
     });
   }
-
-  /**
-   * How a multi-row INSERT into `events` numbers its rows on MySQL/MariaDB, read once: with
-   * innodb_autoinc_lock_mode 0 or 1 (MariaDB's default) one statement gets consecutive ids;
-   * otherwise events are inserted one by one.
-   */
-  private readonly idAllocation: Promise<{ step: number } | 'one-by-one'> = (async () => {
-    if (!isMysql(this.dataSource)) return { step: 1 };
-    try {
-      const [row] = await this.dataSource.query('SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step');
-      return Number(row.mode) <= 1 ? { step: Number(row.step) } : 'one-by-one';
-    } catch {
-      return 'one-by-one';
-    }
-  })();
 
   /** The events already stored under the idempotency keys of these events, with their request hashes. */
   private async findReplays(events: Submission[]): Promise<Map<string, Earlier>> {
     const keys = [...new Set(events.map((event) => event.idempotencyKey).filter((key): key is string => key !== null))];
     const replays = new Map<string, Earlier>();
-    if (keys.length === 0) return replays;
-    const rows: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT id, events_id, object_id, dt, idempotency_key, request_hash FROM events WHERE idempotency_key IN ${placeholders(1, keys.length)}`,
-      keys,
-    );
-    if (rows.length === 0) return replays;
-    // Every replayed event's planned deliveries in one statement, however many repeats a batch holds.
-    const planned: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT d.event_id, d.handler_id, h.name AS handler_name, d.seq FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id
-        WHERE d.event_id IN ${placeholders(1, rows.length)} ORDER BY d.event_id, d.seq`,
-      rows.map((row) => row.id),
-    );
-    const byEvent = new Map<number, AcceptedEventDto['deliveries']>();
-    for (const p of planned) {
-      const eventId = num(p.event_id);
-      let list = byEvent.get(eventId);
-      if (!list) byEvent.set(eventId, (list = []));
-      list.push({ handler_id: num(p.handler_id), handler_name: (p.handler_name as string | null) ?? null, seq: num(p.seq) });
-    }
-    for (const row of rows) {
-      const key = String(row.idempotency_key);
+    const earlier = await this.events.findByIdempotencyKeys(keys);
+    if (earlier.length === 0) return replays;
+    const planned = await this.queue.plannedFor(earlier.map((event) => event.id));
+    for (const event of earlier) {
+      const key = event.idempotencyKey!;
       const answer: AcceptedEventDto = {
-        id: num(row.id),
-        event: String(row.events_id),
-        object_id: num(row.object_id),
-        dt: String(row.dt),
+        id: event.id,
+        event: event.eventType,
+        object_id: event.objectId,
+        dt: event.dt,
         idempotency_key: key,
         replayed: true,
-        deliveries: byEvent.get(num(row.id)) ?? [],
+        deliveries: (planned.get(event.id) ?? []).map(toPlannedDto),
       };
-      replays.set(key, { answer, requestHash: (row.request_hash as string | null) ?? null });
+      replays.set(key, { answer, requestHash: event.requestHash });
     }
     return replays;
   }
 }
 
-function toDeliveryState(row: Record<string, unknown>): DeliveryStateDto {
-  const next = numOrNull(row.next_attempt_at);
-  const status = String(row.status);
+function toPlannedDto(delivery: PlannedDeliveryName): AcceptedEventDto['deliveries'][number] {
+  return { handler_id: delivery.handlerId, handler_name: delivery.handlerName, seq: delivery.seq };
+}
+
+function toDeliveryState(delivery: DeliveryState): DeliveryStateDto {
   return {
-    id: num(row.id),
-    handler_id: num(row.handler_id),
-    handler_name: (row.handler_name as string | null) ?? null,
-    seq: num(row.seq),
-    status,
-    attempts: num(row.attempts),
-    next_attempt_at: status === 'pending' && next !== null ? new Date(next).toISOString() : null,
-    last_response_code: numOrNull(row.last_response_code),
-    last_error: (row.last_error as string | null) ?? null,
-    updated_at: new Date(num(row.updated_at)).toISOString(),
+    id: delivery.id,
+    handler_id: delivery.handlerId,
+    handler_name: delivery.handlerName,
+    seq: delivery.seq,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    next_attempt_at: delivery.status === 'pending' ? new Date(delivery.nextAttemptAt).toISOString() : null,
+    last_response_code: delivery.lastResponseCode,
+    last_error: delivery.lastError,
+    updated_at: new Date(delivery.updatedAt).toISOString(),
   };
 }
 

@@ -1,8 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
-import { insertedId, isMysql, num, placeholders } from '../database/sql.js';
+import { DirectSql, MysqlSession } from '../database/direct-sql.js';
+import { isMysql, num, placeholders } from '../database/sql.js';
 import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, LogStatus, rowToLog } from './execution-log.js';
 import { CursorFilters, decodeCursor, encodeCursor } from './log-cursor.js';
 
@@ -39,23 +39,42 @@ export interface LogPage {
 
 const LIST_COLUMNS =
   'id, delivery_id, event_id, events_id, handler_id, handler_name, object_id, stage, attempt, trigger_type, status, response_code, response_body, error, duration_ms, created_at';
-const CLEANUP_BATCH = 1000;
+/** The one INSERT of log rows: `rows` rows of LOG_COLUMNS. */
+function logInsert(rows: number): string {
+  return `INSERT INTO execution_logs (${LOG_COLUMNS.join(', ')}) VALUES ${placeholders(rows, LOG_COLUMNS.length)}`;
+}
+const INSERT_ONE_LOG = logInsert(1);
 
+/**
+ * The owner of `execution_logs`: the one insert path (on its own, or inside the transaction
+ * that records a delivery's outcome), the lists and their counts, and the purge of old rows.
+ */
 @Injectable()
 export class ExecutionLogsService {
-  private readonly logger = new Logger(ExecutionLogsService.name);
-
   constructor(
     private readonly dataSource: DataSource,
-    private readonly config: AppConfig,
+    private readonly sql: DirectSql,
   ) {}
 
-  /** Writes log rows, inside the caller's transaction when one is given. Returns the new id when one record is written. */
-  async insert(records: readonly ExecutionLogRecord[], manager: EntityManager = this.dataSource.manager): Promise<number> {
+  /** Writes log rows in a transaction of their own (test sends, decisions, abandoned calls). Answers the new id when one record is written. */
+  async insert(records: readonly ExecutionLogRecord[]): Promise<number> {
     if (records.length === 0) return 0;
-    const sql = `INSERT INTO execution_logs (${LOG_COLUMNS.join(', ')}) VALUES ${placeholders(records.length, LOG_COLUMNS.length)}`;
-    const raw = await manager.query(sql, records.flatMap(logValues));
-    return insertedId(raw);
+    if (this.sql.mysql) return this.sql.onPooledConnection((session) => this.insertMysql(session, records));
+    return this.sql.transactionSqlite(() => this.insertSqlite(records));
+  }
+
+  /** Writes log rows inside the caller's SQLite transaction (DirectSql.transactionSqlite), one prepared row at a time. Answers the last new id. */
+  insertSqlite(records: readonly ExecutionLogRecord[]): number {
+    const insert = this.sql.statement(INSERT_ONE_LOG);
+    let id = 0;
+    for (const record of records) id = Number(insert.run(...logValues(record)).lastInsertRowid);
+    return id;
+  }
+
+  /** Writes log rows with one multi-row INSERT on the session of the caller's MySQL/MariaDB transaction. Answers the first new id. */
+  async insertMysql(session: MysqlSession, records: readonly ExecutionLogRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    return (await session.write(logInsert(records.length), records.flatMap(logValues))).insertId;
   }
 
   /**
@@ -155,23 +174,20 @@ export class ExecutionLogsService {
     return rowToLog(rows[0]!);
   }
 
-  /** Deletes rows older than the retention period, a batch at a time so no lock is held for long. */
-  async removeExpired(now = Date.now()): Promise<number> {
-    const cutoff = now - this.config.logs.retentionDays * 86_400_000;
-    let removed = 0;
-    for (;;) {
-      const rows: { id: number }[] = await this.dataSource.query(
-        'SELECT id FROM execution_logs WHERE created_at < ? ORDER BY id LIMIT ?',
-        [cutoff, CLEANUP_BATCH],
-      );
-      if (rows.length === 0) break;
-      const ids = rows.map((row) => Number(row.id));
-      await this.dataSource.query(`DELETE FROM execution_logs WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
-      removed += ids.length;
-      if (rows.length < CLEANUP_BATCH) break;
-    }
-    if (removed > 0) this.logger.log(`Removed ${removed} execution logs older than ${this.config.logs.retentionDays} days`);
-    return removed;
+  /** The ids of rows created before `cutoff`, after `afterId`, oldest first, at most `limit` (retention). */
+  async createdBefore(cutoff: number, afterId: number, limit: number): Promise<number[]> {
+    const rows: { id: unknown }[] = await this.dataSource.query('SELECT id FROM execution_logs WHERE created_at < ? AND id > ? ORDER BY id LIMIT ?', [
+      cutoff,
+      afterId,
+      limit,
+    ]);
+    return rows.map((row) => num(row.id));
+  }
+
+  /** Deletes these rows (retention). */
+  async purge(ids: readonly number[], manager: EntityManager = this.dataSource.manager): Promise<number> {
+    if (ids.length > 0) await manager.query(`DELETE FROM execution_logs WHERE id IN ${placeholders(1, ids.length)}`, [...ids]);
+    return ids.length;
   }
 }
 

@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { CacheManagerModule } from '../cache-manager/cache-manager.module.js';
 import { DispatcherModule } from '../dispatcher/dispatcher.module.js';
+import { QueueModule } from '../queue/queue.module.js';
 import { MetricsController } from './metrics.controller.js';
 import { RuntimeGauges } from './runtime-gauges.js';
 
-@Module({ imports: [CacheManagerModule, DispatcherModule], controllers: [MetricsController], providers: [RuntimeGauges] })
+@Module({ imports: [CacheManagerModule, DispatcherModule, QueueModule], controllers: [MetricsController], providers: [RuntimeGauges] })
 export class MetricsControllerModule {}

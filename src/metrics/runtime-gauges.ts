@@ -1,9 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
-import { num, numOrNull } from '../database/sql.js';
+import { DeliveryQueue } from '../queue/delivery-queue.js';
 import { MetricsService } from './metrics.service.js';
 
 const QUEUE_STATES = ['due', 'scheduled', 'in_flight', 'failed'] as const;
@@ -22,12 +21,12 @@ interface QueueSnapshot {
 export class RuntimeGauges implements OnModuleInit {
   constructor(
     private readonly metrics: MetricsService,
-    private readonly dataSource: DataSource,
+    private readonly queue: DeliveryQueue,
     private readonly cache: CacheManagerService,
     private readonly dispatcher: DispatcherService,
   ) {}
 
-  /** One query per scrape, shared by the gauges that need it (prom-client collects them in parallel). */
+  /** One read of the queue's counts per scrape, shared by the gauges that need it (prom-client collects them in parallel). */
   private reading: Promise<QueueSnapshot | null> | null = null;
 
   private readQueue(): Promise<QueueSnapshot | null> {
@@ -38,25 +37,11 @@ export class RuntimeGauges implements OnModuleInit {
   }
 
   private async queryQueue(now: number): Promise<QueueSnapshot> {
-    const rows: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT status, COUNT(*) AS n,
-              SUM(CASE WHEN next_attempt_at <= ? THEN 1 ELSE 0 END) AS due,
-              MIN(next_attempt_at) AS earliest
-         FROM deliveries WHERE status IN ('pending', 'in_progress', 'failed') GROUP BY status`,
-      [now],
-    );
-    const counts = { due: 0, scheduled: 0, in_flight: 0, failed: 0 };
-    let oldestDueSeconds = 0;
-    for (const row of rows) {
-      if (row.status === 'pending') {
-        counts.due = num(row.due ?? 0);
-        counts.scheduled = num(row.n) - counts.due;
-        const earliest = numOrNull(row.earliest);
-        if (counts.due > 0 && earliest !== null) oldestDueSeconds = Math.max(0, now - earliest) / 1000;
-      } else if (row.status === 'in_progress') counts.in_flight = num(row.n);
-      else if (row.status === 'failed') counts.failed = num(row.n);
-    }
-    return { counts, oldestDueSeconds };
+    const { due, scheduled, inFlight, failed, oldestDueAt } = await this.queue.counts(now);
+    return {
+      counts: { due, scheduled, in_flight: inFlight, failed },
+      oldestDueSeconds: oldestDueAt === null ? 0 : Math.max(0, now - oldestDueAt) / 1000,
+    };
   }
 
   onModuleInit(): void {

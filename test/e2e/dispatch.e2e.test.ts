@@ -9,6 +9,7 @@ import { bearer } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { DataSource } from 'typeorm';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
+import { RetentionService } from '../../src/retention/retention.service.js';
 
 forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,100ms,100ms', DISPATCH_POLL_INTERVAL_MS: '50' } }, (t) => {
   let admin: Record<string, string>;
@@ -337,7 +338,7 @@ forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,10
       })),
     );
     assert.equal((await logsOf('per_page=1')).total, before + 1205);
-    const removed = await service.removeExpired();
+    const removed = await t.app.get(RetentionService).removeExpiredLogs();
     assert.equal(removed, 1205);
     assert.equal((await logsOf('per_page=1')).total, before);
   });

@@ -64,7 +64,7 @@ async function startIdleApp(db: TestDatabase): Promise<TestApp> {
 
 forEachDatabase('event retention', { start: startIdleApp }, (t) => {
   it('removes finished events past the retention period, keeps unfinished and recent ones', async () => {
-    const { EventRetentionService } = await import('../../src/dispatcher/event-retention.service.js');
+    const { RetentionService } = await import('../../src/retention/retention.service.js');
     const { DataSource } = await import('typeorm');
     const admin = bearer(t.adminKey);
     await t.http.post('/api/v1/handlers').set(admin).send({ name: 'r', event: 'dids.hold', type: 'http', task: '127.0.0.1:9/x' }).expect(201);
@@ -77,7 +77,7 @@ forEachDatabase('event retention', { start: startIdleApp }, (t) => {
     // Two old events, one of them still pending; one recent finished event.
     await dataSource.query('UPDATE events SET accepted_at = ? WHERE id IN (?, ?)', [old, ids[0], ids[1]]);
     await dataSource.query("UPDATE deliveries SET status = 'succeeded' WHERE event_id IN (?, ?)", [ids[0], ids[2]]);
-    const removed = await t.app.get(EventRetentionService).removeExpired();
+    const removed = await t.app.get(RetentionService).removeExpiredEvents();
     assert.equal(removed, 1);
     assert.equal((await t.http.get(`/api/v1/events/${ids[0]}`).set(admin)).status, 404);
     assert.equal((await t.http.get(`/api/v1/events/${ids[1]}`).set(admin)).status, 200);

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 
 /**
- * In-process wake-up for the dispatcher: ingest rings it after its transaction commits, so a
- * new event is claimed at once instead of at the next poll. Other instances find it by polling.
+ * In-process wake-up for the dispatcher: ingest and manual retries ring it after their writes
+ * commit, so new work is claimed at once instead of at the next poll. Other instances find it
+ * by polling.
  */
 @Injectable()
 export class WorkSignal {

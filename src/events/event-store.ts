@@ -1,0 +1,129 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
+import { num, placeholders } from '../database/sql.js';
+
+/** An event to store, as validated (src/events/event-validation.ts), with who posted it and its request hash. */
+export interface NewEvent {
+  eventType: string;
+  objectId: number;
+  objectKey: string;
+  dt: string;
+  dataJson: string;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  apiKeyId: number | null;
+}
+
+/** A stored event. `dataJson` is read only by `get`. */
+export interface StoredEvent {
+  id: number;
+  eventType: string;
+  objectId: number;
+  dt: string;
+  dataJson: string;
+  idempotencyKey: string | null;
+  /** Null for events stored before request hashes were. */
+  requestHash: string | null;
+  acceptedAt: number;
+}
+
+/** Column order of an insert; `eventValues` lists the values in the same order. */
+const EVENT_COLUMNS = ['events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'request_hash', 'api_key_id', 'accepted_at'];
+const INSERT = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES `;
+const INSERT_ONE = INSERT + placeholders(1, EVENT_COLUMNS.length);
+
+function eventValues(event: NewEvent, now: number): unknown[] {
+  return [event.eventType, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.requestHash, event.apiKeyId, now];
+}
+
+/**
+ * The owner of the `events` table: insert (inside ingest's transaction, with the deliveries
+ * the queue enqueues), the reads of the event detail and of idempotent replays, and the purge
+ * of expired events. The claim's join on `events` (src/queue/delivery-queue.ts) is the one
+ * statement elsewhere that reads it.
+ */
+@Injectable()
+export class EventStore {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sql: DirectSql,
+  ) {}
+
+  /** Inserts the events inside the caller's SQLite transaction (DirectSql.transactionSqlite); answers their ids in order. */
+  insertSqlite(events: readonly NewEvent[], now: number): number[] {
+    const insert = this.sql.statement(INSERT_ONE);
+    return events.map((event) => Number(insert.run(...eventValues(event, now)).lastInsertRowid));
+  }
+
+  /** Inserts the events on the session of the caller's MySQL/MariaDB transaction, with one multi-row INSERT where the ids it assigns are known; answers their ids in order. */
+  async insertMysql(session: MysqlSession, events: readonly NewEvent[], now: number): Promise<number[]> {
+    const allocation = await this.idAllocation;
+    if (events.length > 1 && allocation !== 'one-by-one') {
+      const header = await session.write(INSERT + placeholders(events.length, EVENT_COLUMNS.length), events.flatMap((event) => eventValues(event, now)));
+      // mysql2 reports the first id a multi-row INSERT assigned; they are consecutive (step apart).
+      return events.map((_event, index) => header.insertId + index * allocation.step);
+    }
+    const ids: number[] = [];
+    for (const event of events) ids.push((await session.write(INSERT_ONE, eventValues(event, now))).insertId);
+    return ids;
+  }
+
+  /**
+   * How a multi-row INSERT into `events` numbers its rows on MySQL/MariaDB, read once: with
+   * innodb_autoinc_lock_mode 0 or 1 (MariaDB's default) one statement gets consecutive ids;
+   * otherwise events are inserted one by one.
+   */
+  private readonly idAllocation: Promise<{ step: number } | 'one-by-one'> = (async () => {
+    if (!this.sql.mysql) return { step: 1 };
+    try {
+      const [row] = await this.dataSource.query('SELECT @@innodb_autoinc_lock_mode AS mode, @@auto_increment_increment AS step');
+      return Number(row.mode) <= 1 ? { step: Number(row.step) } : 'one-by-one';
+    } catch {
+      return 'one-by-one';
+    }
+  })();
+
+  /** One event, or null when it does not exist. */
+  async get(id: number): Promise<StoredEvent | null> {
+    const [row]: Row[] = await this.dataSource.query(
+      'SELECT id, events_id, object_id, dt, data, idempotency_key, request_hash, accepted_at FROM events WHERE id = ?',
+      [id],
+    );
+    return row ? toStored(row) : null;
+  }
+
+  /** The events stored under these idempotency keys (without their data). */
+  async findByIdempotencyKeys(keys: readonly string[]): Promise<StoredEvent[]> {
+    if (keys.length === 0) return [];
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT id, events_id, object_id, dt, idempotency_key, request_hash, accepted_at FROM events WHERE idempotency_key IN ${placeholders(1, keys.length)}`,
+      [...keys],
+    );
+    return rows.map(toStored);
+  }
+
+  /** The ids of events accepted before `cutoff`, after `afterId`, oldest first, at most `limit` (retention). */
+  async acceptedBefore(cutoff: number, afterId: number, limit: number): Promise<number[]> {
+    const rows: Row[] = await this.dataSource.query('SELECT id FROM events WHERE accepted_at < ? AND id > ? ORDER BY id LIMIT ?', [cutoff, afterId, limit]);
+    return rows.map((row) => num(row.id));
+  }
+
+  /** Deletes these events (retention, inside the caller's transaction, after the queue purged their deliveries). */
+  async purge(ids: readonly number[], manager: EntityManager): Promise<void> {
+    if (ids.length > 0) await manager.query(`DELETE FROM events WHERE id IN ${placeholders(1, ids.length)}`, [...ids]);
+  }
+}
+
+function toStored(row: Row): StoredEvent {
+  return {
+    id: num(row.id),
+    eventType: String(row.events_id),
+    objectId: num(row.object_id),
+    dt: String(row.dt),
+    dataJson: row.data === undefined ? '' : String(row.data),
+    idempotencyKey: (row.idempotency_key as string | null) ?? null,
+    requestHash: (row.request_hash as string | null) ?? null,
+    acceptedAt: num(row.accepted_at),
+  };
+}

@@ -1,0 +1,425 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
+import { changedRows, num, numOrNull, placeholders } from '../database/sql.js';
+import {
+  ClaimedDelivery,
+  DeliveryState,
+  DeliveryStatus,
+  DeliveryUpdate,
+  FinishedAttempt,
+  PlannedDelivery,
+  PlannedDeliveryName,
+  QueueCounts,
+} from './delivery.js';
+
+/**
+ * A due delivery may be claimed when it does not hold its object's order, or when no earlier
+ * delivery on the same object (earlier event, or earlier handler of the same event) still does.
+ * That one condition gives both orders the README names (Dispatch, Order): handlers of an
+ * event one after another by priority, and events about one object in the order they were
+ * accepted.
+ */
+const CLAIMABLE = `
+  d.status = 'pending' AND d.next_attempt_at <= ?
+  AND (d.holds_order = 0 OR NOT EXISTS (
+    SELECT 1 FROM deliveries p
+     WHERE p.object_key = d.object_key AND p.holds_order = 1
+       AND (p.event_id < d.event_id OR (p.event_id = d.event_id AND p.seq < d.seq))))`;
+
+/**
+ * What a claim hands the worker: the delivery, its event and its handler's current state. The
+ * join on `events` is the one place outside src/events/event-store.ts that reads that table:
+ * a claim answers the event with the delivery in the same statement (docs/ARCHITECTURE.md, Tables).
+ */
+const CLAIMED_COLUMNS = `d.id, d.event_id, d.handler_id, d.seq, d.attempts, d.manual, d.holds_order,
+  e.events_id, e.object_id, e.dt, e.data, h.status AS handler_status, h.failing_since, h.updated_at AS handler_updated_at
+  FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN handlers h ON h.id = d.handler_id`;
+
+const SQLITE_CLAIM = `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+  WHERE id IN (SELECT d.id FROM deliveries d WHERE ${CLAIMABLE} ORDER BY d.next_attempt_at, d.id LIMIT ?)
+  RETURNING id`;
+const SQLITE_CLAIMED = `SELECT ${CLAIMED_COLUMNS} WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`;
+
+/**
+ * The columns a claim of the next delivery reads; the event's own columns come from the
+ * delivery that finished. These claims name the index by event: the planners would otherwise
+ * walk every pending delivery by status.
+ */
+const NEXT_COLUMNS = 'd.id, d.event_id, d.handler_id, d.seq, d.attempts, d.manual, d.holds_order';
+const SQLITE_CLAIM_NEXT = `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+  WHERE id IN (SELECT d.id FROM deliveries d INDEXED BY idx_deliveries_event WHERE d.event_id IN (SELECT value FROM json_each(?)) AND ${CLAIMABLE})
+  RETURNING id, event_id, handler_id, seq, attempts, manual, holds_order`;
+const HANDLER_STATE = 'SELECT id, status AS handler_status, failing_since, updated_at AS handler_updated_at FROM handlers WHERE id IN';
+const SQLITE_HANDLER_STATE = `${HANDLER_STATE} (SELECT value FROM json_each(?))`;
+
+/** Column order of an enqueue; `plannedValues` lists the values in the same order. */
+const ENQUEUE_COLUMNS = ['event_id', 'handler_id', 'seq', 'object_key', 'status', 'holds_order', 'attempts', 'manual', 'next_attempt_at', 'created_at', 'updated_at'];
+const ENQUEUE = `INSERT INTO deliveries (${ENQUEUE_COLUMNS.join(', ')}) VALUES `;
+const ENQUEUE_ONE = ENQUEUE + placeholders(1, ENQUEUE_COLUMNS.length);
+
+const MYSQL_DEADLOCK = 1213;
+
+/**
+ * The durable queue: the owner of the `deliveries` table. Every statement on that table is
+ * here, as named steps: enqueue, claim, finish and claim next, renew, release, take over
+ * expired, requeue, purge finished, and the reads of the event detail, replays and gauges.
+ *
+ * The hot-path writes run inside another module's transaction on purpose (an event with its
+ * deliveries; a log row with the delivery's update and its successor's claim): those steps
+ * come in two forms, `…Sqlite` to call inside DirectSql.transactionSqlite and `…Mysql` on the
+ * session of DirectSql's transaction.
+ */
+@Injectable()
+export class DeliveryQueue {
+  private readonly logger = new Logger(DeliveryQueue.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sql: DirectSql,
+  ) {}
+
+  // --- enqueue --------------------------------------------------------------------------------
+
+  /** Enqueue: the deliveries planned for new events, each due now and holding its object's order. SQLite, inside the caller's transaction. */
+  enqueueSqlite(planned: readonly PlannedDelivery[], now: number): void {
+    const insert = this.sql.statement(ENQUEUE_ONE);
+    for (const delivery of planned) insert.run(...plannedValues(delivery, now));
+  }
+
+  /** Enqueue on MySQL/MariaDB: one multi-row INSERT on the session of the caller's transaction. */
+  async enqueueMysql(session: MysqlSession, planned: readonly PlannedDelivery[], now: number): Promise<void> {
+    if (planned.length === 0) return;
+    await session.write(ENQUEUE + placeholders(planned.length, ENQUEUE_COLUMNS.length), planned.flatMap((delivery) => plannedValues(delivery, now)));
+  }
+
+  // --- claim ----------------------------------------------------------------------------------
+
+  /** Claims up to `limit` due deliveries for `owner` until `leaseUntil`, oldest first. */
+  async claim(owner: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+    if (!this.sql.mysql) {
+      const rows = await this.sql.transactionSqlite(() => {
+        const ids = (this.sql.statement(SQLITE_CLAIM).all(owner, leaseUntil, now, now, limit) as { id: number }[]).map((row) => row.id);
+        return ids.length === 0 ? [] : (this.sql.statement(SQLITE_CLAIMED).all(JSON.stringify(ids)) as Row[]);
+      });
+      return rows.map(toClaimed);
+    }
+    const ids = await this.claimMysql(owner, limit, now, leaseUntil);
+    if (ids.length === 0) return [];
+    const rows = await this.sql.queryMysql(`SELECT ${CLAIMED_COLUMNS} WHERE d.id IN ${placeholders(1, ids.length)} ORDER BY d.id`, ids);
+    return rows.map(toClaimed);
+  }
+
+  /** MySQL/MariaDB: SELECT … FOR UPDATE SKIP LOCKED at READ COMMITTED, retried on deadlock. */
+  private async claimMysql(owner: string, limit: number, now: number, leaseUntil: number): Promise<number[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.sql.transactionReadCommitted(async (session) => {
+          const rows = await session.query<{ id: number }[]>(
+            `SELECT d.id FROM deliveries d WHERE ${CLAIMABLE} ORDER BY d.next_attempt_at, d.id LIMIT ? FOR UPDATE SKIP LOCKED`,
+            [now, limit],
+          );
+          const ids = rows.map((row) => num(row.id));
+          await leaseMysql(session, ids, owner, now, leaseUntil);
+          return ids;
+        });
+      } catch (error) {
+        if ((error as { errno?: number }).errno === MYSQL_DEADLOCK && attempt < 5) continue;
+        throw error;
+      }
+    }
+  }
+
+  // --- finish and claim next ------------------------------------------------------------------
+
+  /**
+   * Finish and claim next (SQLite, inside the caller's transaction): records how each attempt
+   * ended, only where its owner still holds the lease (the delivery stops holding its object's
+   * order); then, for each finished attempt that held the order and asks for it (`claimNext`),
+   * claims for its owner the next delivery of the same event whose turn has now come (the same
+   * condition as any claim). This spares the next handler of an event a trip through the
+   * general claim.
+   */
+  finishAndClaimNextSqlite(finished: readonly FinishedAttempt[], now: number, leaseUntil: number): ClaimedDelivery[] {
+    for (const statement of finishStatements(finished, now, 'per-row')) this.sql.statement(statement.sql).run(...statement.params);
+    return [...heldOrder(finished)].flatMap(([owner, deliveries]) => this.claimNextSqlite(owner, deliveries, now, leaseUntil));
+  }
+
+  /** Finish and claim next on MySQL/MariaDB, on the session of the caller's transaction. */
+  async finishAndClaimNextMysql(session: MysqlSession, finished: readonly FinishedAttempt[], now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+    for (const statement of finishStatements(finished, now, 'grouped')) await session.write(statement.sql, statement.params);
+    const next: ClaimedDelivery[] = [];
+    for (const [owner, deliveries] of heldOrder(finished)) next.push(...(await this.claimNextMysql(session, owner, deliveries, now, leaseUntil)));
+    return next;
+  }
+
+  private claimNextSqlite(owner: string, finished: readonly ClaimedDelivery[], now: number, leaseUntil: number): ClaimedDelivery[] {
+    const eventIds = JSON.stringify([...new Set(finished.map((delivery) => delivery.eventId))]);
+    const rows = this.sql.statement(SQLITE_CLAIM_NEXT).all(owner, leaseUntil, now, eventIds, now) as Row[];
+    if (rows.length === 0) return [];
+    const handlerIds = JSON.stringify([...new Set(rows.map((row) => num(row.handler_id)))]);
+    return nextOf(finished, rows, this.sql.statement(SQLITE_HANDLER_STATE).all(handlerIds) as Row[]);
+  }
+
+  private async claimNextMysql(session: MysqlSession, owner: string, finished: readonly ClaimedDelivery[], now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+    const eventIds = [...new Set(finished.map((delivery) => delivery.eventId))];
+    const rows = await session.query(
+      `SELECT ${NEXT_COLUMNS} FROM deliveries d FORCE INDEX (idx_deliveries_event) WHERE d.event_id IN ${placeholders(1, eventIds.length)} AND ${CLAIMABLE}
+        FOR UPDATE SKIP LOCKED`,
+      [...eventIds, now],
+    );
+    if (rows.length === 0) return [];
+    await leaseMysql(session, rows.map((row) => num(row.id)), owner, now, leaseUntil);
+    const handlerIds = [...new Set(rows.map((row) => num(row.handler_id)))];
+    return nextOf(finished, rows, await session.query(`${HANDLER_STATE} ${placeholders(1, handlerIds.length)}`, handlerIds));
+  }
+
+  // --- leases ---------------------------------------------------------------------------------
+
+  /** Renew: extends the leases `owner` still holds. */
+  async renew(owner: string, ids: readonly number[], leaseUntil: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE deliveries SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'in_progress' AND id IN ${placeholders(1, ids.length)}`,
+      [leaseUntil, owner, ...ids],
+    );
+  }
+
+  /** Release: gives back deliveries `owner` holds but will not finish (shutdown), unchanged. */
+  async release(owner: string, ids: readonly number[], now: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+        WHERE lease_owner = ? AND status = 'in_progress' AND id IN ${placeholders(1, ids.length)}`,
+      [now, owner, ...ids],
+    );
+  }
+
+  /** Take over expired: hands deliveries whose lease ran out (their worker died) back to the queue, for any worker. */
+  async takeOverExpired(now: number): Promise<number> {
+    const released = await changedRows(
+      this.dataSource,
+      `UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+        WHERE status = 'in_progress' AND lease_expires_at < ?`,
+      [now, now],
+    );
+    if (released > 0) this.logger.warn(`Took over ${released} deliveries whose lease had expired`);
+    return released;
+  }
+
+  // --- requeue (retries by hand) --------------------------------------------------------------
+
+  /** The delivery's handler and state, or null when it does not exist. */
+  async find(id: number): Promise<{ id: number; handlerId: number; status: DeliveryStatus } | null> {
+    const [row]: Row[] = await this.dataSource.query('SELECT id, handler_id, status FROM deliveries WHERE id = ?', [id]);
+    return row ? { id: num(row.id), handlerId: num(row.handler_id), status: row.status as DeliveryStatus } : null;
+  }
+
+  /** Requeue one failed (or skipped) delivery: one more attempt, due now, marked manual. False when it is neither (any more). */
+  async requeue(id: number, now: number): Promise<boolean> {
+    const changed = await changedRows(
+      this.dataSource,
+      `UPDATE deliveries SET status = 'pending', manual = 1, next_attempt_at = ?, updated_at = ?
+        WHERE id = ? AND status IN ('failed', 'skipped')`,
+      [now, now, id],
+    );
+    return changed > 0;
+  }
+
+  /** Requeue failed: every failed delivery of a handler created within [from, to], as `requeue` does one. */
+  requeueFailed(handlerId: number, from: number, to: number, now: number): Promise<number> {
+    return changedRows(
+      this.dataSource,
+      `UPDATE deliveries SET status = 'pending', manual = 1, next_attempt_at = ?, updated_at = ?
+        WHERE handler_id = ? AND status = 'failed' AND created_at >= ? AND created_at <= ?`,
+      [now, now, handlerId, from, to],
+    );
+  }
+
+  // --- purge finished -------------------------------------------------------------------------
+
+  /**
+   * Purge finished (retention, inside the caller's transaction): deletes the deliveries of
+   * those `eventIds` none of whose deliveries is pending or in progress, and answers those
+   * events, which the caller may now delete.
+   */
+  async purgeFinished(eventIds: readonly number[], manager: EntityManager): Promise<number[]> {
+    if (eventIds.length === 0) return [];
+    const unfinished: Row[] = await manager.query(
+      `SELECT DISTINCT event_id FROM deliveries WHERE event_id IN ${placeholders(1, eventIds.length)} AND status IN ('pending', 'in_progress')`,
+      [...eventIds],
+    );
+    const waiting = new Set(unfinished.map((row) => num(row.event_id)));
+    const finished = eventIds.filter((id) => !waiting.has(id));
+    if (finished.length > 0) await manager.query(`DELETE FROM deliveries WHERE event_id IN ${placeholders(1, finished.length)}`, finished);
+    return finished;
+  }
+
+  // --- reads ----------------------------------------------------------------------------------
+
+  /** The deliveries of one event in run order, with their handlers' names (the event detail). */
+  async deliveriesOf(eventId: number): Promise<DeliveryState[]> {
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT d.id, d.handler_id, h.name AS handler_name, d.seq, d.status, d.attempts, d.next_attempt_at,
+              d.last_response_code, d.last_error, d.updated_at
+         FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id
+        WHERE d.event_id = ? ORDER BY d.seq`,
+      [eventId],
+    );
+    return rows.map((row) => ({
+      id: num(row.id),
+      handlerId: num(row.handler_id),
+      handlerName: (row.handler_name as string | null) ?? null,
+      seq: num(row.seq),
+      status: row.status as DeliveryStatus,
+      attempts: num(row.attempts),
+      nextAttemptAt: num(row.next_attempt_at),
+      lastResponseCode: numOrNull(row.last_response_code),
+      lastError: (row.last_error as string | null) ?? null,
+      updatedAt: num(row.updated_at),
+    }));
+  }
+
+  /** The deliveries planned for each of `eventIds`, in run order, in one statement however many events (idempotent replays). */
+  async plannedFor(eventIds: readonly number[]): Promise<Map<number, PlannedDeliveryName[]>> {
+    const planned = new Map<number, PlannedDeliveryName[]>();
+    if (eventIds.length === 0) return planned;
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT d.event_id, d.handler_id, h.name AS handler_name, d.seq FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id
+        WHERE d.event_id IN ${placeholders(1, eventIds.length)} ORDER BY d.event_id, d.seq`,
+      [...eventIds],
+    );
+    for (const row of rows) {
+      const eventId = num(row.event_id);
+      let list = planned.get(eventId);
+      if (!list) planned.set(eventId, (list = []));
+      list.push({ handlerId: num(row.handler_id), handlerName: (row.handler_name as string | null) ?? null, seq: num(row.seq) });
+    }
+    return planned;
+  }
+
+  /** Counts: the deliveries of every instance by state, in one statement (the queue gauges). */
+  async counts(now: number): Promise<QueueCounts> {
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT status, COUNT(*) AS n,
+              SUM(CASE WHEN next_attempt_at <= ? THEN 1 ELSE 0 END) AS due,
+              MIN(next_attempt_at) AS earliest
+         FROM deliveries WHERE status IN ('pending', 'in_progress', 'failed') GROUP BY status`,
+      [now],
+    );
+    const counts: QueueCounts = { due: 0, scheduled: 0, inFlight: 0, failed: 0, oldestDueAt: null };
+    for (const row of rows) {
+      if (row.status === 'pending') {
+        counts.due = num(row.due ?? 0);
+        counts.scheduled = num(row.n) - counts.due;
+        if (counts.due > 0) counts.oldestDueAt = numOrNull(row.earliest);
+      } else if (row.status === 'in_progress') counts.inFlight = num(row.n);
+      else if (row.status === 'failed') counts.failed = num(row.n);
+    }
+    return counts;
+  }
+}
+
+/** One row of ENQUEUE_COLUMNS: a first attempt, due now, that holds its object's order. */
+function plannedValues(delivery: PlannedDelivery, now: number): unknown[] {
+  return [delivery.eventId, delivery.handlerId, delivery.seq, delivery.objectKey, 'pending', 1, 0, 0, now, now, now];
+}
+
+/** MySQL: leases the selected deliveries to `owner` (the second half of a claim). */
+async function leaseMysql(session: MysqlSession, ids: readonly number[], owner: string, now: number, leaseUntil: number): Promise<void> {
+  if (ids.length === 0) return;
+  await session.write(
+    `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id IN ${placeholders(1, ids.length)}`,
+    [owner, leaseUntil, now, ...ids],
+  );
+}
+
+/**
+ * The UPDATEs that record how attempts ended, each only where the owner still holds the lease.
+ * Attempts that ended the same way for the same owner share one statement ('grouped': usually
+ * one for a whole batch of successes); 'per-row' gives one statement of one text per delivery
+ * (SQLite, where a prepared statement run per row is cheapest). A finished delivery's
+ * next_attempt_at is the time of this write.
+ */
+function finishStatements(finished: readonly FinishedAttempt[], now: number, shape: 'grouped' | 'per-row'): { sql: string; params: unknown[] }[] {
+  const groups = new Map<string, FinishedAttempt[]>();
+  for (const attempt of finished) {
+    const key = JSON.stringify([attempt.owner, ...endColumns(attempt.update, now)]);
+    const group = groups.get(key);
+    if (group) group.push(attempt);
+    else groups.set(key, [attempt]);
+  }
+  return [...groups.values()].flatMap((group) => {
+    const values = [...endColumns(group[0]!.update, now), now, group[0]!.owner];
+    const ids = group.map((attempt) => attempt.delivery.id);
+    return (shape === 'grouped' ? [ids] : ids.map((id) => [id])).map((batch) => ({
+      sql: `UPDATE deliveries
+               SET status = ?, attempts = attempts + ?, manual = ?, next_attempt_at = ?, last_response_code = ?, last_error = ?,
+                   holds_order = 0, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+             WHERE lease_owner = ? AND status = 'in_progress' AND id IN ${placeholders(1, batch.length)}`,
+      params: [...values, ...batch],
+    }));
+  });
+}
+
+/** The values of the finishing UPDATE that differ from one ended attempt to another. */
+function endColumns(update: DeliveryUpdate, now: number): unknown[] {
+  return [
+    update.status,
+    update.attempted ? 1 : 0,
+    update.manual ? 1 : 0,
+    update.status === 'pending' ? update.nextAttemptAt : now,
+    update.responseCode,
+    update.error === null ? null : update.error.slice(0, 500),
+  ];
+}
+
+/** The finished attempts that held their object's order and ask for the next delivery, by owner. */
+function heldOrder(finished: readonly FinishedAttempt[]): Map<string, ClaimedDelivery[]> {
+  const byOwner = new Map<string, ClaimedDelivery[]>();
+  for (const { owner, delivery, claimNext } of finished) {
+    if (!claimNext || !delivery.holdsOrder) continue;
+    const list = byOwner.get(owner);
+    if (list) list.push(delivery);
+    else byOwner.set(owner, [delivery]);
+  }
+  return byOwner;
+}
+
+/** Rows of next deliveries as claimed deliveries: the event from the delivery that finished, the handler state as just read. */
+function nextOf(finished: readonly ClaimedDelivery[], rows: Row[], handlerRows: Row[]): ClaimedDelivery[] {
+  const events = new Map(finished.map((delivery) => [delivery.eventId, delivery]));
+  const handlers = new Map(handlerRows.map((row) => [num(row.id), row]));
+  return rows.map((row) => {
+    const event = events.get(num(row.event_id))!;
+    return toClaimed({
+      ...row,
+      events_id: event.eventType,
+      object_id: event.objectId,
+      dt: event.dt,
+      data: event.dataJson,
+      ...(handlers.get(num(row.handler_id)) ?? { handler_status: null }),
+      id: row.id,
+    });
+  });
+}
+
+function toClaimed(row: Row): ClaimedDelivery {
+  return {
+    id: num(row.id),
+    eventId: num(row.event_id),
+    handlerId: num(row.handler_id),
+    seq: num(row.seq),
+    attempts: num(row.attempts),
+    manual: num(row.manual) === 1,
+    holdsOrder: num(row.holds_order) === 1,
+    eventType: String(row.events_id),
+    objectId: num(row.object_id),
+    dt: String(row.dt),
+    dataJson: String(row.data),
+    handlerRow:
+      row.handler_status === null || row.handler_status === undefined
+        ? null
+        : { status: String(row.handler_status), failingSince: numOrNull(row.failing_since), updatedAt: num(row.handler_updated_at) },
+  };
+}

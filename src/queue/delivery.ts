@@ -1,0 +1,92 @@
+/**
+ * The shapes the queue's steps take and answer (src/queue/delivery-queue.ts). A delivery is one
+ * row of `deliveries`: one (event, `after` handler) pair, planned when the event is accepted.
+ */
+
+/** Waiting (pending, perhaps until a retry is due), claimed by a worker (in_progress), or finished. */
+export type DeliveryStatus = 'pending' | 'in_progress' | 'succeeded' | 'failed' | 'skipped';
+
+/** A delivery to plan for a new event: one per enabled `after` handler, `seq` its place in run order. */
+export interface PlannedDelivery {
+  eventId: number;
+  handlerId: number;
+  seq: number;
+  objectKey: string;
+}
+
+/** A delivery claimed by a worker, with the event it carries and its handler's current state. */
+export interface ClaimedDelivery {
+  id: number;
+  eventId: number;
+  handlerId: number;
+  seq: number;
+  attempts: number;
+  manual: boolean;
+  /**
+   * A first attempt not finished yet: later deliveries of the same object (later handlers of
+   * this event, later events) wait for it. Cleared when the attempt ends, however it ends.
+   */
+  holdsOrder: boolean;
+  eventType: string;
+  objectId: number;
+  dt: string;
+  dataJson: string;
+  /** The handler row as the claim read it: null when the handler was deleted. */
+  handlerRow: { status: string; failingSince: number | null; updatedAt: number } | null;
+}
+
+/** How an attempt ended: the delivery's next state. */
+export interface DeliveryUpdate {
+  status: Exclude<DeliveryStatus, 'in_progress'>;
+  /** Counts the call just made; false for a skip. */
+  attempted: boolean;
+  /** When the next attempt is due (`pending`); ignored for the other states. */
+  nextAttemptAt: number;
+  manual: boolean;
+  responseCode: number | null;
+  error: string | null;
+}
+
+/** An attempt that ended, recorded by `owner`, the worker that holds (or held) its lease. */
+export interface FinishedAttempt {
+  owner: string;
+  delivery: ClaimedDelivery;
+  update: DeliveryUpdate;
+  /** The owner will run the next delivery of the event: claim it when this attempt held its object's order. */
+  claimNext: boolean;
+}
+
+/** A delivery as the event detail shows it. */
+export interface DeliveryState {
+  id: number;
+  handlerId: number;
+  /** Null when the handler was deleted. */
+  handlerName: string | null;
+  seq: number;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastResponseCode: number | null;
+  lastError: string | null;
+  updatedAt: number;
+}
+
+/** A planned delivery as the answer to an accepted (or replayed) event names it. */
+export interface PlannedDeliveryName {
+  handlerId: number;
+  /** Null when the handler was deleted since. */
+  handlerName: string | null;
+  seq: number;
+}
+
+/** The deliveries of every instance by state, at one moment. */
+export interface QueueCounts {
+  /** Pending and due: waiting for a worker. */
+  due: number;
+  /** Pending, due later (a retry). */
+  scheduled: number;
+  inFlight: number;
+  failed: number;
+  /** When the longest-waiting due delivery came due; null when none is due. */
+  oldestDueAt: number | null;
+}
