@@ -1,3 +1,4 @@
+import './telemetry/start.js';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
@@ -7,6 +8,7 @@ import { ConfigError } from './config/environment.js';
 import { loadConfig } from './config/app-config.js';
 import { SqliteInUseError } from './database/sqlite-instance-lock.js';
 import { ScriptUserError } from './calls/script-user.js';
+import { stopTracing } from './telemetry/tracing.js';
 
 // Start a full collection once the old generation is 1.5 times what survived the last one (V8 lets
 // small heaps reach 4 times): a busy dispatcher promotes short-lived objects at a high rate, and
@@ -60,13 +62,16 @@ async function main(): Promise<void> {
       if (closing) return;
       closing = true;
       logger.log(`${signal} received: shutting down`);
-      shutDown(app).then(
-        () => process.exit(0),
-        (error: Error) => {
-          logger.error(`Shutdown failed: ${error.message}`);
-          process.exit(1);
-        },
-      );
+      // The last spans are flushed after the app closed (a no-op when tracing is off).
+      shutDown(app)
+        .then(() => stopTracing())
+        .then(
+          () => process.exit(0),
+          (error: Error) => {
+            logger.error(`Shutdown failed: ${error.message}`);
+            process.exit(1);
+          },
+        );
     });
   }
 }

@@ -12,6 +12,8 @@ import { ClaimedDelivery } from '../queue/delivery.js';
 import { WorkSignal } from '../queue/work-signal.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { Outcome, OutcomeWriter } from './outcome-writer.js';
+import { SpanKind, type Attributes, type Context } from '@opentelemetry/api';
+import { contextOf, inSpan, tracingEnabled } from '../telemetry/tracing.js';
 
 interface Claimed {
   delivery: ClaimedDelivery;
@@ -183,6 +185,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         await this.release(claimed.map((delivery) => delivery.id));
         return;
       }
+      if (tracingEnabled()) for (const delivery of claimed) endedSpan('claim', delivery, now);
       for (const delivery of claimed) this.ready.push({ delivery, handler: handlers.get(delivery.handlerId) });
       this.startReady();
       if (claimed.length < limit) return;
@@ -225,15 +228,22 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    * handed back.
    */
   private async deliver(delivery: ClaimedDelivery, handler: HandlerEntity | undefined): Promise<void> {
+    const trace = tracingEnabled() ? deliverySpans(delivery, handler) : null;
     let outcome: Outcome | null;
     try {
-      outcome = await this.runner.run(delivery, handler, this.stopping.signal);
+      const call = () => this.runner.run(delivery, handler, this.stopping.signal);
+      outcome = trace ? await inSpan('call', trace.attributes, call, trace.parent, SpanKind.CLIENT) : await call();
     } finally {
       if (this.calling.delete(delivery.id)) this.wake();
     }
     if (!outcome) return;
-    const next = await this.outcomes.record(this.owner, delivery, outcome, { claimNext: true });
-    if (next) await this.takeSuccessor(next);
+    const record = () => this.outcomes.record(this.owner, delivery, outcome, { claimNext: true });
+    const recordedFrom = Date.now();
+    const next = trace ? await inSpan('record', trace.attributes, record, trace.parent) : await record();
+    if (!next) return;
+    // The next delivery of the event was claimed in the same transaction as this outcome.
+    if (trace) endedSpan('claim', next, recordedFrom);
+    await this.takeSuccessor(next);
   }
 
   /** The next delivery of an event, claimed when the previous one's outcome was written: queued to run, or handed back when stopping. */
@@ -302,4 +312,24 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (this.claimFailures > 0) this.logger.debug(message);
     else this.logger.error(message);
   }
+}
+
+/** The parent (the event's ingest span, stored with it) and attributes of one delivery's spans. */
+function deliverySpans(delivery: ClaimedDelivery, handler: HandlerEntity | undefined): { parent: Context; attributes: Attributes } {
+  return {
+    parent: contextOf(delivery.traceParent),
+    attributes: {
+      'provisioning.delivery_id': delivery.id,
+      'provisioning.event_id': delivery.eventId,
+      'provisioning.event': delivery.eventType,
+      'provisioning.handler_id': delivery.handlerId,
+      'provisioning.handler_type': handler?.type ?? 'deleted',
+      'provisioning.attempt': delivery.attempts + 1,
+    },
+  };
+}
+
+/** A span for a step already done (the claim of `delivery`, from `startedAt` until now), in the event's trace. */
+function endedSpan(name: string, delivery: ClaimedDelivery, startedAt: number): void {
+  void inSpan(name, { 'provisioning.delivery_id': delivery.id, 'provisioning.event_id': delivery.eventId }, async () => undefined, contextOf(delivery.traceParent), SpanKind.INTERNAL, startedAt);
 }

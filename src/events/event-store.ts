@@ -13,6 +13,8 @@ export interface NewEvent {
   idempotencyKey: string | null;
   requestHash: string | null;
   apiKeyId: number | null;
+  /** The ingest span's W3C traceparent when tracing is on; null otherwise. */
+  traceParent: string | null;
 }
 
 /** A stored event. `dataJson` is read only by `get`. */
@@ -29,12 +31,12 @@ export interface StoredEvent {
 }
 
 /** Column order of an insert; `eventValues` lists the values in the same order. */
-const EVENT_COLUMNS = ['events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'request_hash', 'api_key_id', 'accepted_at'];
+const EVENT_COLUMNS = ['events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'request_hash', 'api_key_id', 'accepted_at', 'trace_parent'];
 const INSERT = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES `;
 const INSERT_ONE = INSERT + placeholders(1, EVENT_COLUMNS.length);
 
 function eventValues(event: NewEvent, now: number): unknown[] {
-  return [event.eventType, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.requestHash, event.apiKeyId, now];
+  return [event.eventType, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.requestHash, event.apiKeyId, now, event.traceParent];
 }
 
 /**

@@ -33,7 +33,7 @@ const CLAIMABLE = `
  * a claim answers the event with the delivery in the same statement (docs/ARCHITECTURE.md, Tables).
  */
 const CLAIMED_COLUMNS = `d.id, d.event_id, d.handler_id, d.seq, d.attempts, d.manual, d.holds_order,
-  e.events_id, e.object_id, e.dt, e.data, h.status AS handler_status, h.failing_since, h.updated_at AS handler_updated_at
+  e.events_id, e.object_id, e.dt, e.data, e.trace_parent, h.status AS handler_status, h.failing_since, h.updated_at AS handler_updated_at
   FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN handlers h ON h.id = d.handler_id`;
 
 const SQLITE_CLAIM = `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
@@ -398,6 +398,7 @@ function nextOf(finished: readonly ClaimedDelivery[], rows: Row[], handlerRows: 
       object_id: event.objectId,
       dt: event.dt,
       data: event.dataJson,
+      trace_parent: event.traceParent,
       ...(handlers.get(num(row.handler_id)) ?? { handler_status: null }),
       id: row.id,
     });
@@ -417,6 +418,7 @@ function toClaimed(row: Row): ClaimedDelivery {
     objectId: num(row.object_id),
     dt: String(row.dt),
     dataJson: String(row.data),
+    traceParent: row.trace_parent === null || row.trace_parent === undefined ? null : String(row.trace_parent),
     handlerRow:
       row.handler_status === null || row.handler_status === undefined
         ? null
