@@ -162,7 +162,7 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
       });
       return;
     }
-    requestContext.run({ requestId: request.id }, done);
+    requestContext.run({ requestId: request.id, clientAddress: request.ip }, done);
   });
   const access = new Logger('HTTP');
   http.addHook('onResponse', (request, reply, done) => {

@@ -4,7 +4,7 @@ import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
 import { insertedId, isMysql, num, placeholders } from '../database/sql.js';
 import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, LogStatus, rowToLog } from './execution-log.js';
-import { CursorFilters, decodeCursor, encodeCursor } from './log-cursor.js';
+import { CursorFilters, decodeCursor, encodeCursor } from '../common/list-cursor.js';
 
 export interface LogQuery {
   handlerId?: number;
@@ -175,7 +175,7 @@ export class ExecutionLogsService {
   }
 }
 
-/** The filters a cursor is bound to (see log-cursor.ts), normalised: a date is its epoch milliseconds. */
+/** The filters a cursor is bound to (see src/common/list-cursor.ts), normalised: a date is its epoch milliseconds. */
 function cursorFilters(query: LogQuery): CursorFilters {
   return [query.handlerId, query.eventType, query.eventId, query.status, query.errorText, query.from, query.to];
 }
