@@ -10,6 +10,8 @@ import { MASK, maskHeaders } from '../handlers/handler-view.js';
  */
 const SECRET_NAMES = new Set(REDACTED_KEYS.filter((name) => name !== 'headers').map((name) => name.toLowerCase()));
 const SECRET_WORDS = /(secret|password|passwd|passphrase|token|credential|authorization|auth|cookie|session|signature|private|api[-_]?key|(^|[-_])key$|[a-z]Key$)/i;
+/** Times are never credentials, though named after one (`previous_secret_expires_at`). */
+const TIME_NAMES = /(_at|At)$/;
 /** Maps of header name → value: a value is masked when its header's name looks secret (as in answers). */
 const HEADER_MAPS = new Set(['headers']);
 /**
@@ -19,6 +21,7 @@ const HEADER_MAPS = new Set(['headers']);
 const SECRET_TEXT = /whsec_[A-Za-z0-9+/]{16,}={0,2}|pk_[A-Za-z0-9_-]{43}/g;
 
 function isSecretName(name: string): boolean {
+  if (TIME_NAMES.test(name)) return false;
   return SECRET_NAMES.has(name.toLowerCase()) || SECRET_WORDS.test(name);
 }
 
