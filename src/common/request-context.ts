@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 /** What every log line written while serving one request carries, and where an audit row says a change came from. */
 export interface RequestContext {
   requestId: string;
-  /** The peer address of the connection (no proxy header is trusted). */
-  clientAddress: string;
+  /** The peer address of the connection (no proxy header is trusted); a getter, read only when needed. */
+  readonly clientAddress: string;
 }
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();
