@@ -162,7 +162,14 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
       });
       return;
     }
-    requestContext.run({ requestId: request.id }, done);
+    // The peer address is read only if the request makes a change that is audited (src/audit/).
+    const context = {
+      requestId: request.id,
+      get clientAddress() {
+        return request.ip;
+      },
+    };
+    requestContext.run(context, done);
   });
   const access = new Logger('HTTP');
   http.addHook('onResponse', (request, reply, done) => {

@@ -20,6 +20,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { MetricsControllerModule } from './metrics/metrics-controller.module.js';
 import { EmptyRouteModule } from './bench/empty-route.module.js';
 import { ConsoleModule } from './console/console.module.js';
+import { AuditModule } from './audit/audit.module.js';
 
 /** Holds the SQLite instance lock until the application has shut down. */
 class InstanceLockHolder implements OnApplicationShutdown {
@@ -52,6 +53,7 @@ export class AppModule {
         DispatcherModule,
         ExecutionLogsModule,
         RetentionModule,
+        AuditModule,
         MetricsControllerModule,
         HealthModule,
         ...(config.bench.emptyRoute ? [EmptyRouteModule] : []),

@@ -1,9 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 
-/** What every log line written while serving one request carries. */
+/** What every log line written while serving one request carries, and where an audit row says a change came from. */
 export interface RequestContext {
   requestId: string;
+  /** The peer address of the connection (no proxy header is trusted); a getter, read only when needed. */
+  readonly clientAddress: string;
 }
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();
@@ -17,4 +19,8 @@ export function requestIdFrom(header: unknown): string {
 
 export function currentRequestId(): string | undefined {
   return requestContext.getStore()?.requestId;
+}
+
+export function currentRequestContext(): RequestContext | undefined {
+  return requestContext.getStore();
 }

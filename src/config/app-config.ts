@@ -107,6 +107,8 @@ export class AppConfig {
     readonly shutdownGraceMs: number;
   };
   readonly logs!: { readonly retentionDays: number; readonly cleanupCron: string };
+  /** 0: audit rows are kept for ever (they are not removed with the logs). */
+  readonly audit!: { readonly retentionMs: number };
   readonly decisions!: { readonly budgetMs: number };
   /** Benchmarks only: mount the empty route. */
   readonly bench!: { readonly emptyRoute: boolean };
@@ -173,6 +175,9 @@ export function loadConfig(input: EnvInput): AppConfig {
   }
   const secretRotationOverlapMs = duration('SECRET_ROTATION_OVERLAP', env.SECRET_ROTATION_OVERLAP, DEFAULTS.secretRotationOverlapMs);
   const autoDisableAfterMs = duration('AUTO_DISABLE_AFTER', env.AUTO_DISABLE_AFTER, DEFAULTS.autoDisableAfterMs);
+  const auditRetentionMs = duration('AUDIT_RETENTION', env.AUDIT_RETENTION, 0);
+  // A trail that forgets within hours is a mistake, not a policy.
+  if (auditRetentionMs > 0 && auditRetentionMs < 86_400_000) problems.push('AUDIT_RETENTION: must be at least 1d (or 0 to keep every audit row)');
 
   const network = (name: string, value: string | undefined, fallback: readonly string[]): string[] => {
     if (value === undefined) return [...fallback];
@@ -256,6 +261,7 @@ export function loadConfig(input: EnvInput): AppConfig {
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? DEFAULTS.shutdownGraceMs,
     },
     logs: { retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays, cleanupCron },
+    audit: { retentionMs: auditRetentionMs },
     decisions: { budgetMs: env.DECISION_BUDGET_MS ?? DEFAULTS.decisionBudgetMs },
     bench: { emptyRoute: env.BENCH_EMPTY_ROUTE === 'true' || env.BENCH_EMPTY_ROUTE === '1' },
   } as AppConfig);

@@ -221,6 +221,11 @@ export class EnvironmentVariables {
   @IsString()
   LOG_CLEANUP_CRON?: string;
 
+  /** Audit rows older than this are deleted (on LOG_CLEANUP_CRON); unset or 0 keeps every row. */
+  @IsOptional()
+  @IsString()
+  AUDIT_RETENTION?: string;
+
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -279,6 +284,7 @@ export const ENV_KEYS = Object.freeze([
   'AUTO_DISABLE_AFTER',
   'LOG_RETENTION_DAYS',
   'LOG_CLEANUP_CRON',
+  'AUDIT_RETENTION',
   'SHUTDOWN_GRACE_MS',
   'DECISION_BUDGET_MS',
   'BENCH_EMPTY_ROUTE',

@@ -11,6 +11,8 @@ import { ExecutionLogDetailDto } from '../execution-logs/dto/execution-log.dto.j
 import { DeliveriesService } from './deliveries.service.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { RetryRangeDto, RetryResultDto, TestHandlerDto } from './dto/delivery.dto.js';
+import { AuditStore } from '../audit/audit-store.js';
+import { keyActor } from '../audit/audit-actor.js';
 
 @ApiTags('Deliveries')
 @Controller('api/v1')
@@ -19,7 +21,12 @@ export class DeliveriesController {
     private readonly deliveries: DeliveriesService,
     private readonly handlers: HandlersService,
     private readonly runner: DeliveryRunner,
+    private readonly audit: AuditStore,
   ) {}
+
+  // The retries' audit rows are written here, just after the retry: DeliveriesService runs its
+  // own statements (no transaction of the caller to join), so a failure between the two would
+  // leave a retry without its row. A refused retry has none.
 
   @Post('deliveries/:id/retry')
   @HttpCode(200)
@@ -28,8 +35,9 @@ export class DeliveriesController {
   @ApiOkResponse({ type: RetryResultDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'DELIVERY_NOT_FOUND' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'DELIVERY_NOT_RETRYABLE, HANDLER_NOT_ENABLED' })
-  async retry(@Param('id', idParam()) id: number): Promise<RetryResultDto> {
+  async retry(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<RetryResultDto> {
     await this.deliveries.retry(id);
+    await this.audit.record({ actor: keyActor(principal), action: 'delivery.retry', targetId: id, after: { status: 'pending', manual: true } });
     return { queued: 1 };
   }
 
@@ -45,8 +53,10 @@ export class DeliveriesController {
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_ENABLED' })
-  async retryRange(@Param('id', idParam()) id: number, @Body() body: RetryRangeDto): Promise<RetryResultDto> {
-    return { queued: await this.deliveries.retryRange(id, Date.parse(body.from), Date.parse(body.to)) };
+  async retryRange(@Param('id', idParam()) id: number, @Body() body: RetryRangeDto, @CurrentPrincipal() principal: Principal): Promise<RetryResultDto> {
+    const queued = await this.deliveries.retryRange(id, Date.parse(body.from), Date.parse(body.to));
+    await this.audit.record({ actor: keyActor(principal), action: 'handler.retry_failed', targetId: id, after: { from: body.from, to: body.to, queued } });
+    return { queued };
   }
 
   @Post('handlers/:id/test')

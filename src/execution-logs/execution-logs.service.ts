@@ -4,7 +4,7 @@ import { DomainError } from '../common/errors.js';
 import { DirectSql, MysqlSession } from '../database/direct-sql.js';
 import { isMysql, num, placeholders } from '../database/sql.js';
 import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, LogStatus, rowToLog } from './execution-log.js';
-import { CursorFilters, decodeCursor, encodeCursor } from './log-cursor.js';
+import { CursorFilters, decodeCursor, encodeCursor } from '../common/list-cursor.js';
 
 export interface LogQuery {
   handlerId?: number;
@@ -191,7 +191,7 @@ export class ExecutionLogsService {
   }
 }
 
-/** The filters a cursor is bound to (see log-cursor.ts), normalised: a date is its epoch milliseconds. */
+/** The filters a cursor is bound to (see src/common/list-cursor.ts), normalised: a date is its epoch milliseconds. */
 function cursorFilters(query: LogQuery): CursorFilters {
   return [query.handlerId, query.eventType, query.eventId, query.status, query.errorText, query.from, query.to];
 }

@@ -25,6 +25,8 @@ import {
 import { HandlerEntity } from './handler.entity.js';
 import { HandlersService } from './handlers.service.js';
 import { toHandlerDto } from './handler-view.js';
+import { AuditStore } from '../audit/audit-store.js';
+import { keyActor } from '../audit/audit-actor.js';
 
 // Request examples for Swagger UI "Try it out": each one is accepted as it is (test/e2e/openapi-examples.e2e.test.ts).
 const CREATE_EXAMPLES = {
@@ -47,7 +49,10 @@ const BAD_HANDLER =
 @ApiTags('Handlers')
 @Controller('api/v1/handlers')
 export class HandlersController {
-  constructor(private readonly handlers: HandlersService) {}
+  constructor(
+    private readonly handlers: HandlersService,
+    private readonly audit: AuditStore,
+  ) {}
 
   @Post()
   @Auth('admin', 'internal')
@@ -113,7 +118,10 @@ export class HandlersController {
   async secret(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<HandlerSecretDto> {
     const handler = await this.handlers.get(id);
     this.handlers.assertMayManage(principal, handler.type);
-    return toSecretDto(await this.handlers.secrets(id));
+    const secrets = await this.handlers.secrets(id);
+    // Recorded before the answer: a secret is shown only once its reveal is on record.
+    await this.audit.record({ actor: keyActor(principal), action: 'handler.secret_reveal', targetId: id });
+    return toSecretDto(secrets);
   }
 
   @Post(':id/rotate-secret')

@@ -10,10 +10,12 @@ import { HandlerChangeEntity } from '../cache-manager/handler-change.entity.js';
 import { CreateHandlerDto, HANDLER_LIMITS, ListHandlersQueryDto, UpdateHandlerDto } from './dto/handler.dto.js';
 import { HandlerEntity } from './handler.entity.js';
 import { assertValidHandler, RuleContext } from './handler-rules.js';
-import { MASK } from './handler-view.js';
+import { MASK, toHandlerDto } from './handler-view.js';
 import { generateSigningSecret } from '../calls/webhook-signer.js';
 import { resolveScriptUser, ScriptUser, scriptAccessProblem } from '../calls/script-user.js';
 import { resolveScriptPath } from './script-path.js';
+import { AuditEntry, AuditStore } from '../audit/audit-store.js';
+import { keyActor, SYSTEM_ACTOR } from '../audit/audit-actor.js';
 
 @Injectable()
 export class HandlersService {
@@ -25,6 +27,7 @@ export class HandlersService {
     private readonly dataSource: DataSource,
     private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
+    private readonly audit: AuditStore,
   ) {
     this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir };
     this.scriptUser = config.scripts.enabled && config.scripts.runAsUser ? resolveScriptUser(config.scripts.runAsUser) : undefined;
@@ -92,7 +95,7 @@ export class HandlersService {
     this.assertValid(handler);
     return this.write(async (manager) => {
       const saved = await manager.getRepository(HandlerEntity).save(handler);
-      return { result: saved, changedId: saved.id };
+      return { result: saved, changedId: saved.id, audit: { actor: keyActor(principal), action: 'handler.create', targetId: saved.id, after: auditView(saved) } };
     });
   }
 
@@ -123,7 +126,8 @@ export class HandlersService {
     this.assertValid(next);
     return this.write(async (manager) => {
       await manager.getRepository(HandlerEntity).update({ id }, withoutId(next));
-      return { result: next, changedId: id };
+      const action = next.status === 'archived' && current.status !== 'archived' ? 'handler.archive' : 'handler.update';
+      return { result: next, changedId: id, audit: { actor: keyActor(principal), action, targetId: id, before: auditView(current), after: auditView(next) } };
     });
   }
 
@@ -145,7 +149,7 @@ export class HandlersService {
       await manager
         .getRepository(HandlerEntity)
         .update({ id }, { status: next.status, disabledReason: null, failingSince: null, updatedAt: next.updatedAt });
-      return { result: next, changedId: id };
+      return { result: next, changedId: id, audit: { actor: keyActor(principal), action: 'handler.toggle', targetId: id, before: auditView(current), after: auditView(next) } };
     });
   }
 
@@ -185,7 +189,7 @@ export class HandlersService {
           updatedAt: now,
         },
       );
-      return { result: next, changedId: id };
+      return { result: next, changedId: id, audit: { actor: keyActor(principal), action: 'handler.secret_rotate', targetId: id, before: auditView(current), after: auditView(next) } };
     });
   }
 
@@ -195,7 +199,11 @@ export class HandlersService {
       const update = await manager
         .getRepository(HandlerEntity)
         .update({ id, status: 'enabled' }, { status: 'disabled', disabledReason: reason.slice(0, 500), updatedAt: Date.now() });
-      return { result: (update.affected ?? 0) > 0, changedId: id };
+      const disabled = (update.affected ?? 0) > 0;
+      const audit: AuditEntry | undefined = disabled
+        ? { actor: SYSTEM_ACTOR, action: 'handler.disable', targetId: id, before: { status: 'enabled' }, after: { status: 'disabled', disabled_reason: reason.slice(0, 500) } }
+        : undefined;
+      return { result: disabled, changedId: id, audit };
     });
   }
 
@@ -205,7 +213,7 @@ export class HandlersService {
     this.authorise(principal, current.type);
     await this.write(async (manager) => {
       await manager.getRepository(HandlerEntity).delete({ id });
-      return { result: current, changedId: id };
+      return { result: current, changedId: id, audit: { actor: keyActor(principal), action: 'handler.delete', targetId: id, before: auditView(current) } };
     });
   }
 
@@ -230,16 +238,35 @@ export class HandlersService {
     }
   }
 
-  /** The change and its feed row commit together; then this instance's cache applies it at once. */
-  private async write<T>(work: (manager: EntityManager) => Promise<{ result: T; changedId: number }>): Promise<T> {
+  /**
+   * The change, its feed row and its audit row commit together (a change is never without its
+   * audit row, nor a row without its change); then this instance's cache applies it at once.
+   */
+  private async write<T>(work: (manager: EntityManager) => Promise<{ result: T; changedId: number; audit?: AuditEntry }>): Promise<T> {
     const outcome = await this.dataSource.transaction(async (manager) => {
       const done = await work(manager);
       await manager.getRepository(HandlerChangeEntity).insert({ handlerId: done.changedId, changedAt: Date.now() });
+      if (done.audit) await this.audit.record(done.audit, manager);
       return done;
     });
     await this.cache.sync();
     return outcome.result;
   }
+}
+
+/**
+ * A handler as its audit rows show it: the API's view plus the secrets' fields, which the
+ * audit trail's one masking (maskSecrets, src/audit/audit-mask.ts) replaces by the mask, as it
+ * does the values of credential headers.
+ */
+function auditView(handler: HandlerEntity): Record<string, unknown> {
+  return {
+    ...toHandlerDto(handler),
+    headers: handler.headers,
+    signing_secret: handler.signingSecret,
+    previous_secret: handler.previousSecret,
+    previous_secret_expires_at: handler.previousSecretExpiresAt === null ? null : new Date(handler.previousSecretExpiresAt).toISOString(),
+  };
 }
 
 function withoutId(handler: HandlerEntity): Omit<HandlerEntity, 'id'> {

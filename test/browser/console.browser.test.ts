@@ -19,6 +19,7 @@ import { bearer, startApp, TestApp } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { HandlerEntity } from '../../src/handlers/handler.entity.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
+import { AuditStore } from '../../src/audit/audit-store.js';
 import { DEFAULTS } from '../../src/config/app-config.js';
 import { SCOPES } from '../../src/api-keys/scopes.js';
 
@@ -734,5 +735,64 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     await page.locator('#notices .notice-error', { hasText: 'no longer applies' }).waitFor();
     await page.waitForURL((url) => url.hash === `#/logs?handler_id=${HANDLER}`);
     await waitForRows(page, '#logs-table', all.slice(0, 50));
+  });
+
+  it('lists the audit trail: who changed what, filters, "More" paging, and no secret on the page', async () => {
+    // 120 changes of one (made-up) key, written as the service writes them.
+    const KEY = 424242;
+    const audit = t.app.get(AuditStore);
+    for (let n = 0; n < 120; n++) {
+      await audit.record({ actor: { type: 'api_key', keyId: KEY, name: 'paged' }, action: 'cache.refresh', targetId: null, after: { handler_count: n, version: n } });
+    }
+    const auditIds = async (query: string) => ((await api('get', `/api/v1/audit?${query}&limit=500`)).body.items as Json[]).map((row) => row.id as number);
+    const paged = await auditIds(`actor_key_id=${KEY}`);
+    assert.equal(paged.length, 120);
+
+    const page = await signIn(t.adminKey);
+    await page.click('.tabs a[href="#/audit"]');
+    await page.locator('#audit-table').waitFor();
+    await page.goto(`${t.url}/console#/audit?actor_key_id=${KEY}`);
+    await waitForRows(page, '#audit-table', paged.slice(0, 50));
+    assert.equal(await page.textContent('#audit-summary'), '50 changes shown, newest first');
+    await page.click('#audit-more');
+    await waitForRows(page, '#audit-table', paged.slice(0, 100));
+    await page.click('#audit-more');
+    await waitForRows(page, '#audit-table', paged);
+    assert.equal(await page.locator('#audit-more').isVisible(), false, 'no More after the last page');
+    assert.equal(await page.textContent('#audit-summary'), '120 changes, newest first');
+    const seeded = await cells(page, `#audit-table tr[data-id="${paged[0]}"]`);
+    assert.deepEqual(seeded.slice(2, 7), [`${KEY} · paged`, '—', 'cache.refresh', 'cache', 'created Records']);
+
+    // The rotation made through the console earlier, found with the form: who, from where, what changed, masked.
+    await page.click('#audit-reset');
+    await waitForRows(page, '#audit-table', (await auditIds('')).slice(0, 50));
+    await page.selectOption('#audit-action', 'handler.secret_rotate');
+    await page.click('#audit-search');
+    const rotations = await auditIds('action=handler.secret_rotate');
+    assert.ok(rotations.length >= 1);
+    await waitForRows(page, '#audit-table', rotations);
+    const row = await cells(page, `#audit-table tr[data-id="${rotations[0]}"]`);
+    assert.equal(row[2], '1 · bootstrap (BOOTSTRAP_ADMIN_KEY)');
+    assert.match(row[3]!, /^127\.0\.0\.1 \S+$/, 'the address and the request id');
+    assert.equal(row[4], 'handler.secret_rotate');
+    assert.equal(row[5], `handler ${payments.id}`);
+    assert.match(row[6]!, /previous_secret: null → "\*{8}"/);
+    await page.click(`#audit-table tr[data-id="${rotations[0]}"] details summary`);
+    await page.locator(`#audit-table tr[data-id="${rotations[0]}"] .audit-after`).waitFor();
+    const secrets = (await api('get', `/api/v1/handlers/${payments.id}/secret`)).body as Json;
+    const content = await page.content();
+    for (const secret of [secrets.signing_secret, secrets.previous_secret]) assert.ok(!content.includes(secret.replace(/^whsec_/, '')), 'no signing secret on the page');
+    await screenshot(page, '22-audit');
+
+    // A record's link lists every change to it, newest first.
+    await page.click(`#audit-table tr[data-id="${rotations[0]}"] td:nth-child(6) a`);
+    await waitForRows(page, '#audit-table', await auditIds(`target_type=handler&target_id=${payments.id}`));
+    assert.equal(await page.inputValue('#audit-target-id'), String(payments.id));
+    const actions = await page.$$eval('#audit-table tbody tr[data-id]', (rows) => rows.map((r) => r.getAttribute('data-action')));
+    assert.equal(actions.at(-1), 'handler.create');
+
+    // Only admin keys see the tab.
+    const reader = await signIn(await t.key('read'));
+    assert.equal(await reader.locator('.tabs a[href="#/audit"]').count(), 0);
   });
 });

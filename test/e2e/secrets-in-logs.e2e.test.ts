@@ -4,15 +4,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { api, killAll, Running, startService, stopService, tail } from '../utils/service-process.js';
+import { buildDataSourceOptions } from '../../src/database/data-source.js';
+import { parseDatabaseUrl } from '../../src/config/app-config.js';
 
 /**
  * A full run of the compiled service at the most verbose JSON log level: keys created, used,
  * mistyped and revoked; handlers with signing secrets and a credential header, a secret
  * rotation; deliveries that succeed, fail and retry; malformed and invalid requests carrying
- * secrets. Then every log line and every error body is searched for every secret: none found.
+ * secrets. Then every log line, every error body, every row of the audit table and every answer
+ * of the audit API is searched for every secret: none found.
  */
 const kinds = await databaseKinds();
 
@@ -95,6 +99,10 @@ for (const kind of kinds) {
       const rotated = await api(service, adminKey, 'POST', `/api/v1/handlers/${handlerIds[0]}/rotate-secret`);
       assert.equal(rotated.status, 200, rotated.text);
       secrets.set('rotated signing secret', rotated.body.signing_secret);
+      // A reveal, and an edit that keeps the masked credential headers: both audited.
+      assert.equal((await api(service, adminKey, 'GET', `/api/v1/handlers/${handlerIds[0]}/secret`)).status, 200);
+      const edited = await api(service, adminKey, 'PATCH', `/api/v1/handlers/${handlerIds[1]}`, { name: 'h2 renamed', headers: { Authorization: '********', 'X-Api-Key': '********', 'X-Tenant': 'north' } });
+      assert.equal(edited.status, 200, edited.text);
 
       // Bad input that carries secrets.
       const malformed = await fetch(`${service.baseUrl}/api/v1/events`, {
@@ -139,8 +147,29 @@ for (const kind of kinds) {
       assert.ok(receiver.requests.length >= 12);
       assert.ok(receiver.requests.some((request) => request.headers['x-api-key'] === credential), 'the credential header was really sent');
 
+      // The audit trail as the API answers it, every page.
+      const auditAnswers: string[] = [];
+      for (let cursor = ''; ; ) {
+        const page = await api(service, adminKey, 'GET', `/api/v1/audit?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+        assert.equal(page.status, 200, page.text);
+        auditAnswers.push(page.text);
+        if (!page.body.next_cursor) break;
+        cursor = page.body.next_cursor;
+      }
+
       const code = await stopService(service);
       assert.equal(code, 0, tail(service));
+
+      // The audit trail as stored.
+      const data = new DataSource({ ...buildDataSourceOptions(parseDatabaseUrl(db.url)), logging: false });
+      await data.initialize();
+      const auditRows: Record<string, unknown>[] = await data.query('SELECT * FROM audit_log ORDER BY id').finally(() => data.destroy());
+      const actions = auditRows.map((row) => row.action);
+      for (const action of ['api_key.create', 'api_key.revoke', 'handler.create', 'handler.update', 'handler.secret_rotate', 'handler.secret_reveal']) {
+        assert.ok(actions.includes(action), `the audit table has a ${action} row: ${actions.join(', ')}`);
+      }
+      assert.ok(auditAnswers.length >= 3, `audit pages: ${auditAnswers.length}`);
+      const auditTable = JSON.stringify(auditRows);
 
       // The scan.
       const output = service.output();
@@ -149,6 +178,8 @@ for (const kind of kinds) {
         const core = secret.replace(/^whsec_/, '');
         assert.ok(!output.includes(core), `${name} appears in the service output`);
         for (const body of errorBodies) assert.ok(!body.text.includes(core), `${name} appears in the error body of: ${body.what}`);
+        assert.ok(!auditTable.includes(core), `${name} appears in the audit_log table`);
+        for (const text of auditAnswers) assert.ok(!text.includes(core), `${name} appears in an answer of GET /api/v1/audit`);
       }
 
       // The logs scanned are real: JSON lines, delivery outcomes, request ids.

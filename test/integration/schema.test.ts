@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { buildDataSourceOptions, MIGRATIONS } from '../../src/database/data-source.js';
 import { parseDatabaseUrl } from '../../src/config/app-config.js';
+import { ExactKeysAndLargeHeaders1764200000000 } from '../../src/database/migrations/1764200000000-exact-keys-and-large-headers.js';
 
 const kinds = await databaseKinds();
 
@@ -55,6 +56,10 @@ for (const kind of kinds) {
           'id', 'delivery_id', 'event_id', 'events_id', 'handler_id', 'handler_name', 'object_id', 'stage', 'attempt',
           'trigger_type', 'status', 'request_payload', 'response_code', 'response_body', 'error', 'duration_ms', 'created_at',
         ],
+        audit_log: [
+          'id', 'created_at', 'actor_type', 'actor_key_id', 'actor_name', 'client_address', 'request_id', 'action', 'target_type', 'target_id',
+          'before_json', 'after_json',
+        ],
       };
       const runner = dataSource.createQueryRunner();
       try {
@@ -84,7 +89,9 @@ for (const kind of kinds) {
       // A second database, migrated up to the migration before, with rows in it; then upgraded.
       const older = await kind.create();
       const options = buildDataSourceOptions(parseDatabaseUrl(older.url));
-      const before = new DataSource({ ...options, migrations: MIGRATIONS.slice(0, MIGRATIONS.length - 1), logging: false });
+      // Migrated up to the one before ExactKeysAndLargeHeaders; the upgrade runs it and every later one.
+      const upgrade = MIGRATIONS.indexOf(ExactKeysAndLargeHeaders1764200000000);
+      const before = new DataSource({ ...options, migrations: MIGRATIONS.slice(0, upgrade), logging: false });
       await before.initialize();
       try {
         await before.runMigrations({ transaction: 'each' });
@@ -102,7 +109,7 @@ for (const kind of kinds) {
       const upgraded = new DataSource({ ...options, logging: false });
       await upgraded.initialize();
       try {
-        assert.equal((await upgraded.runMigrations({ transaction: 'each' })).length, 1);
+        assert.equal((await upgraded.runMigrations({ transaction: 'each' })).length, MIGRATIONS.length - upgrade);
         const rows = await upgraded.query('SELECT idempotency_key AS k, request_hash AS h, data FROM events ORDER BY id');
         assert.deepEqual(rows.map((row: { k: string; h: unknown; data: string }) => [row.k, row.h, row.data]), [
           ['Key-A', null, '{"id":1}'],
@@ -123,7 +130,7 @@ for (const kind of kinds) {
 
     it('roll back completely and apply again', async () => {
       for (let i = 0; i < dataSource.migrations.length; i++) await dataSource.undoLastMigration({ transaction: 'each' });
-      const tables = await dataSource.createQueryRunner().getTables(['handlers', 'api_keys', 'handler_changes', 'app_meta']);
+      const tables = await dataSource.createQueryRunner().getTables(['handlers', 'api_keys', 'handler_changes', 'app_meta', 'audit_log']);
       assert.deepEqual(tables, []);
       await dataSource.runMigrations({ transaction: 'each' });
       assert.equal(await dataSource.showMigrations(), false);

@@ -3,7 +3,7 @@ import { IsIn, IsOptional, IsString, Length } from 'class-validator';
 import { MAX_PAGE, MAX_PER_PAGE } from '../../common/pagination.dto.js';
 import { IsCalendarDate, MAX_ID, QueryInteger } from '../../common/validation.js';
 import { ExecutionLog } from '../execution-log.js';
-import { MAX_CURSOR_LENGTH } from '../log-cursor.js';
+import { MAX_CURSOR_LENGTH } from '../../common/list-cursor.js';
 
 export const DEFAULT_LOG_LIMIT = 50;
 export const MAX_LOG_LIMIT = 500;
