@@ -14,6 +14,8 @@ import { MASK } from './handler-view.js';
 import { generateSigningSecret } from '../dispatcher/webhook-signer.js';
 import { resolveScriptUser, ScriptUser, scriptAccessProblem } from '../dispatcher/script-user.js';
 import { resolveScriptPath } from './script-path.js';
+import { SecretBox } from '../secrets/secret-box.js';
+import { openHandlerSecrets, withSealedSecrets } from './handler-secrets.js';
 
 @Injectable()
 export class HandlersService {
@@ -25,6 +27,7 @@ export class HandlersService {
     private readonly dataSource: DataSource,
     private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
+    private readonly box: SecretBox,
   ) {
     this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir };
     this.scriptUser = config.scripts.enabled && config.scripts.runAsUser ? resolveScriptUser(config.scripts.runAsUser) : undefined;
@@ -56,13 +59,13 @@ export class HandlersService {
       skip: (page - 1) * perPage,
       take: perPage,
     });
-    return { items, total, page, per_page: perPage };
+    return { items: items.map((item) => this.opened(item)), total, page, per_page: perPage };
   }
 
   async get(id: number): Promise<HandlerEntity> {
     const handler = await this.repository.findOne({ where: { id } });
     if (!handler) throw DomainError.field('HANDLER_NOT_FOUND', 'id', `Handler ${id} does not exist`);
-    return handler;
+    return this.opened(handler);
   }
 
   async create(input: CreateHandlerDto, principal: Principal): Promise<HandlerEntity> {
@@ -91,8 +94,9 @@ export class HandlersService {
     this.authorise(principal, handler.type);
     this.assertValid(handler);
     return this.write(async (manager) => {
-      const saved = await manager.getRepository(HandlerEntity).save(handler);
-      return { result: saved, changedId: saved.id };
+      const saved = await manager.getRepository(HandlerEntity).save(this.sealed(handler));
+      handler.id = saved.id;
+      return { result: handler, changedId: saved.id };
     });
   }
 
@@ -122,7 +126,7 @@ export class HandlersService {
     this.authorise(principal, next.type);
     this.assertValid(next);
     return this.write(async (manager) => {
-      await manager.getRepository(HandlerEntity).update({ id }, withoutId(next));
+      await manager.getRepository(HandlerEntity).update({ id }, this.sealed(withoutId(next)));
       return { result: next, changedId: id };
     });
   }
@@ -179,8 +183,7 @@ export class HandlersService {
       await manager.getRepository(HandlerEntity).update(
         { id },
         {
-          signingSecret: next.signingSecret,
-          previousSecret: next.previousSecret,
+          ...this.sealed({ signingSecret: next.signingSecret, previousSecret: next.previousSecret }),
           previousSecretExpiresAt: next.previousSecretExpiresAt,
           updatedAt: now,
         },
@@ -228,6 +231,15 @@ export class HandlersService {
     } else if (!principal.scopes.has('admin')) {
       throw new DomainError('SCOPE_FORBIDDEN', 'Managing HTTP handlers needs a key with the admin scope');
     }
+  }
+
+  /** Secrets at rest (src/handlers/handler-secrets.ts): a loaded row is opened here, once; every write is sealed. */
+  private opened(row: HandlerEntity): HandlerEntity {
+    return openHandlerSecrets(this.box, row);
+  }
+
+  private sealed<T extends Pick<HandlerEntity, 'signingSecret' | 'previousSecret'>>(handler: T): T {
+    return withSealedSecrets(this.box, handler);
   }
 
   /** The change and its feed row commit together; then this instance's cache applies it at once. */
