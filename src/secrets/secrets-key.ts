@@ -4,11 +4,16 @@ import { dirname } from 'node:path';
 import type { AppConfig } from '../config/app-config.js';
 import { generateSecretKeyText, parseSecretKey, SecretBox, secretKey, SecretKey } from './secret-box.js';
 
-/** The service cannot use its secrets: a key is missing, unreadable or not the one the database needs. */
+/**
+ * The service cannot use its secrets: a key is missing, unreadable or not the one the database
+ * needs. A problem of configuration, said in one line: it carries no stack, which would tell
+ * the operator nothing (Nest prints the stack of an error raised while it builds providers).
+ */
 export class SecretsKeyError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'SecretsKeyError';
+    this.stack = `${this.name}: ${message}`;
   }
 }
 

@@ -20,6 +20,10 @@ async function openSecretBox(config: AppConfig, dataSource: DataSource): Promise
   }
   const report = await prepareStoredSecrets(dataSource, box);
   if (report.encrypted > 0) logger.log(`Encrypted ${report.encrypted} stored secret(s) written before encryption at rest, with key ${box.current.id}`);
+  if (report.vacuumed === true) logger.log('Rebuilt the SQLite file (VACUUM): no plain copy of a secret is left in its free pages');
+  else if (report.vacuumed !== undefined) {
+    logger.warn(`Could not rebuild the SQLite file (VACUUM: ${report.vacuumed}): free pages may still hold secrets from before encryption; run VACUUM with the service stopped`);
+  }
   if (report.reencrypted > 0) logger.log(`Re-encrypted ${report.reencrypted} stored secret(s) with key ${box.current.id} (${box.current.origin})`);
   if (box.previous.length > 0) {
     logger.log(`No stored secret needs SECRETS_KEY_PREVIOUS (${box.previous.map((key) => key.id).join(', ')}) any more: remove it once every instance runs with key ${box.current.id}`);
