@@ -47,7 +47,8 @@ export async function loadSecretKeys(config: AppConfig['secrets']): Promise<{ bo
     current = secretKey(key, `the key file ${config.keyFile}`);
     source = { kind: 'file', path: config.keyFile, generated };
   }
-  return { box: new SecretBox(current, previous), source };
+  // The current key listed again as a previous one adds nothing.
+  return { box: new SecretBox(current, previous.filter((key) => key.id !== current.id)), source };
 }
 
 /**
