@@ -21,6 +21,7 @@ import { MetricsControllerModule } from './metrics/metrics-controller.module.js'
 import { EmptyRouteModule } from './bench/empty-route.module.js';
 import { ConsoleModule } from './console/console.module.js';
 import { AuditModule } from './audit/audit.module.js';
+import { SecretsModule } from './secrets/secrets.module.js';
 
 /** Holds the SQLite instance lock until the application has shut down. */
 class InstanceLockHolder implements OnApplicationShutdown {
@@ -41,6 +42,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         TypeOrmModule.forRoot({ ...buildDataSourceOptions(config.database), migrationsRun: true }),
         DirectSqlModule,
+        SecretsModule,
         ScheduleModule.forRoot(),
         // One throttler, applied only where IngestThrottlerGuard is used (the ingest routes).
         ThrottlerModule.forRoot({ throttlers: [{ name: 'default', ttl: config.ingest.rateWindowMs, limit: config.ingest.rateLimit }] }),

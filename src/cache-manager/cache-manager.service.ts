@@ -7,6 +7,8 @@ import { HandlerEntity, HandlerStage } from '../handlers/handler.entity.js';
 import { HandlerChangeEntity } from './handler-change.entity.js';
 import { ChangeFeedCursor } from './change-feed-cursor.js';
 import { HandlerIndex } from './handler-index.js';
+import { SecretBox } from '../secrets/secret-box.js';
+import { openHandlerSecrets } from '../handlers/handler-secrets.js';
 
 const REFRESH_JOB = 'handler-cache-refresh';
 
@@ -43,6 +45,7 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly scheduler: SchedulerRegistry,
+    private readonly box: SecretBox,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -91,7 +94,7 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
       const latest = await changes.find({ order: { version: 'DESC' }, take: 1 });
       const high = latest[0]?.version ?? 0;
       const recent = await changes.find({ select: { version: true }, where: { version: MoreThan(high - 200) } });
-      const enabled = await this.dataSource.getRepository(HandlerEntity).find({ where: { status: 'enabled' } });
+      const enabled = this.opened(await this.dataSource.getRepository(HandlerEntity).find({ where: { status: 'enabled' } }));
       this.handlers = new Map(enabled.map((handler) => [handler.id, handler]));
       this.index = new HandlerIndex(this.handlers.values());
       this.cursor.reset(high, recent.map((row) => row.version));
@@ -113,7 +116,7 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
       const fresh = this.cursor.take(rows);
       if (fresh.length > 0) {
         const ids = [...new Set(fresh.map((row) => row.handlerId))];
-        const current = await this.dataSource.getRepository(HandlerEntity).find({ where: { id: In(ids) } });
+        const current = await this.readHandlers(ids);
         const byId = new Map(current.map((handler) => [handler.id, handler]));
         for (const id of ids) {
           const handler = byId.get(id);
@@ -125,6 +128,21 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
       this.syncedAt = Date.now();
       return this.status();
     });
+  }
+
+  /**
+   * Handlers by id, read now, as the dispatcher uses them: their secrets decrypted (once per
+   * load, so a call signs with a secret already in memory). Also for rows that changed since
+   * they were cached (DispatcherService.handlersOf).
+   */
+  async readHandlers(ids: readonly number[]): Promise<HandlerEntity[]> {
+    return this.opened(await this.dataSource.getRepository(HandlerEntity).find({ where: { id: In([...ids]) } }));
+  }
+
+  /** Secrets at rest (src/handlers/handler-secrets.ts): every row this cache loads is opened here. */
+  private opened(rows: HandlerEntity[]): HandlerEntity[] {
+    for (const row of rows) openHandlerSecrets(this.box, row);
+    return rows;
   }
 
   private serialised<T>(work: () => Promise<T>): Promise<T> {

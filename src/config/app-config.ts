@@ -1,9 +1,10 @@
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CronTime } from 'cron';
 import { ConfigError, EnvInput, validateEnvironment } from './environment.js';
 import { OutboundMode, parseNetworkList } from '../common/network-policy.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, parseDuration, parseDurationList } from '../dispatcher/retry-policy.js';
+import { parseSecretKey } from '../secrets/secret-box.js';
 
 export type LogLevelName = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
@@ -26,6 +27,8 @@ export const DEFAULTS = Object.freeze({
   host: '0.0.0.0',
   databaseUrl: 'sqlite:./data/provisioning.sqlite',
   adminKeyFile: './data/admin-key.txt',
+  /** On MySQL/MariaDB; on SQLite the key file is `secrets.key` in the database's folder. */
+  secretsKeyFile: './data/secrets.key',
   cacheRefreshCron: '*/5 * * * *',
   cacheSyncIntervalMs: 1000,
   scriptsDir: './scripts',
@@ -72,6 +75,15 @@ export class AppConfig {
     readonly readinessMs: number;
   };
   readonly auth!: { readonly bootstrapAdminKey?: string; readonly adminKeyFile: string };
+  /** The keys of secrets at rest (src/secrets/): the text of the keys, validated as base64 of 32 bytes. */
+  readonly secrets!: {
+    /** SECRETS_KEY: encrypts, and decrypts what it encrypted. Unset: the key in `keyFile` (generated on first start). */
+    readonly key?: string;
+    /** SECRETS_KEY_PREVIOUS: only decrypt (values written before a rotation), in the order given. */
+    readonly previousKeys: readonly string[];
+    /** Where the key is kept when SECRETS_KEY is unset; null for an in-memory SQLite database (a key in memory only). */
+    readonly keyFile: string | null;
+  };
   readonly cache!: { readonly refreshCron: string; readonly syncIntervalMs: number };
   readonly scripts!: {
     readonly enabled: boolean;
@@ -141,6 +153,33 @@ function withSqliteSync(database: DatabaseConfig, synchronous: string | undefine
   return { ...database, synchronous: synchronous as 'full' | 'normal' };
 }
 
+/**
+ * The keys of secrets at rest. Values are checked here (never echoed); a key file defaults to
+ * `secrets.key` beside the SQLite database, or ./data/secrets.key on MySQL/MariaDB, and never to
+ * the database itself: a key stored with the values it protects would protect nothing.
+ */
+function secretsConfig(
+  key: string | undefined,
+  previous: string | undefined,
+  file: string | undefined,
+  database: DatabaseConfig,
+  problems: string[],
+): AppConfig['secrets'] {
+  // SECRETS_KEY's form is checked with the other variables (environment.ts); the previous keys here.
+  const previousKeys = (previous ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  previousKeys.forEach((entry, index) => {
+    if (parseSecretKey(entry) === null) problems.push(`SECRETS_KEY_PREVIOUS: key ${index + 1} is not base64 of 32 bytes (openssl rand -base64 32)`);
+  });
+  let keyFile: string | null;
+  if (file !== undefined) keyFile = resolve(file);
+  else if (database.type === 'sqlite') keyFile = database.path === ':memory:' ? null : join(dirname(database.path), 'secrets.key');
+  else keyFile = resolve(DEFAULTS.secretsKeyFile);
+  return { key, previousKeys, keyFile };
+}
+
 /** Validates the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(input: EnvInput): AppConfig {
   const { env, problems } = validateEnvironment(input);
@@ -206,6 +245,7 @@ export function loadConfig(input: EnvInput): AppConfig {
   const role = (env.INSTANCE_ROLE ?? 'both') as InstanceRole;
   const database = withSqliteSync(parseDatabaseUrl(env.DATABASE_URL ?? DEFAULTS.databaseUrl), env.SQLITE_SYNCHRONOUS);
   const bodyLimitBytes = env.BODY_LIMIT_BYTES ?? DEFAULTS.bodyLimitBytes;
+  const secrets = secretsConfig(env.SECRETS_KEY, env.SECRETS_KEY_PREVIOUS, env.SECRETS_KEY_FILE, database, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -227,6 +267,7 @@ export function loadConfig(input: EnvInput): AppConfig {
       bootstrapAdminKey: env.BOOTSTRAP_ADMIN_KEY,
       adminKeyFile: resolve(env.ADMIN_KEY_FILE ?? DEFAULTS.adminKeyFile),
     },
+    secrets,
     cache: {
       refreshCron,
       syncIntervalMs: env.CACHE_SYNC_INTERVAL_MS ?? DEFAULTS.cacheSyncIntervalMs,

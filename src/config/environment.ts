@@ -45,6 +45,23 @@ export class EnvironmentVariables {
   @MinLength(1)
   ADMIN_KEY_FILE?: string;
 
+  /** The key that encrypts secrets stored in the database: base64 of 32 bytes (src/secrets/secret-box.ts). */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9+/_-]{43}=?$/, { message: 'SECRETS_KEY must be base64 of 32 bytes (44 characters; openssl rand -base64 32)' })
+  SECRETS_KEY?: string;
+
+  /** Earlier keys, still read during a rotation: comma-separated, each checked in app-config.ts. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
+  SECRETS_KEY_PREVIOUS?: string;
+
+  /** Where the generated key is kept (and read from) when SECRETS_KEY is not set. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  SECRETS_KEY_FILE?: string;
+
   /** Longest wait for one statement's answer on MySQL/MariaDB before it counts as an outage. */
   @IsOptional()
   @Type(() => Number)
@@ -254,6 +271,9 @@ export const ENV_KEYS = Object.freeze([
   'SQLITE_SYNCHRONOUS',
   'BOOTSTRAP_ADMIN_KEY',
   'ADMIN_KEY_FILE',
+  'SECRETS_KEY',
+  'SECRETS_KEY_PREVIOUS',
+  'SECRETS_KEY_FILE',
   'DATABASE_QUERY_TIMEOUT_MS',
   'DATABASE_ACQUIRE_TIMEOUT_MS',
   'READINESS_TIMEOUT_MS',

@@ -1,5 +1,4 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -58,7 +57,6 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private readonly stopping = new AbortController();
 
   constructor(
-    private readonly dataSource: DataSource,
     private readonly queue: DeliveryQueue,
     private readonly runner: DeliveryRunner,
     private readonly outcomes: OutcomeWriter,
@@ -284,7 +282,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       else handlers.set(handlerId, { ...cached, status: row.status as HandlerEntity['status'], failingSince: row.failingSince });
     }
     if (stale.length > 0) {
-      const rows = await this.dataSource.getRepository(HandlerEntity).find({ where: { id: In(stale) } });
+      const rows = await this.cache.readHandlers(stale);
       for (const row of rows) handlers.set(row.id, row);
     }
     return handlers;

@@ -58,12 +58,16 @@ export class HandlerEntity {
   @Column({ name: 'disabled_reason', type: 'varchar', length: 500, nullable: true, default: null })
   disabledReason: string | null;
 
-  /** Current Standard Webhooks secret (whsec_…). Never listed; revealed only to admin keys. */
-  @Column({ name: 'signing_secret', type: 'varchar', length: 100, nullable: true, default: null })
+  /**
+   * Current Standard Webhooks secret (whsec_…). Never listed; revealed only to admin keys.
+   * Stored encrypted (enc:v1:…, src/handlers/handler-secrets.ts): a row read from the database
+   * holds the sealed value until it is opened where it is loaded.
+   */
+  @Column({ name: 'signing_secret', type: 'varchar', length: 255, nullable: true, default: null })
   signingSecret: string | null;
 
-  /** The secret before the last rotation, still used for signing until it expires. */
-  @Column({ name: 'previous_secret', type: 'varchar', length: 100, nullable: true, default: null })
+  /** The secret before the last rotation, still used for signing until it expires. Stored encrypted too. */
+  @Column({ name: 'previous_secret', type: 'varchar', length: 255, nullable: true, default: null })
   previousSecret: string | null;
 
   @Column({ name: 'previous_secret_expires_at', type: 'bigint', nullable: true, default: null, transformer: epochMs })

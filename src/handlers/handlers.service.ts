@@ -16,6 +16,8 @@ import { resolveScriptUser, ScriptUser, scriptAccessProblem } from '../calls/scr
 import { resolveScriptPath } from './script-path.js';
 import { AuditEntry, AuditStore } from '../audit/audit-store.js';
 import { keyActor, SYSTEM_ACTOR } from '../audit/audit-actor.js';
+import { SecretBox } from '../secrets/secret-box.js';
+import { openHandlerSecrets, withSealedSecrets } from './handler-secrets.js';
 
 @Injectable()
 export class HandlersService {
@@ -28,6 +30,7 @@ export class HandlersService {
     private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
     private readonly audit: AuditStore,
+    private readonly box: SecretBox,
   ) {
     this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir };
     this.scriptUser = config.scripts.enabled && config.scripts.runAsUser ? resolveScriptUser(config.scripts.runAsUser) : undefined;
@@ -59,13 +62,13 @@ export class HandlersService {
       skip: (page - 1) * perPage,
       take: perPage,
     });
-    return { items, total, page, per_page: perPage };
+    return { items: items.map((item) => this.opened(item)), total, page, per_page: perPage };
   }
 
   async get(id: number): Promise<HandlerEntity> {
     const handler = await this.repository.findOne({ where: { id } });
     if (!handler) throw DomainError.field('HANDLER_NOT_FOUND', 'id', `Handler ${id} does not exist`);
-    return handler;
+    return this.opened(handler);
   }
 
   async create(input: CreateHandlerDto, principal: Principal): Promise<HandlerEntity> {
@@ -94,8 +97,9 @@ export class HandlersService {
     this.authorise(principal, handler.type);
     this.assertValid(handler);
     return this.write(async (manager) => {
-      const saved = await manager.getRepository(HandlerEntity).save(handler);
-      return { result: saved, changedId: saved.id, audit: { actor: keyActor(principal), action: 'handler.create', targetId: saved.id, after: auditView(saved) } };
+      const saved = await manager.getRepository(HandlerEntity).save(this.sealed(handler));
+      handler.id = saved.id;
+      return { result: handler, changedId: saved.id, audit: { actor: keyActor(principal), action: 'handler.create', targetId: saved.id, after: auditView(handler) } };
     });
   }
 
@@ -125,7 +129,7 @@ export class HandlersService {
     this.authorise(principal, next.type);
     this.assertValid(next);
     return this.write(async (manager) => {
-      await manager.getRepository(HandlerEntity).update({ id }, withoutId(next));
+      await manager.getRepository(HandlerEntity).update({ id }, this.sealed(withoutId(next)));
       const action = next.status === 'archived' && current.status !== 'archived' ? 'handler.archive' : 'handler.update';
       return { result: next, changedId: id, audit: { actor: keyActor(principal), action, targetId: id, before: auditView(current), after: auditView(next) } };
     });
@@ -183,8 +187,7 @@ export class HandlersService {
       await manager.getRepository(HandlerEntity).update(
         { id },
         {
-          signingSecret: next.signingSecret,
-          previousSecret: next.previousSecret,
+          ...this.sealed({ signingSecret: next.signingSecret, previousSecret: next.previousSecret }),
           previousSecretExpiresAt: next.previousSecretExpiresAt,
           updatedAt: now,
         },
@@ -236,6 +239,15 @@ export class HandlersService {
     } else if (!principal.scopes.has('admin')) {
       throw new DomainError('SCOPE_FORBIDDEN', 'Managing HTTP handlers needs a key with the admin scope');
     }
+  }
+
+  /** Secrets at rest (src/handlers/handler-secrets.ts): a loaded row is opened here, once; every write is sealed. */
+  private opened(row: HandlerEntity): HandlerEntity {
+    return openHandlerSecrets(this.box, row);
+  }
+
+  private sealed<T extends Pick<HandlerEntity, 'signingSecret' | 'previousSecret'>>(handler: T): T {
+    return withSealedSecrets(this.box, handler);
   }
 
   /**

@@ -42,15 +42,20 @@ for (const kind of kinds) {
 
     it('scans the whole output and every error body for every API key and signing secret', { timeout: 90_000 }, async () => {
       const adminKey = `adm_${randomBytes(24).toString('hex')}`;
+      const secretsKey = randomBytes(32).toString('base64');
       service = await startService('secrets', dir, {
         DATABASE_URL: db.url,
         BOOTSTRAP_ADMIN_KEY: adminKey,
+        SECRETS_KEY: secretsKey,
         LOG_FORMAT: 'json',
         LOG_LEVEL: 'verbose',
         RETRY_SCHEDULE: '100ms',
         DISPATCH_POLL_INTERVAL_MS: '50',
       });
-      const secrets = new Map<string, string>([['bootstrap admin key', adminKey]]);
+      const secrets = new Map<string, string>([
+        ['bootstrap admin key', adminKey],
+        ['key of secrets at rest', secretsKey],
+      ]);
       const errorBodies: { what: string; text: string }[] = [];
       const expectError = async (what: string, response: Promise<{ status: number; text: string }>, status: number) => {
         const result = await response;

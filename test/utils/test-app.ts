@@ -28,8 +28,15 @@ export interface TestApp {
 }
 
 /**
+ * The key of secrets at rest for every app this test process starts (unless `env` names a key
+ * file): the apps of one database share it, as instances must, and no key file is written into
+ * the working folder (test/e2e/secrets-at-rest.e2e.test.ts covers the generated key file).
+ */
+const TEST_SECRETS_KEY = randomBytes(32).toString('base64');
+
+/**
  * The configuration tests run the app with against `db`: a fresh bootstrap admin key, a work
- * folder of its own (remove it when done), errors-only logs; `env` on top.
+ * folder of its own (remove it when done), errors-only logs, the process's secrets key; `env` on top.
  */
 export function testConfig(db: TestDatabase, env: Record<string, string> = {}): { config: AppConfig; adminKey: string; workDir: string } {
   const workDir = mkdtempSync(join(tmpdir(), 'prov-app-'));
@@ -40,6 +47,7 @@ export function testConfig(db: TestDatabase, env: Record<string, string> = {}): 
     ADMIN_KEY_FILE: join(workDir, 'admin-key.txt'),
     LOG_LEVEL: 'error',
     PORT: '0',
+    ...(env.SECRETS_KEY_FILE === undefined ? { SECRETS_KEY: TEST_SECRETS_KEY } : {}),
     ...env,
   });
   return { config, adminKey, workDir };
