@@ -11,8 +11,6 @@ import { ExecutionLogDetailDto } from '../execution-logs/dto/execution-log.dto.j
 import { DeliveriesService } from './deliveries.service.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { RetryRangeDto, RetryResultDto, TestHandlerDto } from './dto/delivery.dto.js';
-import { AuditStore } from '../audit/audit-store.js';
-import { keyActor } from '../audit/audit-actor.js';
 
 @ApiTags('Deliveries')
 @Controller('api/v1')
@@ -21,12 +19,7 @@ export class DeliveriesController {
     private readonly deliveries: DeliveriesService,
     private readonly handlers: HandlersService,
     private readonly runner: DeliveryRunner,
-    private readonly audit: AuditStore,
   ) {}
-
-  // The retries' audit rows are written here, just after the retry: DeliveriesService runs its
-  // own statements (no transaction of the caller to join), so a failure between the two would
-  // leave a retry without its row. A refused retry has none.
 
   @Post('deliveries/:id/retry')
   @HttpCode(200)
@@ -36,8 +29,7 @@ export class DeliveriesController {
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'DELIVERY_NOT_FOUND' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'DELIVERY_NOT_RETRYABLE, HANDLER_NOT_ENABLED' })
   async retry(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<RetryResultDto> {
-    await this.deliveries.retry(id);
-    await this.audit.record({ actor: keyActor(principal), action: 'delivery.retry', targetId: id, after: { status: 'pending', manual: true } });
+    await this.deliveries.retry(id, principal);
     return { queued: 1 };
   }
 
@@ -54,8 +46,7 @@ export class DeliveriesController {
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_ENABLED' })
   async retryRange(@Param('id', idParam()) id: number, @Body() body: RetryRangeDto, @CurrentPrincipal() principal: Principal): Promise<RetryResultDto> {
-    const queued = await this.deliveries.retryRange(id, Date.parse(body.from), Date.parse(body.to));
-    await this.audit.record({ actor: keyActor(principal), action: 'handler.retry_failed', targetId: id, after: { from: body.from, to: body.to, queued } });
+    const queued = await this.deliveries.retryRange(id, Date.parse(body.from), Date.parse(body.to), principal);
     return { queued };
   }
 

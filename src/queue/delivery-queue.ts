@@ -216,9 +216,9 @@ export class DeliveryQueue {
   }
 
   /** Requeue one failed (or skipped) delivery: one more attempt, due now, marked manual. False when it is neither (any more). */
-  async requeue(id: number, now: number): Promise<boolean> {
+  async requeue(id: number, now: number, manager?: EntityManager): Promise<boolean> {
     const changed = await changedRows(
-      this.dataSource,
+      manager ?? this.dataSource,
       `UPDATE deliveries SET status = 'pending', manual = 1, next_attempt_at = ?, updated_at = ?
         WHERE id = ? AND status IN ('failed', 'skipped')`,
       [now, now, id],
@@ -227,9 +227,9 @@ export class DeliveryQueue {
   }
 
   /** Requeue failed: every failed delivery of a handler created within [from, to], as `requeue` does one. */
-  requeueFailed(handlerId: number, from: number, to: number, now: number): Promise<number> {
+  requeueFailed(handlerId: number, from: number, to: number, now: number, manager?: EntityManager): Promise<number> {
     return changedRows(
-      this.dataSource,
+      manager ?? this.dataSource,
       `UPDATE deliveries SET status = 'pending', manual = 1, next_attempt_at = ?, updated_at = ?
         WHERE handler_id = ? AND status = 'failed' AND created_at >= ? AND created_at <= ?`,
       [now, now, handlerId, from, to],
