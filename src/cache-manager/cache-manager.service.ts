@@ -4,6 +4,8 @@ import { CronJob } from 'cron';
 import { DataSource, In, LessThan, MoreThan } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { HandlerEntity, HandlerStage } from '../handlers/handler.entity.js';
+import { compileFilter, EnvelopeSource, FilterEnvelope, filterProblems, FilterTester } from '../handlers/handler-filter.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { HandlerChangeEntity } from './handler-change.entity.js';
 import { ChangeFeedCursor } from './change-feed-cursor.js';
 import { HandlerIndex } from './handler-index.js';
@@ -38,11 +40,17 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
   /** Serialises reloads and syncs so two never interleave their writes to the maps. */
   private queue: Promise<unknown> = Promise.resolve();
   private syncTimer: NodeJS.Timeout | null = null;
+  /**
+   * Each loaded handler row's compiled filter. A sync replaces only the rows that changed, so
+   * an index rebuild compiles only their filters; the rest are found here.
+   */
+  private readonly testers = new WeakMap<HandlerEntity, FilterTester | null>();
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly scheduler: SchedulerRegistry,
+    private readonly metrics: MetricsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -66,10 +74,53 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
     if (this.scheduler.doesExist('cron', REFRESH_JOB)) this.scheduler.deleteCronJob(REFRESH_JOB);
   }
 
-  /** Enabled handlers for an event and stage, in run order. O(1) in the number of handlers. */
-  lookup(eventId: string, stage: HandlerStage = 'after'): readonly HandlerEntity[] {
-    return this.index.lookup(eventId, stage);
+  /**
+   * Enabled handlers for an event and stage, in run order. O(1) in the number of handlers.
+   * With the event, only those whose payload filter matches its envelope; each one left out is
+   * counted (provisioning_events_filtered_out_total). Filters are evaluated only for the
+   * handlers of this event that have one.
+   */
+  lookup(eventId: string, stage: HandlerStage = 'after', event?: EnvelopeSource): readonly HandlerEntity[] {
+    return event === undefined ? this.index.lookup(eventId, stage) : this.index.select(eventId, stage, event, this.countFilteredOut);
   }
+
+  /**
+   * Whether `handler`'s filter matches `envelope` (true without a filter); a miss is counted.
+   * For the before chain, which matches each handler against the data as the handlers before
+   * it left it.
+   */
+  admits(handler: HandlerEntity, envelope: FilterEnvelope): boolean {
+    const test = this.testerOf(handler);
+    if (!test || test(envelope)) return true;
+    this.countFilteredOut(handler);
+    return false;
+  }
+
+  private readonly countFilteredOut = (handler: HandlerEntity): void => this.metrics.countFilteredOut(handler.id);
+
+  /**
+   * The handler's compiled filter, compiled once per loaded row. A stored filter that breaks
+   * the current rules (written past the API, or FILTER_MAX_* lowered since) lets nothing
+   * through: a filter often keeps one company's events from another's target, so sending
+   * everything would be the worse failure. The error names the handler and the fault.
+   */
+  private readonly testerOf = (handler: HandlerEntity): FilterTester | null => {
+    let tester = this.testers.get(handler);
+    if (tester !== undefined) return tester;
+    if (handler.filter === null) tester = null;
+    else {
+      const problems = filterProblems(handler.filter, this.config.filters);
+      if (problems.length === 0) tester = compileFilter(handler.filter);
+      else {
+        this.logger.error(
+          `Handler ${handler.id}'s payload filter is not valid (${problems.map((p) => `${p.field} ${p.message}`).join('; ')}); it receives no event until the filter is fixed`,
+        );
+        tester = () => false;
+      }
+    }
+    this.testers.set(handler, tester);
+    return tester;
+  };
 
   /** The cached row of an enabled handler, as of the last refresh or sync. */
   enabledHandler(id: number): HandlerEntity | undefined {
@@ -97,7 +148,7 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
       const recent = await changes.find({ select: { version: true }, where: { version: MoreThan(high - 200) } });
       const enabled = await this.dataSource.getRepository(HandlerEntity).find({ where: { status: 'enabled' } });
       this.handlers = new Map(enabled.map((handler) => [handler.id, handler]));
-      this.index = new HandlerIndex(this.handlers.values());
+      this.index = new HandlerIndex(this.handlers.values(), this.testerOf);
       this.cursor.reset(high, recent.map((row) => row.version));
       this.refreshedAt = Date.now();
       this.syncedAt = this.refreshedAt;
@@ -124,7 +175,7 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
           if (handler && handler.status === 'enabled') this.handlers.set(id, handler);
           else this.handlers.delete(id);
         }
-        this.index = new HandlerIndex(this.handlers.values());
+        this.index = new HandlerIndex(this.handlers.values(), this.testerOf);
       }
       this.syncedAt = Date.now();
       return this.status();

@@ -241,7 +241,7 @@ export class IngestService {
     const fresh: { event: Submission; handlers: readonly HandlerEntity[] }[] = [];
     for (const event of events) {
       if (event.idempotencyKey === null || !replays.has(event.idempotencyKey)) {
-        fresh.push({ event, handlers: this.cache.lookup(event.eventType, 'after') });
+        fresh.push({ event, handlers: this.cache.lookup(event.eventType, 'after', event) });
       }
     }
     const ids = fresh.length === 0 ? [] : this.sql.mysql ? await this.insertMysql(fresh, now) : await this.insertSqlite(fresh, now);

@@ -26,6 +26,14 @@ export class MetricsService {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  private readonly filteredOut = new Counter({
+    name: 'provisioning_events_filtered_out_total',
+    help: "Events a handler's payload filter kept from it (after: no delivery was planned; before: it was not asked), by handler id.",
+    labelNames: ['handler_id'] as const,
+    registers: [this.registry],
+  });
+  /** The counter's child per handler, so the hot path does not hash the label each time. */
+  private readonly filteredOutByHandler = new Map<number, { inc(): void }>();
   private readonly duration = new Histogram({
     name: 'provisioning_delivery_duration_seconds',
     help: 'Duration of handler calls made by this instance.',
@@ -40,6 +48,13 @@ export class MetricsService {
 
   countAccepted(eventIds: readonly string[]): void {
     for (const id of eventIds) this.accepted.labels(id).inc();
+  }
+
+  /** One event that `handlerId`'s filter did not match (evaluated at ingest, or in the before chain). */
+  countFilteredOut(handlerId: number): void {
+    let child = this.filteredOutByHandler.get(handlerId);
+    if (!child) this.filteredOutByHandler.set(handlerId, (child = this.filteredOut.labels(String(handlerId))));
+    child.inc();
   }
 
   countDelivery(outcome: DeliveryOutcome, durationMs: number): void {
