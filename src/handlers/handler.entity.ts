@@ -11,10 +11,13 @@ export type HandlerStage = (typeof HANDLER_STAGES)[number];
 export const ON_FAILURE_CHOICES = ['allow', 'forbid'] as const;
 export type OnFailure = (typeof ON_FAILURE_CHOICES)[number];
 
-/** A JSON object or SQL NULL (jsonText would store the text "null"). */
+/**
+ * A JSON object or SQL NULL (jsonText would store the text "null"). TypeORM also hands `from`
+ * the value it just inserted, to hydrate columns with a default: that one is not text.
+ */
 const nullableJson: ValueTransformer = {
   to: (value: unknown) => (value === undefined ? undefined : value === null ? null : JSON.stringify(value)),
-  from: (value: string | null) => (value === null || value === undefined ? null : JSON.parse(value)),
+  from: (value: unknown) => (value === null || value === undefined ? null : typeof value === 'string' ? JSON.parse(value) : value),
 };
 
 @Entity({ name: 'handlers' })
