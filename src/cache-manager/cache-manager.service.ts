@@ -4,13 +4,16 @@ import { CronJob } from 'cron';
 import { DataSource, In, LessThan, MoreThan } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { HandlerEntity, HandlerStage } from '../handlers/handler.entity.js';
-import { compileFilter, EnvelopeSource, FilterEnvelope, filterProblems, FilterTester } from '../handlers/handler-filter.js';
+import { checkFilter, EnvelopeSource, FilterEnvelope, FilterTester, HandlerFilter } from '../handlers/handler-filter.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { HandlerChangeEntity } from './handler-change.entity.js';
 import { ChangeFeedCursor } from './change-feed-cursor.js';
 import { HandlerIndex } from './handler-index.js';
 
 const REFRESH_JOB = 'handler-cache-refresh';
+
+/** The tester of a stored filter that breaks the rules: nothing passes. */
+const REFUSE_ALL: FilterTester = () => false;
 
 /** Change-feed rows older than this are deleted by the scheduled refresh. */
 const CHANGE_FEED_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -45,6 +48,9 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
    * an index rebuild compiles only their filters; the rest are found here.
    */
   private readonly testers = new WeakMap<HandlerEntity, FilterTester | null>();
+  /** Compiled filters by their JSON text; `retired` holds the previous ones while a full reload builds its index. */
+  private compiled = new Map<string, FilterTester | null>();
+  private retired: Map<string, FilterTester | null> | null = null;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -98,33 +104,47 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
 
   private readonly countFilteredOut = (handler: HandlerEntity): void => this.metrics.countFilteredOut(handler.id);
 
-  /**
-   * The handler's compiled filter, compiled once per loaded row. A stored filter that breaks
-   * the current rules (written past the API, or FILTER_MAX_* lowered since) lets nothing
-   * through: a filter often keeps one company's events from another's target, so sending
-   * everything would be the worse failure. The error names the handler and the fault.
-   */
-  private readonly testerOf = (handler: HandlerEntity): FilterTester | null => {
-    let tester = this.testers.get(handler);
-    if (tester !== undefined) return tester;
-    if (handler.filter === null) tester = null;
-    else {
-      const problems = filterProblems(handler.filter, this.config.filters);
-      if (problems.length === 0) tester = compileFilter(handler.filter);
-      else {
-        this.logger.error(
-          `Handler ${handler.id}'s payload filter is not valid (${problems.map((p) => `${p.field} ${p.message}`).join('; ')}); it receives no event until the filter is fixed`,
-        );
-        tester = () => false;
-      }
-    }
-    this.testers.set(handler, tester);
-    return tester;
-  };
-
   /** The cached row of an enabled handler, as of the last refresh or sync. */
   enabledHandler(id: number): HandlerEntity | undefined {
     return this.handlers.get(id);
+  }
+
+  /**
+   * The handler's compiled filter, or null without one: compiled once per loaded row (a sync
+   * replaces only the rows that changed), and once per distinct filter.
+   */
+  private readonly testerOf = (handler: HandlerEntity): FilterTester | null => {
+    let tester = this.testers.get(handler);
+    if (tester === undefined) {
+      tester = handler.filter === null ? null : this.compiledFilter(handler.id, handler.filter);
+      this.testers.set(handler, tester);
+    }
+    return tester;
+  };
+
+  /**
+   * The tester of a filter. Handlers with the same filter share it, and a full reload reuses
+   * those of the filters it already knew. A stored filter that breaks the current rules
+   * (written past the API, or FILTER_MAX_* lowered since) lets nothing through: a filter often
+   * keeps one company's events from another's target, so sending everything would be the worse
+   * failure. The error names the handler and the fault.
+   */
+  private compiledFilter(handlerId: number, filter: HandlerFilter): FilterTester | null {
+    const text = JSON.stringify(filter);
+    const known = this.compiled.get(text) ?? this.retired?.get(text);
+    if (known !== undefined && known !== null) {
+      this.compiled.set(text, known);
+      return known;
+    }
+    const { problems, tester } = checkFilter(filter, this.config.filters);
+    if (problems.length > 0) {
+      this.logger.error(
+        `Handler ${handlerId}'s payload filter is not valid (${problems.map((p) => `${p.field} ${p.message}`).join('; ')}); it receives no event until the filter is fixed`,
+      );
+      return REFUSE_ALL;
+    }
+    this.compiled.set(text, tester);
+    return tester;
   }
 
   status(): CacheStatus {
@@ -148,7 +168,11 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
       const recent = await changes.find({ select: { version: true }, where: { version: MoreThan(high - 200) } });
       const enabled = await this.dataSource.getRepository(HandlerEntity).find({ where: { status: 'enabled' } });
       this.handlers = new Map(enabled.map((handler) => [handler.id, handler]));
+      // Filters no handler uses any more are dropped; the others are not compiled again.
+      this.retired = this.compiled;
+      this.compiled = new Map();
       this.index = new HandlerIndex(this.handlers.values(), this.testerOf);
+      this.retired = null;
       this.cursor.reset(high, recent.map((row) => row.version));
       this.refreshedAt = Date.now();
       this.syncedAt = this.refreshedAt;

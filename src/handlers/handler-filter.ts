@@ -66,32 +66,46 @@ const MAX_PROBLEMS = 10;
  * (`filter.$or[1].data.balance`); empty when it is valid. `field` names the filter itself.
  */
 export function filterProblems(filter: unknown, limits: FilterLimits, field = 'filter'): FieldProblem[] {
-  if (!isPlainObject(filter)) return [{ field, message: 'must be an object of envelope field paths and conditions, or null for no filter' }];
+  return checkFilter(filter, limits, field).problems;
+}
+
+/**
+ * The problems of `filter` (see filterProblems) and, when there are none, its tester, compiled
+ * once: null for a filter without a condition (`{}`), which matches every event. sift
+ * compiles only what passed the rules, and with no operator but the safe ones.
+ */
+export function checkFilter(filter: unknown, limits: FilterLimits, field = 'filter'): { problems: FieldProblem[]; tester: FilterTester | null } {
+  if (!isPlainObject(filter)) return refused(field, 'must be an object of envelope field paths and conditions, or null for no filter');
   const bytes = Buffer.byteLength(JSON.stringify(filter));
-  if (bytes > limits.maxBytes) return [{ field, message: `is ${bytes} bytes as JSON; the limit is ${limits.maxBytes} (FILTER_MAX_BYTES)` }];
+  if (bytes > limits.maxBytes) return refused(field, `is ${bytes} bytes as JSON; the limit is ${limits.maxBytes} (FILTER_MAX_BYTES)`);
   const check = new FilterCheck(limits.maxDepth);
   check.query(filter, field, 1, true);
-  if (check.problems.length > 0) return check.problems;
+  if (check.problems.length > 0) return { problems: check.problems, tester: null };
   try {
-    createQueryTester(filter, { operations: SAFE_OPERATIONS });
+    return { problems: [], tester: compileFilter(filter) };
   } catch (error) {
-    return [{ field, message: `is not a valid query: ${(error as Error).message}` }];
+    return refused(field, `is not a valid query: ${(error as Error).message}`);
   }
-  return [];
 }
+
+const refused = (field: string, message: string) => ({ problems: [{ field, message }], tester: null });
 
 /** Throws INVALID_FILTER with every problem found (at most MAX_PROBLEMS), naming where each is. */
 export function assertValidFilter(filter: unknown, limits: FilterLimits, field = 'filter'): asserts filter is HandlerFilter {
   const problems = filterProblems(filter, limits, field);
-  if (problems.length === 0) return;
-  throw new DomainError('INVALID_FILTER', `The payload filter is not valid: ${problems[0]!.field} ${problems[0]!.message}`, problems);
+  if (problems.length > 0) throw invalidFilter(problems);
+}
+
+/** INVALID_FILTER for these problems (see filterProblems). */
+export function invalidFilter(problems: FieldProblem[]): DomainError {
+  return new DomainError('INVALID_FILTER', `The payload filter is not valid: ${problems[0]!.field} ${problems[0]!.message}`, problems);
 }
 
 /**
- * A tester for a valid filter (see filterProblems), compiled once. A filter without a
- * condition (`{}`) matches every event and compiles to null: nothing to evaluate. A match that
- * throws counts as no match, like a filter that cannot be read: the handler is not sent what
- * it did not ask for.
+ * A tester for a valid filter (see checkFilter, which calls this), compiled once. A filter
+ * without a condition (`{}`) matches every event and compiles to null: nothing to evaluate. A
+ * match that throws counts as no match, like a filter that cannot be read: the handler is not
+ * sent what it did not ask for.
  */
 export function compileFilter(filter: HandlerFilter): FilterTester | null {
   if (Object.keys(filter).length === 0) return null;

@@ -32,7 +32,7 @@ import {
 import { HandlerEntity } from './handler.entity.js';
 import { HandlersService } from './handlers.service.js';
 import { toHandlerDto } from './handler-view.js';
-import { assertValidFilter, compileFilter } from './handler-filter.js';
+import { checkFilter, invalidFilter } from './handler-filter.js';
 
 // Request examples for Swagger UI "Try it out": each one is accepted as it is (test/e2e/openapi-examples.e2e.test.ts).
 const CREATE_EXAMPLES = {
@@ -157,8 +157,8 @@ export class HandlersController {
     const source = body.filter === undefined ? 'saved' : 'body';
     const filter = body.filter === undefined ? handler.filter : body.filter;
     // A saved filter is checked too: one that breaks the current limits lets nothing through (cache-manager.service.ts).
-    if (filter !== null) assertValidFilter(filter, this.config.filters);
-    const test = filter === null ? null : compileFilter(filter);
+    const { problems, tester: test } = filter === null ? { problems: [], tester: null } : checkFilter(filter, this.config.filters);
+    if (problems.length > 0) throw invalidFilter(problems);
     const envelope = { event: { dt: event.dt ?? isoWithOffset(Date.now()), events_id: event.events_id, object_id: event.object_id }, data };
     const matches = !test || test(envelope);
     const eventMatches = matchesEvent(handler.event, event.events_id);

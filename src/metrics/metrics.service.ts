@@ -26,14 +26,22 @@ export class MetricsService {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  /**
+   * Events filtered out since the last scrape, by handler id. The hot path adds to this map
+   * (prom-client hashes the labels on every inc, which cost more than the filter itself);
+   * the counter takes the sums when it is collected.
+   */
+  private readonly filteredOutPending = new Map<number, number>();
   private readonly filteredOut = new Counter({
     name: 'provisioning_events_filtered_out_total',
     help: "Events a handler's payload filter kept from it (after: no delivery was planned; before: it was not asked), by handler id.",
     labelNames: ['handler_id'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const [handlerId, count] of this.filteredOutPending) this.filteredOut.labels(String(handlerId)).inc(count);
+      this.filteredOutPending.clear();
+    },
   });
-  /** The counter's child per handler, so the hot path does not hash the label each time. */
-  private readonly filteredOutByHandler = new Map<number, { inc(): void }>();
   private readonly duration = new Histogram({
     name: 'provisioning_delivery_duration_seconds',
     help: 'Duration of handler calls made by this instance.',
@@ -52,9 +60,7 @@ export class MetricsService {
 
   /** One event that `handlerId`'s filter did not match (evaluated at ingest, or in the before chain). */
   countFilteredOut(handlerId: number): void {
-    let child = this.filteredOutByHandler.get(handlerId);
-    if (!child) this.filteredOutByHandler.set(handlerId, (child = this.filteredOut.labels(String(handlerId))));
-    child.inc();
+    this.filteredOutPending.set(handlerId, (this.filteredOutPending.get(handlerId) ?? 0) + 1);
   }
 
   countDelivery(outcome: DeliveryOutcome, durationMs: number): void {
