@@ -86,7 +86,12 @@ export async function runIngest({ kind, name = kind, serverUrl, concurrencies, r
     const api = adminClient(service, key);
     // The receiver is never called here (api role); port 9 is the discard port.
     await createHandlers(api, 9, handlers);
-    if (routes.includes('filtered')) await createHandlers(api, 9, handlers, FILTERED_EVENT, INGEST_FILTERS);
+    if (routes.includes('filtered')) {
+      await createHandlers(api, 9, handlers, FILTERED_EVENT, INGEST_FILTERS);
+      // Every filter must match the posted events, or the route would write fewer rows than `single`.
+      const probe = await api('POST', '/api/v1/events', JSON.parse(eventBody(++objectId, FILTERED_EVENT)));
+      if (probe.deliveries.length !== handlers) throw new Error(`the filtered handlers took ${probe.deliveries.length} of ${handlers} deliveries`);
+    }
     const kinds = {
       empty: { label: 'empty route', path: '/api/v1/bench/empty', body: () => eventBody(++objectId), eventsPerRequest: 1 },
       single: { label: 'POST /api/v1/events', path: '/api/v1/events', body: () => eventBody(++objectId), eventsPerRequest: 1 },
