@@ -8,9 +8,11 @@ import { DomainError, FieldProblem } from '../common/errors.js';
  *
  * The language is MongoDB's query syntax, matched by `sift`: integrators know it from their own
  * databases, a filter is plain JSON (stored and shown as it was sent), and sift compiles a
- * query once into a tester that costs one call per event, with no parser or interpreter at
- * match time. Only a safe subset is allowed, checked here when a filter is saved and again
- * when the cache compiles it: comparisons, sets, existence, arrays and logic. No `$where`
+ * query once into a tree of operations, so matching an event parses nothing. sift is small
+ * (no dependencies) and takes the set of operators it may use; mingo brings an aggregation
+ * engine with `$where` and `$function` to switch off, and JSON Logic is a syntax integrators
+ * would have to learn. Only a safe subset is allowed, checked here when a filter is saved and
+ * again when the cache compiles it: comparisons, sets, existence, arrays and logic. No `$where`
  * (code), no `$regex` (a pattern can take exponential time, and there is no way to bound one
  * here), no `$expr` or `$function`; sift itself is given only the operators below, so one that
  * slipped through could not run anyway. A filter's size and depth are bounded by
@@ -98,7 +100,7 @@ export function assertValidFilter(filter: unknown, limits: FilterLimits, field =
 
 /** INVALID_FILTER for these problems (see filterProblems). */
 export function invalidFilter(problems: FieldProblem[]): DomainError {
-  return new DomainError('INVALID_FILTER', `The payload filter is not valid: ${problems[0]!.field} ${problems[0]!.message}`, problems);
+  return new DomainError('INVALID_FILTER', `The payload filter is not valid at ${problems[0]!.field}: ${problems[0]!.message}`, problems);
 }
 
 /**
