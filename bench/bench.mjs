@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
     merge: { type: 'boolean', default: false },
     'dispatch-concurrency': { type: 'string', default: '128' },
     'ingest-concurrency': { type: 'string' },
-    'ingest-routes': { type: 'string', default: 'empty,single,batch' },
+    'ingest-routes': { type: 'string', default: 'empty,single,filtered,batch' },
     seconds: { type: 'string' },
     'peer-rounds': { type: 'string' },
     'loop-seconds': { type: 'string' },

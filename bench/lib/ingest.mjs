@@ -6,7 +6,18 @@ import { adminClient, cpuOf, createDatabase, createHandlers, databaseServerPid, 
 import { round, summarize } from './util.mjs';
 
 let objectId = 0;
-const eventBody = (id) => `{"event":"clients.update","object_id":${id},"data":{"id":${id},"name":"client ${id}","balance":"12.50"}}`;
+const eventBody = (id, event = 'clients.update') => `{"event":"${event}","object_id":${id},"data":{"id":${id},"name":"client ${id}","balance":"12.50"}}`;
+/**
+ * The filtered set: as many handlers as the plain set, on clients.create, each with a payload
+ * filter that the posted data matches, so an event writes the same rows as on the plain set
+ * and the difference is what the filters cost (the data parsed once, each filter evaluated).
+ */
+const FILTERED_EVENT = 'clients.create';
+const INGEST_FILTERS = [
+  { 'data.name': { $exists: true } },
+  { 'data.balance': { $in: ['12.50', '0.00'] }, 'event.events_id': { $ne: 'clients.delete' } },
+  { $or: [{ 'event.object_id': { $gt: 0 } }, { 'data.companies_id': 3 }] },
+];
 const batchBody = (size) => {
   const events = [];
   for (let i = 0; i < size; i++) events.push(eventBody(++objectId));
@@ -54,9 +65,9 @@ async function measure({ url, method, key, connections, seconds, body, eventsPer
 
 /**
  * Runs every ingest cell on one database kind: for each concurrency, the empty route, single
- * posts and batches, and at the top concurrency GET /health. The service runs with
- * INSTANCE_ROLE=api (stores, never delivers) and `handlers` enabled handlers on the event, so
- * every event is written with that many deliveries.
+ * posts and batches, single posts to handlers with payload filters (`filtered`), and at the top
+ * concurrency GET /health. The service runs with INSTANCE_ROLE=api (stores, never delivers) and
+ * `handlers` enabled handlers on the event, so every event is written with that many deliveries.
  *
  * Each cell is measured `rounds` times, the routes taking turns round by round, so a noisy
  * moment on the machine hits every route alike; a cell reports its median round (by rate),
@@ -75,9 +86,21 @@ export async function runIngest({ kind, name = kind, serverUrl, concurrencies, r
     const api = adminClient(service, key);
     // The receiver is never called here (api role); port 9 is the discard port.
     await createHandlers(api, 9, handlers);
+    if (routes.includes('filtered')) {
+      await createHandlers(api, 9, handlers, FILTERED_EVENT, INGEST_FILTERS);
+      // Every filter must match the posted events, or the route would write fewer rows than `single`.
+      const probe = await api('POST', '/api/v1/events', JSON.parse(eventBody(++objectId, FILTERED_EVENT)));
+      if (probe.deliveries.length !== handlers) throw new Error(`the filtered handlers took ${probe.deliveries.length} of ${handlers} deliveries`);
+    }
     const kinds = {
       empty: { label: 'empty route', path: '/api/v1/bench/empty', body: () => eventBody(++objectId), eventsPerRequest: 1 },
       single: { label: 'POST /api/v1/events', path: '/api/v1/events', body: () => eventBody(++objectId), eventsPerRequest: 1 },
+      filtered: {
+        label: `POST /api/v1/events (${handlers} handlers with payload filters)`,
+        path: '/api/v1/events',
+        body: () => eventBody(++objectId, FILTERED_EVENT),
+        eventsPerRequest: 1,
+      },
       batch: {
         label: `POST /api/v1/events/batch (${batchSize} per request)`,
         path: '/api/v1/events/batch',
@@ -92,7 +115,7 @@ export async function runIngest({ kind, name = kind, serverUrl, concurrencies, r
       connections,
       routes: [...routes.filter((route) => route !== 'health'), ...(connections === top && routes.includes('empty') ? ['health'] : [])],
     }));
-    const cells = { empty: [], single: [], batch: [] };
+    const cells = { empty: [], single: [], batch: [], filtered: [] };
     let health = null;
     for (const { connections, routes: here } of plan) {
       const results = Object.fromEntries(here.map((route) => [route, []]));

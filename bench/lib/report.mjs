@@ -96,8 +96,8 @@ export function printTables(runs, cache, list) {
           `median [min–max] of ${r.ingest.rounds} round(s) of ${r.ingest.secondsPerRound} s):`,
       );
       const rows = [];
-      for (const [name, label] of [['empty', 'empty route'], ['single', 'POST /events'], ['batch', 'POST /events/batch']]) {
-        for (const c of r.ingest.cells[name]) {
+      for (const [name, label] of [['empty', 'empty route'], ['single', 'POST /events'], ['filtered', 'POST /events, filtered handlers'], ['batch', 'POST /events/batch']]) {
+        for (const c of r.ingest.cells[name] ?? []) {
           rows.push({
             route: label,
             concurrency: c.connections,

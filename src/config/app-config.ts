@@ -52,6 +52,8 @@ export const DEFAULTS = Object.freeze({
   logCleanupCron: '17 * * * *',
   shutdownGraceMs: 10_000,
   decisionBudgetMs: 10_000,
+  filterMaxBytes: 4096,
+  filterMaxDepth: 10,
 });
 
 export type InstanceRole = 'api' | 'worker' | 'both';
@@ -122,6 +124,8 @@ export class AppConfig {
   /** 0: audit rows are kept for ever (they are not removed with the logs). */
   readonly audit!: { readonly retentionMs: number };
   readonly decisions!: { readonly budgetMs: number };
+  /** Bounds of a handler's payload filter (src/handlers/handler-filter.ts), checked when it is saved. */
+  readonly filters!: { readonly maxBytes: number; readonly maxDepth: number };
   /** Benchmarks only: mount the empty route. */
   readonly bench!: { readonly emptyRoute: boolean };
 
@@ -304,6 +308,7 @@ export function loadConfig(input: EnvInput): AppConfig {
     logs: { retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays, cleanupCron },
     audit: { retentionMs: auditRetentionMs },
     decisions: { budgetMs: env.DECISION_BUDGET_MS ?? DEFAULTS.decisionBudgetMs },
+    filters: { maxBytes: env.FILTER_MAX_BYTES ?? DEFAULTS.filterMaxBytes, maxDepth: env.FILTER_MAX_DEPTH ?? DEFAULTS.filterMaxDepth },
     bench: { emptyRoute: env.BENCH_EMPTY_ROUTE === 'true' || env.BENCH_EMPTY_ROUTE === '1' },
   } as AppConfig);
 }

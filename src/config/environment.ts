@@ -257,6 +257,22 @@ export class EnvironmentVariables {
   @Max(300000)
   DECISION_BUDGET_MS?: number;
 
+  /** Largest payload filter of one handler, in bytes of its JSON. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(64)
+  @Max(16384)
+  FILTER_MAX_BYTES?: number;
+
+  /** Deepest nesting of arrays and objects in one handler's payload filter. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(2)
+  @Max(32)
+  FILTER_MAX_DEPTH?: number;
+
   /** Benchmarks only: mounts POST /api/v1/bench/empty, the framework's ceiling for ingest. */
   @IsOptional()
   @IsIn(['true', 'false', '1', '0'], { message: 'BENCH_EMPTY_ROUTE must be true or false' })
@@ -307,6 +323,8 @@ export const ENV_KEYS = Object.freeze([
   'AUDIT_RETENTION',
   'SHUTDOWN_GRACE_MS',
   'DECISION_BUDGET_MS',
+  'FILTER_MAX_BYTES',
+  'FILTER_MAX_DEPTH',
   'BENCH_EMPTY_ROUTE',
 ] as const);
 

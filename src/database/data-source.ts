@@ -13,6 +13,7 @@ import { DeliveriesByHandlerAndTime1764100000000 } from './migrations/1764100000
 import { ExactKeysAndLargeHeaders1764200000000 } from './migrations/1764200000000-exact-keys-and-large-headers.js';
 import { DeliveriesHoldsOrder1764300000000 } from './migrations/1764300000000-deliveries-holds-order.js';
 import { WiderSecretColumns1764310000000 } from './migrations/1764310000000-wider-secret-columns.js';
+import { HandlerFilters1764320000000 } from './migrations/1764320000000-handler-filters.js';
 import { AuditLog1764360000000 } from './migrations/1764360000000-audit-log.js';
 import { EventTraceParent1764900000000 } from './migrations/1764900000000-event-trace-parent.js';
 
@@ -28,6 +29,7 @@ export const MIGRATIONS = [
   ExactKeysAndLargeHeaders1764200000000,
   DeliveriesHoldsOrder1764300000000,
   WiderSecretColumns1764310000000,
+  HandlerFilters1764320000000,
   AuditLog1764360000000,
   EventTraceParent1764900000000,
 ];

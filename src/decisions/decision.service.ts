@@ -61,6 +61,8 @@ export class DecisionService {
     const calls: DecisionCallDto[] = [];
 
     for (const handler of this.cache.lookup(event.eventType, 'before')) {
+      // A filter is matched against the envelope this handler would be sent: the data as the handlers before it left it.
+      if (!this.cache.admits(handler, { event: { dt: event.dt, events_id: event.eventType, object_id: event.objectId }, data })) continue;
       const remaining = deadline - Date.now();
       const body = envelopeJson(event.eventType, event.objectId, event.dt, JSON.stringify(data));
       let result: CallResult;

@@ -229,7 +229,7 @@ export class IngestService {
     const fresh: Fresh[] = [];
     for (const event of events) {
       if (event.idempotencyKey === null || !replays.has(event.idempotencyKey)) {
-        fresh.push({ event, handlers: this.cache.lookup(event.eventType, 'after') });
+        fresh.push({ event, handlers: this.cache.lookup(event.eventType, 'after', event) });
       }
     }
     const ids = fresh.length === 0 ? [] : await this.storeFresh(fresh, now);

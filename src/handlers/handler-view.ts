@@ -35,6 +35,7 @@ export function toHandlerDto(handler: HandlerEntity): HandlerDto {
     retry_limit: handler.retryLimit,
     headers: maskHeaders(handler.headers ?? {}),
     on_failure: handler.onFailure,
+    filter: handler.filter,
     disabled_reason: handler.disabledReason,
     created_at: new Date(handler.createdAt).toISOString(),
     updated_at: new Date(handler.updatedAt).toISOString(),

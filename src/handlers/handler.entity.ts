@@ -1,5 +1,6 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn, ValueTransformer } from 'typeorm';
 import { epochMs, jsonText } from '../database/columns.js';
+import type { HandlerFilter } from './handler-filter.js';
 
 export const HANDLER_TYPES = ['http', 'https', 'script'] as const;
 export type HandlerType = (typeof HANDLER_TYPES)[number];
@@ -9,6 +10,15 @@ export const HANDLER_STAGES = ['after', 'before'] as const;
 export type HandlerStage = (typeof HANDLER_STAGES)[number];
 export const ON_FAILURE_CHOICES = ['allow', 'forbid'] as const;
 export type OnFailure = (typeof ON_FAILURE_CHOICES)[number];
+
+/**
+ * A JSON object or SQL NULL (jsonText would store the text "null"). TypeORM also hands `from`
+ * the value it just inserted, to hydrate columns with a default: that one is not text.
+ */
+const nullableJson: ValueTransformer = {
+  to: (value: unknown) => (value === undefined ? undefined : value === null ? null : JSON.stringify(value)),
+  from: (value: unknown) => (value === null || value === undefined ? null : typeof value === 'string' ? JSON.parse(value) : value),
+};
 
 @Entity({ name: 'handlers' })
 @Index('idx_handlers_status_priority', ['status', 'priority', 'id'])
@@ -51,6 +61,13 @@ export class HandlerEntity {
    */
   @Column({ type: 'text', transformer: jsonText })
   headers: Record<string, string>;
+
+  /**
+   * The payload filter (src/handlers/handler-filter.ts), as JSON; null: every event of the
+   * handler's `event`. At most FILTER_MAX_BYTES (16 KiB at most), so TEXT holds it on MySQL too.
+   */
+  @Column({ name: 'payload_filter', type: 'text', nullable: true, default: null, transformer: nullableJson })
+  filter: HandlerFilter | null;
 
   @Column({ name: 'on_failure', type: 'varchar', length: 16, nullable: true, default: null })
   onFailure: OnFailure | null;

@@ -32,7 +32,7 @@ export class HandlersService {
     private readonly audit: AuditStore,
     private readonly box: SecretBox,
   ) {
-    this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir };
+    this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir, filterLimits: config.filters };
     this.scriptUser = config.scripts.enabled && config.scripts.runAsUser ? resolveScriptUser(config.scripts.runAsUser) : undefined;
   }
 
@@ -85,6 +85,7 @@ export class HandlersService {
       timeoutMs: input.timeout_ms ?? HANDLER_LIMITS.timeoutMsDefault,
       retryLimit: input.retry_limit ?? HANDLER_LIMITS.retryLimitDefault,
       headers: input.headers ?? {},
+      filter: input.filter ?? null,
       onFailure: stage === 'before' ? (input.on_failure ?? 'forbid') : (input.on_failure ?? null),
       disabledReason: null,
       signingSecret: generateSigningSecret(),
@@ -119,6 +120,7 @@ export class HandlersService {
       timeoutMs: input.timeout_ms ?? current.timeoutMs,
       retryLimit: input.retry_limit ?? current.retryLimit,
       headers: input.headers !== undefined ? unmaskHeaders(input.headers, current.headers) : current.headers,
+      filter: input.filter !== undefined ? input.filter : current.filter,
       onFailure: nextOnFailure(stage, current, input),
       updatedAt: Date.now(),
     };

@@ -26,6 +26,22 @@ export class MetricsService {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  /**
+   * Events filtered out since the last scrape, by handler id. The hot path adds to this map
+   * (prom-client hashes the labels on every inc, which cost more than the filter itself);
+   * the counter takes the sums when it is collected.
+   */
+  private readonly filteredOutPending = new Map<number, number>();
+  private readonly filteredOut = new Counter({
+    name: 'provisioning_events_filtered_out_total',
+    help: "Events a handler's payload filter kept from it (after: no delivery was planned; before: it was not asked), by handler id.",
+    labelNames: ['handler_id'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [handlerId, count] of this.filteredOutPending) this.filteredOut.labels(String(handlerId)).inc(count);
+      this.filteredOutPending.clear();
+    },
+  });
   private readonly duration = new Histogram({
     name: 'provisioning_delivery_duration_seconds',
     help: 'Duration of handler calls made by this instance.',
@@ -40,6 +56,11 @@ export class MetricsService {
 
   countAccepted(eventIds: readonly string[]): void {
     for (const id of eventIds) this.accepted.labels(id).inc();
+  }
+
+  /** One event that `handlerId`'s filter did not match (evaluated at ingest, or in the before chain). */
+  countFilteredOut(handlerId: number): void {
+    this.filteredOutPending.set(handlerId, (this.filteredOutPending.get(handlerId) ?? 0) + 1);
   }
 
   countDelivery(outcome: DeliveryOutcome, durationMs: number): void {

@@ -795,4 +795,41 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     const reader = await signIn(await t.key('read'));
     assert.equal(await reader.locator('.tabs a[href="#/audit"]').count(), 0);
   });
+
+  it("shows and edits a handler's payload filter: JSON checked in the page, the API's position shown, saved, cleared", async () => {
+    const filtered = (await api('post', '/api/v1/handlers', { name: 'Company 3 imports', event: 'importd.*', type: 'http', task: receiver.task('/imports'), filter: { 'data.companies_id': 3 } })).body;
+    const page = await signIn(t.adminKey);
+    await page.locator(`tr[data-id="${filtered.id}"] [data-filter]`).waitFor();
+    assert.match((await page.getAttribute(`tr[data-id="${filtered.id}"] [data-filter]`, 'title'))!, /"data\.companies_id":3/);
+    await page.click(`tr[data-id="${filtered.id}"] [data-action="edit"]`);
+    await page.locator('#handler-form').waitFor();
+    assert.deepEqual(JSON.parse(await page.inputValue('#f-filter')), { 'data.companies_id': 3 });
+
+    await page.fill('#f-filter', '{"data.companies_id": ');
+    await page.click('#handler-save');
+    await page.locator('[data-error-for="filter"] .error-line').waitFor();
+    assert.match((await page.textContent('[data-error-for="filter"]'))!, /not valid JSON/);
+
+    const wrong = { $or: [{ 'data.companies_id': 3 }, { 'data.balance': { $regex: '^-' } }] };
+    const refusal = await api('patch', `/api/v1/handlers/${filtered.id}`, { filter: wrong });
+    assert.equal(refusal.body.code, 'INVALID_FILTER');
+    await page.fill('#f-filter', JSON.stringify(wrong));
+    await page.click('#handler-save');
+    await page.locator('[data-error-for="filter"] .error-line').waitFor();
+    assert.match((await page.textContent('[data-error-for="filter"]'))!, /\$or\[1\]\.data\.balance\.\$regex/);
+    await screenshot(page, '22-filter-error');
+
+    await page.fill('#f-filter', '{"data.companies_id": {"$in": [3, 4]}}');
+    await page.click('#handler-save');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+    assert.deepEqual((await api('get', `/api/v1/handlers/${filtered.id}`)).body.filter, { 'data.companies_id': { $in: [3, 4] } });
+
+    await page.click(`tr[data-id="${filtered.id}"] [data-action="edit"]`);
+    await page.fill('#f-filter', '');
+    await page.click('#handler-save');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+    assert.equal((await api('get', `/api/v1/handlers/${filtered.id}`)).body.filter, null);
+    await page.locator(`tr[data-id="${filtered.id}"] [data-filter]`).waitFor({ state: 'detached' });
+    assert.equal((await api('delete', `/api/v1/handlers/${filtered.id}`)).status, 204);
+  });
 });

@@ -133,6 +133,7 @@ function handlerRow(ctx, handler, reload) {
       h('span', { class: ['badge', `type-${handler.type}`] }, TYPE_LABELS[handler.type] ?? handler.type),
       ' ',
       handler.stage === 'before' ? [h('span', { class: 'badge stage-before', title: 'Decision handler, runs before the action' }, 'before'), ' '] : null,
+      handler.filter ? [h('span', { class: 'badge filtered', title: `Payload filter: ${JSON.stringify(handler.filter)}`, dataset: { filter: '' } }, 'filter'), ' '] : null,
       h('code', { class: 'task', title: handler.target_url ?? handler.task }, handler.task),
     ),
     h(
@@ -263,6 +264,15 @@ function handlerForm(ctx, handler, close) {
   control('on_failure', select({}, null, [{ value: 'forbid', label: 'forbid' }, { value: 'allow', label: 'allow' }], value('on_failure', 'forbid')));
   control('timeout_ms', h('input', { type: 'number', step: 1, value: value('timeout_ms', '15000') }));
   control('retry_limit', h('input', { type: 'number', step: 1, value: value('retry_limit', '7') }));
+  control(
+    'filter',
+    h('textarea', {
+      rows: 3,
+      spellcheck: 'false',
+      placeholder: '{"data.companies_id": 3}',
+      value: handler?.filter ? JSON.stringify(handler.filter, null, 1) : '',
+    }),
+  );
 
   const eventHelp = h('p', { class: 'help', id: 'event-description' }, ctx.describeEvent(controls.event.value));
   controls.event.addEventListener('change', () => (eventHelp.textContent = ctx.describeEvent(controls.event.value)));
@@ -314,6 +324,13 @@ function handlerForm(ctx, handler, close) {
         h('p', { class: 'field-error', id: 'f-headers-error', dataset: { errorFor: 'headers' } }),
         h('p', { class: 'help' }, `Credential values are shown as ${MASK}; leave them so to keep the stored value.`),
       ),
+      field(
+        'filter',
+        'Payload filter',
+        controls.filter,
+        'Optional. A MongoDB-style query on the envelope sent (data.… or event.…), e.g. {"data.balance": {"$lt": 0}}; empty: every event.',
+        'wide',
+      ),
     ),
     h('div', { class: 'form-actions sticky' }, h('button', { type: 'button', class: 'button', onclick: () => close(null) }, 'Cancel'), saveButton),
   );
@@ -335,6 +352,13 @@ function handlerForm(ctx, handler, close) {
     };
     if (body.stage === 'before') body.on_failure = controls.on_failure.value;
     for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
+    const filterText = controls.filter.value.trim();
+    try {
+      body.filter = filterText === '' ? null : JSON.parse(filterText);
+    } catch {
+      showFieldErrors(form, { message: 'The payload filter is not JSON', details: [{ field: 'filter', message: 'is not valid JSON' }] });
+      return;
+    }
     saveButton.disabled = true;
     try {
       const saved = creating ? await api('POST', '/api/v1/handlers', { body }) : await api('PATCH', `/api/v1/handlers/${handler.id}`, { body });

@@ -1,7 +1,9 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { IsIn, IsObject, IsOptional, IsString, Length } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsIn, IsObject, IsOptional, IsString, Length, ValidateNested } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination.dto.js';
-import { BodyRequired, IsIntegerInRange, Omittable } from '../../common/validation.js';
+import { BodyRequired, IsIntegerInRange, MAX_ID, Omittable } from '../../common/validation.js';
+import { FILTER_OPERATORS, HandlerFilter } from '../handler-filter.js';
 import {
   HANDLER_STAGES,
   HANDLER_STATUSES,
@@ -24,6 +26,12 @@ export const HANDLER_LIMITS = Object.freeze({
   priorityDefault: 10,
   headersMax: 20,
 });
+
+const FILTER_DESCRIPTION =
+  'Payload filter: the handler receives an event only when this MongoDB-style query matches the envelope it would be sent ' +
+  '(`{"event": {"dt", "events_id", "object_id"}, "data": {…}}`); paths start with `data.` or `event.`. ' +
+  `Operators: ${FILTER_OPERATORS.join(', ')}. At most FILTER_MAX_BYTES bytes and FILTER_MAX_DEPTH levels; ` +
+  'null or left out: every event of the handler\'s `event`. A bad filter is refused with INVALID_FILTER and its position.';
 
 export class CreateHandlerDto {
   @ApiProperty({ example: 'CRM: new clients', minLength: 1, maxLength: 200 })
@@ -116,6 +124,17 @@ export class CreateHandlerDto {
   @IsOptional() // null is documented: "none" for after handlers
   @IsIn(ON_FAILURE_CHOICES)
   on_failure?: OnFailure | null;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    nullable: true,
+    example: { 'data.companies_id': { $in: [1, 3] } },
+    description: `${FILTER_DESCRIPTION} In an edit, null removes the filter.`,
+  })
+  @IsOptional() // null is documented: no filter (and, in an edit, removes it)
+  @IsObject()
+  filter?: HandlerFilter | null;
 }
 
 /** Every field may be left out, none may be null (but on_failure); the body itself is required. */
@@ -156,6 +175,8 @@ export class HandlerDto {
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) headers: Record<string, string>;
   @ApiProperty({ enum: [...ON_FAILURE_CHOICES, null], type: String, nullable: true, description: 'before handlers: allow or forbid; null for after handlers' })
   on_failure: OnFailure | null;
+  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true, description: 'The payload filter; null: every event of `event`' })
+  filter: HandlerFilter | null;
   @ApiProperty({ nullable: true, type: String, description: 'Why the handler was disabled automatically' })
   disabled_reason: string | null;
   @ApiProperty({ format: 'date-time' }) created_at: string;
@@ -179,4 +200,67 @@ export class HandlerSecretDto {
   @ApiProperty({ nullable: true, type: String, description: 'The previous secret while its overlap lasts: calls carry a signature for each' })
   previous_secret: string | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) previous_secret_expires_at: string | null;
+}
+
+/** The `event` part of an envelope, as the handler would receive it. */
+export class EnvelopeEventDto {
+  @ApiPropertyOptional({ example: '2026-11-22T10:15:30+00:00', description: 'Left out: now' })
+  @Omittable()
+  @IsString()
+  @Length(1, 64)
+  dt?: string;
+
+  @ApiProperty({ example: 'clients.update', description: 'A catalog event ID' })
+  @IsString()
+  @Length(1, 100)
+  events_id: string;
+
+  @ApiProperty({ type: 'integer', example: 12, minimum: 1, maximum: MAX_ID })
+  @IsIntegerInRange(1, MAX_ID)
+  object_id: number;
+}
+
+/** A sample of the envelope a handler is sent (see GET /api/v1/event-types/{id} for one per event). */
+export class SampleEnvelopeDto {
+  @ApiProperty({ type: EnvelopeEventDto })
+  @IsObject()
+  @ValidateNested()
+  @Type(() => EnvelopeEventDto)
+  event: EnvelopeEventDto;
+
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { id: 12, companies_id: 3, balance: -20.5 } })
+  @IsObject()
+  data: Record<string, unknown>;
+}
+
+export class FilterTestDto {
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    nullable: true,
+    example: { 'data.balance': { $lt: 0 } },
+    description: 'A filter to try instead of the saved one (checked like one being saved); null tries no filter. Left out: the handler\'s saved filter.',
+  })
+  @IsOptional() // null is documented: "no filter"
+  @IsObject()
+  filter?: HandlerFilter | null;
+
+  @ApiProperty({ type: SampleEnvelopeDto })
+  @IsObject()
+  @ValidateNested()
+  @Type(() => SampleEnvelopeDto)
+  envelope: SampleEnvelopeDto;
+}
+
+export class FilterTestResultDto {
+  @ApiProperty({ description: 'Whether the filter matches the envelope (true when there is no filter)' })
+  matches: boolean;
+  @ApiProperty({ description: "Whether the handler's `event` (a catalog ID or a wildcard) covers envelope.event.events_id" })
+  event_matches: boolean;
+  @ApiProperty({ description: 'event_matches and matches: whether the handler, while enabled, is sent this event' })
+  would_receive: boolean;
+  @ApiProperty({ enum: ['saved', 'body'], description: "Whose filter was tried: the handler's saved one or the one in the body" })
+  source: 'saved' | 'body';
+  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true, description: 'The filter tried; null: none' })
+  filter: HandlerFilter | null;
 }
