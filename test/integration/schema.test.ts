@@ -47,7 +47,7 @@ for (const kind of kinds) {
 
     it('give the hand-written-SQL tables exactly the columns the SQL uses, with 64-bit ids', async () => {
       const expected: Record<string, string[]> = {
-        events: ['id', 'events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'request_hash', 'api_key_id', 'accepted_at'],
+        events: ['id', 'events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'request_hash', 'api_key_id', 'accepted_at', 'trace_parent'],
         deliveries: [
           'id', 'event_id', 'handler_id', 'seq', 'object_key', 'status', 'holds_order', 'attempts', 'manual', 'next_attempt_at',
           'lease_owner', 'lease_expires_at', 'last_response_code', 'last_error', 'created_at', 'updated_at',
