@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { buildOpenApiDocument, createApp, createLogger, shutDown } from '../../src/app.factory.js';
+import { buildOpenApiDocument, createApp, shutDown } from '../../src/app.factory.js';
 import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import type { Scope } from '../../src/api-keys/scopes.js';
@@ -48,7 +48,7 @@ export function testConfig(db: TestDatabase, env: Record<string, string> = {}): 
 /** Boots the real AppModule in-process on 127.0.0.1 with a random port against `db`. */
 export async function startApp(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApp> {
   const { config, adminKey, workDir } = testConfig(db, env);
-  const app = await createApp(config, createLogger(config.log));
+  const app = await createApp(config);
   const contract = watchContract(app);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
