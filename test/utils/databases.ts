@@ -91,3 +91,20 @@ async function mysqlKind(): Promise<DatabaseKind> {
 export async function databaseKinds(): Promise<DatabaseKind[]> {
   return [sqliteKind(), await mysqlKind()];
 }
+
+/**
+ * Runs one statement on a test database through a connection of its own, as another process
+ * would see the tables (no app needed; the app may even be closed).
+ */
+export async function queryDatabase<T = any>(db: TestDatabase, sql: string, params: unknown[] = []): Promise<T[]> {
+  const { DataSource } = await import('typeorm');
+  const { buildDataSourceOptions } = await import('../../src/database/data-source.js');
+  const { parseDatabaseUrl } = await import('../../src/config/app-config.js');
+  const connection = new DataSource({ ...buildDataSourceOptions(parseDatabaseUrl(db.url)), migrationsRun: false });
+  await connection.initialize();
+  try {
+    return (await connection.query(sql, params)) as T[];
+  } finally {
+    await connection.destroy();
+  }
+}

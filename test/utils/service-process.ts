@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 
 /** The compiled service, as `npm run start:prod` runs it. */
 export const MAIN = resolve('dist/src/main.js');
+/** The compiled keys script, as `npm run keys` runs it. */
+export const KEYS_CLI = resolve('dist/src/cli/keys.js');
+
+/** Runs the keys script (`npm run keys -- ...args`) on a database; rejects with its exit code and output when it fails. */
+export function keysScript(databaseUrl: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return promisify(execFile)(process.execPath, [KEYS_CLI, ...args], { env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl } });
+}
 
 export interface Running {
   name: string;
@@ -31,13 +39,38 @@ export async function killAll(): Promise<void> {
   }
 }
 
+/** Kills one service (SIGKILL) and waits for its exit. */
+export async function kill(running: Running): Promise<void> {
+  if (alive(running.child)) {
+    const exited = once(running.child, 'exit');
+    running.child.kill('SIGKILL');
+    await exited;
+  }
+  children.delete(running.child);
+}
+
+const serviceEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH, TZ: 'UTC', PORT: '0', HOST: '127.0.0.1', ...env });
+
+/**
+ * Starts the compiled service expecting it to end by itself (a refused start): answers its exit
+ * code and output. Killed after `timeoutMs`.
+ */
+export async function runToExit(cwd: string, env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [MAIN], { cwd, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = await once(child, 'exit');
+  clearTimeout(timer);
+  children.delete(child);
+  return { code: code as number | null, output };
+}
+
 /** Starts the compiled service and waits for the line that says where Swagger UI is. */
 export async function startService(name: string, cwd: string, env: Record<string, string>, timeoutMs = 30_000): Promise<Running> {
-  const child = spawn(process.execPath, [MAIN], {
-    cwd,
-    env: { PATH: process.env.PATH, TZ: 'UTC', PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(process.execPath, [MAIN], { cwd, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let text = '';
   child.stdout!.on('data', (chunk) => (text += chunk));

@@ -28,12 +28,12 @@ export interface TestApp {
 }
 
 /**
- * The configuration tests run the app with against `db`: a fresh bootstrap admin key, a work
- * folder of its own (remove it when done), errors-only logs; `env` on top.
+ * The configuration tests run the app with against `db`: a fresh bootstrap admin key (unless
+ * `env` has one), a work folder of its own (remove it when done), errors-only logs; `env` on top.
  */
 export function testConfig(db: TestDatabase, env: Record<string, string> = {}): { config: AppConfig; adminKey: string; workDir: string } {
   const workDir = mkdtempSync(join(tmpdir(), 'prov-app-'));
-  const adminKey = `test_admin_${randomBytes(16).toString('hex')}`;
+  const adminKey = env.BOOTSTRAP_ADMIN_KEY ?? `test_admin_${randomBytes(16).toString('hex')}`;
   const config = loadConfig({
     DATABASE_URL: db.url,
     BOOTSTRAP_ADMIN_KEY: adminKey,
