@@ -14,6 +14,7 @@ import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import { forEachDatabase } from '../utils/suite.js';
 import { keysScript } from '../utils/service-process.js';
+import { logRecord } from '../factories/execution-log.factory.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { HandlerEntity } from '../../src/handlers/handler.entity.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
@@ -662,24 +663,7 @@ forEachDatabase('console in Chromium', { only: 'sqlite', skip }, (t) => {
     const HANDLER = 424242;
     const logs = t.app.get(ExecutionLogsService);
     await logs.insert(
-      Array.from({ length: 120 }, (_, n) => ({
-        deliveryId: null,
-        eventId: null,
-        eventType: 'clients.update',
-        handlerId: HANDLER,
-        handlerName: 'paged',
-        objectId: n,
-        stage: 'after' as const,
-        attempt: 1,
-        trigger: 'auto' as const,
-        status: 'success' as const,
-        requestPayload: '{}',
-        responseCode: 200,
-        responseBody: 'ok',
-        error: null,
-        durationMs: 1,
-        createdAt: Date.now(),
-      })),
+      Array.from({ length: 120 }, (_, n) => logRecord({ eventType: 'clients.update', handlerId: HANDLER, handlerName: 'paged', objectId: n })),
     );
     const all = await logIds(`handler_id=${HANDLER}&limit=500`);
     assert.equal(all.length, 120);

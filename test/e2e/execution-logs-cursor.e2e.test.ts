@@ -2,6 +2,8 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
 import { forEachDatabase } from '../utils/suite.js';
+import { countRows } from '../utils/test-app.js';
+import { logRecord } from '../factories/execution-log.factory.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
 import { ExecutionLogRecord, LogStatus } from '../../src/execution-logs/execution-log.js';
 
@@ -19,25 +21,18 @@ const T0 = Date.parse('2026-11-01T00:00:00Z');
 
 /** A log row; the n-th row of a seed varies handler (1..3), status (with an error when failed), event and time. */
 function record(n: number, overrides: Partial<ExecutionLogRecord> = {}): ExecutionLogRecord {
-  return {
-    deliveryId: null,
+  return logRecord({
     eventId: 1 + (n % 4),
     eventType: EVENTS[n % 2]!,
     handlerId: 1 + (n % 3),
     handlerName: `handler ${1 + (n % 3)}`,
     objectId: 1000 + n,
-    stage: 'after',
-    attempt: 1,
-    trigger: 'auto',
     status: STATUSES[Math.floor(n / 3) % 3]!,
-    requestPayload: '{}',
-    responseCode: 200,
-    responseBody: 'ok',
     error: Math.floor(n / 3) % 3 === 1 ? `connect ECONNREFUSED row ${n}` : null,
     durationMs: 5,
     createdAt: T0 + n * 60_000,
     ...overrides,
-  };
+  });
 }
 
 const base64url = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
@@ -77,7 +72,7 @@ forEachDatabase('execution logs: cursor pagination', {}, (t) => {
   const ids = (pages: LogPage[]) => pages.flatMap((page) => page.items.map((item) => item.id));
   const idsInDb = async (where = '1 = 1', params: unknown[] = []) =>
     ((await dataSource.query(`SELECT id FROM execution_logs WHERE ${where} ORDER BY id DESC`, params)) as { id: unknown }[]).map((row) => Number(row.id));
-  const rowCount = async () => Number((await dataSource.query('SELECT COUNT(*) AS n FROM execution_logs'))[0].n);
+  const rowCount = () => countRows(t, 'execution_logs');
   const refused = async (query: string, code: string, field: string, path = '/api/v1/execution-logs') => {
     const before = await rowCount();
     const response = await t.http.get(`${path}?${query}`).set(admin);

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forEachDatabase } from '../utils/suite.js';
+import { captureOutput } from '../utils/service-process.js';
 import { createHandler } from '../factories/handler.factory.js';
 import { firstLogOf, postEvent } from '../factories/event.factory.js';
 
@@ -79,21 +80,19 @@ async function startFlask(pythonPath: string, dir: string): Promise<FlaskProcess
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let text = '';
-  child.stdout!.on('data', (chunk) => (text += chunk));
-  child.stderr!.on('data', (chunk) => (text += chunk));
+  const output = captureOutput(child);
   const started = Date.now();
   while (!(await accepts(FLASK_HOST, FLASK_PORT))) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the vendor's Flask example exited with ${child.exitCode ?? child.signalCode}:\n${text}`);
+      throw new Error(`the vendor's Flask example exited with ${child.exitCode ?? child.signalCode}:\n${output()}`);
     }
     if (Date.now() - started > 15_000) {
       child.kill('SIGKILL');
-      throw new Error(`the vendor's Flask example did not listen on ${FLASK_HOST}:${FLASK_PORT} within 15 s:\n${text}`);
+      throw new Error(`the vendor's Flask example did not listen on ${FLASK_HOST}:${FLASK_PORT} within 15 s:\n${output()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, output: () => text };
+  return { child, output };
 }
 
 async function stopFlask(flask: FlaskProcess): Promise<void> {

@@ -28,33 +28,51 @@ export interface SuiteOptions {
 }
 
 /**
+ * What every suite on one database has: the database, and receivers and clean-ups that end with
+ * the suite. Filled in the suite's first `before` hook: read it inside hooks and tests only.
+ */
+export abstract class DatabaseSuite {
+  protected database?: TestDatabase;
+  protected readonly cleanups: (() => Promise<void> | void)[] = [];
+  /** Every receiver started with receiver(), in order. */
+  readonly receivers: TestReceiver[] = [];
+
+  constructor(readonly kind: DatabaseKind) {}
+
+  get db(): TestDatabase {
+    if (!this.database) throw new Error('the suite database does not exist yet');
+    return this.database;
+  }
+  /** A receiver that stops when the suite ends. */
+  async receiver(responder?: Responder): Promise<TestReceiver> {
+    const r = await new TestReceiver(responder).start();
+    this.receivers.push(r);
+    this.cleanup(() => r.stop());
+    return r;
+  }
+  /** Runs after the app has closed and before the database is dropped. */
+  cleanup(fn: () => Promise<void> | void): void {
+    this.cleanups.push(fn);
+  }
+}
+
+/**
  * What a suite's tests see: the app (every TestApp member, so `t.http`, `t.key()` read as
  * before), its database, the admin's headers, and receivers and clean-ups that end with the suite.
- * Filled in the suite's first `before` hook: read it inside hooks and tests only.
  */
-export class Suite implements TestApp {
+export class Suite extends DatabaseSuite implements TestApp {
   private current?: TestApp;
-  private database?: TestDatabase;
   private options: SuiteOptions = {};
   private folder?: string;
-  private readonly cleanups: (() => Promise<void> | void)[] = [];
   private others: TestApp[] = [];
   private services: Running[] = [];
   private readonly beforeCloses: (() => Promise<void> | void)[] = [];
-  /** Every receiver started with receiver(), in order. */
-  readonly receivers: TestReceiver[] = [];
   /** The first admin key of every app and service the suite starts (BOOTSTRAP_ADMIN_KEY), unless its env says otherwise. */
   private readonly bootstrapKey = `test_admin_${randomBytes(16).toString('hex')}`;
-
-  constructor(readonly kind: DatabaseKind) {}
 
   private get started(): TestApp {
     if (!this.current) throw new Error('the suite app is not started: read it inside a hook or a test (or start one: t.restart)');
     return this.current;
-  }
-  get db(): TestDatabase {
-    if (!this.database) throw new Error('the suite database does not exist yet');
-    return this.database;
   }
   /** A folder of the suite's own (the working directory of its services), removed when the suite ends. */
   get dir(): string {
@@ -90,13 +108,6 @@ export class Suite implements TestApp {
     return Promise.reject(new Error('the suite closes its app itself'));
   }
 
-  /** A receiver that stops when the suite ends. */
-  async receiver(responder?: Responder): Promise<TestReceiver> {
-    const r = await new TestReceiver(responder).start();
-    this.receivers.push(r);
-    this.cleanup(() => r.stop());
-    return r;
-  }
   /** Another instance on the same database (its own env), closed before the suite's app unless a test closed it. */
   async startAnother(env: Record<string, string> = {}): Promise<TestApp> {
     const other = closesOnce(await startApp(this.db, { BOOTSTRAP_ADMIN_KEY: this.bootstrapKey, ...env }));
@@ -127,10 +138,6 @@ export class Suite implements TestApp {
   /** Runs before the apps close (a cut network restored, so that closing does not wait on it). */
   beforeClose(fn: () => Promise<void> | void): void {
     this.beforeCloses.push(fn);
-  }
-  /** Runs after the app has closed and before the database is dropped. */
-  cleanup(fn: () => Promise<void> | void): void {
-    this.cleanups.push(fn);
   }
 
   /** The suite's env (options.env), with `env` on top. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { buildOpenApiDocument, createApp, shutDown } from '../../src/app.factory.js';
 import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
@@ -153,3 +154,9 @@ function watchContract(app: NestFastifyApplication): OpenApiContract {
 }
 
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+/** How many rows a table holds now, read through the app's own connection. */
+export async function countRows(t: Pick<TestApp, 'app'>, table: string): Promise<number> {
+  const [row] = await t.app.get(DataSource).query(`SELECT COUNT(*) AS n FROM ${table}`);
+  return Number(row.n);
+}
