@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Injectable } from '@nestjs/common';
 import { Logger, nativeLoggerOptions, Params, PinoLogger } from 'nestjs-pino';
 import { pino, stdSerializers, type DestinationStream, type LevelWithSilent, type LoggerOptions } from 'pino';
 import type { Options as HttpLoggerOptions } from 'pino-http';
@@ -162,7 +161,6 @@ function fieldsFirst(message: unknown, params: unknown[]): [unknown, ...unknown[
 }
 
 /** nestjs-pino's Logger, with structured params as fields and Nest's start-up detail at `debug`. */
-@Injectable()
 export class AppLogger extends Logger {
   override log(message: unknown, ...params: unknown[]): void {
     const context = params.at(-1);
