@@ -9,6 +9,8 @@
 //   BENCH_QUICK=1 npm run bench                        everything, small (a check that it works)
 //   npm run bench -- --only ingest --ingest-routes single --ingest-concurrency 64 --seconds 20
 //                                                      one ingest cell (with BENCH_NODE_ARGS=--cpu-prof: a profile of it)
+//   npm run bench -- --only ingest --ingest-routes logging
+//                                                      what logging at the default level costs single ingest
 //
 // See BENCHMARKS.md for what each figure means.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,7 +33,7 @@ const { values: args } = parseArgs({
     merge: { type: 'boolean', default: false },
     'dispatch-concurrency': { type: 'string', default: '128' },
     'ingest-concurrency': { type: 'string' },
-    'ingest-routes': { type: 'string', default: 'empty,single,filtered,batch' },
+    'ingest-routes': { type: 'string', default: 'empty,single,filtered,batch,logging' },
     seconds: { type: 'string' },
     'peer-rounds': { type: 'string' },
     'loop-seconds': { type: 'string' },

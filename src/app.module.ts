@@ -3,8 +3,10 @@ import type { InstanceLock } from './database/sqlite-instance-lock.js';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
+import { loggerParams } from './common/app-logger.js';
 import { buildDataSourceOptions } from './database/data-source.js';
 import { DirectSqlModule } from './database/direct-sql.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
@@ -40,6 +42,8 @@ export class AppModule {
       providers: [{ provide: InstanceLockHolder, useValue: new InstanceLockHolder(lock) }],
       imports: [
         ConfigModule.forRoot(config),
+        // Request logging and the request id on every line (src/common/app-logger.ts).
+        LoggerModule.forRoot(loggerParams(config.log)),
         TypeOrmModule.forRoot({ ...buildDataSourceOptions(config.database), migrationsRun: true }),
         DirectSqlModule,
         SecretsModule,

@@ -73,7 +73,16 @@ async function measure({ url, method, key, connections, seconds, body, eventsPer
  * moment on the machine hits every route alike; a cell reports its median round (by rate),
  * and keeps every round's rate.
  */
-export async function runIngest({ kind, name = kind, serverUrl, concurrencies, routes, seconds, rounds, warmupSeconds, batchSize, handlers, log }) {
+export async function runIngest(options) {
+  const { routes } = options;
+  const cells = routes.some((route) => route !== 'logging')
+    ? await runIngestCells(options)
+    : { handlersPerEvent: options.handlers, batchSize: options.batchSize, rounds: options.rounds, secondsPerRound: options.seconds, cells: { empty: [], single: [], batch: [] }, health: null };
+  if (routes.includes('logging')) cells.logging = await runLoggingCost(options);
+  return cells;
+}
+
+async function runIngestCells({ kind, name = kind, serverUrl, concurrencies, routes, seconds, rounds, warmupSeconds, batchSize, handlers, log }) {
   const db = await createDatabase(kind, serverUrl);
   const key = newKey();
   const service = await startService({
@@ -113,7 +122,7 @@ export async function runIngest({ kind, name = kind, serverUrl, concurrencies, r
     const top = concurrencies[concurrencies.length - 1];
     const plan = concurrencies.map((connections) => ({
       connections,
-      routes: [...routes.filter((route) => route !== 'health'), ...(connections === top && routes.includes('empty') ? ['health'] : [])],
+      routes: [...routes.filter((route) => route in kinds && route !== 'health'), ...(connections === top && routes.includes('empty') ? ['health'] : [])],
     }));
     const cells = { empty: [], single: [], batch: [], filtered: [] };
     let health = null;
@@ -151,4 +160,60 @@ function median(results) {
   const rate = (result) => result['events/s'] ?? result['requests/s'];
   const sorted = [...results].sort((a, b) => rate(a) - rate(b));
   return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: results.map(rate) };
+}
+
+/** The levels compared by runLoggingCost: the default, and nothing written at all. */
+const LOGGING_LEVELS = ['log', 'silent'];
+
+/**
+ * What logging costs ingest at the default level: single posts to two services that differ only
+ * in LOG_LEVEL (`log`, the default, and `silent`, where no request gets a logger and nothing is
+ * written), both with LOG_FORMAT=json as in production, each on a database of its own, taking
+ * turns round by round (the order alternating) at the top concurrency. The ratio of each round is
+ * default ÷ silent; their spread is the noise of this machine during this run.
+ */
+async function runLoggingCost({ kind, name = kind, serverUrl, concurrencies, seconds, rounds, warmupSeconds, handlers, log }) {
+  const connections = concurrencies[concurrencies.length - 1];
+  const services = [];
+  try {
+    for (const level of LOGGING_LEVELS) {
+      const db = await createDatabase(kind, serverUrl);
+      const key = newKey();
+      const service = await startService({ databaseUrl: db.url, key, env: { INSTANCE_ROLE: 'api', LOG_FORMAT: 'json', LOG_LEVEL: level } }).catch(async (error) => {
+        await db.drop();
+        throw error;
+      });
+      services.push({ level, db, key, service });
+      await createHandlers(adminClient(service, key), 9, handlers);
+    }
+    const options = ({ service, key }) => ({ url: `${service.url}/api/v1/events`, method: 'POST', key, connections, body: () => eventBody(++objectId), eventsPerRequest: 1 });
+    if (warmupSeconds > 0) for (const one of services) await measure({ ...options(one), seconds: warmupSeconds });
+    const results = Object.fromEntries(LOGGING_LEVELS.map((level) => [level, []]));
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? services : [...services].reverse();
+      for (const one of order) results[one.level].push(await measure({ ...options(one), seconds, pids: { service: one.service.pid } }));
+    }
+    const rate = (result) => result['events/s'];
+    const ratios = results.log.map((result, round) => (rate(results.silent[round]) ? Math.round((rate(result) / rate(results.silent[round])) * 1000) / 1000 : null));
+    const sorted = ratios.filter((ratio) => ratio !== null).sort((a, b) => a - b);
+    const summary = {
+      connections,
+      rounds,
+      secondsPerRound: seconds,
+      levels: Object.fromEntries(LOGGING_LEVELS.map((level) => [level, median(results[level])])),
+      // default ÷ silent, per round: below 1 is the cost of logging at the default level.
+      ratio: { median: sorted[Math.floor((sorted.length - 1) / 2)] ?? null, min: sorted[0] ?? null, max: sorted.at(-1) ?? null, rounds: ratios },
+    };
+    const line = (level) => {
+      const r = summary.levels[level];
+      return `LOG_LEVEL=${level} ${r['events/s']}/s (CPU µs each: service ${r.cpu_us.service})`;
+    };
+    log(`  ${name} logging cost, POST /api/v1/events c=${connections}: ${line('log')} vs ${line('silent')}; default ÷ silent ${summary.ratio.median} [${summary.ratio.min}–${summary.ratio.max}]`);
+    return summary;
+  } finally {
+    for (const { service, db } of services) {
+      await service.stop();
+      await db.drop();
+    }
+  }
 }

@@ -125,7 +125,25 @@ export function printTables(runs, cache, list) {
           errors: h.errors,
         });
       }
-      console.table(rows);
+      if (rows.length > 0) console.table(rows);
+      const g = r.ingest.logging;
+      if (g) {
+        console.log(
+          `\nLogging cost on ${db}: POST /events at c=${g.connections}, two services differing only in LOG_LEVEL (JSON lines), ` +
+            `taking turns; median [min–max] of ${g.rounds} round(s) of ${g.secondsPerRound} s:`,
+        );
+        console.table(
+          Object.entries(g.levels).map(([level, c]) => ({
+            LOG_LEVEL: level === 'log' ? 'log (default)' : level,
+            'events/s': withRange(c['events/s'], roundsRange(c)),
+            'p50 ms': fmt(c.p50_ms),
+            'p99 ms': fmt(c.p99_ms),
+            'service CPU µs/event': fmt(c.cpu_us.service),
+            errors: c.errors,
+          })),
+        );
+        console.log(`  default ÷ silent: ${withRange(g.ratio.median, g.ratio)} (per round: ${g.ratio.rounds.map(fmt).join(', ')})`);
+      }
     }
     if (r.dispatch) {
       const d = r.dispatch;

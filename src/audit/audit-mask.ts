@@ -1,14 +1,14 @@
-import { REDACTED_KEYS } from '../common/app-logger.js';
+import { SECRET_FIELDS } from '../common/app-logger.js';
 import { MASK, maskHeaders } from '../handlers/handler-view.js';
 
 /**
  * Field names whose values are credentials wherever they appear in an audited record: the
- * logger's REDACTED_KEYS (src/common/app-logger.ts), the words that mark a header value secret
+ * logger's SECRET_FIELDS (src/common/app-logger.ts), the words that mark a header value secret
  * in answers (src/handlers/handler-view.ts), and the names credentials of targets take (a basic
  * password, a bearer token, an OAuth2 client secret, an mTLS private key, a passphrase). A whole
  * object under such a name is masked (`auth: {...}`, `credentials: {...}`).
  */
-const SECRET_NAMES = new Set(REDACTED_KEYS.filter((name) => name !== 'headers').map((name) => name.toLowerCase()));
+const SECRET_NAMES = new Set(SECRET_FIELDS.filter((name) => name !== 'headers').map((name) => name.toLowerCase()));
 const SECRET_WORDS = /(secret|password|passwd|passphrase|token|credential|authorization|auth|cookie|session|signature|private|api[-_]?key|(^|[-_])key$|[a-z]Key$)/i;
 /** Times are never credentials, though named after one (`previous_secret_expires_at`). */
 const TIME_NAMES = /(_at|At)$/;

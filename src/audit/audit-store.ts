@@ -1,6 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { CursorFilters, decodeCursor, encodeCursor } from '../common/list-cursor.js';
-import { currentRequestContext } from '../common/request-context.js';
 import { num, numOrNull, placeholders } from '../database/sql.js';
 import { AUDIT_ACTIONS, AuditAction, AuditActorType, AuditTargetType } from './audit-actions.js';
 import { AuditActor } from './audit-actor.js';
@@ -75,17 +74,17 @@ export class AuditStore {
 
   /**
    * Writes one row: who (`entry.actor`), when (now), from where (the address and request id of
-   * the request being served, if any), what (action, target, the records before and after,
+   * the actor's request, if any), what (action, target, the records before and after,
    * with every secret masked by maskSecrets).
    */
   async record(entry: AuditEntry, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    const origin = currentRequestContext();
+    const origin = entry.actor.origin;
     await manager.query(INSERT, [
       Date.now(),
       entry.actor.type,
       entry.actor.keyId,
       entry.actor.name.slice(0, 100),
-      origin?.clientAddress?.slice(0, 64) ?? null,
+      origin?.address?.slice(0, 64) ?? null,
       origin?.requestId ?? null,
       entry.action,
       AUDIT_ACTIONS[entry.action],

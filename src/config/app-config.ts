@@ -6,7 +6,8 @@ import { OutboundMode, parseNetworkList } from '../common/network-policy.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, parseDuration, parseDurationList } from '../dispatcher/retry-policy.js';
 import { parseSecretKey } from '../secrets/secret-box.js';
 
-export type LogLevelName = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+/** LOG_LEVEL: Nest's level names, most to least severe; `silent` writes nothing at all. */
+export type LogLevelName = 'silent' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
 export type DatabaseConfig =
   | { readonly type: 'sqlite'; readonly path: string; readonly synchronous?: 'full' | 'normal' }

@@ -114,7 +114,7 @@ export class EnvironmentVariables {
   SCRIPT_RUN_AS_USER?: string;
 
   @IsOptional()
-  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  @IsIn(['silent', 'error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL?: string;
 
   @IsOptional()

@@ -4,26 +4,23 @@
 // MySQL/MariaDB the e2e tier already covers; here what matters is what the page shows and does.
 // Chromium comes from Debian (`apt-get install chromium`, done by .ci/run). Without it the suite
 // is skipped with the reason, except under CI=true, where it fails.
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
-import { databaseKinds, TestDatabase } from '../utils/databases.js';
-import { bearer, startApp, TestApp } from '../utils/test-app.js';
+import { forEachDatabase } from '../utils/suite.js';
+import { keysScript } from '../utils/service-process.js';
+import { logRecord } from '../factories/execution-log.factory.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { HandlerEntity } from '../../src/handlers/handler.entity.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
 import { AuditStore } from '../../src/audit/audit-store.js';
 import { DEFAULTS } from '../../src/config/app-config.js';
 import { SCOPES } from '../../src/api-keys/scopes.js';
-
-const run = promisify(execFile);
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -41,26 +38,13 @@ const ASSETS = join('src', 'console', 'public');
 
 const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found: install Debian's chromium package (see .ci/run)`;
 const skip = missing !== null && process.env.CI !== 'true' ? missing : false;
-const sqlite = (await databaseKinds()).find((kind) => kind.name === 'sqlite')!;
 
 type Json = Record<string, any>;
 /** The browser globals the page functions below use (this file compiles without the DOM library). */
 declare const document: { querySelectorAll(selector: string): ArrayLike<{ getAttribute(name: string): string | null }> };
 declare const sessionStorage: { length: number } & Record<string, string>;
 
-describe('console: static files', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  before(async () => {
-    db = await sqlite.create();
-    t = await startApp(db);
-  });
-  after(async () => {
-    await t?.close();
-    await db?.drop();
-  });
-
+forEachDatabase('console: static files', { only: 'sqlite' }, (t) => {
   it('serves every file without a key, with a strict Content-Security-Policy, and nothing else', async () => {
     const page = await t.http.get('/console');
     assert.equal(page.status, 200);
@@ -105,14 +89,12 @@ describe('console: static files', () => {
   });
 });
 
-describe('console in Chromium [sqlite]', { skip }, () => {
-  let db: TestDatabase;
-  let t: TestApp;
+forEachDatabase('console in Chromium', { only: 'sqlite', skip }, (t) => {
   let admin: Record<string, string>;
   let userDataDir: string;
   let browser: BrowserContext;
-  const receiver = new TestReceiver();
-  const failing = new TestReceiver(() => ({ status: 500, body: '{"error":"down for maintenance"}' }));
+  let receiver: TestReceiver;
+  let failing: TestReceiver;
   const problems: string[] = [];
   const pages: Page[] = [];
   // Ids shared by the steps below, which run in order.
@@ -125,11 +107,9 @@ describe('console in Chromium [sqlite]', { skip }, () => {
 
   before(async () => {
     if (missing) throw new Error(`${missing} (CI=true: the browser tests must run)`);
-    db = await sqlite.create();
-    t = await startApp(db);
-    admin = bearer(t.adminKey);
-    await receiver.start();
-    await failing.start();
+    admin = t.admin;
+    receiver = await t.receiver();
+    failing = await t.receiver(() => ({ status: 500, body: '{"error":"down for maintenance"}' }));
     mkdirSync(SCREENSHOTS, { recursive: true });
     userDataDir = mkdtempSync(join(tmpdir(), 'prov-chromium-'));
     browser = await chromium.launchPersistentContext(userDataDir, {
@@ -142,13 +122,10 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     });
     browser.setDefaultTimeout(30_000);
   });
-  after(async () => {
-    await browser?.close();
+  // The browser goes first: the app closes on no open page.
+  t.beforeClose(() => browser?.close());
+  t.cleanup(() => {
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-    await receiver.stop();
-    await failing.stop();
-    await t?.close();
-    await db?.drop();
   });
   afterEach(async () => {
     for (const page of pages.splice(0)) await page.close();
@@ -223,7 +200,7 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     const command = (await page.$$eval('#key-sources code', (codes) => codes.map((code) => String(code.textContent)))).find((text) => text.startsWith('npm run keys -- create'))!;
     assert.ok(command, sources);
     const args = [...command.slice('npm run keys -- '.length).matchAll(/"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2]!);
-    const created = await run(process.execPath, [resolve('dist/src/cli/keys.js'), ...args], { env: { PATH: process.env.PATH, DATABASE_URL: db.url } });
+    const created = await keysScript(t.db.url, ...args);
     const printedKey = /^(pk_\S+)$/m.exec(created.stdout)?.[1];
     assert.ok(printedKey, created.stdout);
     const viaCommand = await signIn(printedKey);
@@ -687,24 +664,7 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     const HANDLER = 424242;
     const logs = t.app.get(ExecutionLogsService);
     await logs.insert(
-      Array.from({ length: 120 }, (_, n) => ({
-        deliveryId: null,
-        eventId: null,
-        eventType: 'clients.update',
-        handlerId: HANDLER,
-        handlerName: 'paged',
-        objectId: n,
-        stage: 'after' as const,
-        attempt: 1,
-        trigger: 'auto' as const,
-        status: 'success' as const,
-        requestPayload: '{}',
-        responseCode: 200,
-        responseBody: 'ok',
-        error: null,
-        durationMs: 1,
-        createdAt: Date.now(),
-      })),
+      Array.from({ length: 120 }, (_, n) => logRecord({ eventType: 'clients.update', handlerId: HANDLER, handlerName: 'paged', objectId: n })),
     );
     const all = await logIds(`handler_id=${HANDLER}&limit=500`);
     assert.equal(all.length, 120);

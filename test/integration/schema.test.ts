@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
-import { databaseKinds, TestDatabase } from '../utils/databases.js';
+import { connectTo, databaseKinds, TestDatabase } from '../utils/databases.js';
 import { buildDataSourceOptions, MIGRATIONS } from '../../src/database/data-source.js';
 import { parseDatabaseUrl } from '../../src/config/app-config.js';
 import { ExactKeysAndLargeHeaders1764200000000 } from '../../src/database/migrations/1764200000000-exact-keys-and-large-headers.js';
@@ -15,8 +15,7 @@ for (const kind of kinds) {
 
     before(async () => {
       db = await kind.create();
-      dataSource = new DataSource({ ...buildDataSourceOptions(parseDatabaseUrl(db.url)), logging: false });
-      await dataSource.initialize();
+      dataSource = await connectTo(db);
     });
     after(async () => {
       await dataSource?.destroy();

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { buildOpenApiDocument, createApp, createLogger, shutDown } from '../../src/app.factory.js';
+import { DataSource } from 'typeorm';
+import { buildOpenApiDocument, createApp, shutDown } from '../../src/app.factory.js';
 import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import type { Scope } from '../../src/api-keys/scopes.js';
@@ -35,12 +36,12 @@ export interface TestApp {
 const TEST_SECRETS_KEY = randomBytes(32).toString('base64');
 
 /**
- * The configuration tests run the app with against `db`: a fresh bootstrap admin key, a work
- * folder of its own (remove it when done), errors-only logs, the process's secrets key; `env` on top.
+ * The configuration tests run the app with against `db`: a fresh bootstrap admin key (unless
+ * `env` has one), a work folder of its own (remove it when done), errors-only logs, the process's secrets key; `env` on top.
  */
 export function testConfig(db: TestDatabase, env: Record<string, string> = {}): { config: AppConfig; adminKey: string; workDir: string } {
   const workDir = mkdtempSync(join(tmpdir(), 'prov-app-'));
-  const adminKey = `test_admin_${randomBytes(16).toString('hex')}`;
+  const adminKey = env.BOOTSTRAP_ADMIN_KEY ?? `test_admin_${randomBytes(16).toString('hex')}`;
   const config = loadConfig({
     DATABASE_URL: db.url,
     BOOTSTRAP_ADMIN_KEY: adminKey,
@@ -56,7 +57,7 @@ export function testConfig(db: TestDatabase, env: Record<string, string> = {}): 
 /** Boots the real AppModule in-process on 127.0.0.1 with a random port against `db`. */
 export async function startApp(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApp> {
   const { config, adminKey, workDir } = testConfig(db, env);
-  const app = await createApp(config, createLogger(config.log));
+  const app = await createApp(config);
   const contract = watchContract(app);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -161,3 +162,9 @@ function watchContract(app: NestFastifyApplication): OpenApiContract {
 }
 
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+/** How many rows a table holds now, read through the app's own connection. */
+export async function countRows(t: Pick<TestApp, 'app'>, table: string): Promise<number> {
+  const [row] = await t.app.get(DataSource).query(`SELECT COUNT(*) AS n FROM ${table}`);
+  return Number(row.n);
+}
