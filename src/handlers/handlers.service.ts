@@ -14,6 +14,7 @@ import { MASK } from './handler-view.js';
 import { generateSigningSecret } from '../calls/webhook-signer.js';
 import { resolveScriptUser, ScriptUser, scriptAccessProblem } from '../calls/script-user.js';
 import { resolveScriptPath } from './script-path.js';
+import { OperationalEvents } from '../operational-events/operational-events.service.js';
 
 @Injectable()
 export class HandlersService {
@@ -25,6 +26,7 @@ export class HandlersService {
     private readonly dataSource: DataSource,
     private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
+    private readonly operational: OperationalEvents,
   ) {
     this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir };
     this.scriptUser = config.scripts.enabled && config.scripts.runAsUser ? resolveScriptUser(config.scripts.runAsUser) : undefined;
@@ -121,10 +123,12 @@ export class HandlersService {
     }
     this.authorise(principal, next.type);
     this.assertValid(next);
-    return this.write(async (manager) => {
+    const saved = await this.write(async (manager) => {
       await manager.getRepository(HandlerEntity).update({ id }, withoutId(next));
       return { result: next, changedId: id };
     });
+    if (current.status !== 'disabled' && saved.status === 'disabled') void this.operational.handler('provisioning.handler.disabled', saved, 'operator', disabledBy(principal));
+    return saved;
   }
 
   /** Quick toggle enabled ↔ disabled. Archived handlers change status only through an edit. */
@@ -141,12 +145,14 @@ export class HandlersService {
       failingSince: null,
       updatedAt: Date.now(),
     };
-    return this.write(async (manager) => {
+    const saved = await this.write(async (manager) => {
       await manager
         .getRepository(HandlerEntity)
         .update({ id }, { status: next.status, disabledReason: null, failingSince: null, updatedAt: next.updatedAt });
       return { result: next, changedId: id };
     });
+    if (saved.status === 'disabled') void this.operational.handler('provisioning.handler.disabled', saved, 'operator', disabledBy(principal));
+    return saved;
   }
 
   /** The signing secrets; the caller has checked for the admin scope. */
@@ -240,6 +246,11 @@ export class HandlersService {
     await this.cache.sync();
     return outcome.result;
   }
+}
+
+/** The reason an operator's disable gives in provisioning.handler.disabled: who, by the key's id (never the key). */
+function disabledBy(principal: Principal): string {
+  return `Disabled by an operator (API key ${principal.keyId})`;
 }
 
 function withoutId(handler: HandlerEntity): Omit<HandlerEntity, 'id'> {
