@@ -75,6 +75,18 @@ forEachDatabase(
       assert.deepEqual(one.data_schema.properties.cause.enum, ['retries', 'gone', 'manual']);
     });
 
+    it("a handler's test send sends the sample of its first operational event", async () => {
+      const r = await t.receiver();
+      const handler = await createHandler(t, { name: 'exhausted only', event: 'provisioning.delivery.*', task: r.task() });
+      const sent = await t.http.post(`/api/v1/handlers/${handler.id}/test`).set(t.admin).send({}).expect(200);
+      assert.equal(sent.body.status, 'success');
+      assert.equal(sent.body.event, 'provisioning.delivery.exhausted');
+      const [request] = await r.waitFor(1);
+      assert.doesNotThrow(() => new Webhook(handler.signing_secret).verify(request!.body, request!.headers as Record<string, string>));
+      assert.equal(JSON.parse(request!.body).event.events_id, 'provisioning.delivery.exhausted');
+      await t.http.delete(`/api/v1/handlers/${handler.id}`).set(t.admin).expect(204);
+    });
+
     it("an operator's disable (toggle, and PATCH status) reaches the subscribed receiver, signed, and is in its execution logs", async () => {
       const target = await createHandler(t, { name: 'Softswitch B', event: 'dids.block', task: '127.0.0.1:9/never' });
       const toggled = await t.http.post(`/api/v1/handlers/${target.id}/toggle`).set(t.admin).expect(200);
