@@ -1,4 +1,4 @@
-// The benchmark suite: ingest, dispatch, peers (BullMQ), end-to-end latency, handler cache and memory, on the
+// The benchmark suite: ingest, dispatch, peers (BullMQ), end-to-end latency, the noisy neighbour, handler cache and memory, on the
 // embedded SQLite database and, when DATABASE_URL points at one, on MySQL/MariaDB. Prints
 // tables and writes the figures as JSON. It measures and reports; it never fails on a figure.
 //
@@ -6,6 +6,7 @@
 //   DATABASE_URL=mariadb://root@127.0.0.1:3306/x npm run bench    SQLite and MariaDB
 //   npm run bench -- --db mysql --only dispatch        one database, one part
 //   npm run bench -- --only peers                      dispatch against BullMQ peers (needs Redis)
+//   npm run bench -- --only neighbour --db both        healthy handlers' latency beside a target that never answers
 //   BENCH_QUICK=1 npm run bench                        everything, small (a check that it works)
 //   npm run bench -- --only ingest --ingest-routes single --ingest-concurrency 64 --seconds 20
 //                                                      one ingest cell (with BENCH_NODE_ARGS=--cpu-prof: a profile of it)
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { runIngest } from './lib/ingest.mjs';
 import { runDispatch } from './lib/dispatch.mjs';
 import { runLatency } from './lib/latency.mjs';
+import { runNeighbour } from './lib/neighbour.mjs';
 import { runCache } from './lib/cache.mjs';
 import { redisStatus, runPeers } from './lib/peers.mjs';
 import { mysqlVersion, startReceiver } from './lib/service.mjs';
@@ -27,7 +29,7 @@ import { commit, machine, printTables, targets } from './lib/report.mjs';
 const { values: args } = parseArgs({
   options: {
     db: { type: 'string' },
-    only: { type: 'string', default: 'ingest,dispatch,peers,latency,cache' },
+    only: { type: 'string', default: 'ingest,dispatch,peers,latency,neighbour,cache' },
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true' },
     out: { type: 'string', default: 'bench/results/latest.json' },
     merge: { type: 'boolean', default: false },
@@ -38,6 +40,10 @@ const { values: args } = parseArgs({
     'peer-rounds': { type: 'string' },
     'loop-seconds': { type: 'string' },
     'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    'neighbour-rate': { type: 'string' },
+    'neighbour-seconds': { type: 'string' },
+    'neighbour-bad': { type: 'string' },
+    'neighbour-settle': { type: 'string' },
   },
 });
 
@@ -75,6 +81,15 @@ const settings = {
     redisUrl: args['redis-url'],
   },
   latency: { rate: 500, seconds: quick ? 1.5 : 30, handlers: 1, concurrency: Number(args['dispatch-concurrency']) },
+  // The service's default DISPATCH_CONCURRENCY (16) and handler defaults: the noisy neighbour as an operator meets it.
+  neighbour: {
+    rate: Number(args['neighbour-rate'] ?? (quick ? 100 : 200)),
+    seconds: Number(args['neighbour-seconds'] ?? (quick ? 2 : 20)),
+    handlers: 2,
+    badEvents: Number(args['neighbour-bad'] ?? (quick ? 40 : 100)),
+    concurrency: 16,
+    settleSeconds: Number(args['neighbour-settle'] ?? (quick ? 5 : 60)),
+  },
   cache: { sizes: [10, 10_000], lookups: 1_000_000, rounds: quick ? 5 : 15 },
 };
 
@@ -126,6 +141,7 @@ try {
           };
     }
     if (parts.has('latency')) run.latency = await part('end-to-end latency', () => runLatency({ ...common, receiver, ...settings.latency }));
+    if (parts.has('neighbour')) run.neighbour = await part('noisy neighbour', () => runNeighbour({ ...common, receiver, ...settings.neighbour }));
   }
 } finally {
   await receiver.stop();

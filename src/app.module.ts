@@ -12,6 +12,7 @@ import { DirectSqlModule } from './database/direct-sql.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { CacheManagerModule } from './cache-manager/cache-manager.module.js';
 import { EventsModule } from './events/events.module.js';
+import { OperationalEventsModule } from './operational-events/operational-events.module.js';
 import { DecisionsModule } from './decisions/decisions.module.js';
 import { HandlersModule } from './handlers/handlers.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -55,6 +56,7 @@ export class AppModule {
         CacheManagerModule,
         HandlersModule,
         EventsModule,
+        OperationalEventsModule,
         DecisionsModule,
         DispatcherModule,
         ExecutionLogsModule,

@@ -66,6 +66,12 @@ export function targets(runs, cache, topConcurrency) {
       add('202 → handler p50 ms at 500 events/s', db, r.latency.endToEnd.p50_ms, '< 10', r.latency.endToEnd.p50_ms < 10);
       add('202 → handler p99 ms at 500 events/s', db, r.latency.endToEnd.p99_ms, '< 50', r.latency.endToEnd.p99_ms < 50);
     }
+    if (r.neighbour) {
+      // Events that never arrived within the wait make the ratio a lower bound, and the target missed.
+      const n = r.neighbour;
+      const value = n.p99Ratio ?? (n.p99RatioAtLeast === null ? null : `> ${n.p99RatioAtLeast}`);
+      add(`healthy p99 beside a target that never answers ÷ alone, ${n.offeredRate} events/s`, db, value, '<= 2', n.p99Ratio !== null && n.p99Ratio <= 2);
+    }
   }
   if (cache) add('cache lookup, 10,000 ÷ 10 handlers', '-', cache.ratio, 'same (<= 1.25)', cache.ratio <= 1.25);
   return list;
@@ -214,6 +220,17 @@ export function printTables(runs, cache, list) {
         { from: 'scheduled send → 202 read', ...Object.fromEntries(Object.entries(l.accept).map(([k, v]) => [k, fmt(v)])) },
       ]);
     }
+  }
+  for (const [db, r] of Object.entries(runs)) {
+    if (!r.neighbour) continue;
+    const n = r.neighbour;
+    const row = (label, p) => ({ handlers: label, events: p.events, 'not arrived': p.missing, 'p50 ms': fmt(p.p50_ms ?? '>wait'), 'p95 ms': fmt(p.p95_ms ?? '>wait'), 'p99 ms': fmt(p.p99_ms ?? '>wait') });
+    console.log(
+      `\nNoisy neighbour on ${db}: ${n.offeredRate} events/s for ${n.seconds} s to ${n.healthyHandlers} healthy handlers, DISPATCH_CONCURRENCY ${n.concurrency}; ` +
+        `beside: ${n.badDeliveriesQueued} deliveries queued to a target that never answers (timeout ${n.badHandler.timeout_ms} ms); wait for stragglers ${n.settleSeconds} s:`,
+    );
+    console.table([row('alone', n.alone), row('beside the bad target', n.beside)]);
+    console.log(`  p99 beside ÷ alone: ${n.p99Ratio ?? `more than ${n.p99RatioAtLeast}`} (target <= 2)`);
   }
   if (cache) {
     console.log('\nHandler cache lookup:');

@@ -4,8 +4,8 @@ import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { DomainError } from '../common/errors.js';
 import { idParam } from '../common/validation.js';
 import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
-import { findEvent, EVENT_CATALOG } from '../events/event-catalog.js';
-import { matchesEvent } from '../events/event-patterns.js';
+import { findEvent } from '../events/event-catalog.js';
+import { expandEventPattern, matchesEvent } from '../events/event-patterns.js';
 import { HandlersService } from '../handlers/handlers.service.js';
 import { ExecutionLogDetailDto } from '../execution-logs/dto/execution-log.dto.js';
 import { DeliveriesService } from './deliveries.service.js';
@@ -69,7 +69,7 @@ export class DeliveriesController {
   ): Promise<ExecutionLogDetailDto> {
     const handler = await this.handlers.get(id);
     this.handlers.assertMayManage(principal, handler.type);
-    const eventId = body?.event ?? EVENT_CATALOG.find((event) => matchesEvent(handler.event, event.id))!.id;
+    const eventId = body?.event ?? expandEventPattern(handler.event)[0]!;
     const event = findEvent(eventId);
     if (!event || !matchesEvent(handler.event, event.id)) {
       throw DomainError.field('UNKNOWN_EVENT', 'event', `"${eventId}" is not a catalog event this handler serves`);

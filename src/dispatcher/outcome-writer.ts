@@ -9,6 +9,7 @@ import { ExecutionLogsService } from '../execution-logs/execution-logs.service.j
 import { FailureStreak, failureStreakStatements } from '../handlers/failure-streak.js';
 import { HandlersService } from '../handlers/handlers.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { OperationalEvents } from '../operational-events/operational-events.service.js';
 import { DeliveryQueue } from '../queue/delivery-queue.js';
 import { ClaimedDelivery, DeliveryUpdate, FinishedAttempt } from '../queue/delivery.js';
 
@@ -54,6 +55,7 @@ export class OutcomeWriter implements OnApplicationShutdown {
     private readonly handlers: HandlersService,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
+    private readonly operational: OperationalEvents,
   ) {
     // SQLite writes block the process anyway; on MySQL a second write overlaps the first one's round trips.
     this.group = new GroupCommit((batch) => this.write(batch), 500, sql.mysql ? 2 : 1);
@@ -72,6 +74,7 @@ export class OutcomeWriter implements OnApplicationShutdown {
   async record(owner: string, delivery: ClaimedDelivery, outcome: Outcome, { claimNext = false } = {}): Promise<ClaimedDelivery | null> {
     const next = await this.submit({ owner, delivery, outcome, claimNext });
     this.report(delivery, outcome);
+    if (outcome.update.status === 'failed') void this.operational.deliveryExhausted(delivery, outcome.log);
     if (outcome.disableReason !== undefined) await this.disable(outcome.log, outcome.disableReason);
     return next;
   }
@@ -143,9 +146,13 @@ export class OutcomeWriter implements OnApplicationShutdown {
   }
 
   /** A failure here leaves the handler enabled (the next failure tries again) and does not lose the next delivery. */
-  private async disable({ handlerId, handlerName }: ExecutionLogRecord, reason: string): Promise<void> {
+  private async disable(log: ExecutionLogRecord, reason: string): Promise<void> {
+    const { handlerId, handlerName } = log;
     try {
-      if (await this.handlers.disableAutomatically(handlerId, reason)) this.logger.warn(`Handler ${handlerId} "${handlerName}" disabled: ${reason}`);
+      if (await this.handlers.disableAutomatically(handlerId, reason)) {
+        this.logger.warn(`Handler ${handlerId} "${handlerName}" disabled: ${reason}`);
+        void this.operational.handlerDisabledByDispatch(log, reason);
+      }
     } catch (error) {
       this.logger.error(`Could not disable handler ${handlerId}: ${(error as Error).message}`);
     }

@@ -119,6 +119,18 @@ export class IngestService {
     return result;
   }
 
+  /**
+   * Stores an event the service emits itself (src/operational-events/): built there, so not
+   * validated as a posted event is (validateEvent refuses operational events from outside);
+   * stored through the same group commit, with its deliveries, as any posted event.
+   */
+  async acceptOperational(event: ValidEvent): Promise<AcceptedEventDto> {
+    // With tracing on, an event set off by a delivery (exhausted, a disable) joins that delivery's trace.
+    const result = await this.writer.submit({ ...event, apiKeyId: null, requestHash: null, traceParent: traceparentOf() });
+    if (result instanceof DomainError) throw result;
+    return result;
+  }
+
   /** Validates every item on its own; stores the valid ones together; answers per item. */
   async acceptBatch(inputs: unknown[], apiKeyId: number | null): Promise<BatchResultDto> {
     const { maxBatchEvents, maxDataBytes } = this.config.ingest;

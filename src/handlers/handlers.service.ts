@@ -18,6 +18,7 @@ import { AuditEntry, AuditStore } from '../audit/audit-store.js';
 import { keyActor, SYSTEM_ACTOR } from '../audit/audit-actor.js';
 import { SecretBox } from '../secrets/secret-box.js';
 import { openHandlerSecrets, withSealedSecrets } from './handler-secrets.js';
+import { OperationalEvents } from '../operational-events/operational-events.service.js';
 
 @Injectable()
 export class HandlersService {
@@ -31,6 +32,7 @@ export class HandlersService {
     private readonly config: AppConfig,
     private readonly audit: AuditStore,
     private readonly box: SecretBox,
+    private readonly operational: OperationalEvents,
   ) {
     this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir, filterLimits: config.filters };
     this.scriptUser = config.scripts.enabled && config.scripts.runAsUser ? resolveScriptUser(config.scripts.runAsUser) : undefined;
@@ -130,11 +132,13 @@ export class HandlersService {
     }
     this.authorise(principal, next.type);
     this.assertValid(next);
-    return this.write(async (manager) => {
+    const saved = await this.write(async (manager) => {
       await manager.getRepository(HandlerEntity).update({ id }, this.sealed(withoutId(next)));
       const action = next.status === 'archived' && current.status !== 'archived' ? 'handler.archive' : 'handler.update';
       return { result: next, changedId: id, audit: { actor: keyActor(principal), action, targetId: id, before: auditView(current), after: auditView(next) } };
     });
+    if (current.status !== 'disabled' && saved.status === 'disabled') void this.operational.handler('provisioning.handler.disabled', saved, 'operator', disabledBy(principal));
+    return saved;
   }
 
   /** Quick toggle enabled ↔ disabled. Archived handlers change status only through an edit. */
@@ -151,12 +155,14 @@ export class HandlersService {
       failingSince: null,
       updatedAt: Date.now(),
     };
-    return this.write(async (manager) => {
+    const saved = await this.write(async (manager) => {
       await manager
         .getRepository(HandlerEntity)
         .update({ id }, { status: next.status, disabledReason: null, failingSince: null, updatedAt: next.updatedAt });
       return { result: next, changedId: id, audit: { actor: keyActor(principal), action: 'handler.toggle', targetId: id, before: auditView(current), after: auditView(next) } };
     });
+    if (saved.status === 'disabled') void this.operational.handler('provisioning.handler.disabled', saved, 'operator', disabledBy(principal));
+    return saved;
   }
 
   /** The signing secrets; the caller has checked for the admin scope. */
@@ -281,6 +287,11 @@ function auditView(handler: HandlerEntity): Record<string, unknown> {
     previous_secret: handler.previousSecret,
     previous_secret_expires_at: handler.previousSecretExpiresAt === null ? null : new Date(handler.previousSecretExpiresAt).toISOString(),
   };
+}
+
+/** The reason an operator's disable gives in provisioning.handler.disabled: who, by the key's id (never the key). */
+function disabledBy(principal: Principal): string {
+  return `Disabled by an operator (API key ${principal.keyId})`;
 }
 
 function withoutId(handler: HandlerEntity): Omit<HandlerEntity, 'id'> {
