@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { DataSource, In, LessThan, MoreThan } from 'typeorm';
+import { DataSource, EntityManager, In, LessThan, MoreThan } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { startCronJob } from '../common/cron-job.js';
 import { HandlerEntity, HandlerStage } from '../handlers/handler.entity.js';
@@ -102,6 +102,15 @@ export class CacheManagerService implements OnApplicationBootstrap, OnApplicatio
   }
 
   private readonly countFilteredOut = (handler: HandlerEntity): void => this.metrics.countFilteredOut(handler.id);
+
+  /**
+   * Records a change of handler `handlerId` in the change feed (`handler_changes`, owned here),
+   * inside the caller's transaction with the change itself, so every instance's next sync
+   * re-reads that handler.
+   */
+  async recordChange(manager: EntityManager, handlerId: number): Promise<void> {
+    await manager.getRepository(HandlerChangeEntity).insert({ handlerId, changedAt: Date.now() });
+  }
 
   /** The cached row of an enabled handler, as of the last refresh or sync. */
   enabledHandler(id: number): HandlerEntity | undefined {

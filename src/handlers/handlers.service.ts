@@ -6,7 +6,6 @@ import { NetworkPolicy } from '../common/network-policy.js';
 import { Page } from '../common/pagination.dto.js';
 import { Principal } from '../api-keys/auth.decorators.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
-import { HandlerChangeEntity } from '../cache-manager/handler-change.entity.js';
 import { CreateHandlerDto, HANDLER_LIMITS, ListHandlersQueryDto, UpdateHandlerDto } from './dto/handler.dto.js';
 import { HandlerEntity } from './handler.entity.js';
 import { assertValidHandler, RuleContext } from './handler-rules.js';
@@ -265,7 +264,7 @@ export class HandlersService {
   private async write<T>(work: (manager: EntityManager) => Promise<{ result: T; changedId: number; audit?: AuditEntry }>): Promise<T> {
     const outcome = await this.dataSource.transaction(async (manager) => {
       const done = await work(manager);
-      await manager.getRepository(HandlerChangeEntity).insert({ handlerId: done.changedId, changedAt: Date.now() });
+      await this.cache.recordChange(manager, done.changedId);
       if (done.audit) await this.audit.record(done.audit, manager);
       return done;
     });
