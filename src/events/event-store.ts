@@ -2,15 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
 import { num, placeholders } from '../database/sql.js';
+import type { ValidEvent } from './event-validation.js';
 
-/** An event to store, as validated (src/events/event-validation.ts), with who posted it and its request hash. */
-export interface NewEvent {
-  eventType: string;
-  objectId: number;
-  objectKey: string;
-  dt: string;
-  dataJson: string;
-  idempotencyKey: string | null;
+/** An event to store, as validated (src/events/event-validation.ts), with who posted it, its request hash and trace. */
+export interface NewEvent extends ValidEvent {
   requestHash: string | null;
   apiKeyId: number | null;
   /** The ingest span's W3C traceparent when tracing is on; null otherwise. */
