@@ -12,6 +12,8 @@
 //                                                      one ingest cell (with BENCH_NODE_ARGS=--cpu-prof: a profile of it)
 //   npm run bench -- --only ingest --ingest-routes logging
 //                                                      what logging at the default level costs single ingest
+//   npm run bench -- --only ingest --ingest-routes tracing
+//                                                      single ingest with OpenTelemetry on (exporting) against off
 //
 // See BENCHMARKS.md for what each figure means.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,7 +37,7 @@ const { values: args } = parseArgs({
     merge: { type: 'boolean', default: false },
     'dispatch-concurrency': { type: 'string', default: '128' },
     'ingest-concurrency': { type: 'string' },
-    'ingest-routes': { type: 'string', default: 'empty,single,filtered,batch,logging' },
+    'ingest-routes': { type: 'string', default: 'empty,single,filtered,batch,logging,tracing' },
     seconds: { type: 'string' },
     'peer-rounds': { type: 'string' },
     'loop-seconds': { type: 'string' },

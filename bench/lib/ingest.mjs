@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 // Ingest: events accepted per second through POST /api/v1/events and POST /api/v1/events/batch
 // at several concurrencies (autocannon), with the same app's empty route and its liveness
 // check measured in the same run as the ceiling of the framework.
@@ -75,10 +76,10 @@ async function measure({ url, method, key, connections, seconds, body, eventsPer
  */
 export async function runIngest(options) {
   const { routes } = options;
-  const cells = routes.some((route) => route !== 'logging')
-    ? await runIngestCells(options)
+  const cells = routes.some((route) => !VARIANT_ROUTES.includes(route))
+    ? await runIngestCells({ ...options, routes: routes.filter((route) => !VARIANT_ROUTES.includes(route)) })
     : { handlersPerEvent: options.handlers, batchSize: options.batchSize, rounds: options.rounds, secondsPerRound: options.seconds, cells: { empty: [], single: [], batch: [] }, health: null };
-  if (routes.includes('logging')) cells.logging = await runLoggingCost(options);
+  for (const route of VARIANT_ROUTES) if (routes.includes(route)) cells[route] = await runVariantCost(route, options);
   return cells;
 }
 
@@ -162,58 +163,98 @@ function median(results) {
   return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: results.map(rate) };
 }
 
-/** The levels compared by runLoggingCost: the default, and nothing written at all. */
-const LOGGING_LEVELS = ['log', 'silent'];
+/**
+ * Same-run comparisons of two services that differ only in their environment: `logging` (the
+ * default LOG_LEVEL against `silent`, where no request gets a logger and nothing is written, both
+ * with LOG_FORMAT=json as in production) and `tracing` (OpenTelemetry on, exporting every span
+ * as OTLP/HTTP JSON to a local sink, against off, the default). The first variant ÷ the second,
+ * per round, is the figure; the spread of the rounds is the noise of this machine during the run.
+ */
+const VARIANTS = {
+  logging: {
+    title: 'logging cost',
+    ratio: 'default ÷ silent',
+    variants: [
+      { label: 'log', env: () => ({ LOG_FORMAT: 'json', LOG_LEVEL: 'log' }) },
+      { label: 'silent', env: () => ({ LOG_FORMAT: 'json', LOG_LEVEL: 'silent' }) },
+    ],
+  },
+  tracing: {
+    title: 'tracing cost',
+    ratio: 'on ÷ off',
+    variants: [
+      {
+        label: 'on',
+        env: (sink) => ({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink}/v1/traces` }),
+      },
+      { label: 'off', env: () => ({}) },
+    ],
+  },
+};
+export const VARIANT_ROUTES = Object.keys(VARIANTS);
+
+/** A local OTLP/HTTP endpoint that takes every export and answers 200 (the tracing variant's collector). */
+async function startSink() {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, stop: () => new Promise((resolve) => server.close(resolve)) };
+}
 
 /**
- * What logging costs ingest at the default level: single posts to two services that differ only
- * in LOG_LEVEL (`log`, the default, and `silent`, where no request gets a logger and nothing is
- * written), both with LOG_FORMAT=json as in production, each on a database of its own, taking
- * turns round by round (the order alternating) at the top concurrency. The ratio of each round is
- * default ÷ silent; their spread is the noise of this machine during this run.
+ * Single posts to the two services of one comparison (VARIANTS), each on a database of its own,
+ * taking turns round by round (the order alternating) at the top concurrency.
  */
-async function runLoggingCost({ kind, name = kind, serverUrl, concurrencies, seconds, rounds, warmupSeconds, handlers, log }) {
+async function runVariantCost(route, { kind, name = kind, serverUrl, concurrencies, seconds, rounds, warmupSeconds, handlers, log }) {
+  const { title, ratio: ratioLabel, variants } = VARIANTS[route];
   const connections = concurrencies[concurrencies.length - 1];
+  const sink = await startSink();
   const services = [];
   try {
-    for (const level of LOGGING_LEVELS) {
+    for (const variant of variants) {
       const db = await createDatabase(kind, serverUrl);
       const key = newKey();
-      const service = await startService({ databaseUrl: db.url, key, env: { INSTANCE_ROLE: 'api', LOG_FORMAT: 'json', LOG_LEVEL: level } }).catch(async (error) => {
+      const service = await startService({ databaseUrl: db.url, key, env: { INSTANCE_ROLE: 'api', ...variant.env(sink.url) } }).catch(async (error) => {
         await db.drop();
         throw error;
       });
-      services.push({ level, db, key, service });
+      services.push({ label: variant.label, db, key, service });
       await createHandlers(adminClient(service, key), 9, handlers);
     }
     const options = ({ service, key }) => ({ url: `${service.url}/api/v1/events`, method: 'POST', key, connections, body: () => eventBody(++objectId), eventsPerRequest: 1 });
     if (warmupSeconds > 0) for (const one of services) await measure({ ...options(one), seconds: warmupSeconds });
-    const results = Object.fromEntries(LOGGING_LEVELS.map((level) => [level, []]));
+    const results = Object.fromEntries(variants.map((variant) => [variant.label, []]));
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? services : [...services].reverse();
-      for (const one of order) results[one.level].push(await measure({ ...options(one), seconds, pids: { service: one.service.pid } }));
+      for (const one of order) results[one.label].push(await measure({ ...options(one), seconds, pids: { service: one.service.pid } }));
     }
     const rate = (result) => result['events/s'];
-    const ratios = results.log.map((result, round) => (rate(results.silent[round]) ? Math.round((rate(result) / rate(results.silent[round])) * 1000) / 1000 : null));
+    const [first, second] = variants.map((variant) => variant.label);
+    const ratios = results[first].map((result, round) => (rate(results[second][round]) ? Math.round((rate(result) / rate(results[second][round])) * 1000) / 1000 : null));
     const sorted = ratios.filter((ratio) => ratio !== null).sort((a, b) => a - b);
     const summary = {
+      title,
+      ratioLabel,
       connections,
       rounds,
       secondsPerRound: seconds,
-      levels: Object.fromEntries(LOGGING_LEVELS.map((level) => [level, median(results[level])])),
-      // default ÷ silent, per round: below 1 is the cost of logging at the default level.
+      variants: Object.fromEntries(variants.map((variant) => [variant.label, median(results[variant.label])])),
+      // first ÷ second, per round: below 1 is what the first variant costs.
       ratio: { median: sorted[Math.floor((sorted.length - 1) / 2)] ?? null, min: sorted[0] ?? null, max: sorted.at(-1) ?? null, rounds: ratios },
     };
-    const line = (level) => {
-      const r = summary.levels[level];
-      return `LOG_LEVEL=${level} ${r['events/s']}/s (CPU µs each: service ${r.cpu_us.service})`;
+    const line = (label) => {
+      const r = summary.variants[label];
+      return `${label} ${r['events/s']}/s (CPU µs each: service ${r.cpu_us.service})`;
     };
-    log(`  ${name} logging cost, POST /api/v1/events c=${connections}: ${line('log')} vs ${line('silent')}; default ÷ silent ${summary.ratio.median} [${summary.ratio.min}–${summary.ratio.max}]`);
+    log(`  ${name} ${title}, POST /api/v1/events c=${connections}: ${line(first)} vs ${line(second)}; ${ratioLabel} ${summary.ratio.median} [${summary.ratio.min}–${summary.ratio.max}]`);
     return summary;
   } finally {
     for (const { service, db } of services) {
       await service.stop();
       await db.drop();
     }
+    await sink.stop();
   }
 }

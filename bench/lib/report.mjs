@@ -132,15 +132,17 @@ export function printTables(runs, cache, list) {
         });
       }
       if (rows.length > 0) console.table(rows);
-      const g = r.ingest.logging;
-      if (g) {
+      for (const route of ['logging', 'tracing']) {
+        const g = r.ingest[route];
+        if (!g) continue;
+        const variants = g.variants ?? g.levels;
         console.log(
-          `\nLogging cost on ${db}: POST /events at c=${g.connections}, two services differing only in LOG_LEVEL (JSON lines), ` +
+          `\n${g.title ?? 'logging cost'} on ${db}: POST /events at c=${g.connections}, two services differing only in ${route === 'tracing' ? 'OTEL_* (on: every span exported as OTLP/HTTP JSON to a local sink)' : 'LOG_LEVEL (JSON lines)'}, ` +
             `taking turns; median [min–max] of ${g.rounds} round(s) of ${g.secondsPerRound} s:`,
         );
         console.table(
-          Object.entries(g.levels).map(([level, c]) => ({
-            LOG_LEVEL: level === 'log' ? 'log (default)' : level,
+          Object.entries(variants).map(([label, c]) => ({
+            [route === 'tracing' ? 'tracing' : 'LOG_LEVEL']: label === 'log' ? 'log (default)' : label === 'off' ? 'off (default)' : label,
             'events/s': withRange(c['events/s'], roundsRange(c)),
             'p50 ms': fmt(c.p50_ms),
             'p99 ms': fmt(c.p99_ms),
@@ -148,7 +150,7 @@ export function printTables(runs, cache, list) {
             errors: c.errors,
           })),
         );
-        console.log(`  default ÷ silent: ${withRange(g.ratio.median, g.ratio)} (per round: ${g.ratio.rounds.map(fmt).join(', ')})`);
+        console.log(`  ${g.ratioLabel ?? 'default ÷ silent'}: ${withRange(g.ratio.median, g.ratio)} (per round: ${g.ratio.rounds.map(fmt).join(', ')})`);
       }
     }
     if (r.dispatch) {
