@@ -9,6 +9,9 @@
 //   BENCH_QUICK=1 npm run bench                        everything, small (a check that it works)
 //   npm run bench -- --only ingest --ingest-routes single --ingest-concurrency 64 --seconds 20
 //                                                      one ingest cell (with BENCH_NODE_ARGS=--cpu-prof: a profile of it)
+//   npm run bench:scale                                tables filled to 10,000 … 10,000,000 deliveries, both databases,
+//                                                      merged into the results file (not part of the default run)
+//   npm run bench:scale -- --scale-rows 10000,100000  smaller sizes
 //
 // See BENCHMARKS.md for what each figure means.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { runIngest } from './lib/ingest.mjs';
 import { runDispatch } from './lib/dispatch.mjs';
 import { runLatency } from './lib/latency.mjs';
 import { runCache } from './lib/cache.mjs';
+import { runScale } from './lib/scale.mjs';
 import { redisStatus, runPeers } from './lib/peers.mjs';
 import { mysqlVersion, startReceiver } from './lib/service.mjs';
 import { commit, machine, printTables, targets } from './lib/report.mjs';
@@ -36,6 +40,9 @@ const { values: args } = parseArgs({
     'peer-rounds': { type: 'string' },
     'loop-seconds': { type: 'string' },
     'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    'scale-rows': { type: 'string' },
+    'scale-requests': { type: 'string' },
+    'scale-dispatch': { type: 'string' },
   },
 });
 
@@ -74,7 +81,18 @@ const settings = {
   },
   latency: { rate: 500, seconds: quick ? 1.5 : 30, handlers: 1, concurrency: Number(args['dispatch-concurrency']) },
   cache: { sizes: [10, 10_000], lookups: 1_000_000, rounds: quick ? 5 : 15 },
+  scale: {
+    // Deliveries in the tables (events: a third; execution logs: 1.1 per delivery); the first size is the base of the ratios.
+    sizes: (args['scale-rows'] ?? (quick ? '10000,100000' : '10000,1000000,10000000')).split(',').map((n) => Number(n.replace(/_/g, ''))),
+    requests: Number(args['scale-requests'] ?? (quick ? 10 : 30)),
+    dispatchDeliveries: Number(args['scale-dispatch'] ?? (quick ? 600 : 6000)),
+    concurrency: Number(args['dispatch-concurrency']),
+  },
 };
+if (settings.scale.sizes.some((n) => !Number.isInteger(n) || n < 3)) {
+  console.error(`--scale-rows: a list of row counts (at least 3 each), e.g. 10000,1000000; got ${args['scale-rows']}`);
+  process.exit(2);
+}
 
 const log = (line) => process.stdout.write(`${line}\n`);
 const version = kinds.includes('mysql') ? await mysqlVersion(mysqlUrl) : null;
@@ -124,6 +142,13 @@ try {
           };
     }
     if (parts.has('latency')) run.latency = await part('end-to-end latency', () => runLatency({ ...common, receiver, ...settings.latency }));
+    if (parts.has('scale')) {
+      run.scale = {
+        date: new Date().toISOString(),
+        commit: commit(),
+        ...(await part(`scale (${settings.scale.sizes.map((n) => n.toLocaleString('en-US')).join(', ')} deliveries)`, () => runScale({ ...common, receiver, ...settings.scale }))),
+      };
+    }
   }
 } finally {
   await receiver.stop();
