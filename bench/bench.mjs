@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     'scale-rows': { type: 'string' },
     'scale-requests': { type: 'string' },
     'scale-dispatch': { type: 'string' },
+    'scale-dispatch-repeats': { type: 'string' },
   },
 });
 
@@ -86,6 +87,8 @@ const settings = {
     sizes: (args['scale-rows'] ?? (quick ? '10000,100000' : '10000,1000000,10000000')).split(',').map((n) => Number(n.replace(/_/g, ''))),
     requests: Number(args['scale-requests'] ?? (quick ? 10 : 30)),
     dispatchDeliveries: Number(args['scale-dispatch'] ?? (quick ? 600 : 6000)),
+    // Pairs of dispatch runs (empty tables, then full) per size: the ratio is of their medians.
+    dispatchRepeats: Number(args['scale-dispatch-repeats'] ?? (quick ? 1 : 3)),
     concurrency: Number(args['dispatch-concurrency']),
   },
 };

@@ -246,13 +246,17 @@ function printScale(db, s) {
     return row;
   });
   const line = (query, pick) => Object.fromEntries([['query', query], ...sizes.map((run) => [head(run), pick(run)])]);
-  rows.push(line('dispatch, deliveries/s [÷ empty tables]', (run) => `${fmt(run.dispatch['deliveries/s'])} [÷ ${fmt(run.dispatch.ratioToEmpty)}]`));
+  const spread = (v, range) => (range.min === range.max ? fmt(v) : `${fmt(v)} (${fmt(range.min)}–${fmt(range.max)})`);
+  rows.push(line('dispatch, deliveries/s', (run) => spread(run.dispatch['deliveries/s'], run.dispatch.spread.full)));
+  rows.push(line('dispatch on empty tables, same minutes', (run) => spread(run.dispatch.emptyTables, run.dispatch.spread.empty)));
+  rows.push(line('dispatch, full ÷ empty', (run) => fmt(run.dispatch.ratioToEmpty)));
   rows.push(line('bytes on disk per 1,000,000 deliveries, MiB', (run) => mib(run.bytes.perMillionDeliveries)));
   rows.push(line('bytes on disk, all tables and indexes, MiB', (run) => mib(run.bytes.totalBytes)));
   rows.push(line('fill by SQL, s', (run) => fmt(run.fill.totalSeconds)));
   console.table(rows);
+  const d = sizes[0].dispatch;
   console.log(
-    `  dispatch on empty tables: ${fmt(s.emptyDispatch['deliveries/s'])} deliveries/s (${fmt(s.emptyDispatch.deliveries)} deliveries); ` +
+    `  dispatch: ${fmt(d.deliveries)} fresh deliveries, median (min–max) of ${d.repeats} pair(s) of runs, empty tables then full; ` +
       `bytes: ${sizes[0].bytes.method}; ${s.eventTypes} event types, ${s.handlers} handlers`,
   );
   const notes = [...new Set(sizes.flatMap((run) => run.fill.warnings ?? []))];

@@ -17,13 +17,14 @@
 // pending and scheduled for later: the archive target (the third handler of every family) has
 // been down for the last part of the month (see `outage`). Ids follow time, as they do in
 // production.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createConnection } from 'mysql2/promise';
 import { request } from 'undici';
 import { preload } from './dispatch.mjs';
-import { adminClient, createDatabase, newKey, startService } from './service.mjs';
+import { adminClient, createDatabase, databaseServerPid, newKey, startService } from './service.mjs';
 import { now, round, sleep, summarize } from './util.mjs';
 
 const DAY = 86_400_000;
@@ -194,7 +195,7 @@ export function plan(rows, startedAt = Date.now()) {
 // SQL of the fill, in both dialects
 // ---------------------------------------------------------------------------------------------
 
-const DIALECTS = {
+export const DIALECTS = {
   sqlite: {
     cat: (...parts) => `(${parts.join(' || ')})`,
     div: (a, b) => `((${a}) / (${b}))`,
@@ -217,7 +218,7 @@ const DIALECTS = {
  * table `x` and the helper tables t (type), h (handler), o (outcome). Only the columns the table
  * has are written.
  */
-function generators(sql, p, refs) {
+export function generators(sql, p, refs) {
   const hash = (x, m) => `(((${x}) * ${m}) % ${TWO32})`;
   const slot = (x, m) => sql.div(hash(x, m), Math.ceil(TWO32 / 1000));
   const objectId = (i) => `(1 + ${hash(i, M[1])} % ${p.objects})`;
@@ -241,7 +242,8 @@ function generators(sql, p, refs) {
       object_key: objectKey,
       dt,
       data,
-      idempotency_key: `CASE WHEN x.h % 10 < 3 THEN ${sql.cat("'order-'", 'x.i', "'-'", 'x.h')} ELSE NULL END`,
+      // Keys in the order of the events (as a client's own sequence numbers would be): the unique index grows at its end.
+      idempotency_key: `CASE WHEN x.h % 10 < 3 THEN ${sql.cat("'order-'", sql.pad('x.i', 10), "'-'", 'x.h')} ELSE NULL END`,
       request_hash: `CASE WHEN x.h % 10 < 3 THEN ${sql.pad('x.h', 43)} ELSE NULL END`,
       api_key_id: String(refs.apiKeyId),
       accepted_at: 'x.acc',
@@ -359,7 +361,7 @@ async function insertShape(db, table, generator, warnings) {
 }
 
 /** The helper tables the fill joins (TEMP/TEMPORARY: they are not part of the database and vanish with the connection). */
-async function helperTables(db, types, handlers) {
+export async function helperTables(db, types, handlers) {
   const typeRows = [];
   for (const type of types.types) for (let n = 0; n < type.slots; n++) typeRows.push([typeRows.length, type.id, type.entity, type.family, type.data?.prefix ?? null, type.data?.suffix ?? null, type.data ? 1 : 0]);
   const handlerRows = handlers.map((h) => [h.family, h.seq, h.id, h.name]);
@@ -423,47 +425,71 @@ async function deferIndexes(db, tables) {
   };
 }
 
-/** Fills events, deliveries and execution_logs for plan `p`, in chunks; answers the seconds per table. */
+/**
+ * Fills events, deliveries and execution_logs for plan `p`, in chunks of `chunk` rows per
+ * statement. SQLite: one writer, so one transaction for the three tables, with the journal off
+ * and the sync off (the service is stopped; WAL again after). MySQL/MariaDB: the three tables at
+ * once, each on a connection of its own (they do not read each other), indexes deferred (see
+ * deferIndexes). Answers the seconds (wall and CPU) per table.
+ */
 export async function fill(db, p, types, handlers, { log, chunk }) {
   const sql = DIALECTS[db.kind === 'sqlite' ? 'sqlite' : 'mysql'];
   const warnings = [];
   const seconds = {};
-  if (db.kind === 'sqlite') {
-    // The service is stopped: this is the only connection. Relaxed while filling, back to WAL after.
-    db.conn.pragma('journal_mode = OFF');
-    db.conn.pragma('synchronous = OFF');
-    db.conn.pragma('cache_size = -1048576');
-    db.conn.pragma('temp_store = MEMORY');
-  } else {
-    await db.conn.query("SET SESSION time_zone = '+00:00', unique_checks = 0, foreign_key_checks = 0");
-  }
+  const cpu = {};
   const apiKeyId = await scalar(db, 'SELECT MIN(id) AS v FROM api_keys');
-  await helperTables(db, types, handlers);
   const gens = generators(sql, p, { apiKeyId: apiKeyId ?? 'NULL', now: Date.now() });
   const counts = { events: p.events, deliveries: p.deliveries, execution_logs: p.logs };
-  const restore = db.kind === 'sqlite' ? null : await deferIndexes(db, Object.keys(counts));
-  if (db.kind === 'sqlite') db.conn.exec('BEGIN');
-  for (const [table, count] of Object.entries(counts)) {
-    const shape = await insertShape(db, table, gens[table], warnings);
+
+  /** Inserts rows 1..count of `table` on connection `c`; answers wall and CPU seconds. */
+  const insertAll = async (c, table, count) => {
+    const shape = await insertShape(c, table, gens[table], warnings);
+    const clock = await cpuClock(c);
     const began = performance.now();
+    const cpuBefore = clock();
     for (let lo = 1; lo <= count; lo += chunk) {
       const hi = Math.min(count, lo + chunk - 1);
       const source = sql.numbers(lo, hi);
       const statement = `${source.with}INSERT INTO ${table} (${shape.names.join(', ')}) SELECT ${shape.values.join(', ')} FROM ${gens[table].from(source.from)}`;
-      if (db.kind === 'sqlite') db.conn.exec(statement);
-      else await db.conn.query(statement);
+      if (c.kind === 'sqlite') c.conn.exec(statement);
+      else await c.conn.query(statement);
     }
     seconds[table] = round((performance.now() - began) / 1000, 1);
-    log(`    ${table}: ${count.toLocaleString('en-US')} rows in ${seconds[table]} s`);
-  }
+    cpu[table] = round(clock() - cpuBefore, 1);
+    log(`    ${table}: ${count.toLocaleString('en-US')} rows in ${seconds[table]} s (${cpu[table]} s CPU${c.kind === 'sqlite' ? '' : ' in its server thread'})`);
+  };
+
   if (db.kind === 'sqlite') {
+    db.conn.pragma('journal_mode = OFF');
+    db.conn.pragma('synchronous = OFF');
+    db.conn.pragma('cache_size = -1048576');
+    db.conn.pragma('temp_store = MEMORY');
+    await helperTables(db, types, handlers);
+    db.conn.exec('BEGIN');
+    for (const [table, count] of Object.entries(counts)) await insertAll(db, table, count);
+    const began = performance.now();
     db.conn.exec('COMMIT');
     db.conn.pragma('journal_mode = WAL');
+    seconds.commit = round((performance.now() - began) / 1000, 1);
+    log(`    commit ${seconds.commit} s`);
   } else {
-    const began = performance.now();
-    await restore();
-    seconds.indexes = round((performance.now() - began) / 1000, 1);
-    log(`    secondary indexes built in ${seconds.indexes} s`);
+    await Promise.all(
+      Object.entries(counts).map(async ([table, count]) => {
+        const c = await db.another();
+        try {
+          await c.conn.query("SET SESSION time_zone = '+00:00', unique_checks = 0, foreign_key_checks = 0");
+          await helperTables(c, types, handlers);
+          const restore = await deferIndexes(c, [table]);
+          await insertAll(c, table, count);
+          const began = performance.now();
+          await restore();
+          seconds[`${table} indexes`] = round((performance.now() - began) / 1000, 1);
+          log(`    ${table}: secondary indexes built in ${seconds[`${table} indexes`]} s`);
+        } finally {
+          await c.close();
+        }
+      }),
+    );
   }
   // Every row is there (ids are dense from 1).
   for (const [table, count] of Object.entries(counts)) {
@@ -474,8 +500,37 @@ export async function fill(db, p, types, handlers, { log, chunk }) {
   const tables = await tableNames(db);
   const empty = tables.filter((t) => !known.has(t) && !/^(sqlite_|.*_fts(_|$))/.test(t));
   for (const t of empty) warnings.push(`table ${t} is new to the fill: not filled`);
-  for (const warning of warnings) log(`    note: ${warning}`);
-  return { seconds, warnings };
+  for (const warning of [...new Set(warnings)]) log(`    note: ${warning}`);
+  return { seconds, cpuSeconds: cpu, warnings: [...new Set(warnings)] };
+}
+
+/**
+ * CPU seconds spent on the fill so far, whatever else the machine runs: SQLite fills in this
+ * process; MariaDB in the server thread of this connection (information_schema.PROCESSLIST.TID,
+ * read from /proc). NaN where neither can be read (MySQL, another host).
+ */
+async function cpuClock(db) {
+  if (db.kind === 'sqlite') {
+    return () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1e6;
+    };
+  }
+  const pid = databaseServerPid();
+  let tid = null;
+  try {
+    [[{ tid }]] = await db.conn.query('SELECT TID AS tid FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()');
+  } catch {
+    /* MySQL has no TID column */
+  }
+  return () => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return NaN;
+    }
+  };
 }
 
 async function scalar(db, statement) {
@@ -664,10 +719,11 @@ export async function prepare(kind, serverUrl, receiver, types) {
 export async function open(db) {
   if (db.kind === 'sqlite') {
     const { default: Database } = await import('better-sqlite3');
-    return { kind: 'sqlite', conn: new Database(db.url.slice('sqlite:'.length)), close: async function () { this.conn.close(); } };
+    const conn = new Database(db.url.slice('sqlite:'.length));
+    return { kind: 'sqlite', conn, close: async () => conn.close() };
   }
   const conn = await createConnection({ uri: db.url.replace(/^mariadb:/, 'mysql:') });
-  return { kind: db.kind, conn, close: () => conn.end() };
+  return { kind: db.kind, conn, close: () => conn.end(), another: () => open(db) };
 }
 
 /**
@@ -704,18 +760,44 @@ async function dispatchRun({ db, key, receiver, deliveries, concurrency, api: ap
   return { deliveries: total, seconds: round(seconds, 2), 'deliveries/s': round((total - 1) / seconds), firstArrivalAfterStartMs: round(arrival.first - started) };
 }
 
-/** Dispatch on empty tables: the same handlers, nothing filled. */
-async function emptyDispatch({ kind, serverUrl, receiver, types, deliveries, concurrency }) {
-  const { db, key } = await prepare(kind, serverUrl, receiver, types);
-  try {
+/**
+ * Dispatch with the tables full ÷ on empty tables, in the same minutes: `repeats` pairs, each an
+ * empty database (the same handlers, nothing filled) and then the full one; medians of each side.
+ * Alternating keeps a neighbour's burst from landing on one side only.
+ */
+async function dispatchPairs({ kind, serverUrl, receiver, types, db, key, deliveries, concurrency, repeats }) {
+  const full = [];
+  const empty = [];
+  for (let r = 0; r < repeats; r++) {
+    const fresh = await prepare(kind, serverUrl, receiver, types);
+    try {
+      const api = await startService({ databaseUrl: fresh.db.url, key: fresh.key, env: { ...SERVICE_ENV, INSTANCE_ROLE: 'api' } });
+      empty.push(await dispatchRun({ db: fresh.db, key: fresh.key, receiver, deliveries, concurrency, api, firstObjectId: 1_000_000_000 }));
+    } finally {
+      await fresh.db.drop();
+    }
     const api = await startService({ databaseUrl: db.url, key, env: { ...SERVICE_ENV, INSTANCE_ROLE: 'api' } });
-    return await dispatchRun({ db, key, receiver, deliveries, concurrency, api, firstObjectId: 1_000_000_000 });
-  } finally {
-    await db.drop();
+    // New objects each round: nothing earlier holds them back.
+    full.push(await dispatchRun({ db, key, receiver, deliveries, concurrency, api, firstObjectId: 1_000_000_000 + r * 1_000_000 }));
   }
+  const median = (runs) => {
+    const rates = runs.map((run) => run['deliveries/s']).sort((a, b) => a - b);
+    return { median: rates[Math.floor((rates.length - 1) / 2)], min: rates[0], max: rates.at(-1) };
+  };
+  const f = median(full);
+  const e = median(empty);
+  return {
+    deliveries: full[0].deliveries,
+    repeats,
+    'deliveries/s': f.median,
+    emptyTables: e.median,
+    ratioToEmpty: round(f.median / e.median, 3),
+    spread: { full: { min: f.min, max: f.max }, empty: { min: e.min, max: e.max } },
+    runs: { full, empty },
+  };
 }
 
-async function runSize({ kind, name, serverUrl, receiver, types, rows, requests, dispatchDeliveries, concurrency, chunk, log }) {
+async function runSize({ kind, name, serverUrl, receiver, types, rows, requests, dispatchDeliveries, dispatchRepeats, concurrency, chunk, log }) {
   const began = performance.now();
   const { db, key, handlers } = await prepare(kind, serverUrl, receiver, types);
   try {
@@ -734,7 +816,7 @@ async function runSize({ kind, name, serverUrl, receiver, types, rows, requests,
     } finally {
       await conn.close();
     }
-    log(`    fill ${filled.totalSeconds} s; ${(bytes.totalBytes / 2 ** 20).toFixed(1)} MiB on disk, ${(bytes.perMillionDeliveries / 2 ** 20).toFixed(1)} MiB per 1,000,000 deliveries`);
+    log(`    fill ${filled.totalSeconds} s; ${(bytes.totalBytes / 2 ** 20).toFixed(1)} MiB on disk (measured in ${bytes.seconds} s), ${(bytes.perMillionDeliveries / 2 ** 20).toFixed(1)} MiB per 1,000,000 deliveries`);
 
     const byFamily = (pattern, seq) => handlers.find((h) => h.pattern === pattern && h.seq === seq);
     const refs = { busy: byFamily('accounting.charges.*', 1), quiet: byFamily('email_rates_manager.*', 2), rareType: 'email_rates_manager.no_attachments' };
@@ -742,12 +824,12 @@ async function runSize({ kind, name, serverUrl, receiver, types, rows, requests,
     let queries;
     try {
       queries = await timeQueries(api, key, p, refs, { requests, log });
-    } catch (error) {
+    } finally {
       await api.stop();
-      throw error;
     }
-    const dispatch = await dispatchRun({ db, key, receiver, deliveries: dispatchDeliveries, concurrency, api, firstObjectId: 1_000_000_000 });
-    log(`    queries: worst p99 ${Math.max(...Object.values(queries).map((q) => q.p99 ?? 0))} ms; dispatch ${dispatch['deliveries/s']} deliveries/s`);
+    log(`    queries: worst p99 ${Math.max(...Object.values(queries).map((q) => q.p99 ?? 0))} ms`);
+    const dispatch = await dispatchPairs({ kind, serverUrl, receiver, types, db, key, deliveries: dispatchDeliveries, concurrency, repeats: dispatchRepeats });
+    log(`    dispatch: ${dispatch['deliveries/s']} deliveries/s, on empty tables ${dispatch.emptyTables} (÷ ${dispatch.ratioToEmpty})`);
     return {
       rows,
       events: p.events,
@@ -765,17 +847,12 @@ async function runSize({ kind, name, serverUrl, receiver, types, rows, requests,
   }
 }
 
-/** The part: every size in turn on one database, and dispatch on empty tables once, first. */
-export async function runScale({ kind, name = kind, serverUrl, receiver, sizes, requests, dispatchDeliveries, concurrency, log, chunk = { sqlite: 1_000_000, mysql: 100_000 } }) {
+/** The part: every size in turn on one database; ratios to the first size. */
+export async function runScale({ kind, name = kind, serverUrl, receiver, sizes, requests, dispatchDeliveries, dispatchRepeats = 3, concurrency, log, chunk = { sqlite: 1_000_000, mysql: 100_000 } }) {
   const types = await eventTypes();
-  log(`  ${name} scale: dispatch on empty tables`);
-  const empty = await emptyDispatch({ kind, serverUrl, receiver, types, deliveries: dispatchDeliveries, concurrency });
-  log(`    ${empty['deliveries/s']} deliveries/s`);
   const runs = [];
   for (const rows of sizes) {
-    const run = await runSize({ kind, name, serverUrl, receiver, types, rows, requests, dispatchDeliveries, concurrency, chunk, log });
-    run.dispatch.ratioToEmpty = round(run.dispatch['deliveries/s'] / empty['deliveries/s'], 3);
-    runs.push(run);
+    runs.push(await runSize({ kind, name, serverUrl, receiver, types, rows, requests, dispatchDeliveries, dispatchRepeats, concurrency, chunk, log }));
     await sleep(100);
   }
   const base = runs[0];
@@ -791,7 +868,6 @@ export async function runScale({ kind, name = kind, serverUrl, receiver, sizes, 
     requestsPerQuery: requests,
     eventTypes: types.types.length,
     handlers: types.families.length * ROLES.length,
-    emptyDispatch: empty,
     sizes: runs,
   };
 }
