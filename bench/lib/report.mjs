@@ -241,7 +241,7 @@ function printScale(db, s) {
           ? `error ${q.error.slice(0, 3)}`
           : q.skipped
             ? q.skipped
-            : `${fmt(q.p50)} / ${fmt(q.p99)}${q.ratio && run !== sizes[0] ? ` [×${fmt(q.ratio.p50)} / ×${fmt(q.ratio.p99)}]` : ''}`;
+            : `${fmt(q.p50)} / ${fmt(q.p99)}${q.ratio && run !== sizes[0] ? ` [×${fmt(q.ratio.p50)} / ×${fmt(q.ratio.p99)}]` : ''}${q.failed ? ` (${q.failed} failed)` : ''}`;
     }
     return row;
   });
