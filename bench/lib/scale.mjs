@@ -4,19 +4,20 @@
 //
 // For each size: a fresh database; the compiled service starts once on it, so its own migrations
 // make the tables, and the handlers are created through the API; the service stops, the tables
-// are filled by set-based INSERT … SELECT (SQLite: a recursive CTE, MariaDB/MySQL: the SEQUENCE
-// engine's seq_1_to_N); the service starts again and is timed. The fill reads the columns the
-// migrations made and fills those it knows (see COLUMNS), so a column renamed or added by a later
-// migration does not break it: an unknown NOT NULL column without a default gets a neutral value
-// and a warning, a table it does not know stays empty and is named.
+// are filled by set-based INSERT … SELECT (SQLite: a recursive CTE; MariaDB: the SEQUENCE
+// engine's seq_1_to_N; MySQL: a recursive CTE); the service starts again and is timed. The fill
+// reads the columns the migrations made and fills those it knows (the `columns` of each table in
+// `generators`), so a column renamed or added by a later migration does not break it: an unknown
+// NOT NULL column without a default gets a neutral value and a warning, a table it does not know
+// stays empty and is named in a warning.
 //
 // The rows, for `rows` deliveries: rows / 3 events spread over 30 days (catalog event types,
 // weighted as in WEIGHTS), 3 deliveries per event (the three handlers of the event's family),
 // 1.1 execution logs per delivery (one delivery in ten has a failed first attempt before its
 // last), statuses and errors mixed as in FINAL and FIRST_FAILURE. One delivery in ten is a retry
 // pending and scheduled for later: the archive target (the third handler of every family) has
-// been down for the last part of the month (see `outage`). Ids follow time, as they do in
-// production.
+// been down for the last part of the month (`outage` in `generators`). Ids follow time, as they
+// do in production.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
