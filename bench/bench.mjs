@@ -14,6 +14,9 @@
 //                                                      what logging at the default level costs single ingest
 //   npm run bench -- --only ingest --ingest-routes tracing
 //                                                      single ingest with OpenTelemetry on (exporting) against off
+//   npm run bench:scale                                tables filled to 10,000 … 10,000,000 deliveries, both databases,
+//                                                      merged into the results file (not part of the default run)
+//   npm run bench:scale -- --scale-rows 10000,100000  smaller sizes
 //
 // See BENCHMARKS.md for what each figure means.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +27,7 @@ import { runDispatch } from './lib/dispatch.mjs';
 import { runLatency } from './lib/latency.mjs';
 import { runNeighbour } from './lib/neighbour.mjs';
 import { runCache } from './lib/cache.mjs';
+import { runScale } from './lib/scale.mjs';
 import { redisStatus, runPeers } from './lib/peers.mjs';
 import { mysqlVersion, startReceiver } from './lib/service.mjs';
 import { commit, machine, printTables, targets } from './lib/report.mjs';
@@ -46,6 +50,10 @@ const { values: args } = parseArgs({
     'neighbour-seconds': { type: 'string' },
     'neighbour-bad': { type: 'string' },
     'neighbour-settle': { type: 'string' },
+    'scale-rows': { type: 'string' },
+    'scale-requests': { type: 'string' },
+    'scale-dispatch': { type: 'string' },
+    'scale-dispatch-repeats': { type: 'string' },
   },
 });
 
@@ -93,7 +101,20 @@ const settings = {
     settleSeconds: Number(args['neighbour-settle'] ?? (quick ? 5 : 60)),
   },
   cache: { sizes: [10, 10_000], lookups: 1_000_000, rounds: quick ? 5 : 15 },
+  scale: {
+    // Deliveries in the tables (events: a third; execution logs: 1.1 per delivery); the first size is the base of the ratios.
+    sizes: (args['scale-rows'] ?? (quick ? '10000,100000' : '10000,1000000,10000000')).split(',').map((n) => Number(n.replace(/_/g, ''))),
+    requests: Number(args['scale-requests'] ?? (quick ? 10 : 30)),
+    dispatchDeliveries: Number(args['scale-dispatch'] ?? (quick ? 600 : 6000)),
+    // Pairs of dispatch runs (empty tables, then full) per size: the ratio is of their medians.
+    dispatchRepeats: Number(args['scale-dispatch-repeats'] ?? (quick ? 1 : 3)),
+    concurrency: Number(args['dispatch-concurrency']),
+  },
 };
+if (settings.scale.sizes.some((n) => !Number.isInteger(n) || n < 3)) {
+  console.error(`--scale-rows: a list of row counts (at least 3 each), e.g. 10000,1000000; got ${args['scale-rows']}`);
+  process.exit(2);
+}
 
 const log = (line) => process.stdout.write(`${line}\n`);
 const version = kinds.includes('mysql') ? await mysqlVersion(mysqlUrl) : null;
@@ -144,6 +165,13 @@ try {
     }
     if (parts.has('latency')) run.latency = await part('end-to-end latency', () => runLatency({ ...common, receiver, ...settings.latency }));
     if (parts.has('neighbour')) run.neighbour = await part('noisy neighbour', () => runNeighbour({ ...common, receiver, ...settings.neighbour }));
+    if (parts.has('scale')) {
+      run.scale = {
+        date: new Date().toISOString(),
+        commit: commit(),
+        ...(await part(`scale (${settings.scale.sizes.map((n) => n.toLocaleString('en-US')).join(', ')} deliveries)`, () => runScale({ ...common, receiver, ...settings.scale }))),
+      };
+    }
   }
 } finally {
   await receiver.stop();
