@@ -11,6 +11,7 @@ import { Dispatch1763900000000 } from './migrations/1763900000000-dispatch.js';
 import { DropUnusedIndexes1764000000000 } from './migrations/1764000000000-drop-unused-indexes.js';
 import { DeliveriesByHandlerAndTime1764100000000 } from './migrations/1764100000000-deliveries-by-handler-and-time.js';
 import { ExactKeysAndLargeHeaders1764200000000 } from './migrations/1764200000000-exact-keys-and-large-headers.js';
+import { TargetCredentials1764340000000 } from './migrations/1764340000000-target-credentials.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity];
@@ -22,6 +23,7 @@ export const MIGRATIONS = [
   DropUnusedIndexes1764000000000,
   DeliveriesByHandlerAndTime1764100000000,
   ExactKeysAndLargeHeaders1764200000000,
+  TargetCredentials1764340000000,
 ];
 
 /**

@@ -36,13 +36,24 @@ const CREATE_EXAMPLES = {
     summary: 'A before handler (a gate) that lets the action through when it cannot answer',
     value: { name: 'Credit check', event: 'clients.update', type: 'https', task: 'credit.example.com/check', stage: 'before', on_failure: 'allow', timeout_ms: 2000 },
   },
+  oauth2: {
+    summary: 'An HTTPS handler that authenticates with an OAuth2 client-credentials token (the secret is never shown again)',
+    value: {
+      name: 'ERP: payments',
+      event: 'accounting.payments.create',
+      type: 'https',
+      task: 'erp.example.com/webhooks/payments',
+      auth: { type: 'oauth2', token_url: 'https://auth.example.com/oauth/token', client_id: 'provisioning', client_secret: 'change-me', scope: 'webhooks' },
+    },
+  },
 };
 const UPDATE_EXAMPLES = {
   rename: { summary: 'Rename and run earlier', value: { name: 'CRM: new clients (primary)', priority: 5 } },
 };
 
 const BAD_HANDLER =
-  'VALIDATION_FAILED, UNKNOWN_EVENT, INVALID_TASK, TARGET_FORBIDDEN, SCRIPT_PATH_OUTSIDE, SCRIPT_NOT_FOUND, SCRIPT_HANDLERS_DISABLED, MALFORMED_JSON';
+  'VALIDATION_FAILED, UNKNOWN_EVENT, INVALID_TASK, TARGET_FORBIDDEN, SCRIPT_PATH_OUTSIDE, SCRIPT_NOT_FOUND, SCRIPT_HANDLERS_DISABLED, MALFORMED_JSON, ' +
+  'INVALID_TOKEN_URL, INVALID_CLIENT_CERTIFICATE, INVALID_CLIENT_KEY, CLIENT_KEY_MISMATCH, INVALID_CA_CERTIFICATE, CLIENT_CERTIFICATE_NEEDS_HTTPS';
 
 @ApiTags('Handlers')
 @Controller('api/v1/handlers')

@@ -14,6 +14,7 @@ import { MASK } from './handler-view.js';
 import { generateSigningSecret } from '../calls/webhook-signer.js';
 import { resolveScriptUser, ScriptUser, scriptAccessProblem } from '../calls/script-user.js';
 import { resolveScriptPath } from './script-path.js';
+import { authFromInput, certificateFromInput, HandlerCredentials, NO_CREDENTIALS } from './handler-credentials.js';
 
 @Injectable()
 export class HandlersService {
@@ -85,6 +86,7 @@ export class HandlersService {
       previousSecret: null,
       previousSecretExpiresAt: null,
       failingSince: null,
+      ...credentialColumns(input, NO_CREDENTIALS),
       createdAt: now,
       updatedAt: now,
     });
@@ -113,6 +115,7 @@ export class HandlersService {
       retryLimit: input.retry_limit ?? current.retryLimit,
       headers: input.headers !== undefined ? unmaskHeaders(input.headers, current.headers) : current.headers,
       onFailure: nextOnFailure(stage, current, input),
+      ...credentialColumns(input, storedCredentials(current)),
       updatedAt: Date.now(),
     };
     if (next.status === 'enabled') {
@@ -240,6 +243,29 @@ export class HandlersService {
     await this.cache.sync();
     return outcome.result;
   }
+}
+
+/**
+ * Target credentials, written: the request's `auth` and `client_certificate` (left out: the
+ * stored ones; null: none) checked and turned into the handler's columns. With
+ * storedCredentials below, the one place where the service writes and reads the credential
+ * columns: `authSecret` and `clientKey` hold the secrets.
+ */
+function credentialColumns(input: CreateHandlerDto | UpdateHandlerDto, stored: HandlerCredentials): HandlerCredentials {
+  const auth =
+    input.auth === undefined ? { auth: stored.auth, authSecret: stored.authSecret } : input.auth === null ? { auth: null, authSecret: null } : authFromInput(input.auth, stored);
+  const certificate =
+    input.client_certificate === undefined
+      ? { clientCert: stored.clientCert, clientKey: stored.clientKey, clientCa: stored.clientCa }
+      : input.client_certificate === null
+        ? { clientCert: null, clientKey: null, clientCa: null }
+        : certificateFromInput(input.client_certificate, stored);
+  return { ...auth, ...certificate };
+}
+
+/** Target credentials, read: a loaded handler's credential columns (see credentialColumns). */
+function storedCredentials(handler: HandlerEntity): HandlerCredentials {
+  return { auth: handler.auth, authSecret: handler.authSecret, clientCert: handler.clientCert, clientKey: handler.clientKey, clientCa: handler.clientCa };
 }
 
 function withoutId(handler: HandlerEntity): Omit<HandlerEntity, 'id'> {

@@ -1,8 +1,11 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { IsIn, IsObject, IsOptional, IsString, Length } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsIn, IsObject, IsOptional, IsString, Length, ValidateNested } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination.dto.js';
 import { BodyRequired, IsIntegerInRange, Omittable } from '../../common/validation.js';
 import {
+  AUTH_TYPES,
+  AuthType,
   HANDLER_STAGES,
   HANDLER_STATUSES,
   HANDLER_TYPES,
@@ -24,6 +27,107 @@ export const HANDLER_LIMITS = Object.freeze({
   priorityDefault: 10,
   headersMax: 20,
 });
+
+/**
+ * Bounds of target credentials. Every one fits MySQL's TEXT (65,535 bytes) with room for the
+ * secrets to be stored encrypted (base64 and a header: about 4/3 of the value plus 60 bytes).
+ */
+export const CREDENTIAL_LIMITS = Object.freeze({
+  username: 200,
+  secret: 8000,
+  clientId: 1000,
+  scope: 1000,
+  audience: 2048,
+  tokenUrl: 2048,
+  certPem: 16_384,
+  keyPem: 16_384,
+  caPem: 32_768,
+});
+
+const KEEP_STORED = 'Leave it out on an edit to keep the stored one (same type).';
+
+/**
+ * How the handler authenticates to its target: one kind, with the fields of that kind only.
+ * Secrets are write-only: answers show the kind and the public settings, never the secret.
+ */
+export class TargetAuthDto {
+  @ApiProperty({ enum: AUTH_TYPES, example: 'bearer', description: '`basic` (username, password), `bearer` (token) or `oauth2` (client credentials: token_url, client_id, client_secret, scope, audience)' })
+  @IsIn(AUTH_TYPES)
+  type: AuthType;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.username, description: 'basic: the user name (no colon)' })
+  @Omittable()
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.username)
+  username?: string;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.secret, writeOnly: true, description: `basic: the password. Never shown. ${KEEP_STORED}` })
+  @Omittable()
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.secret)
+  password?: string;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.secret, writeOnly: true, description: `bearer: the token sent as \`Authorization: Bearer <token>\`. Never shown. ${KEEP_STORED}` })
+  @Omittable()
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.secret)
+  token?: string;
+
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: CREDENTIAL_LIMITS.tokenUrl,
+    example: 'https://auth.example.com/oauth/token',
+    description: 'oauth2: the token endpoint, a full http:// or https:// URL, checked against the outbound policy like a target',
+  })
+  @Omittable()
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.tokenUrl)
+  token_url?: string;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.clientId, description: 'oauth2: the client id' })
+  @Omittable()
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.clientId)
+  client_id?: string;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.secret, writeOnly: true, description: `oauth2: the client secret. Never shown. ${KEEP_STORED}` })
+  @Omittable()
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.secret)
+  client_secret?: string;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.scope, description: 'oauth2: the scope asked for (space-separated)' })
+  @Omittable()
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.scope)
+  scope?: string;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.audience, description: 'oauth2: the audience asked for (the `audience` form field some providers need)' })
+  @Omittable()
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.audience)
+  audience?: string;
+}
+
+/** An mTLS client certificate for an https handler. The key is write-only. */
+export class ClientCertificateDto {
+  @ApiProperty({ minLength: 1, maxLength: CREDENTIAL_LIMITS.certPem, description: 'The client certificate, PEM (optionally followed by its intermediate certificates)' })
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.certPem)
+  cert: string;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.keyPem, writeOnly: true, description: `The certificate's private key, PEM, unencrypted. Never shown. Leave it out on an edit to keep the stored one.` })
+  @Omittable()
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.keyPem)
+  key?: string;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.caPem, description: 'CA certificates (PEM) to trust for the target instead of the system ones' })
+  @Omittable()
+  @IsString()
+  @Length(1, CREDENTIAL_LIMITS.caPem)
+  ca?: string;
+}
 
 export class CreateHandlerDto {
   @ApiProperty({ example: 'CRM: new clients', minLength: 1, maxLength: 200 })
@@ -116,6 +220,29 @@ export class CreateHandlerDto {
   @IsOptional() // null is documented: "none" for after handlers
   @IsIn(ON_FAILURE_CHOICES)
   on_failure?: OnFailure | null;
+
+  @ApiPropertyOptional({
+    type: TargetAuthDto,
+    nullable: true,
+    description:
+      'http/https: how the handler authenticates to its target. Replaces the stored one as a whole; null removes it. Its secret is write-only: leave it out on an edit to keep the stored one.',
+  })
+  @IsOptional() // null removes it
+  @IsObject()
+  @ValidateNested()
+  @Type(() => TargetAuthDto)
+  auth?: TargetAuthDto | null;
+
+  @ApiPropertyOptional({
+    type: ClientCertificateDto,
+    nullable: true,
+    description: 'https: an mTLS client certificate, alone or with `auth`. Replaces the stored one as a whole; null removes it.',
+  })
+  @IsOptional() // null removes it
+  @IsObject()
+  @ValidateNested()
+  @Type(() => ClientCertificateDto)
+  client_certificate?: ClientCertificateDto | null;
 }
 
 /** Every field may be left out, none may be null (but on_failure); the body itself is required. */
@@ -140,6 +267,28 @@ export class ListHandlersQueryDto extends PageQueryDto {
   status?: HandlerStatus | '';
 }
 
+/** A handler's target authentication as answers show it: the kind and its public settings, never the secret. */
+export class TargetAuthViewDto {
+  @ApiProperty({ enum: AUTH_TYPES }) type: AuthType;
+  @ApiPropertyOptional({ description: 'basic' }) username?: string;
+  @ApiPropertyOptional({ description: 'oauth2' }) token_url?: string;
+  @ApiPropertyOptional({ description: 'oauth2' }) client_id?: string;
+  @ApiPropertyOptional({ description: 'oauth2' }) scope?: string;
+  @ApiPropertyOptional({ description: 'oauth2' }) audience?: string;
+  @ApiProperty({ description: 'A secret (password, token or client secret) is stored; it is never shown' }) has_secret: boolean;
+}
+
+/** A handler's client certificate as answers show it: what it is, never the key. */
+export class ClientCertificateViewDto {
+  @ApiProperty({ nullable: true, type: String, example: 'CN=provisioning, O=Example' }) subject: string | null;
+  @ApiProperty({ nullable: true, type: String }) issuer: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) valid_from: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) valid_to: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'SHA-256 fingerprint of the certificate' }) fingerprint256: string | null;
+  @ApiProperty({ description: 'The private key is stored; it is never shown' }) has_key: boolean;
+  @ApiProperty({ description: 'CA certificates to trust for the target are stored' }) has_ca: boolean;
+}
+
 export class HandlerDto {
   @ApiProperty({ example: 1 }) id: number;
   @ApiProperty() name: string;
@@ -158,6 +307,10 @@ export class HandlerDto {
   on_failure: OnFailure | null;
   @ApiProperty({ nullable: true, type: String, description: 'Why the handler was disabled automatically' })
   disabled_reason: string | null;
+  @ApiProperty({ type: TargetAuthViewDto, nullable: true, description: 'How the handler authenticates to its target; null: no authentication' })
+  auth: TargetAuthViewDto | null;
+  @ApiProperty({ type: ClientCertificateViewDto, nullable: true, description: 'The mTLS client certificate; null: none' })
+  client_certificate: ClientCertificateViewDto | null;
   @ApiProperty({ format: 'date-time' }) created_at: string;
   @ApiProperty({ format: 'date-time' }) updated_at: string;
 }
