@@ -3,7 +3,7 @@ import { DomainError, FieldProblem } from '../common/errors.js';
 import { NetworkPolicy } from '../common/network-policy.js';
 import type { ClientCertificateDto, ClientCertificateViewDto, TargetAuthDto, TargetAuthViewDto } from './dto/handler.dto.js';
 import { AuthType, HandlerEntity, TargetAuthSettings } from './handler.entity.js';
-import { assertTargetAllowed, parseHttpTask } from './handler-target.js';
+import { assertTargetAllowed } from './handler-target.js';
 
 /**
  * Target credentials: how a handler proves itself to its target. Per handler, one header kind
@@ -107,18 +107,23 @@ export function assertValidCredentials(handler: HandlerEntity, policy: NetworkPo
   if (handler.auth.type === 'oauth2') assertTargetAllowed(parseTokenUrl(handler.auth.token_url ?? ''), policy, 'auth.token_url');
 }
 
-/** An OAuth2 token URL: a full http:// or https:// URL, without credentials or a fragment. */
+/**
+ * An OAuth2 token URL: a full http:// or https:// URL, without credentials or a fragment (the
+ * rules of a handler's task, src/handlers/handler-target.ts, with the scheme required).
+ */
 export function parseTokenUrl(text: string): URL {
-  const scheme = /^(https?):\/\//i.exec(text.trim())?.[1]?.toLowerCase();
-  if (scheme !== 'http' && scheme !== 'https') {
-    throw DomainError.field('INVALID_TOKEN_URL', 'auth.token_url', 'auth.token_url must be a full http:// or https:// URL');
-  }
+  const invalid = (message: string) => DomainError.field('INVALID_TOKEN_URL', 'auth.token_url', message);
+  const trimmed = text.trim();
+  let url: URL | null = null;
   try {
-    return parseHttpTask(scheme, text);
-  } catch (error) {
-    const detail = error instanceof DomainError ? error.message.replace(/^task/, 'auth.token_url') : 'auth.token_url is not a valid URL';
-    throw DomainError.field('INVALID_TOKEN_URL', 'auth.token_url', detail);
+    url = /^https?:\/\//i.test(trimmed) && !/\s/.test(trimmed) ? new URL(trimmed) : null;
+  } catch {
+    url = null;
   }
+  if (url === null || !url.hostname) throw invalid('auth.token_url must be a full http:// or https:// URL');
+  if (url.username || url.password) throw invalid('auth.token_url must not carry credentials: client_id and client_secret are sent apart');
+  if (url.hash) throw invalid('auth.token_url must not contain a #fragment');
+  return url;
 }
 
 /** The auth as answers show it: the kind and its public settings, and that a secret is stored. */

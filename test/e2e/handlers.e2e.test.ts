@@ -65,6 +65,8 @@ forEachDatabase('handlers API', {}, (t) => {
         headers: { 'X-Tenant': 'north', Authorization: '********' },
         on_failure: 'allow',
         disabled_reason: null,
+        auth: null,
+        client_certificate: null,
         created_at: '',
         updated_at: '',
       },

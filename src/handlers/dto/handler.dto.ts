@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsObject, IsOptional, IsString, Length, ValidateNested } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination.dto.js';
@@ -45,84 +45,133 @@ export const CREDENTIAL_LIMITS = Object.freeze({
 });
 
 const KEEP_STORED = 'Leave it out on an edit to keep the stored one (same type).';
+const text = (maxLength: number, description: string, more: Record<string, unknown> = {}) => ({ type: 'string' as const, minLength: 1, maxLength, description, ...more });
 
 /**
- * How the handler authenticates to its target: one kind, with the fields of that kind only.
- * Secrets are write-only: answers show the kind and the public settings, never the secret.
+ * The OpenAPI schemas of the credential fields, inline rather than $refs: in OpenAPI 3.0
+ * `nullable` next to a $ref (allOf) does not admit null, and these fields take null.
+ */
+const AUTH_INPUT_SCHEMA: ApiPropertyOptions = {
+  type: 'object',
+  nullable: true,
+  // `required` lists the object's own required fields; `selfRequired` says whether the field itself is.
+  required: ['type'],
+  selfRequired: false,
+  properties: {
+    type: { type: 'string' as const, enum: [...AUTH_TYPES], description: '`basic` (username, password), `bearer` (token) or `oauth2` (client credentials: token_url, client_id, client_secret, scope, audience)' },
+    username: text(200, 'basic: the user name (no colon)'),
+    password: text(8000, `basic: the password. Never shown. ${KEEP_STORED}`, { writeOnly: true }),
+    token: text(8000, `bearer: the token sent as \`Authorization: Bearer <token>\`. Never shown. ${KEEP_STORED}`, { writeOnly: true }),
+    token_url: text(2048, 'oauth2: the token endpoint, a full http:// or https:// URL, checked against the outbound policy like a target', { example: 'https://auth.example.com/oauth/token' }),
+    client_id: text(1000, 'oauth2: the client id'),
+    client_secret: text(8000, `oauth2: the client secret. Never shown. ${KEEP_STORED}`, { writeOnly: true }),
+    scope: text(1000, 'oauth2: the scope asked for (space-separated)'),
+    audience: text(2048, 'oauth2: the audience asked for (the `audience` form field some providers need)'),
+  },
+};
+const CERTIFICATE_INPUT_SCHEMA: ApiPropertyOptions = {
+  type: 'object',
+  nullable: true,
+  required: ['cert'],
+  selfRequired: false,
+  properties: {
+    cert: text(16_384, 'The client certificate, PEM (optionally followed by its intermediate certificates)'),
+    key: text(16_384, "The certificate's private key, PEM, unencrypted. Never shown. Leave it out on an edit to keep the stored one.", { writeOnly: true }),
+    ca: text(32_768, 'CA certificates (PEM) to trust for the target instead of the system ones'),
+  },
+};
+const AUTH_VIEW_SCHEMA: ApiPropertyOptions = {
+  type: 'object',
+  nullable: true,
+  required: ['type', 'has_secret'],
+  selfRequired: true,
+  properties: {
+    type: { type: 'string' as const, enum: [...AUTH_TYPES] },
+    username: { type: 'string' as const, description: 'basic' },
+    token_url: { type: 'string' as const, description: 'oauth2' },
+    client_id: { type: 'string' as const, description: 'oauth2' },
+    scope: { type: 'string' as const, description: 'oauth2' },
+    audience: { type: 'string' as const, description: 'oauth2' },
+    has_secret: { type: 'boolean' as const, description: 'A secret (password, token or client secret) is stored; it is never shown' },
+  },
+};
+const nullableText = (description: string, more: Record<string, unknown> = {}) => ({ type: 'string' as const, nullable: true, description, ...more });
+const CERTIFICATE_VIEW_SCHEMA: ApiPropertyOptions = {
+  type: 'object',
+  nullable: true,
+  required: ['subject', 'issuer', 'valid_from', 'valid_to', 'fingerprint256', 'has_key', 'has_ca'],
+  selfRequired: true,
+  properties: {
+    subject: nullableText('The subject, e.g. `CN=provisioning, O=Example`'),
+    issuer: nullableText('The issuer'),
+    valid_from: nullableText('Start of validity', { format: 'date-time' }),
+    valid_to: nullableText('End of validity', { format: 'date-time' }),
+    fingerprint256: nullableText('SHA-256 fingerprint of the certificate'),
+    has_key: { type: 'boolean' as const, description: 'The private key is stored; it is never shown' },
+    has_ca: { type: 'boolean' as const, description: 'CA certificates to trust for the target are stored' },
+  },
+};
+
+/**
+ * How the handler authenticates to its target: one kind, with the fields of that kind only
+ * (src/handlers/handler-credentials.ts checks which). Documented by AUTH_INPUT_SCHEMA.
  */
 export class TargetAuthDto {
-  @ApiProperty({ enum: AUTH_TYPES, example: 'bearer', description: '`basic` (username, password), `bearer` (token) or `oauth2` (client credentials: token_url, client_id, client_secret, scope, audience)' })
   @IsIn(AUTH_TYPES)
   type: AuthType;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.username, description: 'basic: the user name (no colon)' })
   @Omittable()
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.username)
   username?: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.secret, writeOnly: true, description: `basic: the password. Never shown. ${KEEP_STORED}` })
   @Omittable()
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.secret)
   password?: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.secret, writeOnly: true, description: `bearer: the token sent as \`Authorization: Bearer <token>\`. Never shown. ${KEEP_STORED}` })
   @Omittable()
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.secret)
   token?: string;
 
-  @ApiPropertyOptional({
-    minLength: 1,
-    maxLength: CREDENTIAL_LIMITS.tokenUrl,
-    example: 'https://auth.example.com/oauth/token',
-    description: 'oauth2: the token endpoint, a full http:// or https:// URL, checked against the outbound policy like a target',
-  })
   @Omittable()
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.tokenUrl)
   token_url?: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.clientId, description: 'oauth2: the client id' })
   @Omittable()
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.clientId)
   client_id?: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.secret, writeOnly: true, description: `oauth2: the client secret. Never shown. ${KEEP_STORED}` })
   @Omittable()
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.secret)
   client_secret?: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.scope, description: 'oauth2: the scope asked for (space-separated)' })
   @Omittable()
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.scope)
   scope?: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.audience, description: 'oauth2: the audience asked for (the `audience` form field some providers need)' })
   @Omittable()
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.audience)
   audience?: string;
 }
 
-/** An mTLS client certificate for an https handler. The key is write-only. */
+/** An mTLS client certificate for an https handler. Documented by CERTIFICATE_INPUT_SCHEMA. */
 export class ClientCertificateDto {
-  @ApiProperty({ minLength: 1, maxLength: CREDENTIAL_LIMITS.certPem, description: 'The client certificate, PEM (optionally followed by its intermediate certificates)' })
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.certPem)
   cert: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.keyPem, writeOnly: true, description: `The certificate's private key, PEM, unencrypted. Never shown. Leave it out on an edit to keep the stored one.` })
   @Omittable()
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.keyPem)
   key?: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: CREDENTIAL_LIMITS.caPem, description: 'CA certificates (PEM) to trust for the target instead of the system ones' })
   @Omittable()
   @IsString()
   @Length(1, CREDENTIAL_LIMITS.caPem)
@@ -221,9 +270,8 @@ export class CreateHandlerDto {
   @IsIn(ON_FAILURE_CHOICES)
   on_failure?: OnFailure | null;
 
-  @ApiPropertyOptional({
-    type: TargetAuthDto,
-    nullable: true,
+  @ApiProperty({
+    ...AUTH_INPUT_SCHEMA,
     description:
       'http/https: how the handler authenticates to its target. Replaces the stored one as a whole; null removes it. Its secret is write-only: leave it out on an edit to keep the stored one.',
   })
@@ -233,9 +281,8 @@ export class CreateHandlerDto {
   @Type(() => TargetAuthDto)
   auth?: TargetAuthDto | null;
 
-  @ApiPropertyOptional({
-    type: ClientCertificateDto,
-    nullable: true,
+  @ApiProperty({
+    ...CERTIFICATE_INPUT_SCHEMA,
     description: 'https: an mTLS client certificate, alone or with `auth`. Replaces the stored one as a whole; null removes it.',
   })
   @IsOptional() // null removes it
@@ -268,25 +315,25 @@ export class ListHandlersQueryDto extends PageQueryDto {
 }
 
 /** A handler's target authentication as answers show it: the kind and its public settings, never the secret. */
-export class TargetAuthViewDto {
-  @ApiProperty({ enum: AUTH_TYPES }) type: AuthType;
-  @ApiPropertyOptional({ description: 'basic' }) username?: string;
-  @ApiPropertyOptional({ description: 'oauth2' }) token_url?: string;
-  @ApiPropertyOptional({ description: 'oauth2' }) client_id?: string;
-  @ApiPropertyOptional({ description: 'oauth2' }) scope?: string;
-  @ApiPropertyOptional({ description: 'oauth2' }) audience?: string;
-  @ApiProperty({ description: 'A secret (password, token or client secret) is stored; it is never shown' }) has_secret: boolean;
+export interface TargetAuthViewDto {
+  type: AuthType;
+  username?: string;
+  token_url?: string;
+  client_id?: string;
+  scope?: string;
+  audience?: string;
+  has_secret: boolean;
 }
 
 /** A handler's client certificate as answers show it: what it is, never the key. */
-export class ClientCertificateViewDto {
-  @ApiProperty({ nullable: true, type: String, example: 'CN=provisioning, O=Example' }) subject: string | null;
-  @ApiProperty({ nullable: true, type: String }) issuer: string | null;
-  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) valid_from: string | null;
-  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) valid_to: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'SHA-256 fingerprint of the certificate' }) fingerprint256: string | null;
-  @ApiProperty({ description: 'The private key is stored; it is never shown' }) has_key: boolean;
-  @ApiProperty({ description: 'CA certificates to trust for the target are stored' }) has_ca: boolean;
+export interface ClientCertificateViewDto {
+  subject: string | null;
+  issuer: string | null;
+  valid_from: string | null;
+  valid_to: string | null;
+  fingerprint256: string | null;
+  has_key: boolean;
+  has_ca: boolean;
 }
 
 export class HandlerDto {
@@ -307,9 +354,9 @@ export class HandlerDto {
   on_failure: OnFailure | null;
   @ApiProperty({ nullable: true, type: String, description: 'Why the handler was disabled automatically' })
   disabled_reason: string | null;
-  @ApiProperty({ type: TargetAuthViewDto, nullable: true, description: 'How the handler authenticates to its target; null: no authentication' })
+  @ApiProperty({ ...AUTH_VIEW_SCHEMA, description: 'How the handler authenticates to its target; null: no authentication. Its secret is never shown.' })
   auth: TargetAuthViewDto | null;
-  @ApiProperty({ type: ClientCertificateViewDto, nullable: true, description: 'The mTLS client certificate; null: none' })
+  @ApiProperty({ ...CERTIFICATE_VIEW_SCHEMA, description: 'The mTLS client certificate; null: none. Its key is never shown.' })
   client_certificate: ClientCertificateViewDto | null;
   @ApiProperty({ format: 'date-time' }) created_at: string;
   @ApiProperty({ format: 'date-time' }) updated_at: string;
