@@ -61,9 +61,10 @@ export class HttpExecutor implements OnApplicationShutdown {
     if ('refused' in target) return refusedCall(target.refused.address, target.refused.reason, performance.now() - started);
     const auth = this.auths.of(handler);
     if (auth.unusable !== undefined) return authFailedCall(auth.unusable, performance.now() - started);
-    let authorization = auth.authorization;
-    if (auth.oauth2 !== undefined) {
-      const token = await withinTimeout(auth.oauth2.authorization(timeoutMs), timeoutMs - (performance.now() - started));
+    const oauth2 = auth.oauth2;
+    let authorization = oauth2 === undefined ? auth.authorization : oauth2.valid();
+    if (oauth2 !== undefined && authorization === undefined) {
+      const token = await withinTimeout(oauth2.authorization(timeoutMs), timeoutMs - (performance.now() - started));
       if (stop?.aborted) return abandonedCall(performance.now() - started);
       if ('error' in token) return authFailedCall(token.error, performance.now() - started, token.timedOut);
       authorization = token.header;
@@ -71,7 +72,7 @@ export class HttpExecutor implements OnApplicationShutdown {
     // The target was judged above (and is kept parsed): this build cannot be refused.
     const request = this.requests.build(handler, body, webhookId, Date.now(), authorization) as WebhookRequest;
     const result = await this.transport.send(request, timeoutMs, stop, started, auth.agent);
-    if (result.responseCode === 401 && auth.oauth2 !== undefined && authorization !== undefined) auth.oauth2.invalidate(authorization);
+    if (result.responseCode === 401 && oauth2 !== undefined && authorization !== undefined) oauth2.invalidate(authorization);
     return result;
   }
 }

@@ -93,6 +93,12 @@ export class OAuth2Token {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /** The kept token's Authorization header value while it is valid: the common case, without a promise. */
+  valid(): string | undefined {
+    const current = this.current;
+    return current !== null && this.clock() < current.expiresAt ? current.header : undefined;
+  }
+
   /** The Authorization header value for a call now; `timeoutMs` bounds a token request this starts. */
   authorization(timeoutMs: number): Promise<TokenOutcome> {
     const current = this.current;

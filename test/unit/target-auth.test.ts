@@ -79,8 +79,10 @@ describe('OAuth2Token', () => {
     const token = new OAuth2Token(grant, server.fetch, () => now);
     assert.deepEqual(await token.authorization(1000), { header: 'Bearer t1' });
     now += 89_000;
+    assert.equal(token.valid(), 'Bearer t1');
     assert.equal(((await token.authorization(1000)) as { header: string }).header, 'Bearer t1');
     now += 1_000; // 90 s of 100: the last tenth
+    assert.equal(token.valid(), undefined);
     assert.equal(((await token.authorization(1000)) as { header: string }).header, 'Bearer t2');
     assert.equal(server.requests(), 2);
   });

@@ -59,14 +59,14 @@ const AUTH_INPUT_SCHEMA: ApiPropertyOptions = {
   selfRequired: false,
   properties: {
     type: { type: 'string' as const, enum: [...AUTH_TYPES], description: '`basic` (username, password), `bearer` (token) or `oauth2` (client credentials: token_url, client_id, client_secret, scope, audience)' },
-    username: text(200, 'basic: the user name (no colon)'),
-    password: text(8000, `basic: the password. Never shown. ${KEEP_STORED}`, { writeOnly: true }),
-    token: text(8000, `bearer: the token sent as \`Authorization: Bearer <token>\`. Never shown. ${KEEP_STORED}`, { writeOnly: true }),
-    token_url: text(2048, 'oauth2: the token endpoint, a full http:// or https:// URL, checked against the outbound policy like a target', { example: 'https://auth.example.com/oauth/token' }),
-    client_id: text(1000, 'oauth2: the client id'),
-    client_secret: text(8000, `oauth2: the client secret. Never shown. ${KEEP_STORED}`, { writeOnly: true }),
-    scope: text(1000, 'oauth2: the scope asked for (space-separated)'),
-    audience: text(2048, 'oauth2: the audience asked for (the `audience` form field some providers need)'),
+    username: text(CREDENTIAL_LIMITS.username, 'basic: the user name (no colon)'),
+    password: text(CREDENTIAL_LIMITS.secret, `basic: the password. Never shown. ${KEEP_STORED}`, { writeOnly: true }),
+    token: text(CREDENTIAL_LIMITS.secret, `bearer: the token sent as \`Authorization: Bearer <token>\`. Never shown. ${KEEP_STORED}`, { writeOnly: true }),
+    token_url: text(CREDENTIAL_LIMITS.tokenUrl, 'oauth2: the token endpoint, a full http:// or https:// URL, checked against the outbound policy like a target', { example: 'https://auth.example.com/oauth/token' }),
+    client_id: text(CREDENTIAL_LIMITS.clientId, 'oauth2: the client id'),
+    client_secret: text(CREDENTIAL_LIMITS.secret, `oauth2: the client secret. Never shown. ${KEEP_STORED}`, { writeOnly: true }),
+    scope: text(CREDENTIAL_LIMITS.scope, 'oauth2: the scope asked for (space-separated)'),
+    audience: text(CREDENTIAL_LIMITS.audience, 'oauth2: the audience asked for (the `audience` form field some providers need)'),
   },
 };
 const CERTIFICATE_INPUT_SCHEMA: ApiPropertyOptions = {
@@ -75,9 +75,9 @@ const CERTIFICATE_INPUT_SCHEMA: ApiPropertyOptions = {
   required: ['cert'],
   selfRequired: false,
   properties: {
-    cert: text(16_384, 'The client certificate, PEM (optionally followed by its intermediate certificates)'),
-    key: text(16_384, "The certificate's private key, PEM, unencrypted. Never shown. Leave it out on an edit to keep the stored one.", { writeOnly: true }),
-    ca: text(32_768, 'CA certificates (PEM) to trust for the target instead of the system ones'),
+    cert: text(CREDENTIAL_LIMITS.certPem, 'The client certificate, PEM (optionally followed by its intermediate certificates)'),
+    key: text(CREDENTIAL_LIMITS.keyPem, "The certificate's private key, PEM, unencrypted. Never shown. Leave it out on an edit to keep the stored one.", { writeOnly: true }),
+    ca: text(CREDENTIAL_LIMITS.caPem, 'CA certificates (PEM) to trust for the target instead of the system ones'),
   },
 };
 const AUTH_VIEW_SCHEMA: ApiPropertyOptions = {
