@@ -78,6 +78,16 @@ export function networkFailure(error: unknown, durationMs: number): CallResult {
   return failedCall(describeNetworkError(error), durationMs);
 }
 
+/**
+ * A call not made because the handler could not authenticate to its target: no OAuth2 token
+ * (the token endpoint refused, failed or could not be reached) or a token URL no longer
+ * allowed. `reason` names no credential. Counted and retried like any failure; `timedOut`
+ * when the call's timeout ran out while the token was being fetched.
+ */
+export function authFailedCall(reason: string, durationMs: number, timedOut = false): CallResult {
+  return { ...failedCall(`authentication failed: ${reason}`, durationMs), timedOut };
+}
+
 /** The same call counted as a failure for `error`, which replaces its own (what it answered stays). */
 export function failedAs(result: CallResult, error: string): CallResult {
   return { ...result, ok: false, error };

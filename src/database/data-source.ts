@@ -14,6 +14,7 @@ import { ExactKeysAndLargeHeaders1764200000000 } from './migrations/176420000000
 import { DeliveriesHoldsOrder1764300000000 } from './migrations/1764300000000-deliveries-holds-order.js';
 import { WiderSecretColumns1764310000000 } from './migrations/1764310000000-wider-secret-columns.js';
 import { HandlerFilters1764320000000 } from './migrations/1764320000000-handler-filters.js';
+import { TargetCredentials1764340000000 } from './migrations/1764340000000-target-credentials.js';
 import { AuditLog1764360000000 } from './migrations/1764360000000-audit-log.js';
 import { EventTraceParent1764900000000 } from './migrations/1764900000000-event-trace-parent.js';
 
@@ -30,6 +31,7 @@ export const MIGRATIONS = [
   DeliveriesHoldsOrder1764300000000,
   WiderSecretColumns1764310000000,
   HandlerFilters1764320000000,
+  TargetCredentials1764340000000,
   AuditLog1764360000000,
   EventTraceParent1764900000000,
 ];

@@ -6,6 +6,7 @@ import { HANDLER_LIMITS } from './dto/handler.dto.js';
 import { HandlerEntity } from './handler.entity.js';
 import { assertValidFilter, FilterLimits } from './handler-filter.js';
 import { assertTargetAllowed, parseHttpTask } from './handler-target.js';
+import { assertValidCredentials } from './handler-credentials.js';
 import { resolveScriptPath } from './script-path.js';
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
@@ -78,4 +79,5 @@ export function assertValidHandler(handler: HandlerEntity, context: RuleContext)
   } else {
     assertTargetAllowed(parseHttpTask(handler.type, handler.task), context.policy);
   }
+  assertValidCredentials(handler, context.policy);
 }

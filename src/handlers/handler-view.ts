@@ -1,6 +1,7 @@
 import { HandlerEntity } from './handler.entity.js';
 import { HandlerDto } from './dto/handler.dto.js';
 import { parseHttpTask } from './handler-target.js';
+import { authView, certificateView } from './handler-credentials.js';
 
 /** Header names whose values are credentials: answers show them masked. */
 const SENSITIVE_HEADER = /(authorization|cookie|token|secret|password|passwd|api[-_]?key|signature|session|auth)/i;
@@ -37,6 +38,8 @@ export function toHandlerDto(handler: HandlerEntity): HandlerDto {
     on_failure: handler.onFailure,
     filter: handler.filter,
     disabled_reason: handler.disabledReason,
+    auth: authView(handler),
+    client_certificate: certificateView(handler),
     created_at: new Date(handler.createdAt).toISOString(),
     updated_at: new Date(handler.updatedAt).toISOString(),
   };

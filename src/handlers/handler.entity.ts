@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn, ValueTransformer } from 'typeorm';
-import { epochMs, jsonText } from '../database/columns.js';
+import { epochMs, jsonText, nullableJsonText } from '../database/columns.js';
 import type { HandlerFilter } from './handler-filter.js';
 
 export const HANDLER_TYPES = ['http', 'https', 'script'] as const;
@@ -10,6 +10,23 @@ export const HANDLER_STAGES = ['after', 'before'] as const;
 export type HandlerStage = (typeof HANDLER_STAGES)[number];
 export const ON_FAILURE_CHOICES = ['allow', 'forbid'] as const;
 export type OnFailure = (typeof ON_FAILURE_CHOICES)[number];
+export const AUTH_TYPES = ['basic', 'bearer', 'oauth2'] as const;
+export type AuthType = (typeof AUTH_TYPES)[number];
+
+/**
+ * The part of a handler's target authentication that is not secret, as stored in `auth`
+ * (names as in the API). Its secret (password, token or client secret) is `authSecret`.
+ */
+export interface TargetAuthSettings {
+  type: AuthType;
+  /** basic */
+  username?: string;
+  /** oauth2: client credentials grant */
+  token_url?: string;
+  client_id?: string;
+  scope?: string;
+  audience?: string;
+}
 
 /**
  * A JSON object or SQL NULL (jsonText would store the text "null"). TypeORM also hands `from`
@@ -89,6 +106,29 @@ export class HandlerEntity {
 
   @Column({ name: 'previous_secret_expires_at', type: 'bigint', nullable: true, default: null, transformer: epochMs })
   previousSecretExpiresAt: number | null;
+
+  /**
+   * Target authentication (src/handlers/handler-credentials.ts): how the handler proves
+   * itself to its target. The kind and its public settings here; null: none.
+   */
+  @Column({ name: 'auth', type: 'text', nullable: true, default: null, transformer: nullableJsonText })
+  auth: TargetAuthSettings | null;
+
+  /** The secret of `auth`: the basic password, the bearer token or the OAuth2 client secret. Never shown. */
+  @Column({ name: 'auth_secret', type: 'text', nullable: true, default: null })
+  authSecret: string | null;
+
+  /** mTLS: the client certificate (PEM, optionally followed by its chain), https handlers only. */
+  @Column({ name: 'client_cert', type: 'text', nullable: true, default: null })
+  clientCert: string | null;
+
+  /** mTLS: the certificate's private key (PEM, unencrypted). Never shown. */
+  @Column({ name: 'client_key', type: 'text', nullable: true, default: null })
+  clientKey: string | null;
+
+  /** mTLS: the CA certificates (PEM) trusted for the target instead of the system's; null: the system's. */
+  @Column({ name: 'client_ca', type: 'text', nullable: true, default: null })
+  clientCa: string | null;
 
   /** Start of the current run of failures without a success in between. */
   @Column({ name: 'failing_since', type: 'bigint', nullable: true, default: null, transformer: epochMs })

@@ -50,6 +50,16 @@ const CREATE_EXAMPLES = {
     summary: 'Every client event of company 3 only (a wildcard with a payload filter)',
     value: { name: 'Company 3 CRM', event: 'clients.*', type: 'http', task: '127.0.0.1:5000/company-3', filter: { 'data.companies_id': 3 } },
   },
+  oauth2: {
+    summary: 'An HTTPS handler that authenticates with an OAuth2 client-credentials token (the secret is never shown again)',
+    value: {
+      name: 'ERP: payments',
+      event: 'accounting.payments.create',
+      type: 'https',
+      task: 'erp.example.com/webhooks/payments',
+      auth: { type: 'oauth2', token_url: 'https://auth.example.com/oauth/token', client_id: 'provisioning', client_secret: 'change-me', scope: 'webhooks' },
+    },
+  },
 };
 const UPDATE_EXAMPLES = {
   rename: { summary: 'Rename and run earlier', value: { name: 'CRM: new clients (primary)', priority: 5 } },
@@ -74,7 +84,8 @@ const FILTER_TEST_EXAMPLES = {
 };
 
 const BAD_HANDLER =
-  'VALIDATION_FAILED, UNKNOWN_EVENT, INVALID_FILTER, INVALID_TASK, TARGET_FORBIDDEN, SCRIPT_PATH_OUTSIDE, SCRIPT_NOT_FOUND, SCRIPT_HANDLERS_DISABLED, MALFORMED_JSON';
+  'VALIDATION_FAILED, UNKNOWN_EVENT, INVALID_FILTER, INVALID_TASK, TARGET_FORBIDDEN, SCRIPT_PATH_OUTSIDE, SCRIPT_NOT_FOUND, SCRIPT_HANDLERS_DISABLED, MALFORMED_JSON, ' +
+  'INVALID_TOKEN_URL, INVALID_CLIENT_CERTIFICATE, INVALID_CLIENT_KEY, CLIENT_KEY_MISMATCH, INVALID_CA_CERTIFICATE, CLIENT_CERTIFICATE_NEEDS_HTTPS';
 
 @ApiTags('Handlers')
 @Controller('api/v1/handlers')

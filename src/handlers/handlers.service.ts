@@ -18,6 +18,7 @@ import { keyActor, SYSTEM_ACTOR } from '../audit/audit-actor.js';
 import { SecretBox } from '../secrets/secret-box.js';
 import { openHandlerSecrets, withSealedSecrets } from './handler-secrets.js';
 import { OperationalEvents } from '../operational-events/operational-events.service.js';
+import { authFromInput, certificateFromInput, HandlerCredentials, NO_CREDENTIALS } from './handler-credentials.js';
 
 @Injectable()
 export class HandlersService {
@@ -93,6 +94,7 @@ export class HandlersService {
       previousSecret: null,
       previousSecretExpiresAt: null,
       failingSince: null,
+      ...credentialColumns(input, NO_CREDENTIALS),
       createdAt: now,
       updatedAt: now,
     });
@@ -123,6 +125,7 @@ export class HandlersService {
       headers: input.headers !== undefined ? unmaskHeaders(input.headers, current.headers) : current.headers,
       filter: input.filter !== undefined ? input.filter : current.filter,
       onFailure: nextOnFailure(stage, current, input),
+      ...credentialColumns(input, storedCredentials(current)),
       updatedAt: Date.now(),
     };
     if (next.status === 'enabled') {
@@ -291,6 +294,29 @@ function auditView(handler: HandlerEntity): Record<string, unknown> {
 /** The reason an operator's disable gives in provisioning.handler.disabled: who, by the key's id (never the key). */
 function disabledBy(principal: Principal): string {
   return `Disabled by an operator (API key ${principal.keyId})`;
+}
+
+/**
+ * Target credentials, written: the request's `auth` and `client_certificate` (left out: the
+ * stored ones; null: none) checked and turned into the handler's columns. With
+ * storedCredentials below, the one place where the service writes and reads the credential
+ * columns: `authSecret` and `clientKey` hold the secrets.
+ */
+function credentialColumns(input: CreateHandlerDto | UpdateHandlerDto, stored: HandlerCredentials): HandlerCredentials {
+  const auth =
+    input.auth === undefined ? { auth: stored.auth, authSecret: stored.authSecret } : input.auth === null ? { auth: null, authSecret: null } : authFromInput(input.auth, stored);
+  const certificate =
+    input.client_certificate === undefined
+      ? { clientCert: stored.clientCert, clientKey: stored.clientKey, clientCa: stored.clientCa }
+      : input.client_certificate === null
+        ? { clientCert: null, clientKey: null, clientCa: null }
+        : certificateFromInput(input.client_certificate, stored);
+  return { ...auth, ...certificate };
+}
+
+/** Target credentials, read: a loaded handler's credential columns (see credentialColumns). */
+function storedCredentials(handler: HandlerEntity): HandlerCredentials {
+  return { auth: handler.auth, authSecret: handler.authSecret, clientCert: handler.clientCert, clientKey: handler.clientKey, clientCa: handler.clientCa };
 }
 
 function withoutId(handler: HandlerEntity): Omit<HandlerEntity, 'id'> {

@@ -14,4 +14,6 @@ export interface SealedColumn {
 export const SEALED_COLUMNS: readonly SealedColumn[] = Object.freeze([
   { table: 'handlers', column: 'signing_secret' },
   { table: 'handlers', column: 'previous_secret' },
+  { table: 'handlers', column: 'auth_secret' },
+  { table: 'handlers', column: 'client_key' },
 ]);

@@ -496,6 +496,45 @@ forEachDatabase('console in Chromium', { only: 'sqlite', skip }, (t) => {
     assert.equal((await api('get', `/api/v1/handlers/${crm.id}`)).body.status, 'archived');
   });
 
+  it('sets target authentication with the form: the secret is write-only and shown as set', async () => {
+    const page = await signIn(t.adminKey);
+    await page.click(`tr[data-id="${payments.id}"] [data-action="edit"]`);
+    await page.locator('#handler-form').waitFor();
+    assert.equal(await page.inputValue('#f-auth-type'), '');
+    assert.equal(await page.isVisible('#f-cert'), false, 'the client certificate is for https handlers');
+    await page.selectOption('#f-auth-type', 'bearer');
+    await page.fill('#f-auth-bearer-token', 'ledger-token-0123456789');
+    await page.click('#handler-save');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+    assert.deepEqual((await api('get', `/api/v1/handlers/${payments.id}`)).body.auth, { type: 'bearer', has_secret: true });
+
+    // Opened again: the token is not sent back; the input says one is set, and a save without touching it keeps it.
+    await page.click(`tr[data-id="${payments.id}"] [data-action="edit"]`);
+    await page.locator('#handler-form').waitFor();
+    assert.equal(await page.inputValue('#f-auth-type'), 'bearer');
+    assert.equal(await page.inputValue('#f-auth-bearer-token'), '');
+    assert.match((await page.getAttribute('#f-auth-bearer-token', 'placeholder')) ?? '', /^set/);
+    assert.ok(!(await page.content()).includes('ledger-token-0123456789'), 'the page holds the token');
+    await page.selectOption('#f-type', 'https');
+    assert.equal(await page.isVisible('#f-cert'), true);
+    await page.selectOption('#f-type', 'http');
+    await screenshot(page, '12b-target-authentication');
+    await page.fill('#f-name', 'Payments ledger (bearer)');
+    await page.click('#handler-save');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+    const stored = await t.app.get(DataSource).getRepository(HandlerEntity).findOneByOrFail({ id: payments.id });
+    assert.deepEqual([stored.name, stored.auth, stored.authSecret], ['Payments ledger (bearer)', { type: 'bearer' }, 'ledger-token-0123456789']);
+
+    // A bad edit shows the API's message at the auth section.
+    await page.click(`tr[data-id="${payments.id}"] [data-action="edit"]`);
+    await page.selectOption('#f-auth-type', 'basic');
+    await page.fill('#f-auth-basic-username', 'ledger');
+    await page.click('#handler-save');
+    await page.locator('#f-auth-error', { hasText: 'password' }).waitFor();
+    await page.click('#handler-form button:has-text("Cancel")');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+  });
+
   it('deletes a handler only after confirmation', async () => {
     const page = await signIn(t.adminKey);
     await page.click(`tr[data-id="${dids.id}"] [data-action="delete"]`);

@@ -67,6 +67,8 @@ forEachDatabase('handlers API', {}, (t) => {
         on_failure: 'allow',
         filter: { 'data.companies_id': { $in: [1, 3] } },
         disabled_reason: null,
+        auth: null,
+        client_certificate: null,
         created_at: '',
         updated_at: '',
       },

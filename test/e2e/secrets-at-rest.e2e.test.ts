@@ -16,6 +16,7 @@ import type { TestDatabase } from '../utils/databases.js';
 import { eventually, type Received, type TestReceiver } from '../utils/receiver.js';
 import { api, killAll, MAIN, type Running, startService, stopService, tail } from '../utils/service-process.js';
 import { forEachDatabase } from '../utils/suite.js';
+import { pemCore, ThrowawayCa } from '../utils/throwaway-ca.js';
 
 /**
  * Secrets at rest, on each database: signing secrets are stored encrypted (the plain secret is
@@ -177,6 +178,53 @@ forEachDatabase('secrets at rest', { env: { SECRETS_KEY: KEY_A } }, (t) => {
     const everything = await stored.everything();
     assert.notEqual(everything.indexOf(Buffer.from(marker)), -1, 'the scan reads the rows just written');
     secrets.forEach((secret, index) => assertAbsent(everything, secret, `signing secret ${index + 1}`));
+  });
+
+  it('stores target credentials encrypted too: no password, token, client secret or client key is readable in the database', async () => {
+    const password = `pw_${randomBytes(16).toString('hex')}`;
+    const token = `bt_${randomBytes(20).toString('hex')}`;
+    const clientSecret = `cs_${randomBytes(20).toString('hex')}`;
+    const ca = ThrowawayCa.make();
+    const bodies = [
+      { name: `${marker}-basic`, event: 'clients.create', type: 'http', task: receiver.task('/basic'), status: 'disabled', auth: { type: 'basic', username: 'crm', password } },
+      { name: `${marker}-bearer`, event: 'clients.create', type: 'http', task: receiver.task('/bearer'), status: 'disabled', auth: { type: 'bearer', token } },
+      {
+        name: `${marker}-oauth2`,
+        event: 'clients.create',
+        type: 'https',
+        task: receiver.task('/oauth2'),
+        status: 'disabled',
+        auth: { type: 'oauth2', token_url: 'https://127.0.0.1:1/token', client_id: 'provisioning', client_secret: clientSecret },
+        client_certificate: { cert: ca.client.cert, key: ca.client.key },
+      },
+    ];
+    const ids: number[] = [];
+    for (const body of bodies) {
+      const created = await t.http.post('/api/v1/handlers').set(t.admin).send(body);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      ids.push(created.body.id);
+    }
+    const box = boxOf(KEY_A);
+    const rows = (await stored.query<{ id: number; auth_secret: string | null; client_key: string | null }>('SELECT id, auth_secret, client_key FROM handlers ORDER BY id')).filter((row) =>
+      ids.includes(Number(row.id)),
+    );
+    assert.equal(rows.length, 3);
+    const opened = rows.map((row) => box.open(row.auth_secret!));
+    assert.deepEqual(opened, [password, token, clientSecret], 'each credential secret is sealed with SECRETS_KEY and opens to what was sent');
+    const withKey = rows.find((row) => row.id === ids[2])!;
+    assert.equal(box.open(withKey.client_key!).trim(), ca.client.key.trim(), 'the mTLS private key is sealed too');
+
+    const everything = await stored.everything();
+    assert.notEqual(everything.indexOf(Buffer.from(marker)), -1, 'the scan reads the rows just written');
+    for (const [what, secret] of [
+      ['basic password', password],
+      ['basic header value', Buffer.from(`crm:${password}`).toString('base64')],
+      ['bearer token', token],
+      ['OAuth2 client secret', clientSecret],
+      ['mTLS client key', pemCore(ca.client.key)],
+    ] as const) {
+      assert.equal(everything.indexOf(Buffer.from(secret)), -1, `the ${what} is stored in plain`);
+    }
   });
 
   it('signs webhooks with the decrypted secret: a receiver verifies them, before and after a rotation, and on a test send', async () => {
