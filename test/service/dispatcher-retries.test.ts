@@ -16,7 +16,7 @@ import { forEachDatabaseModule } from '../utils/service-suite.js';
  */
 const admin: Principal = { keyId: 0, name: 'service tier', scopes: new Set(['admin']) };
 const HANDLERS = 6;
-const EVENTS = 12;
+const EVENTS = 24;
 /** Far longer than the test waits: a delivery claimed and never started cannot come back through a take-over. */
 const LEASE_MS = 120_000;
 const BOUND_MS = 20_000;
