@@ -115,6 +115,7 @@ export class OutcomeWriter implements OnApplicationShutdown {
           return this.queue.finishAndClaimNextSqlite(finished, now, leaseUntil);
         });
 
+    // At most one next delivery per event is claimed (NEXT_CLAIMABLE in src/queue/delivery-queue.ts), and each goes to the attempt that asked for it.
     const byEvent = new Map(claimed.map((delivery) => [delivery.eventId, delivery]));
     return batch.map(({ delivery, claimNext }) => {
       if (!claimNext || !delivery.holdsOrder) return null;

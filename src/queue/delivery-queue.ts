@@ -47,8 +47,16 @@ const SQLITE_CLAIMED = `SELECT ${CLAIMED_COLUMNS} WHERE d.id IN (SELECT value FR
  * walk every pending delivery by status.
  */
 const NEXT_COLUMNS = 'd.id, d.event_id, d.handler_id, d.seq, d.attempts, d.manual, d.holds_order';
+/**
+ * The next delivery of an event is the first attempt whose turn the finish gave: one that holds
+ * the order, so at most one per event passes CLAIMABLE (the lowest seq still holding it). The
+ * event's due retries (holds_order = 0) are left to the general claim: the outcome writer hands
+ * the worker one next delivery per event, and a second one claimed here would stay in progress
+ * under the worker, never started and never renewed, until its lease ran out.
+ */
+const NEXT_CLAIMABLE = `d.holds_order = 1 AND ${CLAIMABLE}`;
 const SQLITE_CLAIM_NEXT = `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
-  WHERE id IN (SELECT d.id FROM deliveries d INDEXED BY idx_deliveries_event WHERE d.event_id IN (SELECT value FROM json_each(?)) AND ${CLAIMABLE})
+  WHERE id IN (SELECT d.id FROM deliveries d INDEXED BY idx_deliveries_event WHERE d.event_id IN (SELECT value FROM json_each(?)) AND ${NEXT_CLAIMABLE})
   RETURNING id, event_id, handler_id, seq, attempts, manual, holds_order`;
 const HANDLER_STATE = 'SELECT id, status AS handler_status, failing_since, updated_at AS handler_updated_at FROM handlers WHERE id IN';
 const SQLITE_HANDLER_STATE = `${HANDLER_STATE} (SELECT value FROM json_each(?))`;
@@ -136,9 +144,9 @@ export class DeliveryQueue {
    * Finish and claim next (SQLite, inside the caller's transaction): records how each attempt
    * ended, only where its owner still holds the lease (the delivery stops holding its object's
    * order); then, for each finished attempt that held the order and asks for it (`claimNext`),
-   * claims for its owner the next delivery of the same event whose turn has now come (the same
-   * condition as any claim). This spares the next handler of an event a trip through the
-   * general claim.
+   * claims for its owner the next delivery of the same event whose turn has now come (the
+   * condition of any claim, first attempts only: NEXT_CLAIMABLE). This spares the next handler
+   * of an event a trip through the general claim.
    */
   finishAndClaimNextSqlite(finished: readonly FinishedAttempt[], now: number, leaseUntil: number): ClaimedDelivery[] {
     for (const statement of finishStatements(finished, now, 'per-row')) this.sql.statement(statement.sql).run(...statement.params);
@@ -164,7 +172,7 @@ export class DeliveryQueue {
   private async claimNextMysql(session: MysqlSession, owner: string, finished: readonly ClaimedDelivery[], now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
     const eventIds = [...new Set(finished.map((delivery) => delivery.eventId))];
     const rows = await session.query(
-      `SELECT ${NEXT_COLUMNS} FROM deliveries d FORCE INDEX (idx_deliveries_event) WHERE d.event_id IN ${placeholders(1, eventIds.length)} AND ${CLAIMABLE}
+      `SELECT ${NEXT_COLUMNS} FROM deliveries d FORCE INDEX (idx_deliveries_event) WHERE d.event_id IN ${placeholders(1, eventIds.length)} AND ${NEXT_CLAIMABLE}
         FOR UPDATE SKIP LOCKED`,
       [...eventIds, now],
     );
