@@ -30,7 +30,7 @@ export interface ExecutionLogRecord {
   responseCode: number | null;
   responseBody: string | null;
   error: string | null;
-  /** The call result's kind of failure (src/calls/call-result.ts); absent: derived from the status (success: none, skipped, else other). */
+  /** The call result's kind of failure (src/calls/call-result.ts); absent: `other` for a failure (see errorKindOf). */
   errorKind?: ErrorKind | null;
   durationMs: number;
   createdAt: number;
@@ -86,9 +86,15 @@ export function readPayload(stored: unknown): LogPayload {
   return same ? { sameAsLog: Number(same[1]) } : text;
 }
 
+/**
+ * The error kind a row is stored with. A success has none and a skipped call is `skipped`,
+ * whatever the record says, and a failure always has one (`other` when the record names none):
+ * the list reads a status as the ranges of its kinds in the index `(status, error_kind)`.
+ */
 function errorKindOf(log: ExecutionLogRecord): ErrorKind | null {
-  if (log.errorKind !== undefined) return log.errorKind;
-  return log.status === 'success' ? null : log.status === 'skipped' ? 'skipped' : 'other';
+  if (log.status === 'success') return null;
+  if (log.status === 'skipped') return 'skipped';
+  return log.errorKind && log.errorKind !== 'skipped' ? log.errorKind : 'other';
 }
 
 export function logValues(log: ExecutionLogRecord): unknown[] {

@@ -149,41 +149,61 @@ export class ExecutionLogsService {
     const windowRows = this.searchWindowRows;
     const floor = plan.residual.length > 0 ? await this.windowFloor(plan, range, windowRows) : null;
     const examined = { low: floor ?? range.low, high: range.high };
-    const where = whereOf([...plan.access, ...idsIn(examined), ...plan.timeBounds, ...plan.residual]);
-    const rows: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT ${LIST_COLUMNS} FROM ${this.through(plan)} ${where.sql} ORDER BY id DESC LIMIT ?`,
-      [...where.params, limit + 1],
-    );
+    const read = this.walk(plan, [...idsIn(examined), ...plan.timeBounds, ...plan.residual], LIST_COLUMNS, limit + 1);
+    const rows: Record<string, unknown>[] = await this.dataSource.query(read.sql, read.params);
     const items = rows.slice(0, limit).map(rowToLog);
     if (rows.length > limit) return { items, hasMore: true, nextCursor: encodeCursor(items[items.length - 1]!.id, filters) };
     if (floor === null) return { items, hasMore: false, nextCursor: null };
     // The window ended before the page was full: go on below it, if the walk has rows there.
-    const below = whereOf([...plan.access, ...idsIn({ low: range.low, high: floor - 1 })]);
-    const [next] = await this.dataSource.query(`SELECT id FROM ${this.through(plan)} ${below.sql} ORDER BY id DESC LIMIT 1`, below.params);
+    const below = this.walk(plan, idsIn({ low: range.low, high: floor - 1 }), 'id', 1);
+    const [next] = await this.dataSource.query(below.sql, below.params);
     if (next === undefined) return { items, hasMore: false, nextCursor: null };
     const [oldest] = await this.dataSource.query('SELECT created_at FROM execution_logs WHERE id >= ? ORDER BY id LIMIT 1', [floor]);
     return {
       items,
       hasMore: true,
-      // Positioned just above the next row of the walk, so the next page does not examine the gap first.
+      // Just above the walk's next row, so the next page does not examine the gap first.
       nextCursor: encodeCursor(num(next.id) + 1, filters),
       searchWindow: { rows: windowRows, searchedBackTo: num(oldest.created_at) },
     };
   }
 
   /**
-   * The lowest id a search examines in `range` when it may examine `rows` rows of its walk, or
-   * null when the walk has no more rows than that there. On the primary key ids are counted
-   * (they are assigned in order, gaps only where rows were removed); on an index its entries.
+   * The rows of the plan's walk that also meet `conditions`, newest first, at most `limit`:
+   * one range read through its index; several, each read so and merged.
+   */
+  private walk(plan: SearchPlan, conditions: readonly Condition[], columns: string, limit: number): { sql: string; params: unknown[] } {
+    const table = this.through(plan);
+    const reads = plan.ranges.map((range) => {
+      const where = whereOf([...range, ...conditions]);
+      return { sql: `SELECT ${columns} FROM ${table} ${where.sql} ORDER BY id DESC LIMIT ?`, params: [...where.params, limit] };
+    });
+    if (reads.length === 1) return reads[0]!;
+    return {
+      sql: `SELECT * FROM (${reads.map((read, n) => `SELECT * FROM (${read.sql}) r${n}`).join(' UNION ALL ')}) merged ORDER BY id DESC LIMIT ?`,
+      params: [...reads.flatMap((read) => read.params), limit],
+    };
+  }
+
+  /**
+   * The lowest id a search examines in `range` when it may examine `rows` rows of each range of
+   * its walk, or null when no range has more rows than that there. On the primary key ids are
+   * counted (they are assigned in order, with gaps only where rows were removed); on an index,
+   * its entries (read without the rows).
    */
   private async windowFloor(plan: SearchPlan, range: IdRange, rows: number): Promise<number | null> {
     if (plan.index === null) {
       const high = range.high === NO_ID_LIMIT ? await this.newestId() : range.high;
       return high - rows + 1 > range.low ? high - rows + 1 : null;
     }
-    const where = whereOf([...plan.access, ...idsIn(range)]);
-    const [row] = await this.dataSource.query(`SELECT id FROM ${this.through(plan)} ${where.sql} ORDER BY id DESC LIMIT 1 OFFSET ?`, [...where.params, rows - 1]);
-    return row === undefined ? null : num(row.id);
+    const table = this.through(plan);
+    const probes = plan.ranges.map((equality) => {
+      const where = whereOf([...equality, ...idsIn(range)]);
+      return { sql: `(SELECT id FROM ${table} ${where.sql} ORDER BY id DESC LIMIT 1 OFFSET ?)`, params: [...where.params, rows - 1] };
+    });
+    const [row] = await this.dataSource.query(`SELECT ${probes.map((probe, n) => `${probe.sql} AS f${n}`).join(', ')}`, probes.flatMap((probe) => probe.params));
+    const floors = Object.values(row as Record<string, unknown>).filter((value) => value !== null && value !== undefined).map(num);
+    return floors.length === 0 ? null : Math.max(...floors);
   }
 
   private async newestId(): Promise<number> {
@@ -222,7 +242,9 @@ export class ExecutionLogsService {
   private async legacyPage(query: LogQuery, filters: CursorFilters): Promise<LogPage> {
     const { page, perPage } = query.legacy!;
     const plan = planSearch(query);
-    const where = whereOf([...plan.access, ...plan.residual, ...plan.timeBounds]);
+    // Each range of a merged walk is one alternative of the WHERE.
+    const ranges = plan.ranges.map((range) => (range.length === 0 ? '1 = 1' : `(${range.map((c) => c.sql).join(' AND ')})`)).join(' OR ');
+    const where = whereOf([{ sql: `(${ranges})`, params: plan.ranges.flat().flatMap((c) => c.params) }, ...plan.residual, ...plan.timeBounds]);
     const rows: Record<string, unknown>[] = await this.dataSource.query(`SELECT ${LIST_COLUMNS} FROM execution_logs ${where.sql} ORDER BY id DESC LIMIT ? OFFSET ?`, [
       ...where.params,
       perPage + 1,
@@ -250,22 +272,29 @@ export class ExecutionLogsService {
    */
   private async boundedCount(plan: SearchPlan, range: IdRange, seen: number): Promise<LogCount> {
     const cap = this.countLimits.rows;
-    const table = this.through(plan);
     try {
       if (plan.residual.length === 0) {
-        const where = whereOf([...plan.access, ...idsIn(range), ...plan.timeBounds]);
-        const [row] = await this.timeBounded(`SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ${table} ${where.sql} LIMIT ?) capped`, [...where.params, cap + 1]);
-        const n = num(row.n);
+        const n = await this.countOf(plan, [...idsIn(range), ...plan.timeBounds], cap + 1);
         return n > cap ? { value: cap, exact: false } : { value: n, exact: true };
       }
       const floor = await this.windowFloor(plan, range, cap);
-      const where = whereOf([...plan.access, ...idsIn({ low: floor ?? range.low, high: range.high }), ...plan.timeBounds, ...plan.residual]);
-      const [row] = await this.timeBounded(`SELECT COUNT(*) AS n FROM ${table} ${where.sql}`, where.params);
-      return { value: num(row.n), exact: floor === null };
+      const n = await this.countOf(plan, [...idsIn({ low: floor ?? range.low, high: range.high }), ...plan.timeBounds, ...plan.residual], cap + 1);
+      return { value: Math.min(n, cap), exact: floor === null && n <= cap };
     } catch (error) {
       if (this.sql.mysql && isStatementTimeout(error)) return { value: seen, exact: false };
       throw error;
     }
+  }
+
+  /** The rows of the plan's walk that meet `conditions`, counted up to `limit` per range. */
+  private async countOf(plan: SearchPlan, conditions: readonly Condition[], limit: number): Promise<number> {
+    const table = this.through(plan);
+    const parts = plan.ranges.map((range, n) => {
+      const where = whereOf([...range, ...conditions]);
+      return { sql: `SELECT one FROM (SELECT 1 AS one FROM ${table} ${where.sql} LIMIT ?) c${n}`, params: [...where.params, limit] };
+    });
+    const [row] = await this.timeBounded(`SELECT COUNT(*) AS n FROM (${parts.map((part) => part.sql).join(' UNION ALL ')}) capped`, parts.flatMap((part) => part.params));
+    return num(row!.n);
   }
 
   /** Runs a count with the time limit of countLimits.seconds on MySQL/MariaDB. */

@@ -6,13 +6,16 @@ const BATCH = 50_000;
 /**
  * The execution logs' exact filters and smaller rows (src/execution-logs/execution-logs.service.ts):
  * - `error_kind`, the normalised kind of a failure (src/calls/call-result.ts, ERROR_KINDS),
- *   filled in for the rows already there from their error text, with an index `(error_kind, id)`;
- * - an index `(object_id, id)` for the object filter;
+ *   filled in for the rows already there from their error text;
+ * - the index of outcomes `(status, error_kind)` in place of `(status, id)`: one status is the
+ *   ranges of its kinds merged, one kind a single range (src/execution-logs/log-search.ts);
+ * - an index `(object_id)` for the object filter;
  * - `request_payload` stays NOT NULL (changing that would rebuild the table): from now on a
  *   delivery's row keeps '' there, since its payload is its event's envelope, and a `before`
  *   call that sent what the previous call of its chain sent keeps '=<id of that row>'
  *   (src/execution-logs/execution-log.ts). Rows written before keep their copy.
- * Adding a nullable column and two indexes changes no existing row on either database.
+ * Adding a nullable column changes no existing row on either database; the indexes are built
+ * online on MySQL/MariaDB, and on SQLite while the migration holds the write lock.
  */
 export class ExecutionLogFilters1765100000000 implements MigrationInterface {
   name = 'ExecutionLogFilters1765100000000';
@@ -25,8 +28,12 @@ export class ExecutionLogFilters1765100000000 implements MigrationInterface {
         await queryRunner.query(`UPDATE execution_logs SET error_kind = ${KIND_OF_OLD_ROW} WHERE id >= ? AND id < ? AND status <> 'success'`, [from, from + BATCH]);
       }
     }
-    await queryRunner.createIndex('execution_logs', new TableIndex({ name: 'idx_logs_object', columnNames: ['object_id', 'id'] }));
-    await queryRunner.createIndex('execution_logs', new TableIndex({ name: 'idx_logs_error_kind', columnNames: ['error_kind', 'id'] }));
+    // Both engines end every index entry with the row's id (InnoDB its primary key, SQLite the
+    // rowid), so within one value an index is in id order without naming `id`, which SQLite
+    // would then store twice.
+    await queryRunner.createIndex('execution_logs', new TableIndex({ name: 'idx_logs_outcome', columnNames: ['status', 'error_kind'] }));
+    await queryRunner.dropIndex('execution_logs', 'idx_logs_status');
+    await queryRunner.createIndex('execution_logs', new TableIndex({ name: 'idx_logs_object', columnNames: ['object_id'] }));
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
@@ -53,8 +60,9 @@ export class ExecutionLogFilters1765100000000 implements MigrationInterface {
          SET l.request_payload = s.request_payload WHERE l.request_payload LIKE '=%'`,
       );
     }
-    await queryRunner.dropIndex('execution_logs', 'idx_logs_error_kind');
     await queryRunner.dropIndex('execution_logs', 'idx_logs_object');
+    await queryRunner.createIndex('execution_logs', new TableIndex({ name: 'idx_logs_status', columnNames: ['status', 'id'] }));
+    await queryRunner.dropIndex('execution_logs', 'idx_logs_outcome');
     await queryRunner.query('ALTER TABLE execution_logs DROP COLUMN error_kind');
   }
 }
