@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { matchesNothing, planSearch } from '../../src/execution-logs/log-search.js';
 import { ERROR_KINDS } from '../../src/calls/call-result.js';
+import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../src/config/app-config.js';
 import { ConfigError } from '../../src/config/environment.js';
 
@@ -84,5 +85,14 @@ describe('LOG_SEARCH_WINDOW_ROWS', () => {
     for (const bad of ['999', '1000001', 'many', '1.5']) {
       assert.throws(() => loadConfig({ ...base, LOG_SEARCH_WINDOW_ROWS: bad }), (error: unknown) => error instanceof ConfigError && /LOG_SEARCH_WINDOW_ROWS/.test(error.message), bad);
     }
+  });
+});
+
+describe('docs/errors.md and ERROR_KINDS', () => {
+  it('list the same error kinds', () => {
+    const text = readFileSync('docs/errors.md', 'utf8');
+    const section = text.slice(text.indexOf('## Error kinds of the execution logs'));
+    const documented = [...section.matchAll(/^\|\s*`([a-z0-9_]+)`\s*\|\s*(fail|skipped)\s*\|/gm)].map((match) => match[1]);
+    assert.deepEqual([...documented].sort(), [...ERROR_KINDS].sort());
   });
 });

@@ -165,7 +165,7 @@ function filterForm(ctx, filters, reload) {
     filters.status,
   );
   const objectId = h('input', { id: 'logs-object', name: 'object_id', type: 'text', inputmode: 'numeric', pattern: '[1-9][0-9]*', value: filters.object_id, placeholder: 'Any object', maxlength: 16 });
-  const errorKind = select({ id: 'logs-error-kind', name: 'error_kind' }, 'Any error kind', ERROR_KINDS.map((value) => ({ value, label: kindLabel(value) })), filters.error_kind);
+  const errorKind = select({ id: 'logs-error-kind', name: 'error_kind' }, 'Any kind', ERROR_KINDS.map((value) => ({ value, label: kindLabel(value) })), filters.error_kind);
   const error = h('input', { id: 'logs-error', name: 'error', type: 'search', value: filters.error, placeholder: 'Text in the error', maxlength: 200 });
   const from = h('input', { id: 'logs-from', name: 'from', type: 'datetime-local', value: filters.from });
   const to = h('input', { id: 'logs-to', name: 'to', type: 'datetime-local', value: filters.to });
