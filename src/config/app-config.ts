@@ -51,7 +51,7 @@ export const DEFAULTS = Object.freeze({
   autoDisableAfterMs: 72 * 3600_000,
   logRetentionDays: 30,
   logCleanupCron: '17 * * * *',
-  logSearchWindowRows: 20_000,
+  logSearchWindowRows: 10_000,
   shutdownGraceMs: 10_000,
   decisionBudgetMs: 10_000,
   filterMaxBytes: 4096,

@@ -7,7 +7,7 @@ import { isMysql, num, placeholders } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
 import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, readPayload, rowToLog } from './execution-log.js';
 import { CursorFilters, decodeCursor, encodeCursor } from '../common/list-cursor.js';
-import { Condition, LogFilters, matchesNothing, planSearch, SearchPlan, tableThrough, whereOf } from './log-search.js';
+import { Condition, LogFilters, matchesNothing, planSearch, SearchPlan, searchPlans, tableThrough, whereOf } from './log-search.js';
 
 export interface LogQuery extends LogFilters {
   /** The next_cursor of the previous page; absent: the newest rows. */
@@ -137,20 +137,41 @@ export class ExecutionLogsService {
     if (query.legacy) return this.legacyPage(query, filters);
     const empty: LogPage = { items: [], nextCursor: null, hasMore: false, ...(query.withCount ? { count: { value: 0, exact: true } } : {}) };
     if (matchesNothing(query)) return empty;
-    const plan = planSearch(query);
     const whole = await this.idRange(query);
     const range = { low: whole.low, high: after === undefined ? whole.high : Math.min(whole.high, after - 1) };
-    const page = range.low > range.high ? { ...empty } : await this.pageOf(plan, range, query.limit, filters);
+    let page: LogPage = { items: [], nextCursor: null, hasMore: false };
+    let plan = planSearch(query);
+    if (range.low <= range.high) {
+      const chosen = await this.chooseWalk(searchPlans(query), range, this.searchWindowRows);
+      plan = chosen.plan;
+      page = await this.pageOf(plan, chosen.floor, range, query.limit, filters);
+    }
     if (query.withCount) page.count = whole.low > whole.high ? { value: 0, exact: true } : await this.boundedCount(plan, whole, page.items.length + (page.hasMore ? 1 : 0));
     return page;
   }
 
-  private async pageOf(plan: SearchPlan, range: IdRange, limit: number, filters: CursorFilters): Promise<LogPage> {
+  /**
+   * The walk of a page. A walk that answers every filter by itself is read as it is. A search
+   * examines `rows` rows of its walk at most, so the walk chosen is the one whose window reaches
+   * furthest back: first one with fewer rows than that in the range (it is read whole), else the
+   * one whose window ends at the lowest id. Each try reads at most `rows` index entries, without
+   * the rows; most selective walks are tried first.
+   */
+  private async chooseWalk(plans: SearchPlan[], range: IdRange, rows: number): Promise<{ plan: SearchPlan; floor: number | null }> {
+    if (plans[0]!.residual.length === 0) return { plan: plans[0]!, floor: null };
+    let best: { plan: SearchPlan; floor: number } | undefined;
+    for (const plan of plans) {
+      const floor = await this.windowFloor(plan, range, rows);
+      if (floor === null) return { plan, floor };
+      if (best === undefined || floor < best.floor) best = { plan, floor };
+    }
+    return best!;
+  }
+
+  private async pageOf(plan: SearchPlan, floor: number | null, range: IdRange, limit: number, filters: CursorFilters): Promise<LogPage> {
     const windowRows = this.searchWindowRows;
-    const floor = plan.residual.length > 0 ? await this.windowFloor(plan, range, windowRows) : null;
     const examined = { low: floor ?? range.low, high: range.high };
-    const read = this.walk(plan, [...idsIn(examined), ...plan.timeBounds, ...plan.residual], LIST_COLUMNS, limit + 1);
-    const rows: Record<string, unknown>[] = await this.dataSource.query(read.sql, read.params);
+    const rows = await this.rowsOf(plan, [...idsIn(examined), ...plan.timeBounds, ...plan.residual], limit + 1);
     const items = rows.slice(0, limit).map(rowToLog);
     if (rows.length > limit) return { items, hasMore: true, nextCursor: encodeCursor(items[items.length - 1]!.id, filters) };
     if (floor === null) return { items, hasMore: false, nextCursor: null };
@@ -166,6 +187,22 @@ export class ExecutionLogsService {
       nextCursor: encodeCursor(num(next.id) + 1, filters),
       searchWindow: { rows: windowRows, searchedBackTo: num(oldest.created_at) },
     };
+  }
+
+  /**
+   * The list rows of the plan's walk that meet `conditions`, newest first, at most `limit`. Several
+   * ranges are merged by id first (reading their index, and rows only where a condition needs
+   * them), then only the rows shown are read.
+   */
+  private async rowsOf(plan: SearchPlan, conditions: readonly Condition[], limit: number): Promise<Record<string, unknown>[]> {
+    if (plan.ranges.length === 1) {
+      const read = this.walk(plan, conditions, LIST_COLUMNS, limit);
+      return this.dataSource.query(read.sql, read.params);
+    }
+    const merged = this.walk(plan, conditions, 'id', limit);
+    const ids = ((await this.dataSource.query(merged.sql, merged.params)) as { id: unknown }[]).map((row) => num(row.id));
+    if (ids.length === 0) return [];
+    return this.dataSource.query(`SELECT ${LIST_COLUMNS} FROM execution_logs WHERE id IN ${placeholders(1, ids.length)} ORDER BY id DESC`, ids);
   }
 
   /**

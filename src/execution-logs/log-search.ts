@@ -52,12 +52,13 @@ export interface SearchPlan {
 const OUTCOME_INDEX = 'idx_logs_outcome';
 
 /**
- * The filters that can be walked, most selective first: the first one present is. One event has
- * a row per handler and attempt, one object a few events, one error kind (or the skipped calls)
- * a small share of the calls; a handler or an event type can be a large share, and failures or
- * successes most of them.
+ * The filters that can be walked, most selective first. One event has a row per handler and
+ * attempt, one object a few events, one error kind (or the skipped calls) a small share of the
+ * calls; a handler or an event type can be a large share, and failures or successes most of
+ * them. A status of failures or successes is several ranges of many rows: it is walked only when
+ * no other filter can be.
  */
-type Walk = { filter: keyof LogFilters; index: string; ranges: (filters: LogFilters) => Condition[][] };
+type Walk = { filter: keyof LogFilters; index: string; ranges: (filters: LogFilters) => Condition[][]; onlyAlone?: boolean };
 const eq = (sql: string, value: unknown): Condition => ({ sql, params: [value] });
 const WALKS: readonly Walk[] = [
   { filter: 'eventId', index: 'idx_logs_event', ranges: (f) => [[eq('event_id = ?', f.eventId)]] },
@@ -66,7 +67,7 @@ const WALKS: readonly Walk[] = [
   { filter: 'status', index: OUTCOME_INDEX, ranges: (f) => (f.status === 'skipped' ? statusRanges('skipped') : []) },
   { filter: 'handlerId', index: 'idx_logs_handler', ranges: (f) => [[eq('handler_id = ?', f.handlerId)]] },
   { filter: 'eventType', index: 'idx_logs_events_id', ranges: (f) => [[eq('events_id = ?', f.eventType)]] },
-  { filter: 'status', index: OUTCOME_INDEX, ranges: (f) => statusRanges(f.status!) },
+  { filter: 'status', index: OUTCOME_INDEX, ranges: (f) => (f.status === 'skipped' ? [] : statusRanges(f.status!)), onlyAlone: true },
 ];
 
 /** The status every row of an error kind has: skipped calls are `skipped`, every other failure `fail`. */
@@ -87,8 +88,24 @@ function statusRanges(status: LogStatus): Condition[][] {
   return [...ERROR_KINDS.filter((kind) => statusOf(kind) === status).map((kind) => outcomeRange(status, kind)), outcomeRange(status, null)];
 }
 
+/** The walk most likely to be short for these filters (see searchPlans). */
 export function planSearch(filters: LogFilters): SearchPlan {
-  const walk = WALKS.find((candidate) => filters[candidate.filter] !== undefined && candidate.ranges(filters).length > 0);
+  return searchPlans(filters)[0]!;
+}
+
+/**
+ * Every way to read a list, most selective walk first: one per filter that can be walked (a
+ * status of failures or successes only when nothing else can), each testing the other filters
+ * on its rows; the primary key when no filter can be walked. A search picks among them by how
+ * far back each one's window reaches (ExecutionLogsService.pageOf).
+ */
+export function searchPlans(filters: LogFilters): SearchPlan[] {
+  const walkable = WALKS.filter((walk) => filters[walk.filter] !== undefined && walk.ranges(filters).length > 0);
+  const walks = walkable.filter((walk) => !walk.onlyAlone || walkable.length === 1);
+  return walks.length === 0 ? [planOf(filters, undefined)] : walks.map((walk) => planOf(filters, walk));
+}
+
+function planOf(filters: LogFilters, walk: Walk | undefined): SearchPlan {
   const residual: Condition[] = [];
   // Every filter the walk does not answer is tested on each row it reaches.
   const answered = new Set<keyof LogFilters>(walk ? [walk.filter] : []);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { matchesNothing, planSearch } from '../../src/execution-logs/log-search.js';
+import { matchesNothing, planSearch, searchPlans } from '../../src/execution-logs/log-search.js';
 import { ERROR_KINDS } from '../../src/calls/call-result.js';
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../src/config/app-config.js';
@@ -56,6 +56,16 @@ describe('planSearch: which index a list walks', () => {
     assert.deepEqual(text.residual, [{ sql: "LOWER(error) LIKE ? ESCAPE '!'", params: ['%50!%!_off!!%'] }]);
   });
 
+  it('offers every walk of a search, a status of failures or successes only when nothing else can be walked', () => {
+    const indexes = (filters: Parameters<typeof searchPlans>[0]) => searchPlans(filters).map((plan) => plan.index);
+    assert.deepEqual(indexes({ handlerId: 2, eventType: 'clients.update', status: 'fail' }), ['idx_logs_handler', 'idx_logs_events_id']);
+    assert.deepEqual(indexes({ handlerId: 2, status: 'skipped' }), ['idx_logs_outcome', 'idx_logs_handler']);
+    assert.deepEqual(indexes({ status: 'fail', errorText: 'x' }), ['idx_logs_outcome']);
+    assert.deepEqual(indexes({ errorText: 'x' }), [null]);
+    assert.deepEqual(indexes({}), [null]);
+    for (const plan of searchPlans({ handlerId: 2, eventType: 'clients.update', status: 'fail' })) assert.equal(plan.residual.length, 2);
+  });
+
   it('keeps the date range apart: exact tests of created_at, not a search', () => {
     const plan = planSearch({ handlerId: 1, from: 10, to: 20 });
     assert.deepEqual(plan.residual, []);
@@ -78,8 +88,8 @@ describe('planSearch: which index a list walks', () => {
 
 describe('LOG_SEARCH_WINDOW_ROWS', () => {
   const base = { DATABASE_URL: 'sqlite::memory:' };
-  it('defaults to 20,000 rows and takes 1,000 to 1,000,000', () => {
-    assert.equal(loadConfig(base).logs.searchWindowRows, 20_000);
+  it('defaults to 10,000 rows and takes 1,000 to 1,000,000', () => {
+    assert.equal(loadConfig(base).logs.searchWindowRows, 10_000);
     assert.equal(loadConfig({ ...base, LOG_SEARCH_WINDOW_ROWS: '1000' }).logs.searchWindowRows, 1000);
     assert.equal(loadConfig({ ...base, LOG_SEARCH_WINDOW_ROWS: '1000000' }).logs.searchWindowRows, 1_000_000);
     for (const bad of ['999', '1000001', 'many', '1.5']) {

@@ -86,7 +86,7 @@ export class ListExecutionLogsQueryDto {
     minLength: 1,
     maxLength: 200,
     description:
-      'Text the error contains (case-insensitive). A search: each page examines at most LOG_SEARCH_WINDOW_ROWS rows (default 20,000); ' +
+      'Text the error contains (case-insensitive). A search: each page examines at most LOG_SEARCH_WINDOW_ROWS rows (default 10,000); ' +
       'a page that ends there says so in search_window and next_cursor searches on. Prefer error_kind, which is exact.',
   })
   @IsOptional()
