@@ -152,20 +152,32 @@ export class ExecutionLogsService {
 
   /**
    * The walk of a page. A walk that answers every filter by itself is read as it is. A search
-   * examines `rows` rows of its walk at most, so the walk chosen is the one whose window reaches
-   * furthest back: first one with fewer rows than that in the range (it is read whole), else the
-   * one whose window ends at the lowest id. Each try reads at most `rows` index entries, without
-   * the rows; most selective walks are tried first.
+   * examines `rows` rows of its walk at most, so of the walks it could take it reads the one
+   * that reaches furthest back: of those with fewer rows than that in the range (read whole), the
+   * one with fewest; else the one whose window ends at the lowest id. Each try reads at most
+   * `rows` index entries per range, without the rows.
    */
   private async chooseWalk(plans: SearchPlan[], range: IdRange, rows: number): Promise<{ plan: SearchPlan; floor: number | null }> {
     if (plans[0]!.residual.length === 0) return { plan: plans[0]!, floor: null };
-    let best: { plan: SearchPlan; floor: number } | undefined;
-    for (const plan of plans) {
-      const floor = await this.windowFloor(plan, range, rows);
-      if (floor === null) return { plan, floor };
-      if (best === undefined || floor < best.floor) best = { plan, floor };
+    const floors = await Promise.all(plans.map(async (plan) => ({ plan, floor: await this.windowFloor(plan, range, rows) })));
+    const whole = floors.filter((candidate) => candidate.floor === null);
+    if (whole.length === 1) return whole[0]!;
+    if (whole.length > 1) {
+      const sizes = await Promise.all(whole.map(async (candidate) => ({ ...candidate, size: await this.entriesOf(candidate.plan, range, rows) })));
+      return sizes.reduce((best, candidate) => (candidate.size < best.size ? candidate : best));
     }
-    return best!;
+    return floors.reduce((best, candidate) => (candidate.floor! < best.floor! ? candidate : best));
+  }
+
+  /** How many index entries the plan's walk has in `range`, counted up to `limit` per range. */
+  private async entriesOf(plan: SearchPlan, range: IdRange, limit: number): Promise<number> {
+    const table = this.through(plan);
+    const parts = plan.ranges.map((equality, n) => {
+      const where = whereOf([...equality, ...idsIn(range)]);
+      return { sql: `SELECT one FROM (SELECT 1 AS one FROM ${table} ${where.sql} LIMIT ?) e${n}`, params: [...where.params, limit] };
+    });
+    const [row] = await this.dataSource.query(`SELECT COUNT(*) AS n FROM (${parts.map((part) => part.sql).join(' UNION ALL ')}) entries`, parts.flatMap((part) => part.params));
+    return num(row.n);
   }
 
   private async pageOf(plan: SearchPlan, floor: number | null, range: IdRange, limit: number, filters: CursorFilters): Promise<LogPage> {
