@@ -51,6 +51,7 @@ export const DEFAULTS = Object.freeze({
   autoDisableAfterMs: 72 * 3600_000,
   logRetentionDays: 30,
   logCleanupCron: '17 * * * *',
+  logSearchWindowRows: 10_000,
   shutdownGraceMs: 10_000,
   decisionBudgetMs: 10_000,
   filterMaxBytes: 4096,
@@ -121,7 +122,12 @@ export class AppConfig {
     readonly autoDisableAfterMs: number;
     readonly shutdownGraceMs: number;
   };
-  readonly logs!: { readonly retentionDays: number; readonly cleanupCron: string };
+  readonly logs!: {
+    readonly retentionDays: number;
+    readonly cleanupCron: string;
+    /** The most rows one page of an execution-log search examines (src/execution-logs/log-search.ts). */
+    readonly searchWindowRows: number;
+  };
   /** 0: audit rows are kept for ever (they are not removed with the logs). */
   readonly audit!: { readonly retentionMs: number };
   readonly decisions!: { readonly budgetMs: number };
@@ -306,7 +312,7 @@ export function loadConfig(input: EnvInput): AppConfig {
       autoDisableAfterMs,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? DEFAULTS.shutdownGraceMs,
     },
-    logs: { retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays, cleanupCron },
+    logs: { retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays, cleanupCron, searchWindowRows: env.LOG_SEARCH_WINDOW_ROWS ?? DEFAULTS.logSearchWindowRows },
     audit: { retentionMs: auditRetentionMs },
     decisions: { budgetMs: env.DECISION_BUDGET_MS ?? DEFAULTS.decisionBudgetMs },
     filters: { maxBytes: env.FILTER_MAX_BYTES ?? DEFAULTS.filterMaxBytes, maxDepth: env.FILTER_MAX_DEPTH ?? DEFAULTS.filterMaxDepth },

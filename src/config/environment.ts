@@ -238,6 +238,14 @@ export class EnvironmentVariables {
   @IsString()
   LOG_CLEANUP_CRON?: string;
 
+  /** The most rows one page of an execution-log search examines (error text, or filters no single index serves). */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(1_000_000)
+  LOG_SEARCH_WINDOW_ROWS?: number;
+
   /** Audit rows older than this are deleted (on LOG_CLEANUP_CRON); unset or 0 keeps every row. */
   @IsOptional()
   @IsString()
@@ -320,6 +328,7 @@ export const ENV_KEYS = Object.freeze([
   'AUTO_DISABLE_AFTER',
   'LOG_RETENTION_DAYS',
   'LOG_CLEANUP_CRON',
+  'LOG_SEARCH_WINDOW_ROWS',
   'AUDIT_RETENTION',
   'SHUTDOWN_GRACE_MS',
   'DECISION_BUDGET_MS',

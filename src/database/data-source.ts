@@ -17,6 +17,7 @@ import { HandlerFilters1764320000000 } from './migrations/1764320000000-handler-
 import { TargetCredentials1764340000000 } from './migrations/1764340000000-target-credentials.js';
 import { AuditLog1764360000000 } from './migrations/1764360000000-audit-log.js';
 import { EventTraceParent1764900000000 } from './migrations/1764900000000-event-trace-parent.js';
+import { ExecutionLogFilters1765100000000 } from './migrations/1765100000000-execution-log-filters.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity];
@@ -34,6 +35,7 @@ export const MIGRATIONS = [
   TargetCredentials1764340000000,
   AuditLog1764360000000,
   EventTraceParent1764900000000,
+  ExecutionLogFilters1765100000000,
 ];
 
 /**

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
 import { num, placeholders } from '../database/sql.js';
+import { envelopeJson } from './envelope.js';
 import type { ValidEvent } from './event-validation.js';
 
 /** An event to store, as validated (src/events/event-validation.ts), with who posted it, its request hash and trace. */
@@ -88,6 +89,16 @@ export class EventStore {
       [id],
     );
     return row ? toStored(row) : null;
+  }
+
+  /**
+   * The envelopes handlers were sent for these events, rebuilt byte for byte as the dispatcher
+   * builds them (envelope.ts), by event id; an event retention removed is absent.
+   */
+  async envelopeOf(ids: readonly number[]): Promise<Map<number, string>> {
+    if (ids.length === 0) return new Map();
+    const rows: Row[] = await this.dataSource.query(`SELECT id, events_id, object_id, dt, data FROM events WHERE id IN ${placeholders(1, ids.length)}`, [...ids]);
+    return new Map(rows.map((row) => [num(row.id), envelopeJson(String(row.events_id), num(row.object_id), String(row.dt), String(row.data))]));
   }
 
   /** The events stored under these idempotency keys (without their data). */

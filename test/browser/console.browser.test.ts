@@ -393,9 +393,11 @@ forEachDatabase('console in Chromium', { only: 'sqlite', skip }, (t) => {
     assert.equal(row[1], 'Fail');
     assert.match(row[6]!, /^500 .*receiver answered 500$/);
 
-    const filter = async (values: { event?: string; status?: string; error?: string; from?: string; to?: string }, expected: number[]) => {
+    const filter = async (values: { event?: string; objectId?: string; status?: string; errorKind?: string; error?: string; from?: string; to?: string }, expected: number[]) => {
       await page.selectOption('#logs-event', values.event ?? '');
+      await page.fill('#logs-object', values.objectId ?? '');
       await page.selectOption('#logs-status', values.status ?? '');
+      await page.selectOption('#logs-error-kind', values.errorKind ?? '');
       await page.fill('#logs-error', values.error ?? '');
       await page.fill('#logs-from', values.from ?? '');
       await page.fill('#logs-to', values.to ?? '');
@@ -414,6 +416,11 @@ forEachDatabase('console in Chromium', { only: 'sqlite', skip }, (t) => {
     await filter({ from: '2000-01-01T00:00', to: '2000-01-02T00:00' }, []);
     await filter({ from: '2000-01-01T00:00', to: '2100-01-01T00:00' }, [failLogId, successLogId]);
     await filter({ from: '2100-01-01T00:00' }, []);
+    await filter({ errorKind: 'http_5xx' }, [failLogId]);
+    assert.deepEqual(await logIds('error_kind=http_5xx'), [failLogId]);
+    await filter({ errorKind: 'timeout' }, []);
+    await filter({ objectId: '77' }, [failLogId]);
+    await filter({ objectId: '4242', status: 'success' }, [successLogId]);
     await page.click('#logs-reset');
     await waitForRows(page, '#logs-table', [failLogId, successLogId]);
   });
@@ -734,6 +741,28 @@ forEachDatabase('console in Chromium', { only: 'sqlite', skip }, (t) => {
     await page.locator('#notices .notice-error', { hasText: 'no longer applies' }).waitFor();
     await page.waitForURL((url) => url.hash === `#/logs?handler_id=${HANDLER}`);
     await waitForRows(page, '#logs-table', all.slice(0, 50));
+
+    // A search (two filters no one index answers) looks at a window of calls per page and says how far back it looked.
+    const window = logs.searchWindowRows;
+    logs.searchWindowRows = 40;
+    try {
+      await page.goto(`${t.url}/console#/logs?handler_id=${HANDLER}&status=fail`);
+      await page.locator('#logs-search-window').waitFor();
+      assert.match((await page.textContent('#logs-search-window'))!, /^This page searched the calls back to \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(at most 40 a page\); Older searches on\.$/);
+      assert.equal(await page.textContent('#logs-table tbody'), 'No calls match.');
+      await page.click('#logs-older');
+      await page.locator('#logs-newer').waitFor();
+      assert.equal(await page.locator('#logs-search-window').count(), 1, 'the second window ends short as well');
+    } finally {
+      logs.searchWindowRows = window;
+    }
+
+    // A call whose event retention removed meanwhile: its payload can no longer be shown, and the page says why.
+    const orphan = await logs.insert([logRecord({ eventId: 987654321, handlerId: HANDLER, handlerName: 'paged', requestPayload: null, status: 'fail', error: 'receiver answered 503', errorKind: 'http_5xx' })]);
+    await page.goto(`${t.url}/console#/logs/${orphan}`);
+    await page.locator('#log-payload').waitFor();
+    assert.equal(await page.textContent('#log-payload'), 'No longer available: the event was removed by retention before this call was.');
+    assert.match((await page.textContent('#log-facts'))!, /Errorreceiver answered 503 \(http 5xx\)/);
   });
 
   it('lists the audit trail: who changed what, filters, "More" paging, and no secret on the page', async () => {

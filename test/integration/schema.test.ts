@@ -53,7 +53,7 @@ for (const kind of kinds) {
         ],
         execution_logs: [
           'id', 'delivery_id', 'event_id', 'events_id', 'handler_id', 'handler_name', 'object_id', 'stage', 'attempt',
-          'trigger_type', 'status', 'request_payload', 'response_code', 'response_body', 'error', 'duration_ms', 'created_at',
+          'trigger_type', 'status', 'request_payload', 'response_code', 'response_body', 'error', 'duration_ms', 'created_at', 'error_kind',
         ],
         audit_log: [
           'id', 'created_at', 'actor_type', 'actor_key_id', 'actor_name', 'client_address', 'request_id', 'action', 'target_type', 'target_id',
