@@ -5,6 +5,7 @@ import {
   ABANDONED,
   abandonedCall,
   answeredCall,
+  authFailedCall,
   CallResult,
   ERROR_KINDS,
   failedAs,
@@ -107,6 +108,15 @@ describe('calls without an answer', () => {
     assert.equal(ABANDONED, 'abandoned: the instance is shutting down');
   });
 
+  it('authFailedCall: no credential in the error, kind auth; timeout when the token fetch used up the call', () => {
+    assert.deepEqual(authFailedCall('OAuth2 token endpoint answered 401 (invalid_client)', 12), {
+      ...noAnswer, error: 'authentication failed: OAuth2 token endpoint answered 401 (invalid_client)', errorKind: 'auth', durationMs: 12,
+    });
+    assert.deepEqual(authFailedCall('OAuth2 token request timed out', 2000, true), {
+      ...noAnswer, error: 'authentication failed: OAuth2 token request timed out', errorKind: 'timeout', durationMs: 2000, timedOut: true,
+    });
+  });
+
   it('refusedCall: the address and why the outbound policy refuses it', () => {
     assert.deepEqual(refusedCall('169.254.169.254', 'a denied network (OUTBOUND_DENY_NETWORKS)', 0.2), {
       ...noAnswer, error: '169.254.169.254 may not be called: a denied network (OUTBOUND_DENY_NETWORKS)', errorKind: 'policy_refused', durationMs: 0.2,
@@ -201,7 +211,7 @@ describe('error kinds (execution_logs.error_kind)', () => {
 
   it('has a fixed list of kinds, each at most 20 characters (the column)', () => {
     assert.deepEqual([...ERROR_KINDS], [
-      'timeout', 'connection_refused', 'network', 'dns', 'tls', 'http_4xx', 'http_5xx', 'redirect', 'script_exit', 'policy_refused', 'bad_answer', 'skipped', 'abandoned', 'other',
+      'timeout', 'connection_refused', 'network', 'dns', 'tls', 'http_4xx', 'http_5xx', 'redirect', 'script_exit', 'policy_refused', 'auth', 'bad_answer', 'skipped', 'abandoned', 'other',
     ]);
     for (const name of ERROR_KINDS) assert.ok(name.length <= 20, name);
   });
