@@ -1,9 +1,10 @@
+import { DEFAULT_LIST_LIMIT } from '../common/pagination.dto.js';
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Auth } from '../api-keys/auth.decorators.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { AuditStore } from './audit-store.js';
-import { AuditEntryDto, AuditPageDto, DEFAULT_AUDIT_LIMIT, ListAuditQueryDto } from './dto/audit.dto.js';
+import { AuditEntryDto, AuditPageDto, ListAuditQueryDto } from './dto/audit.dto.js';
 
 @ApiTags('Audit')
 @Controller('api/v1/audit')
@@ -29,7 +30,7 @@ export class AuditController {
       from: query.from === undefined ? undefined : Date.parse(query.from),
       to: query.to === undefined ? undefined : Date.parse(query.to),
       cursor: query.cursor,
-      limit: query.limit ?? DEFAULT_AUDIT_LIMIT,
+      limit: query.limit ?? DEFAULT_LIST_LIMIT,
     });
     return { items: page.items.map(AuditEntryDto.from), next_cursor: page.nextCursor, has_more: page.hasMore };
   }

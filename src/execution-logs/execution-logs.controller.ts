@@ -1,3 +1,4 @@
+import { DEFAULT_LIST_LIMIT } from '../common/pagination.dto.js';
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
@@ -5,7 +6,7 @@ import { idParam } from '../common/validation.js';
 import { Auth } from '../api-keys/auth.decorators.js';
 import { DomainError } from '../common/errors.js';
 import { ExecutionLogsService, LogPage, LogQuery } from './execution-logs.service.js';
-import { DEFAULT_LOG_LIMIT, ExecutionLogDetailDto, ExecutionLogDto, ExecutionLogPageDto, ListExecutionLogsQueryDto, SearchWindowDto } from './dto/execution-log.dto.js';
+import { ExecutionLogDetailDto, ExecutionLogDto, ExecutionLogPageDto, ListExecutionLogsQueryDto, SearchWindowDto } from './dto/execution-log.dto.js';
 
 export function toLogQuery(query: ListExecutionLogsQueryDto, handlerId?: number): LogQuery {
   return {
@@ -19,9 +20,9 @@ export function toLogQuery(query: ListExecutionLogsQueryDto, handlerId?: number)
     from: query.from === undefined ? undefined : Date.parse(query.from),
     to: query.to === undefined ? undefined : Date.parse(query.to),
     cursor: query.cursor,
-    limit: query.limit ?? DEFAULT_LOG_LIMIT,
+    limit: query.limit ?? DEFAULT_LIST_LIMIT,
     withCount: query.count === 'true',
-    legacy: query.page !== undefined || query.per_page !== undefined ? { page: query.page ?? 1, perPage: query.per_page ?? DEFAULT_LOG_LIMIT } : undefined,
+    legacy: query.page !== undefined || query.per_page !== undefined ? { page: query.page ?? 1, perPage: query.per_page ?? DEFAULT_LIST_LIMIT } : undefined,
   };
 }
 

@@ -1,29 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString } from 'class-validator';
-import { MAX_CURSOR_LENGTH } from '../../common/list-cursor.js';
+import { IsIn, IsOptional } from 'class-validator';
+import { CursorPageQueryDto } from '../../common/pagination.dto.js';
 import { IsCalendarDate, MAX_ID, QueryInteger } from '../../common/validation.js';
 import { AUDIT_ACTION_NAMES, AUDIT_ACTOR_TYPES, AUDIT_TARGET_TYPES, AuditAction, AuditTargetType } from '../audit-actions.js';
 import { AuditRecord } from '../audit-store.js';
 
-export const DEFAULT_AUDIT_LIMIT = 50;
-export const MAX_AUDIT_LIMIT = 500;
 
-export class ListAuditQueryDto {
-  @ApiPropertyOptional({
-    maxLength: MAX_CURSOR_LENGTH,
-    description:
-      'Where the page starts: the next_cursor of the previous page, unchanged. Absent: the newest rows. ' +
-      'A cursor holds a position only: send the same filters with every page (other filters: INVALID_CURSOR).',
-  })
-  @IsOptional()
-  @IsString()
-  cursor?: string;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_AUDIT_LIMIT, default: DEFAULT_AUDIT_LIMIT, description: 'Rows per page' })
-  @IsOptional()
-  @QueryInteger(1, MAX_AUDIT_LIMIT)
-  limit?: number;
-
+export class ListAuditQueryDto extends CursorPageQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, description: 'Changes made with this API key (its id)' })
   @IsOptional()
   @QueryInteger(1, MAX_ID)

@@ -1,31 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Length } from 'class-validator';
-import { MAX_PAGE, MAX_PER_PAGE } from '../../common/pagination.dto.js';
+import { MAX_PAGE, MAX_PER_PAGE, CursorPageQueryDto } from '../../common/pagination.dto.js';
 import { IsCalendarDate, MAX_ID, QueryInteger } from '../../common/validation.js';
 import { ExecutionLog } from '../execution-log.js';
-import { MAX_CURSOR_LENGTH } from '../../common/list-cursor.js';
 import { ERROR_KINDS, ErrorKind } from '../../calls/call-result.js';
 import type { ExecutionLogDetail, PayloadSource, SearchWindow } from '../execution-logs.service.js';
 
-export const DEFAULT_LOG_LIMIT = 50;
-export const MAX_LOG_LIMIT = 500;
 
-export class ListExecutionLogsQueryDto {
-  @ApiPropertyOptional({
-    maxLength: MAX_CURSOR_LENGTH,
-    description:
-      'Where the page starts: the next_cursor of the previous page, unchanged. Absent: the newest rows. ' +
-      'A cursor holds a position only: send the same filters with every page (other filters: INVALID_CURSOR).',
-  })
-  @IsOptional()
-  @IsString()
-  cursor?: string;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_LOG_LIMIT, default: DEFAULT_LOG_LIMIT, description: 'Rows per page' })
-  @IsOptional()
-  @QueryInteger(1, MAX_LOG_LIMIT)
-  limit?: number;
-
+export class ListExecutionLogsQueryDto extends CursorPageQueryDto {
   @ApiPropertyOptional({
     enum: ['true', 'false'],
     default: 'false',
