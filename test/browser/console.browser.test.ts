@@ -17,6 +17,7 @@ import { keysScript } from '../utils/service-process.js';
 import { logRecord } from '../factories/execution-log.factory.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { HandlerEntity } from '../../src/handlers/handler.entity.js';
+import { SecretBox } from '../../src/secrets/secret-box.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
 import { AuditStore } from '../../src/audit/audit-store.js';
 import { DEFAULTS } from '../../src/config/app-config.js';
@@ -530,7 +531,9 @@ forEachDatabase('console in Chromium', { only: 'sqlite', skip }, (t) => {
     await page.click('#handler-save');
     await page.locator('#handler-form').waitFor({ state: 'detached' });
     const stored = await t.app.get(DataSource).getRepository(HandlerEntity).findOneByOrFail({ id: payments.id });
-    assert.deepEqual([stored.name, stored.auth, stored.authSecret], ['Payments ledger (bearer)', { type: 'bearer' }, 'ledger-token-0123456789']);
+    // The token is stored sealed (src/secrets/secret-box.ts); it opens to what the form sent.
+    assert.match(stored.authSecret!, /^enc:v1:/);
+    assert.deepEqual([stored.name, stored.auth, t.app.get(SecretBox).open(stored.authSecret!)], ['Payments ledger (bearer)', { type: 'bearer' }, 'ledger-token-0123456789']);
 
     // A bad edit shows the API's message at the auth section.
     await page.click(`tr[data-id="${payments.id}"] [data-action="edit"]`);
