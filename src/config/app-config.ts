@@ -51,6 +51,8 @@ export const DEFAULTS = Object.freeze({
   autoDisableAfterMs: 72 * 3600_000,
   logRetentionDays: 30,
   logCleanupCron: '17 * * * *',
+  retentionBatchSize: 1000,
+  retentionPauseMs: 10,
   shutdownGraceMs: 10_000,
   decisionBudgetMs: 10_000,
   filterMaxBytes: 4096,
@@ -121,7 +123,14 @@ export class AppConfig {
     readonly autoDisableAfterMs: number;
     readonly shutdownGraceMs: number;
   };
-  readonly logs!: { readonly retentionDays: number; readonly cleanupCron: string };
+  readonly logs!: {
+    readonly retentionDays: number;
+    readonly cleanupCron: string;
+    /** Rows per transaction of retention's batched deletes (events: a quarter as many, with their deliveries). */
+    readonly retentionBatchSize: number;
+    /** Pause between two batches, so writers get the database. */
+    readonly retentionPauseMs: number;
+  };
   /** 0: audit rows are kept for ever (they are not removed with the logs). */
   readonly audit!: { readonly retentionMs: number };
   readonly decisions!: { readonly budgetMs: number };
@@ -306,7 +315,12 @@ export function loadConfig(input: EnvInput): AppConfig {
       autoDisableAfterMs,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? DEFAULTS.shutdownGraceMs,
     },
-    logs: { retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays, cleanupCron },
+    logs: {
+      retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays,
+      cleanupCron,
+      retentionBatchSize: env.RETENTION_BATCH_SIZE ?? DEFAULTS.retentionBatchSize,
+      retentionPauseMs: env.RETENTION_PAUSE_MS ?? DEFAULTS.retentionPauseMs,
+    },
     audit: { retentionMs: auditRetentionMs },
     decisions: { budgetMs: env.DECISION_BUDGET_MS ?? DEFAULTS.decisionBudgetMs },
     filters: { maxBytes: env.FILTER_MAX_BYTES ?? DEFAULTS.filterMaxBytes, maxDepth: env.FILTER_MAX_DEPTH ?? DEFAULTS.filterMaxDepth },

@@ -243,6 +243,22 @@ export class EnvironmentVariables {
   @IsString()
   AUDIT_RETENTION?: string;
 
+  /** Rows deleted per transaction by retention's batched deletes (execution logs, audit rows; events go a quarter as many at a time, with their deliveries). */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(100000)
+  RETENTION_BATCH_SIZE?: number;
+
+  /** Pause between two batches of a retention run, during which writers have the database. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(60000)
+  RETENTION_PAUSE_MS?: number;
+
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -321,6 +337,8 @@ export const ENV_KEYS = Object.freeze([
   'LOG_RETENTION_DAYS',
   'LOG_CLEANUP_CRON',
   'AUDIT_RETENTION',
+  'RETENTION_BATCH_SIZE',
+  'RETENTION_PAUSE_MS',
   'SHUTDOWN_GRACE_MS',
   'DECISION_BUDGET_MS',
   'FILTER_MAX_BYTES',

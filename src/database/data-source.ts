@@ -16,6 +16,7 @@ import { WiderSecretColumns1764310000000 } from './migrations/1764310000000-wide
 import { HandlerFilters1764320000000 } from './migrations/1764320000000-handler-filters.js';
 import { AuditLog1764360000000 } from './migrations/1764360000000-audit-log.js';
 import { EventTraceParent1764900000000 } from './migrations/1764900000000-event-trace-parent.js';
+import { ExecutionLogsByDay1765500000000 } from './migrations/1765500000000-execution-logs-by-day.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity];
@@ -32,6 +33,7 @@ export const MIGRATIONS = [
   HandlerFilters1764320000000,
   AuditLog1764360000000,
   EventTraceParent1764900000000,
+  ExecutionLogsByDay1765500000000,
 ];
 
 /**

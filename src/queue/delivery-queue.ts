@@ -60,6 +60,10 @@ const ENQUEUE_ONE = ENQUEUE + placeholders(1, ENQUEUE_COLUMNS.length);
 
 const MYSQL_DEADLOCK = 1213;
 
+/** Purge finished: the events of a batch that still have a delivery to make, then the deliveries of the others (both through idx_deliveries_event). */
+const UNFINISHED = "SELECT DISTINCT event_id FROM deliveries WHERE status IN ('pending', 'in_progress') AND event_id IN ";
+const PURGE = 'DELETE FROM deliveries WHERE event_id IN ';
+
 /**
  * The durable queue: the owner of the `deliveries` table. Every statement on that table is
  * here, as named steps: enqueue, claim, finish and claim next, renew, release, take over
@@ -239,19 +243,23 @@ export class DeliveryQueue {
   // --- purge finished -------------------------------------------------------------------------
 
   /**
-   * Purge finished (retention, inside the caller's transaction): deletes the deliveries of
-   * those `eventIds` none of whose deliveries is pending or in progress, and answers those
+   * Purge finished (retention, inside the caller's SQLite transaction): deletes the deliveries
+   * of those `eventIds` none of whose deliveries is pending or in progress, and answers those
    * events, which the caller may now delete.
    */
-  async purgeFinished(eventIds: readonly number[], manager: EntityManager): Promise<number[]> {
+  purgeFinishedSqlite(eventIds: readonly number[]): number[] {
     if (eventIds.length === 0) return [];
-    const unfinished: Row[] = await manager.query(
-      `SELECT DISTINCT event_id FROM deliveries WHERE event_id IN ${placeholders(1, eventIds.length)} AND status IN ('pending', 'in_progress')`,
-      [...eventIds],
-    );
-    const waiting = new Set(unfinished.map((row) => num(row.event_id)));
-    const finished = eventIds.filter((id) => !waiting.has(id));
-    if (finished.length > 0) await manager.query(`DELETE FROM deliveries WHERE event_id IN ${placeholders(1, finished.length)}`, finished);
+    const unfinished = this.sql.statement(UNFINISHED + placeholders(1, eventIds.length)).all(...eventIds) as Row[];
+    const finished = withoutUnfinished(eventIds, unfinished);
+    if (finished.length > 0) this.sql.statement(PURGE + placeholders(1, finished.length)).run(...finished);
+    return finished;
+  }
+
+  /** Purge finished on MySQL/MariaDB, on the session of the caller's transaction. */
+  async purgeFinishedMysql(session: MysqlSession, eventIds: readonly number[]): Promise<number[]> {
+    if (eventIds.length === 0) return [];
+    const finished = withoutUnfinished(eventIds, await session.query(UNFINISHED + placeholders(1, eventIds.length), eventIds));
+    if (finished.length > 0) await session.write(PURGE + placeholders(1, finished.length), finished);
     return finished;
   }
 
@@ -318,6 +326,12 @@ export class DeliveryQueue {
     }
     return counts;
   }
+}
+
+/** The events of `eventIds` that are not among the `unfinished` rows' event_id. */
+function withoutUnfinished(eventIds: readonly number[], unfinished: readonly Row[]): number[] {
+  const waiting = new Set(unfinished.map((row) => num(row.event_id)));
+  return eventIds.filter((id) => !waiting.has(id));
 }
 
 /** One row of ENQUEUE_COLUMNS: a first attempt, due now, that holds its object's order. */
