@@ -51,7 +51,7 @@ export const DEFAULTS = Object.freeze({
   autoDisableAfterMs: 72 * 3600_000,
   logRetentionDays: 30,
   logCleanupCron: '17 * * * *',
-  retentionBatchSize: 1000,
+  retentionBatchSize: 2000,
   retentionPauseMs: 10,
   shutdownGraceMs: 10_000,
   decisionBudgetMs: 10_000,

@@ -107,10 +107,17 @@ export class EventStore {
 
   // --- purge (retention, src/retention/) -----------------------------------------------------
 
-  /** The id of the newest event (by accepted_at) accepted before `cutoff`: where retention's walk by id ends. Null when there is none. */
+  /**
+   * The id of the newest event accepted before `cutoff` (the highest id of the latest such
+   * accepted_at, two lookups in idx_events_accepted_at): where retention's walk by id ends.
+   * Null when there is none.
+   */
   async newestAcceptedBefore(cutoff: number): Promise<number | null> {
-    const [row]: Row[] = await this.dataSource.query('SELECT id FROM events WHERE accepted_at < ? ORDER BY accepted_at DESC, id DESC LIMIT 1', [cutoff]);
-    return row ? num(row.id) : null;
+    const [row]: Row[] = await this.dataSource.query(
+      'SELECT MAX(id) AS id FROM events WHERE accepted_at = (SELECT MAX(accepted_at) FROM events WHERE accepted_at < ?)',
+      [cutoff],
+    );
+    return row?.id === null || row?.id === undefined ? null : num(row.id);
   }
 
   /**

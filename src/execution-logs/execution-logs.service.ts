@@ -228,10 +228,17 @@ export class ExecutionLogsService {
     });
   }
 
-  /** The id of the newest row (by created_at) created before `cutoff`: where retention's walk by id ends. Null when there is none. */
+  /**
+   * The id of the newest row created before `cutoff` (the highest id of the latest such
+   * created_at): where retention's walk by id ends. Null when there is none. Two lookups in an
+   * index on created_at (an ORDER BY created_at DESC, id DESC would sort across partitions).
+   */
   async newestCreatedBefore(cutoff: number): Promise<number | null> {
-    const rows: { id: unknown }[] = await this.dataSource.query('SELECT id FROM execution_logs WHERE created_at < ? ORDER BY created_at DESC, id DESC LIMIT 1', [cutoff]);
-    return rows.length === 0 ? null : num(rows[0]!.id);
+    const [row] = await this.dataSource.query(
+      'SELECT MAX(id) AS id FROM execution_logs WHERE created_at = (SELECT MAX(created_at) FROM execution_logs WHERE created_at < ?)',
+      [cutoff],
+    );
+    return row?.id === null || row?.id === undefined ? null : num(row.id);
   }
 
   /**
