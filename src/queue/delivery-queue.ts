@@ -60,6 +60,21 @@ const ENQUEUE_ONE = ENQUEUE + placeholders(1, ENQUEUE_COLUMNS.length);
 
 const MYSQL_DEADLOCK = 1213;
 
+/** The states of the queue gauges, each a range of idx_deliveries_due (status, next_attempt_at, id); `?` is now. */
+export type QueueState = 'due' | 'scheduled' | 'in_flight' | 'failed';
+const STATE_RANGES: Record<QueueState, string> = {
+  due: "status = 'pending' AND next_attempt_at <= ?",
+  scheduled: "status = 'pending' AND next_attempt_at > ?",
+  in_flight: "status = 'in_progress'",
+  failed: "status = 'failed'",
+};
+
+/** Where a count slice stopped: the last delivery it passed, in index order. */
+export interface QueuePosition {
+  at: number;
+  id: number;
+}
+
 /** Purge finished: the events of a batch that still have a delivery to make, then the deliveries of the others (both through idx_deliveries_event). */
 const UNFINISHED = "SELECT DISTINCT event_id FROM deliveries WHERE status IN ('pending', 'in_progress') AND event_id IN ";
 const PURGE = 'DELETE FROM deliveries WHERE event_id IN ';
@@ -306,25 +321,51 @@ export class DeliveryQueue {
     return planned;
   }
 
-  /** Counts: the deliveries of every instance by state, in one statement (the queue gauges). */
-  async counts(now: number): Promise<QueueCounts> {
-    const rows: Row[] = await this.dataSource.query(
-      `SELECT status, COUNT(*) AS n,
-              SUM(CASE WHEN next_attempt_at <= ? THEN 1 ELSE 0 END) AS due,
-              MIN(next_attempt_at) AS earliest
-         FROM deliveries WHERE status IN ('pending', 'in_progress', 'failed') GROUP BY status`,
-      [now],
+  /**
+   * Counts (the queue gauges): the deliveries of every instance in each state, each counted up
+   * to `limit` + 1 rows only, so the statement costs the same however deep the queue is (a
+   * figure above `limit` means "more than `limit`"; countSlice walks such a state), and when the
+   * longest-waiting due delivery came due (one index lookup). One statement, every state a
+   * range of idx_deliveries_due.
+   */
+  async counts(now: number, limit = 1000): Promise<QueueCounts> {
+    const capped = (state: QueueState) => `(SELECT COUNT(*) FROM (SELECT 1 AS one FROM deliveries WHERE ${STATE_RANGES[state]} LIMIT ?) capped)`;
+    const [row]: Row[] = await this.dataSource.query(
+      `SELECT ${capped('due')} AS due, ${capped('scheduled')} AS scheduled, ${capped('in_flight')} AS in_flight, ${capped('failed')} AS failed,
+              (SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending') AS earliest`,
+      [now, limit + 1, now, limit + 1, limit + 1, limit + 1],
     );
-    const counts: QueueCounts = { due: 0, scheduled: 0, inFlight: 0, failed: 0, oldestDueAt: null };
-    for (const row of rows) {
-      if (row.status === 'pending') {
-        counts.due = num(row.due ?? 0);
-        counts.scheduled = num(row.n) - counts.due;
-        if (counts.due > 0) counts.oldestDueAt = numOrNull(row.earliest);
-      } else if (row.status === 'in_progress') counts.inFlight = num(row.n);
-      else if (row.status === 'failed') counts.failed = num(row.n);
+    const earliest = numOrNull(row!.earliest);
+    return {
+      due: num(row!.due),
+      scheduled: num(row!.scheduled),
+      inFlight: num(row!.in_flight),
+      failed: num(row!.failed),
+      oldestDueAt: earliest !== null && earliest <= now ? earliest : null,
+    };
+  }
+
+  /**
+   * Count slice: one step of an exact count of a large state (as of `now`), walking its range
+   * of idx_deliveries_due in (next_attempt_at, id) order from `after` (null: the start). Reads
+   * at most `size` index entries: answers how many it passed and where to go on from, or null
+   * when the state's range has ended.
+   */
+  async countSlice(state: QueueState, now: number, after: QueuePosition | null, size: number): Promise<{ counted: number; next: QueuePosition | null }> {
+    let where = STATE_RANGES[state];
+    let params: unknown[] = state === 'due' || state === 'scheduled' ? [now] : [];
+    if (after) {
+      // The position starts the index range (next_attempt_at >= ?), so a slice never reads what
+      // earlier slices did; a scheduled delivery's lower bound (after now) is then implied.
+      const status = state === 'in_flight' ? 'in_progress' : state === 'failed' ? 'failed' : 'pending';
+      where = `status = '${status}' AND next_attempt_at >= ? AND (next_attempt_at > ? OR id > ?)${state === 'due' ? ' AND next_attempt_at <= ?' : ''}`;
+      params = [after.at, after.at, after.id, ...(state === 'due' ? [now] : [])];
     }
-    return counts;
+    const range = `FROM deliveries WHERE ${where}`;
+    const [last]: Row[] = await this.dataSource.query(`SELECT next_attempt_at AS at, id ${range} ORDER BY next_attempt_at, id LIMIT 1 OFFSET ?`, [...params, size - 1]);
+    if (last) return { counted: size, next: { at: num(last.at), id: num(last.id) } };
+    const [rest]: Row[] = await this.dataSource.query(`SELECT COUNT(*) AS n FROM (SELECT 1 AS one ${range} LIMIT ?) capped`, [...params, size]);
+    return { counted: num(rest!.n), next: null };
   }
 }
 
