@@ -60,14 +60,34 @@ const ENQUEUE_ONE = ENQUEUE + placeholders(1, ENQUEUE_COLUMNS.length);
 
 const MYSQL_DEADLOCK = 1213;
 
-/** The states of the queue gauges, each a range of idx_deliveries_due (status, next_attempt_at, id); `?` is now. */
+/** The states of the queue gauges, each a range of idx_deliveries_due (status, next_attempt_at, id): a status, and for pending ones a side of now. */
 export type QueueState = 'due' | 'scheduled' | 'in_flight' | 'failed';
-const STATE_RANGES: Record<QueueState, string> = {
-  due: "status = 'pending' AND next_attempt_at <= ?",
-  scheduled: "status = 'pending' AND next_attempt_at > ?",
-  in_flight: "status = 'in_progress'",
-  failed: "status = 'failed'",
+const STATES: Record<QueueState, { status: DeliveryStatus; now?: 'up to' | 'after' }> = {
+  due: { status: 'pending', now: 'up to' },
+  scheduled: { status: 'pending', now: 'after' },
+  in_flight: { status: 'in_progress' },
+  failed: { status: 'failed' },
 };
+
+/**
+ * The WHERE of a state's range at `now`, from `after` on (in index order) when given: the
+ * position then starts the index range (next_attempt_at >= ?), so a walk never reads an entry
+ * twice; a scheduled delivery's own bound (after now) is implied by it.
+ */
+function stateRange(state: QueueState, now: number, after: QueuePosition | null): { where: string; params: unknown[] } {
+  const { status, now: side } = STATES[state];
+  const where = [`status = '${status}'`];
+  const params: unknown[] = [];
+  if (after) {
+    where.push('next_attempt_at >= ? AND (next_attempt_at > ? OR id > ?)');
+    params.push(after.at, after.at, after.id);
+  }
+  if (side === 'up to' || (side === 'after' && !after)) {
+    where.push(side === 'up to' ? 'next_attempt_at <= ?' : 'next_attempt_at > ?');
+    params.push(now);
+  }
+  return { where: where.join(' AND '), params };
+}
 
 /** Where a count slice stopped: the last delivery it passed, in index order. */
 export interface QueuePosition {
@@ -329,11 +349,12 @@ export class DeliveryQueue {
    * range of idx_deliveries_due.
    */
   async counts(now: number, limit = 1000): Promise<QueueCounts> {
-    const capped = (state: QueueState) => `(SELECT COUNT(*) FROM (SELECT 1 AS one FROM deliveries WHERE ${STATE_RANGES[state]} LIMIT ?) capped)`;
+    const states: QueueState[] = ['due', 'scheduled', 'in_flight', 'failed'];
+    const ranges = states.map((state) => stateRange(state, now, null));
     const [row]: Row[] = await this.dataSource.query(
-      `SELECT ${capped('due')} AS due, ${capped('scheduled')} AS scheduled, ${capped('in_flight')} AS in_flight, ${capped('failed')} AS failed,
+      `SELECT ${ranges.map(({ where }, i) => `(SELECT COUNT(*) FROM (SELECT 1 AS one FROM deliveries WHERE ${where} LIMIT ?) capped) AS ${states[i]}`).join(', ')},
               (SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending') AS earliest`,
-      [now, limit + 1, now, limit + 1, limit + 1, limit + 1],
+      ranges.flatMap(({ params }) => [...params, limit + 1]),
     );
     const earliest = numOrNull(row!.earliest);
     return {
@@ -352,15 +373,7 @@ export class DeliveryQueue {
    * when the state's range has ended.
    */
   async countSlice(state: QueueState, now: number, after: QueuePosition | null, size: number): Promise<{ counted: number; next: QueuePosition | null }> {
-    let where = STATE_RANGES[state];
-    let params: unknown[] = state === 'due' || state === 'scheduled' ? [now] : [];
-    if (after) {
-      // The position starts the index range (next_attempt_at >= ?), so a slice never reads what
-      // earlier slices did; a scheduled delivery's lower bound (after now) is then implied.
-      const status = state === 'in_flight' ? 'in_progress' : state === 'failed' ? 'failed' : 'pending';
-      where = `status = '${status}' AND next_attempt_at >= ? AND (next_attempt_at > ? OR id > ?)${state === 'due' ? ' AND next_attempt_at <= ?' : ''}`;
-      params = [after.at, after.at, after.id, ...(state === 'due' ? [now] : [])];
-    }
+    const { where, params } = stateRange(state, now, after);
     const range = `FROM deliveries WHERE ${where}`;
     const [last]: Row[] = await this.dataSource.query(`SELECT next_attempt_at AS at, id ${range} ORDER BY next_attempt_at, id LIMIT 1 OFFSET ?`, [...params, size - 1]);
     if (last) return { counted: size, next: { at: num(last.at), id: num(last.id) } };
