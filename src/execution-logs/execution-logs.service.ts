@@ -257,7 +257,7 @@ export class ExecutionLogsService {
   /** Deletes the rows with ids in [first, last] created before `cutoff` (one batch of the walk); answers how many went. */
   async deleteExpired(cutoff: number, first: number, last: number): Promise<number> {
     const sql = 'DELETE FROM execution_logs WHERE id >= ? AND id <= ? AND created_at < ?';
-    if (!this.sql.mysql) return this.sql.statement(sql).run(first, last, cutoff).changes;
+    if (!this.sql.mysql) return this.sql.transactionSqlite(() => this.sql.statement(sql).run(first, last, cutoff).changes);
     return (await this.sql.onPooledConnection((session) => session.write(sql, [first, last, cutoff]))).affectedRows;
   }
 }
