@@ -128,7 +128,7 @@ export class AppConfig {
     readonly cleanupCron: string;
     /** Rows per transaction of retention's batched deletes (events: a quarter as many, with their deliveries). */
     readonly retentionBatchSize: number;
-    /** Pause between two batches, so writers get the database. */
+    /** Shortest pause between two batches, so writers get the database; a pause also lasts as long as the batch before it. */
     readonly retentionPauseMs: number;
   };
   /** 0: audit rows are kept for ever (they are not removed with the logs). */

@@ -251,7 +251,7 @@ export class EnvironmentVariables {
   @Max(100000)
   RETENTION_BATCH_SIZE?: number;
 
-  /** Pause between two batches of a retention run, during which writers have the database. */
+  /** Shortest pause between two batches of a retention run, during which writers have the database (a pause also lasts at least as long as the batch before it). */
   @IsOptional()
   @Type(() => Number)
   @IsInt()
