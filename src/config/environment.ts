@@ -251,6 +251,22 @@ export class EnvironmentVariables {
   @IsString()
   AUDIT_RETENTION?: string;
 
+  /** Rows deleted per transaction by retention's batched deletes (execution logs, audit rows; events go a quarter as many at a time, with their deliveries). */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(100000)
+  RETENTION_BATCH_SIZE?: number;
+
+  /** Shortest pause between two batches of a retention run, during which writers have the database (a pause also lasts at least as long as the batch before it). */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(60000)
+  RETENTION_PAUSE_MS?: number;
+
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -330,6 +346,8 @@ export const ENV_KEYS = Object.freeze([
   'LOG_CLEANUP_CRON',
   'LOG_SEARCH_WINDOW_ROWS',
   'AUDIT_RETENTION',
+  'RETENTION_BATCH_SIZE',
+  'RETENTION_PAUSE_MS',
   'SHUTDOWN_GRACE_MS',
   'DECISION_BUDGET_MS',
   'FILTER_MAX_BYTES',

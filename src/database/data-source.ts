@@ -18,6 +18,7 @@ import { TargetCredentials1764340000000 } from './migrations/1764340000000-targe
 import { AuditLog1764360000000 } from './migrations/1764360000000-audit-log.js';
 import { EventTraceParent1764900000000 } from './migrations/1764900000000-event-trace-parent.js';
 import { ExecutionLogFilters1765100000000 } from './migrations/1765100000000-execution-log-filters.js';
+import { ExecutionLogsByDay1765500000000 } from './migrations/1765500000000-execution-logs-by-day.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity];
@@ -36,6 +37,7 @@ export const MIGRATIONS = [
   AuditLog1764360000000,
   EventTraceParent1764900000000,
   ExecutionLogFilters1765100000000,
+  ExecutionLogsByDay1765500000000,
 ];
 
 /**

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
 import { num, placeholders } from '../database/sql.js';
 import { envelopeJson } from './envelope.js';
@@ -111,15 +111,42 @@ export class EventStore {
     return rows.map(toStored);
   }
 
-  /** The ids of events accepted before `cutoff`, after `afterId`, oldest first, at most `limit` (retention). */
-  async acceptedBefore(cutoff: number, afterId: number, limit: number): Promise<number[]> {
-    const rows: Row[] = await this.dataSource.query('SELECT id FROM events WHERE accepted_at < ? AND id > ? ORDER BY id LIMIT ?', [cutoff, afterId, limit]);
+  // --- purge (retention, src/retention/) -----------------------------------------------------
+
+  /**
+   * The id of the newest event accepted before `cutoff` (the highest id of the latest such
+   * accepted_at, two lookups in idx_events_accepted_at): where retention's walk by id ends.
+   * Null when there is none.
+   */
+  async newestAcceptedBefore(cutoff: number): Promise<number | null> {
+    const [row]: Row[] = await this.dataSource.query(
+      'SELECT MAX(id) AS id FROM events WHERE accepted_at = (SELECT MAX(accepted_at) FROM events WHERE accepted_at < ?)',
+      [cutoff],
+    );
+    return row?.id === null || row?.id === undefined ? null : num(row.id);
+  }
+
+  /**
+   * One batch of retention's walk: the ids in (afterId, upTo] of events accepted before
+   * `cutoff`, ascending, at most `limit`; read along the primary key (the range is bounded, so
+   * the walk never reads past the expired events).
+   */
+  async acceptedBefore(cutoff: number, afterId: number, upTo: number, limit: number): Promise<number[]> {
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT id FROM events ${this.sql.mysql ? 'FORCE INDEX (PRIMARY)' : ''} WHERE id > ? AND id <= ? AND accepted_at < ? ORDER BY id LIMIT ?`,
+      [afterId, upTo, cutoff, limit],
+    );
     return rows.map((row) => num(row.id));
   }
 
-  /** Deletes these events (retention, inside the caller's transaction, after the queue purged their deliveries). */
-  async purge(ids: readonly number[], manager: EntityManager): Promise<void> {
-    if (ids.length > 0) await manager.query(`DELETE FROM events WHERE id IN ${placeholders(1, ids.length)}`, [...ids]);
+  /** Purge: deletes these events, inside the caller's SQLite transaction, after the queue purged their deliveries. */
+  purgeSqlite(ids: readonly number[]): void {
+    if (ids.length > 0) this.sql.statement(`DELETE FROM events WHERE id IN ${placeholders(1, ids.length)}`).run(...ids);
+  }
+
+  /** Purge on MySQL/MariaDB, on the session of the caller's transaction. */
+  async purgeMysql(session: MysqlSession, ids: readonly number[]): Promise<void> {
+    if (ids.length > 0) await session.write(`DELETE FROM events WHERE id IN ${placeholders(1, ids.length)}`, ids);
   }
 }
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
 import { DirectSql, MysqlSession } from '../database/direct-sql.js';
@@ -384,20 +384,91 @@ export class ExecutionLogsService {
     return text === undefined ? { ...log, requestPayload: null, payloadSource: 'removed' } : { ...log, requestPayload: text, payloadSource: payload === null ? 'event' : 'stored' };
   }
 
-  /** The ids of rows created before `cutoff`, after `afterId`, oldest first, at most `limit` (retention). */
-  async createdBefore(cutoff: number, afterId: number, limit: number): Promise<number[]> {
-    const rows: { id: unknown }[] = await this.dataSource.query('SELECT id FROM execution_logs WHERE created_at < ? AND id > ? ORDER BY id LIMIT ?', [
-      cutoff,
-      afterId,
-      limit,
-    ]);
+  // --- Retention steps (src/retention/): day partitions on MySQL/MariaDB, batched deletes ------
+
+  /**
+   * The partitions of the table (MySQL/MariaDB, see the ExecutionLogsByDay migration), oldest
+   * first, with the server's estimate of their rows; null when it has none (always on SQLite).
+   */
+  async partitions(): Promise<LogPartition[] | null> {
+    if (!this.sql.mysql) return null;
+    const rows = await this.sql.queryMysql(
+      `SELECT PARTITION_NAME AS name, PARTITION_DESCRIPTION AS bound, TABLE_ROWS AS n FROM information_schema.PARTITIONS
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'execution_logs' AND PARTITION_NAME IS NOT NULL
+        ORDER BY PARTITION_ORDINAL_POSITION`,
+    );
+    if (rows.length === 0) return null;
+    return rows.map((row) => ({ name: String(row.name), lessThan: row.bound === 'MAXVALUE' ? null : num(row.bound), rows: num(row.n ?? 0) }));
+  }
+
+  /**
+   * Adds day partitions (oldest first, after every bounded one): split off the MAXVALUE
+   * partition `future`, which is empty while retention runs, so no row moves; with no MAXVALUE
+   * partition, they are appended together with a new one, `p_future`.
+   */
+  async addPartitions(days: readonly { name: string; lessThan: number }[], future: string | null): Promise<void> {
+    if (days.length === 0) return;
+    const parts = days.map((day) => `PARTITION ${partitionName(day.name)} VALUES LESS THAN (${Math.trunc(day.lessThan)})`);
+    if (future === null) {
+      await this.alterPartitions(`ALTER TABLE execution_logs ADD PARTITION (${parts.join(', ')}, PARTITION p_future VALUES LESS THAN MAXVALUE)`);
+    } else {
+      const name = partitionName(future);
+      await this.alterPartitions(`ALTER TABLE execution_logs REORGANIZE PARTITION ${name} INTO (${parts.join(', ')}, PARTITION ${name} VALUES LESS THAN MAXVALUE)`);
+    }
+  }
+
+  /** Drops whole partitions: their rows go at once, with no row-by-row delete and no lock on the others' rows. */
+  async dropPartitions(names: readonly string[]): Promise<void> {
+    if (names.length > 0) await this.alterPartitions(`ALTER TABLE execution_logs DROP PARTITION ${names.map(partitionName).join(', ')}`);
+  }
+
+  /**
+   * A partition change waits at most PARTITION_LOCK_WAIT_SECONDS for the table's metadata lock
+   * (held by statements in progress): while it waits, every later statement on the table waits
+   * behind it, inserts too. Past that it fails (errno 1205) and retention tries again later.
+   */
+  private alterPartitions(statement: string): Promise<void> {
+    return this.sql.onPooledConnection(async (session) => {
+      await session.query(`SET SESSION lock_wait_timeout = ${PARTITION_LOCK_WAIT_SECONDS}`);
+      try {
+        await session.query(statement);
+      } finally {
+        await session.query('SET SESSION lock_wait_timeout = DEFAULT');
+      }
+    });
+  }
+
+  /**
+   * The id of the newest row created before `cutoff` (the highest id of the latest such
+   * created_at): where retention's walk by id ends. Null when there is none. Two lookups in an
+   * index on created_at (an ORDER BY created_at DESC, id DESC would sort across partitions).
+   */
+  async newestCreatedBefore(cutoff: number): Promise<number | null> {
+    const [row] = await this.dataSource.query(
+      'SELECT MAX(id) AS id FROM execution_logs WHERE created_at = (SELECT MAX(created_at) FROM execution_logs WHERE created_at < ?)',
+      [cutoff],
+    );
+    return row?.id === null || row?.id === undefined ? null : num(row.id);
+  }
+
+  /**
+   * One batch of retention's walk: the ids in (afterId, upTo] of rows created before `cutoff`,
+   * ascending, at most `limit`; read along the primary key (the range is bounded, so the walk
+   * never reads past the expired rows).
+   */
+  async expiredIds(cutoff: number, afterId: number, upTo: number, limit: number): Promise<number[]> {
+    const rows: { id: unknown }[] = await this.dataSource.query(
+      `SELECT id FROM execution_logs ${this.sql.mysql ? 'FORCE INDEX (PRIMARY)' : ''} WHERE id > ? AND id <= ? AND created_at < ? ORDER BY id LIMIT ?`,
+      [afterId, upTo, cutoff, limit],
+    );
     return rows.map((row) => num(row.id));
   }
 
-  /** Deletes these rows (retention). */
-  async purge(ids: readonly number[], manager: EntityManager = this.dataSource.manager): Promise<number> {
-    if (ids.length > 0) await manager.query(`DELETE FROM execution_logs WHERE id IN ${placeholders(1, ids.length)}`, [...ids]);
-    return ids.length;
+  /** Deletes the rows with ids in [first, last] created before `cutoff` (one batch of the walk); answers how many went. */
+  async deleteExpired(cutoff: number, first: number, last: number): Promise<number> {
+    const sql = 'DELETE FROM execution_logs WHERE id >= ? AND id <= ? AND created_at < ?';
+    if (!this.sql.mysql) return this.sql.transactionSqlite(() => this.sql.statement(sql).run(first, last, cutoff).changes);
+    return (await this.sql.onPooledConnection((session) => session.write(sql, [first, last, cutoff]))).affectedRows;
   }
 }
 
@@ -417,4 +488,23 @@ function isStatementTimeout(error: unknown): boolean {
   const driver = (error as { driverError?: { errno?: number; code?: string } } | null)?.driverError ?? (error as { errno?: number; code?: string } | null);
   // MariaDB's max_statement_time (1969), MySQL 8's MAX_EXECUTION_TIME (3024).
   return driver?.errno === 1969 || driver?.errno === 3024 || driver?.code === 'ER_STATEMENT_TIMEOUT' || driver?.code === 'ER_QUERY_TIMEOUT';
+}
+
+// --- Retention (src/retention/): the partitions of execution_logs ----------------------------
+
+/** A partition of `execution_logs` (MySQL/MariaDB): rows with `created_at` below `lessThan` (null: MAXVALUE) and not in an earlier one. */
+export interface LogPartition {
+  name: string;
+  lessThan: number | null;
+  /** The server's estimate (information_schema.PARTITIONS.TABLE_ROWS). */
+  rows: number;
+}
+
+/** How long a partition change waits for the table's metadata lock. */
+const PARTITION_LOCK_WAIT_SECONDS = 2;
+
+/** A partition name as SQL: only names of letters, digits and underscores are ever made or read. */
+function partitionName(name: string): string {
+  if (!/^\w{1,64}$/.test(name)) throw new Error(`Unexpected partition name ${JSON.stringify(name)}`);
+  return `\`${name}\``;
 }

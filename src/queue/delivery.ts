@@ -81,7 +81,7 @@ export interface PlannedDeliveryName {
   seq: number;
 }
 
-/** The deliveries of every instance by state, at one moment. */
+/** The deliveries of every instance by state, at one moment, each counted up to a limit (DeliveryQueue.counts). */
 export interface QueueCounts {
   /** Pending and due: waiting for a worker. */
   due: number;

@@ -1,29 +1,51 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { DataSource } from 'typeorm';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startCronJob } from '../common/cron-job.js';
 import { AppConfig } from '../config/app-config.js';
 import { AuditStore } from '../audit/audit-store.js';
+import { DirectSql, Row } from '../database/direct-sql.js';
+import { num } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
-import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
+import { ExecutionLogsService, LogPartition } from '../execution-logs/execution-logs.service.js';
 import { DeliveryQueue } from '../queue/delivery-queue.js';
+import { planLogPartitions } from './log-partitions.js';
 
 const JOB = 'retention';
-const EVENT_BATCH = 500;
-const LOG_BATCH = 1000;
-const AUDIT_BATCH = 1000;
+/** MySQL/MariaDB: one instance runs retention at a time (a named lock of the server, per database). */
+const LOCK_NAME = "LEFT(CONCAT('provisioning-retention:', DATABASE()), 64)";
+/** A partition change that could not get the table's metadata lock is tried again this many times, this long apart. */
+const ALTER_ATTEMPTS = 3;
+const ALTER_RETRY_MS = 5000;
+const MYSQL_LOCK_WAIT_TIMEOUT = 1205;
 
 /**
- * Retention, on LOG_CLEANUP_CRON: rows older than LOG_RETENTION_DAYS go, a batch at a time so
- * no lock is held for long, through their owners' purge steps. Events go with their deliveries
- * once none of those is pending or in progress; execution logs follow their own age.
+ * Retention, on LOG_CLEANUP_CRON: data older than LOG_RETENTION_DAYS goes through its owners'
+ * steps, so that it keeps up with the writes and never holds a lock for long.
+ *
+ * - Execution logs, MySQL/MariaDB: a partition per UTC day (the ExecutionLogsByDay migration);
+ *   a day is dropped whole once its end is older than the retention period, and the days of
+ *   the coming week are prepared (at start and on every run), so the MAXVALUE partition stays
+ *   empty. Rows written before the table was partitioned go in batches.
+ * - Execution logs on SQLite, events with their deliveries (both databases), audit rows: a walk
+ *   along the primary key from the oldest id, up to the newest expired row, deleting
+ *   RETENTION_BATCH_SIZE rows (events: a quarter as many, with their deliveries) per short
+ *   transaction, with a pause after each as long as it took (at least RETENTION_PAUSE_MS) so
+ *   writers get the database.
+ *   A run goes on until everything expired is gone. Events go only once none of their
+ *   deliveries is pending or in progress.
+ *
+ * A tick that comes while a run is still going is skipped; on MySQL/MariaDB one instance runs
+ * at a time. Shutdown waits for the batch in progress, then the run stops.
  */
 @Injectable()
-export class RetentionService implements OnApplicationBootstrap {
+export class RetentionService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(RetentionService.name);
+  private running: Promise<void> | null = null;
+  private stopping = false;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly sql: DirectSql,
     private readonly events: EventStore,
     private readonly queue: DeliveryQueue,
     private readonly logs: ExecutionLogsService,
@@ -32,44 +54,86 @@ export class RetentionService implements OnApplicationBootstrap {
     private readonly config: AppConfig,
   ) {}
 
-  onApplicationBootstrap(): void {
-    startCronJob(this.scheduler, JOB, this.config.logs.cleanupCron, () => this.removeExpired(), (error) => this.logger.error(`Retention failed: ${error.message}`));
+  /** Starts the schedule, and makes sure the coming days have their partitions before the first insert of this instance. */
+  async onApplicationBootstrap(): Promise<void> {
+    startCronJob(this.scheduler, JOB, this.config.logs.cleanupCron, () => this.scheduledRun(), (error) => this.logger.error(`Retention failed: ${error.message}`));
+    await this.exclusively(() => this.prepareLogPartitions()).catch((error: Error) => this.logger.error(`Preparing execution-log partitions failed: ${error.message}`));
   }
 
-  /** One scheduled run: events (with their deliveries), execution logs, then audit rows; one failing does not stop the others. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** A tick of the schedule: a run, unless the previous one is still going. */
+  private async scheduledRun(): Promise<void> {
+    if (this.running) {
+      this.logger.warn('Retention is still running since the previous tick; this tick is skipped');
+      return;
+    }
+    await this.removeExpired();
+  }
+
+  /** One run: events (with their deliveries), execution logs, then audit rows; one failing does not stop the others. After a run in progress. */
   async removeExpired(now = Date.now()): Promise<void> {
-    await this.removeExpiredEvents(now).catch((error: Error) => this.logger.error(`Event cleanup failed: ${error.message}`));
-    await this.removeExpiredLogs(now).catch((error: Error) => this.logger.error(`Log cleanup failed: ${error.message}`));
-    await this.removeExpiredAudit(now).catch((error: Error) => this.logger.error(`Audit cleanup failed: ${error.message}`));
+    while (this.running) await this.running.catch(() => undefined);
+    const run = this.exclusively(async () => {
+      await this.removeExpiredEvents(now).catch((error: Error) => this.logger.error(`Event cleanup failed: ${error.message}`));
+      await this.removeExpiredLogs(now).catch((error: Error) => this.logger.error(`Log cleanup failed: ${error.message}`));
+      await this.removeExpiredAudit(now).catch((error: Error) => this.logger.error(`Audit cleanup failed: ${error.message}`));
+    }).then((ran) => {
+      if (!ran) this.logger.log('Retention is running on another instance; this run is skipped');
+    });
+    this.running = run.finally(() => (this.running = null));
+    await this.running;
   }
 
-  /** Finished events accepted before the retention period, each with its deliveries in one transaction. Answers how many went. */
+  /** Finished events accepted before the retention period, each batch with its deliveries in one transaction. Answers how many went. */
   async removeExpiredEvents(now = Date.now()): Promise<number> {
     const cutoff = this.cutoff(now);
-    const removed = await inBatches(
-      EVENT_BATCH,
-      (afterId, limit) => this.events.acceptedBefore(cutoff, afterId, limit),
-      (ids) =>
-        this.dataSource.transaction(async (manager) => {
-          const finished = await this.queue.purgeFinished(ids, manager);
-          await this.events.purge(finished, manager);
-          return finished.length;
-        }),
+    const upTo = await this.events.newestAcceptedBefore(cutoff);
+    if (upTo === null) return 0;
+    const removed = await this.inBatches(
+      Math.max(1, Math.round(this.config.logs.retentionBatchSize / 4)),
+      (afterId, limit) => this.events.acceptedBefore(cutoff, afterId, upTo, limit),
+      (ids) => this.purgeEvents(ids),
     );
     if (removed > 0) this.logger.log(`Removed ${removed} finished events older than ${this.config.logs.retentionDays} days`);
     return removed;
   }
 
-  /** Execution logs written before the retention period. Answers how many went. */
+  /**
+   * Execution logs written before the retention period: whole days of partitions on
+   * MySQL/MariaDB, batches of rows elsewhere. Answers how many went: the rows deleted, plus the
+   * server's estimate of the rows of each partition dropped.
+   */
   async removeExpiredLogs(now = Date.now()): Promise<number> {
     const cutoff = this.cutoff(now);
-    const removed = await inBatches(
-      LOG_BATCH,
-      (afterId, limit) => this.logs.createdBefore(cutoff, afterId, limit),
-      (ids) => this.logs.purge(ids),
+    let removed = 0;
+    let rowCutoff = cutoff;
+    const partitions = await this.logs.partitions();
+    if (partitions) {
+      const plan = planLogPartitions(partitions, cutoff, now);
+      await this.addLogPartitions(partitions, plan.add);
+      if (plan.drop.length > 0) {
+        await this.alter(() => this.logs.dropPartitions(plan.drop.map((partition) => partition.name)));
+        const rows = plan.drop.reduce((sum, partition) => sum + partition.rows, 0);
+        removed += rows;
+        this.logger.log(
+          `Dropped execution-log partitions ${plan.drop.map((partition) => partition.name).join(', ')} (about ${rows} rows, all older than ${this.config.logs.retentionDays} days)`,
+        );
+      }
+      rowCutoff = plan.deleteBefore;
+    }
+    const upTo = await this.logs.newestCreatedBefore(rowCutoff);
+    if (upTo === null) return removed;
+    const deleted = await this.inBatches(
+      this.config.logs.retentionBatchSize,
+      (afterId, limit) => this.logs.expiredIds(rowCutoff, afterId, upTo, limit),
+      (ids) => this.logs.deleteExpired(rowCutoff, ids[0]!, ids[ids.length - 1]!),
     );
-    if (removed > 0) this.logger.log(`Removed ${removed} execution logs older than ${this.config.logs.retentionDays} days`);
-    return removed;
+    if (deleted > 0) this.logger.log(`Removed ${deleted} execution logs older than ${this.config.logs.retentionDays} days`);
+    return removed + deleted;
   }
 
   /** Audit rows are kept unless AUDIT_RETENTION is set; then those older than it go. Answers how many went. */
@@ -77,8 +141,8 @@ export class RetentionService implements OnApplicationBootstrap {
     const { retentionMs } = this.config.audit;
     if (retentionMs === 0) return 0;
     const cutoff = now - retentionMs;
-    const removed = await inBatches(
-      AUDIT_BATCH,
+    const removed = await this.inBatches(
+      this.config.logs.retentionBatchSize,
       (afterId, limit) => this.audit.createdBefore(cutoff, afterId, limit),
       (ids) => this.audit.purge(ids),
     );
@@ -86,26 +150,94 @@ export class RetentionService implements OnApplicationBootstrap {
     return removed;
   }
 
+  /** MySQL/MariaDB: the partitions of the coming days exist (at start; every run checks it too). Answers how many were added. */
+  async prepareLogPartitions(now = Date.now()): Promise<number> {
+    const partitions = await this.logs.partitions();
+    if (!partitions) return 0;
+    const { add } = planLogPartitions(partitions, this.cutoff(now), now);
+    await this.addLogPartitions(partitions, add);
+    return add.length;
+  }
+
+  private async addLogPartitions(partitions: readonly LogPartition[], add: { name: string; lessThan: number }[]): Promise<void> {
+    if (add.length === 0) return;
+    const future = partitions.find((partition) => partition.lessThan === null)?.name ?? null;
+    await this.alter(() => this.logs.addPartitions(add, future));
+    this.logger.log(`Prepared execution-log partitions ${add[0]!.name}…${add[add.length - 1]!.name}`);
+  }
+
+  /** A batch of events with their deliveries, in one short transaction (READ COMMITTED on MySQL/MariaDB: no gap locks that would hold up ingest). */
+  private purgeEvents(ids: number[]): Promise<number> {
+    if (!this.sql.mysql) {
+      return this.sql.transactionSqlite(() => {
+        const finished = this.queue.purgeFinishedSqlite(ids);
+        this.events.purgeSqlite(finished);
+        return finished.length;
+      });
+    }
+    return this.sql.transactionReadCommitted(async (session) => {
+      const finished = await this.queue.purgeFinishedMysql(session, ids);
+      await this.events.purgeMysql(session, finished);
+      return finished.length;
+    });
+  }
+
+  /**
+   * The one batch loop: `select` answers the next ids (after `afterId`, ascending, at most
+   * `limit`), `remove` deletes those it may and answers how many. Walking by id, rows kept (an
+   * event still being delivered) are passed over, not read again. Between two batches the
+   * database is left to others for as long as the batch took, and at least RETENTION_PAUSE_MS:
+   * retention has it at most half the time, however slow the batches are. Shutdown stops the walk.
+   */
+  private async inBatches(limit: number, select: (afterId: number, limit: number) => Promise<number[]>, remove: (ids: number[]) => Promise<number>): Promise<number> {
+    let removed = 0;
+    for (let afterId = 0; !this.stopping; ) {
+      const started = performance.now();
+      const ids = await select(afterId, limit);
+      if (ids.length > 0) removed += await remove(ids);
+      if (ids.length < limit) break;
+      afterId = ids[ids.length - 1]!;
+      await sleep(Math.max(this.config.logs.retentionPauseMs, performance.now() - started));
+    }
+    return removed;
+  }
+
+  /** A partition change, tried again a little later when the table's metadata lock did not come in time. */
+  private async alter(change: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await change();
+      } catch (error) {
+        if ((error as { errno?: number }).errno !== MYSQL_LOCK_WAIT_TIMEOUT || attempt >= ALTER_ATTEMPTS || this.stopping) throw error;
+        this.logger.warn(`Execution-log partitions: the table was busy; trying again in ${ALTER_RETRY_MS / 1000} s`);
+        await sleep(ALTER_RETRY_MS);
+      }
+    }
+  }
+
+  /**
+   * Runs `work` unless another instance is running retention on the same MySQL/MariaDB
+   * database (GET_LOCK, held on a connection of its own until `work` ends; the server frees it
+   * should that connection break). SQLite has one instance. Answers whether `work` ran.
+   */
+  private async exclusively(work: () => Promise<unknown>): Promise<boolean> {
+    if (!this.sql.mysql) {
+      await work();
+      return true;
+    }
+    return this.sql.onPooledConnection(async (session) => {
+      const [row] = await session.query<Row[]>(`SELECT GET_LOCK(${LOCK_NAME}, 0) AS locked`);
+      if (num(row?.locked) !== 1) return false;
+      try {
+        await work();
+        return true;
+      } finally {
+        await session.query(`SELECT RELEASE_LOCK(${LOCK_NAME})`);
+      }
+    });
+  }
+
   private cutoff(now: number): number {
     return now - this.config.logs.retentionDays * 86_400_000;
-  }
-}
-
-/**
- * The one batch-delete loop: `select` answers the next ids (after `afterId`, ascending, at
- * most `limit`), `remove` deletes those it may and answers how many. Walking by id, rows kept
- * (an event still being delivered) are passed over, not read again.
- */
-async function inBatches(
-  limit: number,
-  select: (afterId: number, limit: number) => Promise<number[]>,
-  remove: (ids: number[]) => Promise<number>,
-): Promise<number> {
-  let removed = 0;
-  for (let afterId = 0; ; ) {
-    const ids = await select(afterId, limit);
-    if (ids.length > 0) removed += await remove(ids);
-    if (ids.length < limit) return removed;
-    afterId = ids[ids.length - 1]!;
   }
 }

@@ -86,7 +86,8 @@ for (const kind of kinds) {
           `=${chainId}`,
         ]);
 
-        await dataSource.undoLastMigration({ transaction: 'each' });
+        // Undo every migration run above, the later ones first, down to and including this one.
+        for (let n = MIGRATIONS.length - upgrade; n > 0; n--) await dataSource.undoLastMigration({ transaction: 'each' });
         const restored: { request_payload: string }[] = await dataSource.query('SELECT request_payload FROM execution_logs WHERE created_at >= 100 ORDER BY id');
         assert.deepEqual(restored.map((row) => row.request_payload), [
           envelopeJson('clients.update', 42, '2026-11-22T10:15:30+02:00', '{"id":42,"name":"\\"A\\" \\u00e9"}'),

@@ -284,7 +284,11 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     const now = Date.now();
     await queue.claim('worker-a', 10, now, now + LEASE_MS);
     assert.equal((await rows(running))[0]!.status, 'in_progress');
-    const purged = await s.get(DataSource).transaction((manager) => queue.purgeFinished([done, waiting, running], manager));
+    const direct = s.get(DirectSql);
+    const events = [done, waiting, running];
+    const purged = direct.mysql
+      ? await direct.transactionMysql((session) => queue.purgeFinishedMysql(session, events))
+      : await direct.transactionSqlite(() => queue.purgeFinishedSqlite(events));
     assert.deepEqual(purged, [done]);
     assert.deepEqual(
       await Promise.all([done, waiting, running].map(async (id) => (await rows(id)).length)),
