@@ -5,6 +5,7 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
+import { ClockModule } from './common/clock.js';
 import { buildDataSourceOptions } from './database/data-source.js';
 import { DirectSqlModule } from './database/direct-sql.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
@@ -38,6 +39,7 @@ export class AppModule {
       providers: [{ provide: InstanceLockHolder, useValue: new InstanceLockHolder(lock) }],
       imports: [
         ConfigModule.forRoot(config),
+        ClockModule,
         TypeOrmModule.forRoot({ ...buildDataSourceOptions(config.database), migrationsRun: true }),
         DirectSqlModule,
         ScheduleModule.forRoot(),

@@ -12,9 +12,11 @@ import { DropUnusedIndexes1764000000000 } from './migrations/1764000000000-drop-
 import { DeliveriesByHandlerAndTime1764100000000 } from './migrations/1764100000000-deliveries-by-handler-and-time.js';
 import { ExactKeysAndLargeHeaders1764200000000 } from './migrations/1764200000000-exact-keys-and-large-headers.js';
 import { DeliveriesHoldsOrder1764300000000 } from './migrations/1764300000000-deliveries-holds-order.js';
+import { HandlerFlowControl1764400000000 } from './migrations/1764400000000-handler-flow-control.js';
+import { HandlerPauseEntity } from '../handlers/handler-pause.entity.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
-export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity];
+export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity, HandlerPauseEntity];
 
 /** Every migration, in order. */
 export const MIGRATIONS = [
@@ -24,6 +26,7 @@ export const MIGRATIONS = [
   DeliveriesByHandlerAndTime1764100000000,
   ExactKeysAndLargeHeaders1764200000000,
   DeliveriesHoldsOrder1764300000000,
+  HandlerFlowControl1764400000000,
 ];
 
 /**

@@ -11,7 +11,8 @@ import { DeliveryQueue } from '../queue/delivery-queue.js';
 import { ClaimedDelivery } from '../queue/delivery.js';
 import { WorkSignal } from '../queue/work-signal.js';
 import { DeliveryRunner } from './delivery-runner.js';
-import { Outcome, OutcomeWriter } from './outcome-writer.js';
+import { FlowChangeReport, Outcome, OutcomeWriter } from './outcome-writer.js';
+import { ClaimRound, FlowControl } from './flow-control.js';
 
 interface Claimed {
   delivery: ClaimedDelivery;
@@ -32,6 +33,12 @@ interface Claimed {
  * and that write's finish-and-claim-next step (DeliveryQueue) claims for this worker the next
  * delivery of the same event (the next handler in run order), which joins the waiting ones.
  * Other deliveries on the same object become claimable when the write commits.
+ *
+ * Flow control (src/dispatcher/flow-control.ts): each claim gives every handler its share, no
+ * more than its cap less what this worker already holds of it; a handler's calls in flight
+ * never pass its cap; the waiting deliveries of a handler that becomes held (paused, circuit
+ * open, Retry-After) go back to the queue unstarted, and the claims of next deliveries leave
+ * out the handlers this worker holds enough of.
  */
 @Injectable()
 export class DispatcherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -47,8 +54,18 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private readonly started = new Map<number, Promise<void>>();
   /** Deliveries whose call is in progress. */
   private readonly calling = new Set<number>();
+  /** Per handler: deliveries held here (waiting or started, until recorded), and calls in progress. */
+  private readonly holdings = new Map<number, number>();
+  private readonly callingPerHandler = new Map<number, number>();
+  /** Per handler: its cap, as last read. */
+  private readonly caps = new Map<number, number>();
+  /** Handlers held now (paused, circuit not closed, Retry-After), as last read or learnt from an outcome. */
+  private readonly heldHandlers = new Set<number>();
+  /** Held handlers with pending deliveries, as the last claim read them: their deliveries hold the order only among themselves. */
+  private released: number[] = [];
   private timers: NodeJS.Timeout[] = [];
   private unlisten: (() => void) | null = null;
+  private unlistenFlow: (() => void) | null = null;
   /** Consecutive failed claims (the database is down): claiming pauses, longer each time. */
   private claimFailures = 0;
   private pausedUntil = 0;
@@ -63,6 +80,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     private readonly signal: WorkSignal,
     private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
+    private readonly flow: FlowControl,
   ) {
     // Every call in flight listens to it.
     setMaxListeners(0, this.stopping.signal);
@@ -86,6 +104,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     this.running = true;
     const { pollIntervalMs, leaseMs } = this.config.dispatch;
     this.unlisten = this.signal.listen(() => this.wake());
+    this.unlistenFlow = this.outcomes.onFlowChange((report) => this.flowChanged(report));
     this.timers = [
       setInterval(() => this.wake(), pollIntervalMs),
       setInterval(() => void this.renewLeases(), Math.max(200, Math.floor(leaseMs / 3))),
@@ -102,11 +121,12 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (!this.running) return;
     this.running = false;
     this.unlisten?.();
+    this.unlistenFlow?.();
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     const deadline = Date.now() + this.config.dispatch.shutdownGraceMs;
     while (this.claiming && Date.now() < deadline) await sleep(5);
-    await this.release(this.ready.splice(0).map((entry) => entry.delivery.id));
+    await this.release(this.ready.splice(0).map((entry) => this.drop(entry.delivery)));
     while (this.started.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.started.values()]), sleep(Math.max(0, deadline - Date.now()))]);
     }
@@ -163,10 +183,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     while (this.running && this.wantsMore()) {
       const limit = Math.min(this.spareCapacity(), concurrency);
       const now = Date.now();
-      let claimed: ClaimedDelivery[];
+      let round: ClaimRound;
       let handlers: Map<number, HandlerEntity | undefined>;
       try {
-        claimed = await this.queue.claim(this.owner, limit, now, now + leaseMs);
+        const waiting = [...new Set(this.ready.map((entry) => entry.delivery.handlerId))];
+        round = await this.flow.claim(this.owner, limit, { held: this.holdings, waiting }, now, now + leaseMs);
       } catch (error) {
         this.backOff(error as Error);
         return;
@@ -176,6 +197,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         this.claimFailures = 0;
         this.pausedUntil = 0;
       }
+      const { claimed } = round;
+      this.learn(round);
       try {
         handlers = claimed.length > 0 ? await this.handlersOf(claimed) : new Map();
       } catch (error) {
@@ -183,10 +206,70 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         await this.release(claimed.map((delivery) => delivery.id));
         return;
       }
-      for (const delivery of claimed) this.ready.push({ delivery, handler: handlers.get(delivery.handlerId) });
+      for (const delivery of claimed) this.keep(delivery, handlers.get(delivery.handlerId));
+      await this.releaseHeld();
       this.startReady();
-      if (claimed.length < limit) return;
+      if (claimed.length === 0 || !round.more) return;
     }
+  }
+
+  /** What a claim read of the handlers' flow: their caps, which are held now, which no longer hold others' order. */
+  private learn(round: ClaimRound): void {
+    for (const [handlerId, cap] of round.caps) {
+      this.caps.set(handlerId, cap);
+      if (round.held.has(handlerId)) this.heldHandlers.add(handlerId);
+      else this.heldHandlers.delete(handlerId);
+    }
+    this.released = round.released;
+  }
+
+  /** An outcome written here opened or closed a circuit, or a Retry-After holds the handler. */
+  private flowChanged({ handlerId, change }: FlowChangeReport): void {
+    if (change === 'circuit_closed') {
+      this.heldHandlers.delete(handlerId);
+      this.wake();
+      return;
+    }
+    this.heldHandlers.add(handlerId);
+    void this.releaseHeld();
+  }
+
+  /** A claimed delivery joins the waiting ones, counted against its handler's cap. */
+  private keep(delivery: ClaimedDelivery, handler: HandlerEntity | undefined): void {
+    if (delivery.handlerRow) this.caps.set(delivery.handlerId, delivery.handlerRow.maxConcurrency ?? this.flow.defaultCap);
+    this.holdings.set(delivery.handlerId, (this.holdings.get(delivery.handlerId) ?? 0) + 1);
+    this.ready.push({ delivery, handler });
+  }
+
+  /** The delivery is no longer held here (recorded or handed back); answers its id. */
+  private drop(delivery: ClaimedDelivery): number {
+    const left = (this.holdings.get(delivery.handlerId) ?? 1) - 1;
+    if (left > 0) this.holdings.set(delivery.handlerId, left);
+    else this.holdings.delete(delivery.handlerId);
+    return delivery.id;
+  }
+
+  /** Hands back, unstarted, the waiting deliveries of handlers held now (a probe goes ahead: it is what ends the hold). */
+  private async releaseHeld(): Promise<void> {
+    if (this.heldHandlers.size === 0) return;
+    const back: number[] = [];
+    this.ready = this.ready.filter((entry) => {
+      if (entry.delivery.probe || !this.heldHandlers.has(entry.delivery.handlerId)) return true;
+      back.push(this.drop(entry.delivery));
+      return false;
+    });
+    await this.release(back);
+  }
+
+  private capOf(handlerId: number): number {
+    return this.caps.get(handlerId) ?? this.flow.defaultCap;
+  }
+
+  /** Handlers this worker holds its cap of: the claim of a next delivery leaves them out. */
+  private fullHandlers(): number[] {
+    const full: number[] = [];
+    for (const [handlerId, held] of this.holdings) if (held >= this.capOf(handlerId)) full.push(handlerId);
+    return full;
   }
 
   /**
@@ -202,20 +285,47 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     setTimeout(() => this.wake(), delay).unref();
   }
 
+  /**
+   * Starts waiting deliveries in the order they were claimed while slots are free, skipping
+   * those whose handler has its cap of calls in progress (or is held: they go back).
+   */
   private startReady(): void {
     const { concurrency } = this.config.dispatch;
-    while (this.running && this.calling.size < concurrency && this.ready.length > 0) {
-      const { delivery, handler } = this.ready.shift()!;
-      this.calling.add(delivery.id);
-      const run = this.deliver(delivery, handler)
-        .catch((error: Error) => this.logger.error(`Delivery ${delivery.id} failed to run: ${error.stack ?? error.message}`))
-        .finally(() => {
-          this.started.delete(delivery.id);
-          this.calling.delete(delivery.id);
-          this.wake();
-        });
-      this.started.set(delivery.id, run);
+    if (!this.running || this.calling.size >= concurrency || this.ready.length === 0) return;
+    const waiting: Claimed[] = [];
+    for (const entry of this.ready) {
+      const { delivery } = entry;
+      const blocked =
+        this.calling.size >= concurrency ||
+        (this.callingPerHandler.get(delivery.handlerId) ?? 0) >= this.capOf(delivery.handlerId) ||
+        (!delivery.probe && this.heldHandlers.has(delivery.handlerId));
+      if (blocked) waiting.push(entry);
+      else this.begin(entry);
     }
+    this.ready = waiting;
+  }
+
+  private begin({ delivery, handler }: Claimed): void {
+    this.calling.add(delivery.id);
+    this.callingPerHandler.set(delivery.handlerId, (this.callingPerHandler.get(delivery.handlerId) ?? 0) + 1);
+    const run = this.deliver(delivery, handler)
+      .catch((error: Error) => this.logger.error(`Delivery ${delivery.id} failed to run: ${error.stack ?? error.message}`))
+      .finally(() => {
+        this.started.delete(delivery.id);
+        this.endCall(delivery);
+        this.drop(delivery);
+        this.wake();
+      });
+    this.started.set(delivery.id, run);
+  }
+
+  /** The call of `delivery` is over (once, whichever comes first): its slot and its handler's count free. */
+  private endCall(delivery: ClaimedDelivery): boolean {
+    if (!this.calling.delete(delivery.id)) return false;
+    const left = (this.callingPerHandler.get(delivery.handlerId) ?? 1) - 1;
+    if (left > 0) this.callingPerHandler.set(delivery.handlerId, left);
+    else this.callingPerHandler.delete(delivery.handlerId);
+    return true;
   }
 
   /**
@@ -229,10 +339,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     try {
       outcome = await this.runner.run(delivery, handler, this.stopping.signal);
     } finally {
-      if (this.calling.delete(delivery.id)) this.wake();
+      if (this.endCall(delivery)) this.wake();
     }
     if (!outcome) return;
-    const next = await this.outcomes.record(this.owner, delivery, outcome, { claimNext: true });
+    const nextFlow = { released: this.released, excluded: this.fullHandlers() };
+    const next = await this.outcomes.record(this.owner, delivery, outcome, { claimNext: true, nextFlow });
     if (next) await this.takeSuccessor(next);
   }
 
@@ -243,8 +354,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         this.logger.error(`Reading the handler of delivery ${next.id} failed: ${error.message}`);
         return undefined;
       });
-      if (handlers && this.running) {
-        this.ready.push({ delivery: next, handler: handlers.get(next.handlerId) });
+      if (handlers && this.running && !this.heldHandlers.has(next.handlerId)) {
+        this.keep(next, handlers.get(next.handlerId));
         return;
       }
     }

@@ -8,7 +8,8 @@ import { Principal } from '../api-keys/auth.decorators.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { HandlerChangeEntity } from '../cache-manager/handler-change.entity.js';
 import { CreateHandlerDto, HANDLER_LIMITS, ListHandlersQueryDto, UpdateHandlerDto } from './dto/handler.dto.js';
-import { HandlerEntity } from './handler.entity.js';
+import { FLOW_STATE_COLUMNS, HandlerEntity } from './handler.entity.js';
+import { HandlerPauseEntity } from './handler-pause.entity.js';
 import { assertValidHandler, RuleContext } from './handler-rules.js';
 import { MASK } from './handler-view.js';
 import { generateSigningSecret } from '../calls/webhook-signer.js';
@@ -85,6 +86,17 @@ export class HandlersService {
       previousSecret: null,
       previousSecretExpiresAt: null,
       failingSince: null,
+      maxConcurrency: input.max_concurrency ?? null,
+      rateLimit: input.rate_limit ?? null,
+      ratePeriod: input.rate_period ?? 'second',
+      rateTat: null,
+      holdUntil: null,
+      circuitState: 'closed',
+      circuitSince: null,
+      circuitReason: null,
+      circuitFailures: 0,
+      circuitOpens: 0,
+      circuitRetryAt: null,
       createdAt: now,
       updatedAt: now,
     });
@@ -113,6 +125,9 @@ export class HandlersService {
       retryLimit: input.retry_limit ?? current.retryLimit,
       headers: input.headers !== undefined ? unmaskHeaders(input.headers, current.headers) : current.headers,
       onFailure: nextOnFailure(stage, current, input),
+      maxConcurrency: input.max_concurrency !== undefined ? input.max_concurrency : current.maxConcurrency,
+      rateLimit: input.rate_limit !== undefined ? input.rate_limit : current.rateLimit,
+      ratePeriod: input.rate_period ?? current.ratePeriod,
       updatedAt: Date.now(),
     };
     if (next.status === 'enabled') {
@@ -122,7 +137,7 @@ export class HandlersService {
     this.authorise(principal, next.type);
     this.assertValid(next);
     return this.write(async (manager) => {
-      await manager.getRepository(HandlerEntity).update({ id }, withoutId(next));
+      await manager.getRepository(HandlerEntity).update({ id }, editable(next));
       return { result: next, changedId: id };
     });
   }
@@ -199,12 +214,18 @@ export class HandlersService {
     });
   }
 
+  /** Each handler's circuit state, archived ones left out (the per-handler gauge of /metrics). */
+  async circuitStates(): Promise<Pick<HandlerEntity, 'id' | 'name' | 'circuitState'>[]> {
+    return this.repository.find({ select: { id: true, name: true, circuitState: true }, where: { status: In(['enabled', 'disabled']) }, order: { id: 'ASC' } });
+  }
+
   /** Removes the handler; execution logs keep its id and name. */
   async remove(id: number, principal: Principal): Promise<void> {
     const current = await this.get(id);
     this.authorise(principal, current.type);
     await this.write(async (manager) => {
       await manager.getRepository(HandlerEntity).delete({ id });
+      await manager.getRepository(HandlerPauseEntity).delete({ handlerId: id });
       return { result: current, changedId: id };
     });
   }
@@ -242,8 +263,10 @@ export class HandlersService {
   }
 }
 
-function withoutId(handler: HandlerEntity): Omit<HandlerEntity, 'id'> {
+/** The columns an edit writes: all but the id and the flow state the dispatcher keeps (written meanwhile, it must not be put back). */
+function editable(handler: HandlerEntity): Partial<HandlerEntity> {
   const { id: _id, ...rest } = handler;
+  for (const column of FLOW_STATE_COLUMNS) delete (rest as Partial<HandlerEntity>)[column];
   return rest;
 }
 

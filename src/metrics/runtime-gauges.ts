@@ -3,9 +3,14 @@ import { Gauge } from 'prom-client';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
 import { DeliveryQueue } from '../queue/delivery-queue.js';
+import { HandlersService } from '../handlers/handlers.service.js';
+import type { CircuitState } from '../handlers/handler.entity.js';
 import { MetricsService } from './metrics.service.js';
 
 const QUEUE_STATES = ['due', 'scheduled', 'in_flight', 'failed'] as const;
+
+/** The circuit gauge's values: the further from closed, the higher. */
+const CIRCUIT_VALUES: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
 
 interface QueueSnapshot {
   counts: Record<(typeof QUEUE_STATES)[number], number>;
@@ -24,6 +29,7 @@ export class RuntimeGauges implements OnModuleInit {
     private readonly queue: DeliveryQueue,
     private readonly cache: CacheManagerService,
     private readonly dispatcher: DispatcherService,
+    private readonly handlers: HandlersService,
   ) {}
 
   /** One read of the queue's counts per scrape, shared by the gauges that need it (prom-client collects them in parallel). */
@@ -81,6 +87,19 @@ export class RuntimeGauges implements OnModuleInit {
       registers,
       collect() {
         this.set(dispatcher.activeCount);
+      },
+    });
+    const handlers = this.handlers;
+    new Gauge({
+      name: 'provisioning_handler_circuit_state',
+      help: "Each handler's circuit breaker, shared by all instances: 0 closed, 1 half-open (one probe call out), 2 open (deliveries wait for the cool-down).",
+      labelNames: ['handler_id', 'handler'] as const,
+      registers,
+      async collect() {
+        const states = await handlers.circuitStates().catch(() => null);
+        if (!states) return;
+        this.reset();
+        for (const { id, name, circuitState } of states) this.set({ handler_id: String(id), handler: name }, CIRCUIT_VALUES[circuitState] ?? 0);
       },
     });
     const cache = this.cache;
