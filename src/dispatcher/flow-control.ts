@@ -44,6 +44,10 @@ import { ClaimedDelivery, ClaimShare, PendingHandler } from '../queue/delivery.j
  */
 @Injectable()
 export class FlowControl {
+  /** MySQL/MariaDB: handler ids with pending deliveries, found now and then (deleted handlers among them), and when. */
+  private discovered: number[] = [];
+  private discoveredAt = 0;
+
   constructor(
     private readonly sql: DirectSql,
     private readonly queue: DeliveryQueue,
@@ -80,8 +84,12 @@ export class FlowControl {
     }
     let plan: FlowPlan | undefined;
     let flows: Map<number, HandlerFlow> = new Map();
+    if (now - this.discoveredAt >= DISCOVERY_INTERVAL_MS) {
+      this.discovered = await this.queue.pendingHandlerIdsMysql();
+      this.discoveredAt = now;
+    }
     const ids = await this.queue.withDeadlockRetry(async (session) => {
-      const pending = await this.queue.pendingHandlersMysql(session);
+      const pending = await this.queue.pendingHandlersMysql(session, this.discovered);
       const ids = flowIds(pending, holdings);
       flows = new Map();
       if (ids.length > 0) {
@@ -199,6 +207,12 @@ export interface FlowPlan {
 }
 
 const PERIOD_MS: Record<RatePeriod, number> = { second: 1000, minute: 60_000 };
+
+/**
+ * MySQL/MariaDB: how often a worker looks for handler ids with pending deliveries beyond the
+ * handlers table (deleted handlers: their deliveries are claimed to be skipped within this).
+ */
+const DISCOVERY_INTERVAL_MS = 1000;
 
 /** Is the handler held at `flowNow`: paused, its circuit not closed, or a Retry-After not over. A pause holds whatever the status. */
 export function isHeld(flow: HandlerFlow, flowNow: number): boolean {

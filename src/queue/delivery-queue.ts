@@ -56,15 +56,18 @@ const CLAIMED_COLUMNS = `d.id, d.event_id, d.handler_id, d.seq, d.attempts, d.ma
 const SQLITE_CLAIMED = `SELECT ${CLAIMED_COLUMNS} WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`;
 
 /**
- * The handlers that have pending deliveries, each with its earliest `next_attempt_at`: a loose
- * scan of idx_deliveries_handler_due (status, handler_id, next_attempt_at, id), an index seek
- * or two per handler however many deliveries each has waiting. A claim plans its shares from
+ * The handlers that have pending deliveries, each with its earliest `next_attempt_at`, read
+ * along idx_deliveries_handler_due (status, handler_id, next_attempt_at, id): an index seek or
+ * two per handler, however many deliveries each has waiting. A claim plans its shares from
  * this, so a handler holding a million deliveries costs it no more than one holding one.
  *
- * SQLite: a recursive query that seeks the next handler id each step. MySQL/MariaDB read such a
- * correlated step as a scan of every pending entry, but serve GROUP BY on an index prefix with
- * MIN of the next column as a loose index scan ("Using index for group-by") when no WHERE pins
- * the status, so that query groups every status and the caller keeps the pending groups.
+ * SQLite: a recursive query that seeks the next handler id at each step (a loose index scan).
+ * MySQL/MariaDB read such a correlated step (`handler_id > previous`) as a scan of every
+ * pending entry, and choose a loose scan for GROUP BY only when their statistics say so; what
+ * they serve in one seek whatever the statistics is `handler_id = x ORDER BY next_attempt_at
+ * LIMIT 1`. So there the candidates are the handlers (every status) and the handler ids a
+ * periodic discovery (`pendingHandlerIdsMysql`) found without a row: deleted handlers, whose
+ * deliveries are skipped when claimed.
  */
 const PENDING_HANDLERS_SQLITE = `WITH RECURSIVE pending_handlers (handler_id) AS (
     SELECT MIN(handler_id) FROM deliveries WHERE status = 'pending'
@@ -74,8 +77,16 @@ const PENDING_HANDLERS_SQLITE = `WITH RECURSIVE pending_handlers (handler_id) AS
   )
   SELECT handler_id, (SELECT MIN(f.next_attempt_at) FROM deliveries f WHERE f.status = 'pending' AND f.handler_id = pending_handlers.handler_id) AS first_due
     FROM pending_handlers WHERE handler_id IS NOT NULL`;
-const HANDLERS_BY_STATUS_MYSQL = `SELECT status, handler_id, MIN(next_attempt_at) AS first_due
-  FROM deliveries FORCE INDEX (idx_deliveries_handler_due) GROUP BY status, handler_id`;
+function pendingHandlersMysql(extra: number): string {
+  const candidates = ['SELECT id FROM handlers', ...new Array(extra).fill('SELECT ?')].join(' UNION ');
+  return `SELECT c.id AS handler_id,
+      (SELECT f.next_attempt_at FROM deliveries f FORCE INDEX (idx_deliveries_handler_due)
+        WHERE f.status = 'pending' AND f.handler_id = c.id ORDER BY f.next_attempt_at LIMIT 1) AS first_due
+    FROM (${candidates}) c`;
+}
+/** The next handler id with pending deliveries after a given one: one seek (the parameter is a constant to the server). */
+const NEXT_PENDING_HANDLER_MYSQL = `SELECT handler_id FROM deliveries FORCE INDEX (idx_deliveries_handler_due)
+  WHERE status = 'pending' AND handler_id > ? ORDER BY status, handler_id LIMIT 1`;
 
 /**
  * One handler's share of a claim: its oldest claimable due deliveries, up to a limit, read
@@ -163,8 +174,9 @@ export class DeliveryQueue {
     if (!this.sql.mysql) {
       return this.sql.transactionSqlite(() => this.claimSharesSqlite(owner, planShares(this.pendingHandlersSqlite(), limit, now), [], now, leaseUntil));
     }
+    const others = await this.pendingHandlerIdsMysql();
     const taken = await this.withDeadlockRetry(async (session) =>
-      this.claimSharesMysql(session, owner, planShares(await this.pendingHandlersMysql(session), limit, now), [], now, leaseUntil),
+      this.claimSharesMysql(session, owner, planShares(await this.pendingHandlersMysql(session, others), limit, now), [], now, leaseUntil),
     );
     return this.claimed(taken.map((delivery) => delivery.id));
   }
@@ -174,9 +186,25 @@ export class DeliveryQueue {
     return (this.sql.statement(PENDING_HANDLERS_SQLITE).all() as Row[]).map(toPending);
   }
 
-  /** The handlers with pending deliveries and the earliest due time of each (MySQL/MariaDB, on the caller's session). */
-  async pendingHandlersMysql(session: MysqlSession): Promise<PendingHandler[]> {
-    return (await session.query(HANDLERS_BY_STATUS_MYSQL)).filter((row) => row.status === 'pending').map(toPending);
+  /**
+   * The handlers with pending deliveries and the earliest due time of each (MySQL/MariaDB, on the
+   * caller's session): every handler, and `others` (handler ids without a row that
+   * `pendingHandlerIdsMysql` found).
+   */
+  async pendingHandlersMysql(session: MysqlSession, others: readonly number[] = []): Promise<PendingHandler[]> {
+    const rows = await session.query(pendingHandlersMysql(others.length), [...others]);
+    return rows.filter((row) => row.first_due !== null && row.first_due !== undefined).map(toPending);
+  }
+
+  /** Every handler id with pending deliveries (MySQL/MariaDB): one seek per handler, one statement each. */
+  async pendingHandlerIdsMysql(): Promise<number[]> {
+    const ids: number[] = [];
+    for (let after = -1; ; ) {
+      const [row] = await this.sql.queryMysql(NEXT_PENDING_HANDLER_MYSQL, [after]);
+      if (!row) return ids;
+      after = num(row.handler_id);
+      ids.push(after);
+    }
   }
 
   /**
