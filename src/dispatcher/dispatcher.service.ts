@@ -64,6 +64,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   /** Held handlers with pending deliveries, as the last claim read them: their deliveries hold the order only among themselves. */
   private released: number[] = [];
   private timers: NodeJS.Timeout[] = [];
+  /** A wake when a rate-limited handler may make its next call, and when (flow time). */
+  private rateWake: { timer: NodeJS.Timeout; at: number } | null = null;
   private unlisten: (() => void) | null = null;
   private unlistenFlow: (() => void) | null = null;
   /** Consecutive failed claims (the database is down): claiming pauses, longer each time. */
@@ -124,6 +126,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     this.unlistenFlow?.();
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    if (this.rateWake) clearTimeout(this.rateWake.timer);
+    this.rateWake = null;
     const deadline = Date.now() + this.config.dispatch.shutdownGraceMs;
     while (this.claiming && Date.now() < deadline) await sleep(5);
     await this.release(this.ready.splice(0).map((entry) => this.drop(entry.delivery)));
@@ -221,6 +225,20 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       else this.heldHandlers.delete(handlerId);
     }
     this.released = round.released;
+    if (round.wakeAt !== null) this.wakeAt(round.wakeAt);
+  }
+
+  /** Wakes at `at` (flow time) unless a wake comes sooner: a rate-limited handler's next call is allowed then. */
+  private wakeAt(at: number): void {
+    const delay = at - this.flow.now();
+    if (delay <= 0 || (this.rateWake && this.rateWake.at <= at)) return;
+    if (this.rateWake) clearTimeout(this.rateWake.timer);
+    const timer = setTimeout(() => {
+      this.rateWake = null;
+      this.wake();
+    }, Math.ceil(delay));
+    timer.unref();
+    this.rateWake = { timer, at };
   }
 
   /** An outcome written here opened or closed a circuit, or a Retry-After holds the handler. */

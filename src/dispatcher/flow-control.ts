@@ -124,7 +124,7 @@ export class FlowControl {
   }
 
   private settings(): FlowSettings {
-    return { defaultCap: this.defaultCap, toleranceMs: this.config.dispatch.pollIntervalMs };
+    return { defaultCap: this.defaultCap };
   }
 
   /**
@@ -157,6 +157,8 @@ export interface ClaimRound {
   caps: Map<number, number>;
   /** Some share was filled: another round may find more. */
   more: boolean;
+  /** When a rate-limited handler with due deliveries may make its next call (flow time); null if none waits for that. */
+  wakeAt: number | null;
 }
 
 /** An attempt's lesson about its handler, for the outcome writer. */
@@ -187,14 +189,21 @@ export interface ReportedStatement extends Statement {
 
 interface FlowSettings {
   defaultCap: number;
-  /** How far ahead of the time the rate limiter lets a claim take tokens: one poll interval. */
-  toleranceMs: number;
 }
 
 interface RateTake {
   start: number;
   intervalMs: number;
+  toleranceMs: number;
 }
+
+/**
+ * How far ahead of the time the rate limiter lets a claim take calls: one interval, and no less
+ * than this, so a fast limit is served by a claim every 100 ms rather than one per call. The
+ * worker wakes when the next call is allowed (ClaimRound.wakeAt), so calls go out evenly, and
+ * workers sharing the limit wake together and take turns.
+ */
+const RATE_TOLERANCE_MS = 100;
 
 export interface FlowPlan {
   shares: ClaimShare[];
@@ -204,6 +213,8 @@ export interface FlowPlan {
   held: Set<number>;
   /** Rate-limited handlers: where their tokens start and how far each delivery moves them. */
   rates: Map<number, RateTake>;
+  /** Rate-limited handlers with due deliveries and no call allowed now: when the next is. */
+  waits: number[];
 }
 
 const PERIOD_MS: Record<RatePeriod, number> = { second: 1000, minute: 60_000 };
@@ -266,6 +277,7 @@ export function planClaim(
   const released = pending.map((handler) => handler.handlerId).filter((id) => held.has(id));
   const probes = new Set<number>();
   const rates = new Map<number, RateTake>();
+  const waits: number[] = [];
   const room = new Map<number, number>();
   for (const { handlerId, firstDueAt } of pending) {
     if (firstDueAt > now) continue;
@@ -280,17 +292,21 @@ export function planClaim(
       } else if (flow.holdUntil !== null && flow.holdUntil > flowNow) continue;
       if (flow.rateLimit !== null && flow.rateLimit > 0) {
         const intervalMs = PERIOD_MS[flow.ratePeriod ?? 'second'] / flow.rateLimit;
-        const { tokens, start } = rateTokens(flow.rateTat, flowNow, intervalMs, settings.toleranceMs);
-        if (tokens <= 0) continue;
+        const toleranceMs = Math.max(intervalMs, RATE_TOLERANCE_MS);
+        const { tokens, start } = rateTokens(flow.rateTat, flowNow, intervalMs, toleranceMs);
+        if (tokens <= 0) {
+          waits.push(start - toleranceMs);
+          continue;
+        }
         free = Math.min(free, tokens);
-        rates.set(handlerId, { start, intervalMs });
+        rates.set(handlerId, { start, intervalMs, toleranceMs });
       }
     }
     room.set(handlerId, free);
   }
   // Probes first: each is one delivery, and a circuit waiting to close should not wait for a turn.
   const probeFirst = pending.map((handler) => (probes.has(handler.handlerId) ? { ...handler, firstDueAt: -Infinity } : handler)).filter((handler) => room.has(handler.handlerId));
-  return { shares: planShares(probeFirst, limit, now, room), probes, released, held, rates };
+  return { shares: planShares(probeFirst, limit, now, room), probes, released, held, rates, waits };
 }
 
 /** After the claim: the limiter moved on by what each rate-limited handler took, and half-open for each probe taken. */
@@ -317,7 +333,13 @@ function roundOf(plan: FlowPlan, claimed: ClaimedDelivery[], flows: ReadonlyMap<
   const taken = new Map<number, number>();
   for (const delivery of claimed) taken.set(delivery.handlerId, (taken.get(delivery.handlerId) ?? 0) + 1);
   const more = plan.shares.some((share) => !plan.probes.has(share.handlerId) && (taken.get(share.handlerId) ?? 0) >= share.limit);
-  return { claimed, held: plan.held, released: plan.released, caps, more };
+  // After this claim, each rate-limited handler's next call is allowed once its arrival time is within the tolerance again.
+  const waits = [...plan.waits];
+  for (const [handlerId, rate] of plan.rates) {
+    const calls = taken.get(handlerId) ?? 0;
+    if (calls > 0) waits.push(rate.start + calls * rate.intervalMs - rate.toleranceMs);
+  }
+  return { claimed, held: plan.held, released: plan.released, caps, more, wakeAt: waits.length === 0 ? null : Math.min(...waits) };
 }
 
 function flowIds(pending: readonly PendingHandler[], holdings: WorkerHoldings): number[] {
