@@ -235,7 +235,8 @@ export class DeliveryQueue {
   ): Promise<{ id: number; handlerId: number }[]> {
     if (shares.length === 0) return [];
     const rows = await session.query(sharesSql(shares.length, released.length, true), shareParams(shares, released, now));
-    const taken = rows.map((row) => ({ id: num(row.id), handlerId: num(row.handler_id) }));
+    const claimable = await stillClaimable(session, rows.map((row) => num(row.id)), now, released);
+    const taken = rows.filter((row) => claimable.has(num(row.id))).map((row) => ({ id: num(row.id), handlerId: num(row.handler_id) }));
     await leaseMysql(session, taken.map((delivery) => delivery.id), owner, now, leaseUntil);
     return taken;
   }
@@ -308,10 +309,12 @@ export class DeliveryQueue {
     flow: NextClaimFlow,
   ): Promise<ClaimedDelivery[]> {
     const eventIds = [...new Set(finished.map((delivery) => delivery.eventId))];
-    const rows = await session.query(`${nextSelect(eventIds.length, flow.released.length, flow.excluded.length, true)} FOR UPDATE SKIP LOCKED`, [
+    const selected = await session.query(`${nextSelect(eventIds.length, flow.released.length, flow.excluded.length, true)} FOR UPDATE SKIP LOCKED`, [
       ...eventIds,
       ...nextParams(now, flow),
     ]);
+    const claimable = await stillClaimable(session, selected.map((row) => num(row.id)), now, flow.released);
+    const rows = selected.filter((row) => claimable.has(num(row.id)));
     if (rows.length === 0) return [];
     await leaseMysql(session, rows.map((row) => num(row.id)), owner, now, leaseUntil);
     const handlerIds = [...new Set(rows.map((row) => num(row.handler_id)))];
@@ -504,6 +507,24 @@ export function planShares(pending: readonly PendingHandler[], limit: number, no
 /** One row of ENQUEUE_COLUMNS: a first attempt, due now, that holds its object's order. */
 function plannedValues(delivery: PlannedDelivery, now: number): unknown[] {
   return [delivery.eventId, delivery.handlerId, delivery.seq, delivery.objectKey, 'pending', 1, 0, 0, now, now, now];
+}
+
+/**
+ * MySQL/MariaDB: which of the deliveries just selected FOR UPDATE are claimable by a fresh read.
+ * A locking read sees the latest committed rows, but the order check inside it (NOT EXISTS, a
+ * plain read) sees the database as it was when the statement began: a delivery committed with
+ * its event meanwhile (ingest) shows, while the earlier delivery of its object committed in the
+ * same transaction does not. Read again, now that the selected rows are locked, the earlier one
+ * shows and the later one waits.
+ */
+async function stillClaimable(session: MysqlSession, ids: readonly number[], now: number, released: readonly number[]): Promise<Set<number>> {
+  if (ids.length === 0) return new Set();
+  const rows = await session.query(`SELECT d.id FROM deliveries d WHERE d.id IN ${placeholders(1, ids.length)} AND ${claimable(released.length)}`, [
+    ...ids,
+    now,
+    ...released,
+  ]);
+  return new Set(rows.map((row) => num(row.id)));
 }
 
 /** MySQL: leases the selected deliveries to `owner` (the second half of a claim). */
