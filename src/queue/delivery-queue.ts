@@ -65,9 +65,9 @@ const SQLITE_CLAIMED = `SELECT ${CLAIMED_COLUMNS} WHERE d.id IN (SELECT value FR
  * MySQL/MariaDB read such a correlated step (`handler_id > previous`) as a scan of every
  * pending entry, and choose a loose scan for GROUP BY only when their statistics say so; what
  * they serve in one seek whatever the statistics is `handler_id = x ORDER BY next_attempt_at
- * LIMIT 1`. So there the candidates are the handlers (every status) and the handler ids a
- * periodic discovery (`pendingHandlerIdsMysql`) found without a row: deleted handlers, whose
- * deliveries are skipped when claimed.
+ * LIMIT 1`. So there the candidates are the enabled handlers, and the handler ids a periodic
+ * discovery (`pendingHandlerIdsMysql`, about a second apart) found: disabled, archived and
+ * deleted handlers, whose deliveries are skipped when claimed.
  */
 const PENDING_HANDLERS_SQLITE = `WITH RECURSIVE pending_handlers (handler_id) AS (
     SELECT MIN(handler_id) FROM deliveries WHERE status = 'pending'
@@ -78,7 +78,7 @@ const PENDING_HANDLERS_SQLITE = `WITH RECURSIVE pending_handlers (handler_id) AS
   SELECT handler_id, (SELECT MIN(f.next_attempt_at) FROM deliveries f WHERE f.status = 'pending' AND f.handler_id = pending_handlers.handler_id) AS first_due
     FROM pending_handlers WHERE handler_id IS NOT NULL`;
 function pendingHandlersMysql(extra: number): string {
-  const candidates = ['SELECT id FROM handlers', ...new Array(extra).fill('SELECT ?')].join(' UNION ');
+  const candidates = ["SELECT id FROM handlers WHERE status = 'enabled'", ...new Array(extra).fill('SELECT ?')].join(' UNION ');
   return `SELECT c.id AS handler_id,
       (SELECT f.next_attempt_at FROM deliveries f FORCE INDEX (idx_deliveries_handler_due)
         WHERE f.status = 'pending' AND f.handler_id = c.id ORDER BY f.next_attempt_at LIMIT 1) AS first_due
@@ -89,13 +89,25 @@ const NEXT_PENDING_HANDLER_MYSQL = `SELECT handler_id FROM deliveries FORCE INDE
   WHERE status = 'pending' AND handler_id > ? ORDER BY status, handler_id LIMIT 1`;
 
 /**
- * One handler's share of a claim: its oldest claimable due deliveries, up to a limit, read
- * along idx_deliveries_handler_due. Parameters: handler id, the time, released ids, the limit.
+ * One handler's share of a claim: claimable deliveries among its oldest due ones, up to a limit.
+ * The window of the oldest due deliveries (read along idx_deliveries_handler_due) bounds what a
+ * claim reads of a handler, however many it has waiting: later handlers of a busy event have
+ * thousands of deliveries each waiting for the one before (its successor claim takes them), and
+ * checking each one's order on every claim would cost more than the claim. A handler whose
+ * oldest due deliveries all wait for earlier ones of their objects waits with them; that is the
+ * order those earlier ones keep anyway. Parameters: handler id, the time, the window, the time,
+ * released ids, the limit.
  */
+export const SHARE_WINDOW_MIN = 128;
 function shareSelect(released: number, mysql: boolean): string {
   const index = mysql ? 'FORCE INDEX (idx_deliveries_handler_due)' : 'INDEXED BY idx_deliveries_handler_due';
-  const select = `SELECT d.id, d.handler_id FROM deliveries d ${index} WHERE d.handler_id = ? AND ${claimable(released)} ORDER BY d.next_attempt_at, d.id LIMIT ?`;
-  return mysql ? `(${select} FOR UPDATE SKIP LOCKED)` : `SELECT id FROM (${select})`;
+  const window = `SELECT w.id FROM deliveries w ${index}
+      WHERE w.status = 'pending' AND w.handler_id = ? AND w.next_attempt_at <= ? ORDER BY w.next_attempt_at, w.id LIMIT ?`;
+  // No ORDER BY outside the window: the first claimable rows found end the read. MySQL takes no
+  // LIMIT in an IN subquery; SQLite, left to choose, reads every due delivery by status and probes
+  // the window with each (NOT INDEXED leaves it the rowid lookups of the window's ids).
+  if (mysql) return `(SELECT d.id, d.handler_id FROM (${window}) win JOIN deliveries d ON d.id = win.id WHERE ${claimable(released)} LIMIT ? FOR UPDATE SKIP LOCKED)`;
+  return `SELECT id FROM (SELECT d.id FROM deliveries d NOT INDEXED WHERE d.id IN (${window}) AND ${claimable(released)} LIMIT ?)`;
 }
 
 function sharesSql(shares: number, released: number, mysql: boolean): string {
@@ -103,7 +115,7 @@ function sharesSql(shares: number, released: number, mysql: boolean): string {
 }
 
 function shareParams(shares: readonly ClaimShare[], released: readonly number[], now: number): unknown[] {
-  return shares.flatMap((share) => [share.handlerId, now, ...released, share.limit]);
+  return shares.flatMap((share) => [share.handlerId, now, Math.max(SHARE_WINDOW_MIN, 4 * share.limit), now, ...released, share.limit]);
 }
 
 /**
@@ -188,8 +200,8 @@ export class DeliveryQueue {
 
   /**
    * The handlers with pending deliveries and the earliest due time of each (MySQL/MariaDB, on the
-   * caller's session): every handler, and `others` (handler ids without a row that
-   * `pendingHandlerIdsMysql` found).
+   * caller's session): the enabled handlers, and `others` (handler ids `pendingHandlerIdsMysql`
+   * found).
    */
   async pendingHandlersMysql(session: MysqlSession, others: readonly number[] = []): Promise<PendingHandler[]> {
     const rows = await session.query(pendingHandlersMysql(others.length), [...others]);
