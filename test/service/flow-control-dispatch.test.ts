@@ -112,6 +112,8 @@ forEachDatabaseModule(
           assert.deepEqual(ids, [...ids].sort((a, b) => a - b), `object ${object}: in event order`);
           assert.equal(ids.length, 4);
         }
+        // The receiver has the calls a moment before their outcomes are written.
+        await eventually(async () => ((await deliveriesOf(held)).every((d) => d.status === 'succeeded') ? true : undefined), 5000, 'all recorded');
         assert.deepEqual((await deliveriesOf(held)).map((d) => [d.status, d.attempts]), new Array(8).fill(['succeeded', 1]));
       } finally {
         await archive(held);
