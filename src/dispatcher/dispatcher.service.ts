@@ -35,10 +35,10 @@ interface Claimed {
  * Other deliveries on the same object become claimable when the write commits.
  *
  * Flow control (src/dispatcher/flow-control.ts): each claim gives every handler its share, no
- * more than its cap less what this worker already holds of it; a handler's calls in flight
- * never pass its cap; the waiting deliveries of a handler that becomes held (paused, circuit
- * open, Retry-After) go back to the queue unstarted, and the claims of next deliveries leave
- * out the handlers this worker holds enough of.
+ * more than twice its cap less what this worker already holds of it (its cap of calls, and as
+ * many waiting); a handler's calls in flight never pass its cap; the waiting deliveries of a
+ * handler that becomes held (paused, circuit open, Retry-After) go back to the queue unstarted,
+ * and the claims of next deliveries leave out the handlers this worker holds enough of.
  */
 @Injectable()
 export class DispatcherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -71,6 +71,12 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   /** Consecutive failed claims (the database is down): claiming pauses, longer each time. */
   private claimFailures = 0;
   private pausedUntil = 0;
+  /**
+   * The last claim found nothing: until then, a call ending starts no claim (each would find
+   * nothing again while the handlers with due deliveries are at their caps or wait for the
+   * order). New work here, a poll, a handler's room freeing up or a hold ending claim at once.
+   */
+  private idleUntil = 0;
   /** Aborts the calls still running when the shutdown grace period ends. */
   private readonly stopping = new AbortController();
 
@@ -105,10 +111,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (this.running) return;
     this.running = true;
     const { pollIntervalMs, leaseMs } = this.config.dispatch;
-    this.unlisten = this.signal.listen(() => this.wake());
+    this.unlisten = this.signal.listen(() => this.wakeForWork());
     this.unlistenFlow = this.outcomes.onFlowChange((report) => this.flowChanged(report));
     this.timers = [
-      setInterval(() => this.wake(), pollIntervalMs),
+      setInterval(() => this.wakeForWork(), pollIntervalMs),
       setInterval(() => void this.renewLeases(), Math.max(200, Math.floor(leaseMs / 3))),
       setInterval(() => void this.takeOverExpired(), Math.max(500, Math.floor(leaseMs / 2))),
     ];
@@ -156,7 +162,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       this.wokenWhileClaiming = true;
       return;
     }
-    if (!this.wantsMore() || Date.now() < this.pausedUntil) return;
+    if (!this.wantsMore() || Date.now() < this.pausedUntil || Date.now() < this.idleUntil) return;
     this.claiming = true;
     void new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.claimMore())
@@ -167,6 +173,12 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
           this.wake();
         }
       });
+  }
+
+  /** A wake that claims even right after a claim that found nothing: there may be new work. */
+  private wakeForWork(): void {
+    this.idleUntil = 0;
+    this.wake();
   }
 
   /** How many more deliveries this worker may hold: one round in progress and one waiting. */
@@ -202,6 +214,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         this.pausedUntil = 0;
       }
       const { claimed } = round;
+      this.idleUntil = claimed.length === 0 ? Date.now() + this.config.dispatch.pollIntervalMs : 0;
       this.learn(round);
       try {
         handlers = claimed.length > 0 ? await this.handlersOf(claimed) : new Map();
@@ -235,7 +248,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (this.rateWake) clearTimeout(this.rateWake.timer);
     const timer = setTimeout(() => {
       this.rateWake = null;
-      this.wake();
+      this.wakeForWork();
     }, Math.ceil(delay));
     timer.unref();
     this.rateWake = { timer, at };
@@ -245,7 +258,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private flowChanged({ handlerId, change }: FlowChangeReport): void {
     if (change === 'circuit_closed') {
       this.heldHandlers.delete(handlerId);
-      this.wake();
+      this.wakeForWork();
       return;
     }
     this.heldHandlers.add(handlerId);
@@ -283,11 +296,14 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     return this.caps.get(handlerId) ?? this.flow.defaultCap;
   }
 
-  /** Handlers this worker holds its cap of: the claim of a next delivery leaves them out. */
+  /** Does this worker hold all it may of the handler's deliveries: its cap of calls and as many waiting (FlowControl). */
+  private isFull(handlerId: number): boolean {
+    return (this.holdings.get(handlerId) ?? 0) >= 2 * this.capOf(handlerId);
+  }
+
+  /** Handlers this worker holds all it may of: the claim of a next delivery leaves them out. */
   private fullHandlers(): number[] {
-    const full: number[] = [];
-    for (const [handlerId, held] of this.holdings) if (held >= this.capOf(handlerId)) full.push(handlerId);
-    return full;
+    return [...this.holdings.keys()].filter((handlerId) => this.isFull(handlerId));
   }
 
   /**
@@ -331,8 +347,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       .finally(() => {
         this.started.delete(delivery.id);
         this.endCall(delivery);
+        const wasFull = this.isFull(delivery.handlerId);
         this.drop(delivery);
-        this.wake();
+        if (wasFull) this.wakeForWork();
+        else this.wake();
       });
     this.started.set(delivery.id, run);
   }
@@ -420,7 +438,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   private async takeOverExpired(): Promise<void> {
     try {
-      if ((await this.queue.takeOverExpired(Date.now())) > 0) this.wake();
+      if ((await this.queue.takeOverExpired(Date.now())) > 0) this.wakeForWork();
     } catch (error) {
       this.logQuietly(`Lease check failed: ${(error as Error).message}`);
     }

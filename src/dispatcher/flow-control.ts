@@ -26,10 +26,12 @@ import { ClaimedDelivery, ClaimShare, PendingHandler } from '../queue/delivery.j
 /**
  * Flow control per handler, applied where deliveries are claimed:
  *
- * - **Cap**: a worker holds at most `max_concurrency` (default HANDLER_MAX_CONCURRENCY) of one
- *   handler's deliveries, claimed and waiting or in flight. Per worker instance: it protects
- *   that worker's call slots, which are its own (DISPATCH_CONCURRENCY), and costs the database
- *   nothing; the target's protection across workers is the rate limit.
+ * - **Cap**: a worker makes at most `max_concurrency` (default HANDLER_MAX_CONCURRENCY) calls of
+ *   one handler at once, and holds at most as many more of its deliveries claimed and waiting,
+ *   so a handler that hangs keeps at most its cap of call slots and half of it (by default) of
+ *   the waiting line. Per worker instance: it protects that worker's call slots, which are its
+ *   own (DISPATCH_CONCURRENCY), and costs the database nothing; the target's protection across
+ *   workers is the rate limit.
  * - **Rate limit**: `rate_limit` calls per second or minute across every worker sharing the
  *   database: a GCRA (theoretical arrival time in `handlers.rate_tat`) read, locked on
  *   MySQL/MariaDB, and advanced in the claim's transaction by the deliveries it took.
@@ -47,6 +49,12 @@ export class FlowControl {
   /** MySQL/MariaDB: handler ids with pending deliveries, found now and then (deleted handlers among them), and when. */
   private discovered: number[] = [];
   private discoveredAt = 0;
+  /**
+   * Handlers whose share found nothing claimable although they had due deliveries (they all wait
+   * for earlier deliveries of their objects, as the later handlers of a busy event do, whose
+   * successor claims take them): until when the claims of this worker leave them out.
+   */
+  private readonly resting = new Map<number, number>();
 
   constructor(
     private readonly sql: DirectSql,
@@ -71,6 +79,7 @@ export class FlowControl {
    */
   async claim(owner: string, limit: number, holdings: WorkerHoldings, now: number, leaseUntil: number): Promise<ClaimRound> {
     const flowNow = this.clock.now();
+    for (const [handlerId, until] of this.resting) if (until <= now) this.resting.delete(handlerId);
     const settings = this.settings();
     if (!this.sql.mysql) {
       return this.sql.transactionSqlite(() => {
@@ -79,7 +88,7 @@ export class FlowControl {
         const plan = planClaim(pending, flows, holdings.held, limit, now, flowNow, settings);
         const claimed = this.queue.claimSharesSqlite(owner, plan.shares, plan.released, now, leaseUntil);
         for (const statement of afterClaim(plan, claimed, flowNow, this.probeDeadline(flowNow))) this.sql.statement(statement.sql).run(...statement.params);
-        return roundOf(plan, markProbes(claimed, plan), flows, settings);
+        return this.rest(roundOf(plan, markProbes(claimed, plan), flows, settings), plan, now);
       });
     }
     let plan: FlowPlan | undefined;
@@ -89,13 +98,9 @@ export class FlowControl {
       this.discoveredAt = now;
     }
     const ids = await this.queue.withDeadlockRetry(async (session) => {
-      const pending = await this.queue.pendingHandlersMysql(session, this.discovered);
-      const ids = flowIds(pending, holdings);
-      flows = new Map();
-      if (ids.length > 0) {
-        const read = readFlow(ids, flowNow);
-        for (const row of await session.query(read.sql, read.params)) flows.set(num(row.id), toFlow(row));
-      }
+      const read = await this.queue.pendingHandlersMysql(session, [...this.discovered, ...holdings.waiting], flowNow);
+      const { pending } = read;
+      flows = new Map(read.flows.map((row) => [num(row.id), toFlow(row)]));
       // Tokens and the probe are taken one worker at a time: lock those rows and read them again.
       const locking = [...flows.values()].filter((flow) => needsLock(flow, flowNow)).map((flow) => flow.handlerId);
       if (locking.length > 0) {
@@ -107,7 +112,16 @@ export class FlowControl {
       for (const statement of afterClaim(plan, taken, flowNow, this.probeDeadline(flowNow))) await session.write(statement.sql, statement.params);
       return taken.map((delivery) => delivery.id);
     });
-    return roundOf(plan!, markProbes(await this.queue.claimed(ids), plan!), flows, settings);
+    return this.rest(roundOf(plan!, markProbes(await this.queue.claimed(ids), plan!), flows, settings), plan!, now);
+  }
+
+  /** Handlers whose share came back empty rest for a poll interval (see `resting`); a poll still finds their deliveries. */
+  private rest(round: ClaimRound, plan: FlowPlan, now: number): ClaimRound {
+    const taken = new Set(round.claimed.map((delivery) => delivery.handlerId));
+    for (const share of plan.shares) {
+      if (!taken.has(share.handlerId) && !plan.probes.has(share.handlerId)) this.resting.set(share.handlerId, now + this.config.dispatch.pollIntervalMs);
+    }
+    return round;
   }
 
   private readFlowsSqlite(ids: readonly number[], flowNow: number): Map<number, HandlerFlow> {
@@ -124,7 +138,7 @@ export class FlowControl {
   }
 
   private settings(): FlowSettings {
-    return { defaultCap: this.defaultCap };
+    return { defaultCap: this.defaultCap, resting: new Set(this.resting.keys()) };
   }
 
   /**
@@ -140,7 +154,7 @@ export class FlowControl {
 
 /** What a worker holds, for planning its claim. */
 export interface WorkerHoldings {
-  /** Deliveries this worker holds per handler: claimed and waiting, or in flight. */
+  /** Deliveries this worker holds per handler: claimed and waiting, or in flight (at most twice the handler's cap). */
   held: ReadonlyMap<number, number>;
   /** Handlers of the deliveries waiting here: their flow is read even when nothing of theirs is pending. */
   waiting: readonly number[];
@@ -189,6 +203,8 @@ export interface ReportedStatement extends Statement {
 
 interface FlowSettings {
   defaultCap: number;
+  /** Handlers to leave out of this claim (their last share found nothing claimable), unless a probe is due. */
+  resting?: ReadonlySet<number>;
 }
 
 interface RateTake {
@@ -258,8 +274,8 @@ export function cooldownMs(opens: number, first: number, longest: number): numbe
 }
 
 /**
- * The shares of one claim: for each handler with due deliveries, what its cap leaves (less what
- * this worker holds), its tokens, or its probe; nothing while it is paused, held or its circuit
+ * The shares of one claim: for each handler with due deliveries, what twice its cap leaves (less
+ * what this worker holds), its tokens, or its probe; nothing while it is paused, held or its circuit
  * open. `limit` goes round the handlers one at a time, longest-waiting first, so one handler's
  * backlog never fills the claim while others wait.
  */
@@ -282,8 +298,10 @@ export function planClaim(
   for (const { handlerId, firstDueAt } of pending) {
     if (firstDueAt > now) continue;
     const flow = flows.get(handlerId);
-    let free = (flow?.maxConcurrency ?? settings.defaultCap) - (holdings.get(handlerId) ?? 0);
+    // Its cap of calls, and as many claimed and waiting for a slot.
+    let free = 2 * (flow?.maxConcurrency ?? settings.defaultCap) - (holdings.get(handlerId) ?? 0);
     if (free <= 0 || flow?.paused) continue;
+    if (settings.resting?.has(handlerId) && !(flow && probeDue(flow, flowNow))) continue;
     if (flow && flow.status === 'enabled') {
       if (flow.circuitState !== 'closed') {
         if (!probeDue(flow, flowNow)) continue;

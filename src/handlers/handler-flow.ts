@@ -35,6 +35,16 @@ const PAUSED = `EXISTS (SELECT 1 FROM handler_pauses z WHERE z.handler_id = h.id
 const FLOW_COLUMNS = `h.id, h.status, h.max_concurrency, h.rate_limit, h.rate_period, h.rate_tat, h.hold_until, h.circuit_state, h.circuit_retry_at,
   CASE WHEN ${PAUSED} THEN 1 ELSE 0 END AS paused`;
 
+/**
+ * The flow columns of handler `h` at a time, for a statement that joins `handlers h` (the
+ * queue's read of the handlers with pending deliveries, on MySQL/MariaDB: one round trip for
+ * both); its parameters are flowParams(now), before any other of the statement's.
+ */
+export const FLOW_SELECT = FLOW_COLUMNS.replace('h.id, h.status', 'h.status');
+export function flowParams(now: number): number[] {
+  return [now, now];
+}
+
 /** The flow of these handlers at `now`; handlers that no longer exist are left out. */
 export function readFlow(ids: readonly number[], now: number): Statement {
   return { sql: `SELECT ${FLOW_COLUMNS} FROM handlers h WHERE h.id IN ${placeholders(1, ids.length)}`, params: [now, now, ...ids] };

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
 import { changedRows, num, numOrNull, placeholders } from '../database/sql.js';
-import { FREE_HANDLER, freeHandlerParams } from '../handlers/handler-flow.js';
+import { FLOW_SELECT, flowParams, FREE_HANDLER, freeHandlerParams } from '../handlers/handler-flow.js';
 import {
   ClaimedDelivery,
   ClaimedHandlerRow,
@@ -79,10 +79,10 @@ const PENDING_HANDLERS_SQLITE = `WITH RECURSIVE pending_handlers (handler_id) AS
     FROM pending_handlers WHERE handler_id IS NOT NULL`;
 function pendingHandlersMysql(extra: number): string {
   const candidates = ["SELECT id FROM handlers WHERE status = 'enabled'", ...new Array(extra).fill('SELECT ?')].join(' UNION ');
-  return `SELECT c.id AS handler_id,
+  return `SELECT c.id AS handler_id, ${FLOW_SELECT},
       (SELECT f.next_attempt_at FROM deliveries f FORCE INDEX (idx_deliveries_handler_due)
         WHERE f.status = 'pending' AND f.handler_id = c.id ORDER BY f.next_attempt_at LIMIT 1) AS first_due
-    FROM (${candidates}) c`;
+    FROM (${candidates}) c LEFT JOIN handlers h ON h.id = c.id`;
 }
 /** The next handler id with pending deliveries after a given one: one seek (the parameter is a constant to the server). */
 const NEXT_PENDING_HANDLER_MYSQL = `SELECT handler_id FROM deliveries FORCE INDEX (idx_deliveries_handler_due)
@@ -98,7 +98,7 @@ const NEXT_PENDING_HANDLER_MYSQL = `SELECT handler_id FROM deliveries FORCE INDE
  * order those earlier ones keep anyway. Parameters: handler id, the time, the window, the time,
  * released ids, the limit.
  */
-export const SHARE_WINDOW_MIN = 128;
+export const SHARE_WINDOW_MIN = 32;
 function shareSelect(released: number, mysql: boolean): string {
   const index = mysql ? 'FORCE INDEX (idx_deliveries_handler_due)' : 'INDEXED BY idx_deliveries_handler_due';
   const window = `SELECT w.id FROM deliveries w ${index}
@@ -188,7 +188,7 @@ export class DeliveryQueue {
     }
     const others = await this.pendingHandlerIdsMysql();
     const taken = await this.withDeadlockRetry(async (session) =>
-      this.claimSharesMysql(session, owner, planShares(await this.pendingHandlersMysql(session, others), limit, now), [], now, leaseUntil),
+      this.claimSharesMysql(session, owner, planShares((await this.pendingHandlersMysql(session, others)).pending, limit, now), [], now, leaseUntil),
     );
     return this.claimed(taken.map((delivery) => delivery.id));
   }
@@ -200,12 +200,17 @@ export class DeliveryQueue {
 
   /**
    * The handlers with pending deliveries and the earliest due time of each (MySQL/MariaDB, on the
-   * caller's session): the enabled handlers, and `others` (handler ids `pendingHandlerIdsMysql`
-   * found).
+   * caller's session), from the enabled handlers and `others` (handler ids `pendingHandlerIdsMysql`
+   * found, and any the caller wants the flow of); with the flow of each of them at `flowNow`
+   * (src/handlers/handler-flow.ts, FLOW_SELECT), which a claim reads next.
    */
-  async pendingHandlersMysql(session: MysqlSession, others: readonly number[] = []): Promise<PendingHandler[]> {
-    const rows = await session.query(pendingHandlersMysql(others.length), [...others]);
-    return rows.filter((row) => row.first_due !== null && row.first_due !== undefined).map(toPending);
+  async pendingHandlersMysql(session: MysqlSession, others: readonly number[] = [], flowNow = Date.now()): Promise<{ pending: PendingHandler[]; flows: Row[] }> {
+    const distinct = [...new Set(others)];
+    const rows = await session.query(pendingHandlersMysql(distinct.length), [...flowParams(flowNow), ...distinct]);
+    return {
+      pending: rows.filter((row) => row.first_due !== null && row.first_due !== undefined).map(toPending),
+      flows: rows.filter((row) => row.status !== null && row.status !== undefined).map((row) => ({ ...row, id: row.handler_id })),
+    };
   }
 
   /** Every handler id with pending deliveries (MySQL/MariaDB): one seek per handler, one statement each. */
@@ -321,12 +326,13 @@ export class DeliveryQueue {
     flow: NextClaimFlow,
   ): Promise<ClaimedDelivery[]> {
     const eventIds = [...new Set(finished.map((delivery) => delivery.eventId))];
-    const selected = await session.query(`${nextSelect(eventIds.length, flow.released.length, flow.excluded.length, true)} FOR UPDATE SKIP LOCKED`, [
+    // No second read here (see stillClaimable): the deliveries read are of events committed long
+    // before, and so are the earlier deliveries of their objects, but for a race with ingest that
+    // the order cannot settle anyway (an earlier event committed after a later one's first call).
+    const rows = await session.query(`${nextSelect(eventIds.length, flow.released.length, flow.excluded.length, true)} FOR UPDATE SKIP LOCKED`, [
       ...eventIds,
       ...nextParams(now, flow),
     ]);
-    const claimable = await stillClaimable(session, selected.map((row) => num(row.id)), now, flow.released);
-    const rows = selected.filter((row) => claimable.has(num(row.id)));
     if (rows.length === 0) return [];
     await leaseMysql(session, rows.map((row) => num(row.id)), owner, now, leaseUntil);
     const handlerIds = [...new Set(rows.map((row) => num(row.handler_id)))];

@@ -48,9 +48,9 @@ describe('planShares', () => {
 });
 
 describe('planClaim', () => {
-  it('gives each handler its cap less what the worker holds, nothing to a paused one, and releases the held ones from the order', () => {
-    const p = plan([flow(1), flow(2, { maxConcurrency: 2 }), flow(3, { paused: true }), flow(4)], 16, new Map([[4, 4], [1, 1]]));
-    assert.deepEqual(shares(p), { 1: 3, 2: 2 });
+  it('gives each handler twice its cap less what the worker holds, nothing to a paused one, and releases the held ones from the order', () => {
+    const p = plan([flow(1), flow(2, { maxConcurrency: 2 }), flow(3, { paused: true }), flow(4)], 16, new Map([[4, 8], [1, 1]]));
+    assert.deepEqual(shares(p), { 1: 7, 2: 4 });
     assert.deepEqual(p.released, [3]);
     assert.deepEqual([...p.held], [3]);
   });
@@ -63,7 +63,7 @@ describe('planClaim', () => {
       flow(4, { circuitState: 'half_open', circuitRetryAt: NOW + 5000 }),
       flow(5, { holdUntil: NOW }),
     ]);
-    assert.deepEqual(shares(p), { 3: 1, 5: 4 });
+    assert.deepEqual(shares(p), { 3: 1, 5: 8 });
     assert.deepEqual([...p.probes], [3]);
     assert.deepEqual([...p.held].sort(), [1, 2, 3, 4]);
     assert.equal(p.shares[0]!.handlerId, 3, 'the probe goes first');
@@ -82,8 +82,22 @@ describe('planClaim', () => {
       NOW,
       settings,
     );
-    assert.deepEqual(shares(p), { 1: 4, 2: 4 });
+    assert.deepEqual(shares(p), { 1: 8, 2: 8 });
     assert.deepEqual(p.released, [3]);
+  });
+
+  it('leaves out a handler whose last share found nothing claimable, unless its probe is due', () => {
+    const flows = [flow(1), flow(2), flow(3, { circuitState: 'open', circuitRetryAt: NOW })];
+    const p = planClaim(
+      flows.map((f) => ({ handlerId: f.handlerId, firstDueAt: NOW - 10 })),
+      new Map(flows.map((f) => [f.handlerId, f])),
+      new Map(),
+      16,
+      NOW,
+      NOW,
+      { ...settings, resting: new Set([1, 3]) },
+    );
+    assert.deepEqual(shares(p), { 2: 8, 3: 1 });
   });
 
   it('gives a rate-limited handler the calls its limiter allows now', () => {
