@@ -26,12 +26,12 @@ import { ClaimedDelivery, ClaimShare, PendingHandler } from '../queue/delivery.j
 /**
  * Flow control per handler, applied where deliveries are claimed:
  *
- * - **Cap**: a worker makes at most `max_concurrency` (default HANDLER_MAX_CONCURRENCY) calls of
- *   one handler at once, and holds at most as many more of its deliveries claimed and waiting,
- *   so a handler that hangs keeps at most its cap of call slots and half of it (by default) of
- *   the waiting line. Per worker instance: it protects that worker's call slots, which are its
- *   own (DISPATCH_CONCURRENCY), and costs the database nothing; the target's protection across
- *   workers is the rate limit.
+ * - **Cap**: a worker makes at most `max_concurrency` (default HANDLER_MAX_CONCURRENCY, half of
+ *   DISPATCH_CONCURRENCY) calls of one handler at once, and holds at most as many more of its
+ *   deliveries claimed and waiting for a slot: a handler that hangs keeps no more than its cap
+ *   of the call slots, and (by default) half of the waiting line. Per worker instance: it
+ *   protects that worker's call slots, which are its own, and costs the database nothing; the
+ *   target's protection across workers is the rate limit.
  * - **Rate limit**: `rate_limit` calls per second or minute across every worker sharing the
  *   database: a GCRA (theoretical arrival time in `handlers.rate_tat`) read, locked on
  *   MySQL/MariaDB, and advanced in the claim's transaction by the deliveries it took.
@@ -115,7 +115,10 @@ export class FlowControl {
     return this.rest(roundOf(plan!, markProbes(await this.queue.claimed(ids), plan!), flows, settings), plan!, now);
   }
 
-  /** Handlers whose share came back empty rest for a poll interval (see `resting`); a poll still finds their deliveries. */
+  /**
+   * Handlers whose share came back empty rest for a poll interval (see `resting`): a handler
+   * whose due deliveries all wait costs one look per poll interval, not one per claim.
+   */
   private rest(round: ClaimRound, plan: FlowPlan, now: number): ClaimRound {
     const taken = new Set(round.claimed.map((delivery) => delivery.handlerId));
     for (const share of plan.shares) {
