@@ -1,4 +1,4 @@
-// The benchmark suite: ingest, dispatch, peers (BullMQ), end-to-end latency, handler cache and memory, on the
+// The benchmark suite: ingest, dispatch, peers (BullMQ), end-to-end latency, the noisy neighbour, handler cache and memory, on the
 // embedded SQLite database and, when DATABASE_URL points at one, on MySQL/MariaDB. Prints
 // tables and writes the figures as JSON. It measures and reports; it never fails on a figure.
 //
@@ -6,9 +6,17 @@
 //   DATABASE_URL=mariadb://root@127.0.0.1:3306/x npm run bench    SQLite and MariaDB
 //   npm run bench -- --db mysql --only dispatch        one database, one part
 //   npm run bench -- --only peers                      dispatch against BullMQ peers (needs Redis)
+//   npm run bench -- --only neighbour --db both        healthy handlers' latency beside a target that never answers
 //   BENCH_QUICK=1 npm run bench                        everything, small (a check that it works)
 //   npm run bench -- --only ingest --ingest-routes single --ingest-concurrency 64 --seconds 20
 //                                                      one ingest cell (with BENCH_NODE_ARGS=--cpu-prof: a profile of it)
+//   npm run bench -- --only ingest --ingest-routes logging
+//                                                      what logging at the default level costs single ingest
+//   npm run bench -- --only ingest --ingest-routes tracing
+//                                                      single ingest with OpenTelemetry on (exporting) against off
+//   npm run bench:scale                                tables filled to 10,000 … 10,000,000 deliveries, both databases,
+//                                                      merged into the results file (not part of the default run)
+//   npm run bench:scale -- --scale-rows 10000,100000  smaller sizes
 //
 // See BENCHMARKS.md for what each figure means.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +25,9 @@ import { parseArgs } from 'node:util';
 import { runIngest } from './lib/ingest.mjs';
 import { runDispatch } from './lib/dispatch.mjs';
 import { runLatency } from './lib/latency.mjs';
+import { runNeighbour } from './lib/neighbour.mjs';
 import { runCache } from './lib/cache.mjs';
+import { runScale } from './lib/scale.mjs';
 import { redisStatus, runPeers } from './lib/peers.mjs';
 import { mysqlVersion, startReceiver } from './lib/service.mjs';
 import { commit, machine, printTables, targets } from './lib/report.mjs';
@@ -25,17 +35,25 @@ import { commit, machine, printTables, targets } from './lib/report.mjs';
 const { values: args } = parseArgs({
   options: {
     db: { type: 'string' },
-    only: { type: 'string', default: 'ingest,dispatch,peers,latency,cache' },
+    only: { type: 'string', default: 'ingest,dispatch,peers,latency,neighbour,cache' },
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true' },
     out: { type: 'string', default: 'bench/results/latest.json' },
     merge: { type: 'boolean', default: false },
     'dispatch-concurrency': { type: 'string', default: '128' },
     'ingest-concurrency': { type: 'string' },
-    'ingest-routes': { type: 'string', default: 'empty,single,batch' },
+    'ingest-routes': { type: 'string', default: 'empty,single,filtered,batch,logging,tracing' },
     seconds: { type: 'string' },
     'peer-rounds': { type: 'string' },
     'loop-seconds': { type: 'string' },
     'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    'neighbour-rate': { type: 'string' },
+    'neighbour-seconds': { type: 'string' },
+    'neighbour-bad': { type: 'string' },
+    'neighbour-settle': { type: 'string' },
+    'scale-rows': { type: 'string' },
+    'scale-requests': { type: 'string' },
+    'scale-dispatch': { type: 'string' },
+    'scale-dispatch-repeats': { type: 'string' },
   },
 });
 
@@ -73,8 +91,30 @@ const settings = {
     redisUrl: args['redis-url'],
   },
   latency: { rate: 500, seconds: quick ? 1.5 : 30, handlers: 1, concurrency: Number(args['dispatch-concurrency']) },
+  // The service's default DISPATCH_CONCURRENCY (16) and handler defaults: the noisy neighbour as an operator meets it.
+  neighbour: {
+    rate: Number(args['neighbour-rate'] ?? (quick ? 100 : 200)),
+    seconds: Number(args['neighbour-seconds'] ?? (quick ? 2 : 20)),
+    handlers: 2,
+    badEvents: Number(args['neighbour-bad'] ?? (quick ? 40 : 100)),
+    concurrency: 16,
+    settleSeconds: Number(args['neighbour-settle'] ?? (quick ? 5 : 60)),
+  },
   cache: { sizes: [10, 10_000], lookups: 1_000_000, rounds: quick ? 5 : 15 },
+  scale: {
+    // Deliveries in the tables (events: a third; execution logs: 1.1 per delivery); the first size is the base of the ratios.
+    sizes: (args['scale-rows'] ?? (quick ? '10000,100000' : '10000,1000000,10000000')).split(',').map((n) => Number(n.replace(/_/g, ''))),
+    requests: Number(args['scale-requests'] ?? (quick ? 10 : 30)),
+    dispatchDeliveries: Number(args['scale-dispatch'] ?? (quick ? 600 : 6000)),
+    // Pairs of dispatch runs (empty tables, then full) per size: the ratio is of their medians.
+    dispatchRepeats: Number(args['scale-dispatch-repeats'] ?? (quick ? 1 : 3)),
+    concurrency: Number(args['dispatch-concurrency']),
+  },
 };
+if (settings.scale.sizes.some((n) => !Number.isInteger(n) || n < 3)) {
+  console.error(`--scale-rows: a list of row counts (at least 3 each), e.g. 10000,1000000; got ${args['scale-rows']}`);
+  process.exit(2);
+}
 
 const log = (line) => process.stdout.write(`${line}\n`);
 const version = kinds.includes('mysql') ? await mysqlVersion(mysqlUrl) : null;
@@ -124,6 +164,14 @@ try {
           };
     }
     if (parts.has('latency')) run.latency = await part('end-to-end latency', () => runLatency({ ...common, receiver, ...settings.latency }));
+    if (parts.has('neighbour')) run.neighbour = await part('noisy neighbour', () => runNeighbour({ ...common, receiver, ...settings.neighbour }));
+    if (parts.has('scale')) {
+      run.scale = {
+        date: new Date().toISOString(),
+        commit: commit(),
+        ...(await part(`scale (${settings.scale.sizes.map((n) => n.toLocaleString('en-US')).join(', ')} deliveries)`, () => runScale({ ...common, receiver, ...settings.scale }))),
+      };
+    }
   }
 } finally {
   await receiver.stop();

@@ -30,6 +30,7 @@ out.push('\n### Ingest\n');
 const routes = [
   ['empty', 'empty route (`POST /api/v1/bench/empty`)'],
   ['single', '`POST /api/v1/events`'],
+  ['filtered', '`POST /api/v1/events`, handlers with payload filters'],
   ['batch', `\`POST /api/v1/events/batch\` (${report.settings.ingest.batchSize} per request)`],
 ];
 const rows = [];
@@ -37,7 +38,7 @@ for (const db of dbs) {
   const ingest = report.results[db].ingest;
   if (!ingest) continue;
   for (const [key, name] of routes) {
-    for (const c of ingest.cells[key]) {
+    for (const c of ingest.cells[key] ?? []) {
       rows.push([label(db), name, c.connections, withRange(c['events/s'], roundsRange(c)), `${n(c.p50_ms, 2)} / ${n(c.p99_ms, 2)}`, n(c.cpu_us.service), n(c.cpu_us.server), n(c.cpu_us.generator)]);
     }
   }
@@ -157,6 +158,20 @@ if (report.cache) {
   out.push('\n### Handler cache\n');
   const sizes = Object.keys(report.cache).filter((key) => key !== 'ratio');
   out.push(table(['enabled handlers', 'lookup ns', 'handlers per lookup (avg)', 'index build ms'], sizes.map((size) => [n(Number(size)), n(report.cache[size]['lookup ns'], 1), n(report.cache[size]['matching handlers per lookup (avg)'], 1), n(report.cache[size]['index build ms'], 1)])));
+  const withFilters = sizes.filter((size) => report.cache[size]['select ns, no filters'] !== undefined);
+  if (withFilters.length) {
+    const crowd = (c) => Object.entries(c).find(([key]) => key.startsWith('select ns, crowd'))?.[1];
+    out.push('\nPayload filters (lookup with the event, as ingest calls it):\n');
+    out.push(
+      table(
+        ['enabled handlers', 'no filters ns', 'every handler filtered ns', 'filters per lookup (avg)', 'ns per filter', 'smallest set filtered, the rest elsewhere ns', 'index build ms, filtered'],
+        withFilters.map((size) => {
+          const c = report.cache[size];
+          return [n(Number(size)), n(c['select ns, no filters'], 1), n(c['select ns, every handler filtered'], 1), n(c['matching handlers per lookup (avg)'], 1), n(c['ns per filter evaluated'], 1), n(crowd(c), 1), n(c['index build ms, every handler filtered'], 1)];
+        }),
+      ),
+    );
+  }
 }
 
 out.push('\n### Targets\n');

@@ -1,26 +1,18 @@
 import 'reflect-metadata';
 import type { IncomingMessage } from 'node:http';
-import { ConsoleLogger, LogLevel, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
-import { AppConfig, LogLevelName } from './config/app-config.js';
+import { AppConfig } from './config/app-config.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { clientErrorHandler, frameworkErrors } from './common/client-errors.js';
 import { parseJsonBody } from './common/json-body.js';
-import { AppLogger } from './common/app-logger.js';
+import { createAppLogger } from './common/app-logger.js';
 import { acquireSqliteInstanceLock } from './database/sqlite-instance-lock.js';
-import { requestContext, requestIdFrom } from './common/request-context.js';
+import { requestIdFrom } from './common/request-id.js';
 import { createValidationPipe } from './common/validation.js';
 import { eventSchemaComponents } from './events/event-schemas.js';
-
-const LEVELS: LogLevelName[] = ['error', 'warn', 'log', 'debug', 'verbose'];
-
-export function createLogger(config: AppConfig['log']): ConsoleLogger {
-  const levels = LEVELS.slice(0, LEVELS.indexOf(config.level) + 1) as LogLevel[];
-  return new AppLogger(levels, config.format === 'json');
-}
 
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
   const options = new DocumentBuilder()
@@ -103,8 +95,11 @@ export async function shutDown(app: NestFastifyApplication): Promise<void> {
   await app.close();
 }
 
-/** Builds the Nest application on Fastify with the global filter, validation and Swagger. */
-export async function createApp(config: AppConfig, logger: ConsoleLogger | false = createLogger(config.log)): Promise<NestFastifyApplication> {
+/**
+ * Builds the Nest application on Fastify with its logger (nestjs-pino, see
+ * src/common/app-logger.ts), the global filter, validation and Swagger.
+ */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
     trustProxy: false,
@@ -116,7 +111,7 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
   let app: NestFastifyApplication;
   try {
     app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, lock), adapter, {
-      logger: logger === false ? false : logger,
+      logger: createAppLogger(config.log),
       abortOnError: false,
       // The only body parser is ours, below: Nest's would also take form bodies.
       bodyParser: false,
@@ -141,7 +136,8 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
   });
   // A worker-only instance still answers probes and scrapes, nothing else.
   const workerOnly = config.dispatch.role === 'worker';
-  // Every line logged while serving a request carries its id; the caller gets it back to quote.
+  // The caller gets the request id back to quote; every line logged while serving the request
+  // carries it too (nestjs-pino's request logger, bound before this hook runs).
   http.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     if (draining.has(app)) {
@@ -162,13 +158,6 @@ export async function createApp(config: AppConfig, logger: ConsoleLogger | false
       });
       return;
     }
-    requestContext.run({ requestId: request.id }, done);
-  });
-  const access = new Logger('HTTP');
-  http.addHook('onResponse', (request, reply, done) => {
-    const fields = { method: request.method, path: request.url.split('?')[0], status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) };
-    if (reply.statusCode >= 500) access.warn('request failed', fields);
-    else access.debug('request', fields);
     done();
   });
   app.useGlobalFilters(new AllExceptionsFilter());

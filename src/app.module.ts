@@ -3,14 +3,17 @@ import type { InstanceLock } from './database/sqlite-instance-lock.js';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { ClockModule } from './common/clock.js';
+import { loggerParams } from './common/app-logger.js';
 import { buildDataSourceOptions } from './database/data-source.js';
 import { DirectSqlModule } from './database/direct-sql.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { CacheManagerModule } from './cache-manager/cache-manager.module.js';
 import { EventsModule } from './events/events.module.js';
+import { OperationalEventsModule } from './operational-events/operational-events.module.js';
 import { DecisionsModule } from './decisions/decisions.module.js';
 import { HandlersModule } from './handlers/handlers.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -21,6 +24,8 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { MetricsControllerModule } from './metrics/metrics-controller.module.js';
 import { EmptyRouteModule } from './bench/empty-route.module.js';
 import { ConsoleModule } from './console/console.module.js';
+import { AuditModule } from './audit/audit.module.js';
+import { SecretsModule } from './secrets/secrets.module.js';
 
 /** Holds the SQLite instance lock until the application has shut down. */
 class InstanceLockHolder implements OnApplicationShutdown {
@@ -40,8 +45,11 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         ClockModule,
+        // Request logging and the request id on every line (src/common/app-logger.ts).
+        LoggerModule.forRoot(loggerParams(config.log)),
         TypeOrmModule.forRoot({ ...buildDataSourceOptions(config.database), migrationsRun: true }),
         DirectSqlModule,
+        SecretsModule,
         ScheduleModule.forRoot(),
         // One throttler, applied only where IngestThrottlerGuard is used (the ingest routes).
         ThrottlerModule.forRoot({ throttlers: [{ name: 'default', ttl: config.ingest.rateWindowMs, limit: config.ingest.rateLimit }] }),
@@ -50,10 +58,12 @@ export class AppModule {
         CacheManagerModule,
         HandlersModule,
         EventsModule,
+        OperationalEventsModule,
         DecisionsModule,
         DispatcherModule,
         ExecutionLogsModule,
         RetentionModule,
+        AuditModule,
         MetricsControllerModule,
         HealthModule,
         ...(config.bench.emptyRoute ? [EmptyRouteModule] : []),

@@ -1,3 +1,4 @@
+import './telemetry/start.js';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
@@ -7,6 +8,8 @@ import { ConfigError } from './config/environment.js';
 import { loadConfig } from './config/app-config.js';
 import { SqliteInUseError } from './database/sqlite-instance-lock.js';
 import { ScriptUserError } from './calls/script-user.js';
+import { stopTracing } from './telemetry/tracing.js';
+import { SecretsKeyError } from './secrets/secrets-key.js';
 
 // Start a full collection once the old generation is 1.5 times what survived the last one (V8 lets
 // small heaps reach 4 times): a busy dispatcher promotes short-lived objects at a high rate, and
@@ -28,7 +31,7 @@ async function main(): Promise<void> {
   try {
     app = await createApp(config);
   } catch (error) {
-    if (error instanceof SqliteInUseError || error instanceof ScriptUserError) {
+    if (error instanceof SqliteInUseError || error instanceof ScriptUserError || error instanceof SecretsKeyError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
     }
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
   logger.log(`Console: http://${shown}:${port}/console`);
   logger.log(`Swagger UI: http://${shown}:${port}/docs (OpenAPI JSON at /docs-json)`);
   logger.log(`Database: ${config.database.type === 'sqlite' ? `SQLite ${config.database.path}` : 'MySQL/MariaDB'}`);
+  logger.log(secretsKeyNotice(config.secrets));
   if (text) process.stdout.write('\n');
   if (config.database.type === 'sqlite' && config.dispatch.role !== 'both') {
     const undone = config.dispatch.role === 'api' ? 'nothing is delivered' : 'no events can be posted';
@@ -60,13 +64,16 @@ async function main(): Promise<void> {
       if (closing) return;
       closing = true;
       logger.log(`${signal} received: shutting down`);
-      shutDown(app).then(
-        () => process.exit(0),
-        (error: Error) => {
-          logger.error(`Shutdown failed: ${error.message}`);
-          process.exit(1);
-        },
-      );
+      // The last spans are flushed after the app closed (a no-op when tracing is off).
+      shutDown(app)
+        .then(() => stopTracing())
+        .then(
+          () => process.exit(0),
+          (error: Error) => {
+            logger.error(`Shutdown failed: ${error.message}`);
+            process.exit(1);
+          },
+        );
     });
   }
 }
@@ -76,6 +83,13 @@ function adminKeyNotice(auth: { bootstrapAdminKey?: string; adminKeyFile: string
   if (existsSync(auth.adminKeyFile)) return `First admin key: in ${auth.adminKeyFile} (readable by its owner only); store it safely, then delete the file`;
   if (auth.bootstrapAdminKey) return 'First admin key: the value of BOOTSTRAP_ADMIN_KEY';
   return 'API keys: npm run keys -- create --name NAME --scopes admin (or read, events, internal); npm run keys -- list';
+}
+
+/** Where the key of the secrets stored in the database is (never the key itself). */
+function secretsKeyNotice(secrets: { key?: string; keyFile: string | null }): string {
+  if (secrets.key !== undefined) return 'Secrets key: the value of SECRETS_KEY';
+  if (secrets.keyFile === null) return 'Secrets key: held in memory, as the in-memory database is';
+  return `Secrets key: in ${secrets.keyFile} (readable by its owner only); back it up apart from the database`;
 }
 
 main().catch((error: unknown) => {

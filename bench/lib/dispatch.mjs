@@ -42,7 +42,7 @@ export function runBaseline(job) {
 }
 
 /** Fills the queue through the batch endpoint: `events` events, each with one delivery per handler. */
-async function preload(api, events, startId) {
+export async function preload(api, events, startId) {
   const batch = 500;
   let posted = 0;
   while (posted < events) {

@@ -39,28 +39,7 @@ export async function runLatency({ kind, name = kind, serverUrl, receiver, rate,
       await sleep(100);
     }
     const { arrivals } = await receiver.ask('stats', { arrivals: true });
-    // For each event, the arrival of its body at the last handler (they run one after another).
-    const arrivedAt = new Map();
-    const seen = new Map();
-    for (let i = 0; i < arrivals.length; i += 2) {
-      const id = arrivals[i];
-      const n = (seen.get(id) ?? 0) + 1;
-      seen.set(id, n);
-      if (n === handlers) arrivedAt.set(id, arrivals[i + 1]);
-    }
-    const latencies = [];
-    let beforeAnswer = 0;
-    let missing = 0;
-    for (const [id, answeredAt] of accepted) {
-      const at = arrivedAt.get(id);
-      if (at === undefined) {
-        missing += 1;
-        continue;
-      }
-      // A body may reach the receiver before the client has read its 202: that counts as 0.
-      if (at < answeredAt) beforeAnswer += 1;
-      latencies.push(Math.max(0, at - answeredAt));
-    }
+    const { latencies, beforeAnswer, missing } = endToEnd(accepted, arrivals, handlers);
     const e2e = summarize(latencies);
     const accept = summarize(acceptLatency);
     const result = {
@@ -86,11 +65,40 @@ export async function runLatency({ kind, name = kind, serverUrl, receiver, rate,
 }
 
 /**
+ * For each accepted event (object id → when its 202 was read), the time until its body reached
+ * the last of its `handlers` (they run one after another), from the receiver's arrivals (flat
+ * pairs: object id, arrival time). A body that arrived before the 202 was read counts as 0.
+ */
+export function endToEnd(accepted, arrivals, handlers) {
+  const arrivedAt = new Map();
+  const seen = new Map();
+  for (let i = 0; i < arrivals.length; i += 2) {
+    const id = arrivals[i];
+    const n = (seen.get(id) ?? 0) + 1;
+    seen.set(id, n);
+    if (n === handlers) arrivedAt.set(id, arrivals[i + 1]);
+  }
+  const latencies = [];
+  let beforeAnswer = 0;
+  let missing = 0;
+  for (const [id, answeredAt] of accepted) {
+    const at = arrivedAt.get(id);
+    if (at === undefined) {
+      missing += 1;
+      continue;
+    }
+    if (at < answeredAt) beforeAnswer += 1;
+    latencies.push(Math.max(0, at - answeredAt));
+  }
+  return { latencies, beforeAnswer, missing };
+}
+
+/**
  * Posts at `rate` per second for `seconds` on a fixed schedule, whatever the answers do.
  * Answers the time each event's 202 was read, keyed by object id, and each post's latency
  * measured from its scheduled send time (so a stalled service cannot hide its queue).
  */
-async function offer(post, rate, seconds, firstId) {
+export async function offer(post, rate, seconds, firstId) {
   const total = Math.round(rate * seconds);
   const accepted = new Map();
   const acceptLatency = [];

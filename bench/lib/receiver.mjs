@@ -1,7 +1,11 @@
 // The local receiver: a minimal node:http server in a process of its own. Answers every POST
 // with 200 {} and counts arrivals; when asked, it also notes when each event's body arrived.
 //
-// Controlled over IPC (see ./util.mjs ipc): reset {record, target}, stats {arrivals}.
+// Hang mode, by path: a request to /hang… is read and never answered, like a target that
+// accepts connections and then says nothing (the noisy neighbour, ./neighbour.mjs). Those are
+// counted apart (`hanging`, `hung`) and held until a reset with {release: true} or the stop.
+//
+// Controlled over IPC (see ./util.mjs ipc): reset {record, target, release}, stats {arrivals}.
 // With a `target`, it reports the first arrival {type: 'first', at} and, when the count
 // reaches the target, {type: 'reached', first, at}.
 import http from 'node:http';
@@ -16,11 +20,25 @@ let target = 0;
 let record = false;
 /** Flat pairs: objectId, arrival time. */
 let arrivals = [];
+/** Requests to /hang… that are being held, and how many came since the last reset. */
+const held = new Set();
+let hung = 0;
+
+const release = () => {
+  for (const res of held) res.destroy();
+  held.clear();
+};
 
 const server = http.createServer((req, res) => {
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
+    if (req.url?.startsWith('/hang')) {
+      hung += 1;
+      held.add(res);
+      res.on('close', () => held.delete(res));
+      return;
+    }
     const at = now();
     count += 1;
     if (count === 1) {
@@ -47,10 +65,13 @@ process.on('message', (message) => {
     target = message.target ?? 0;
     record = Boolean(message.record);
     arrivals = [];
+    hung = 0;
+    if (message.release) release();
     process.send({ id: message.id, type: 'reset' });
   } else if (message.type === 'stats') {
-    process.send({ id: message.id, type: 'stats', count, first, last, arrivals: message.arrivals ? arrivals : undefined });
+    process.send({ id: message.id, type: 'stats', count, first, last, hanging: held.size, hung, arrivals: message.arrivals ? arrivals : undefined });
   } else if (message.type === 'stop') {
+    release();
     server.closeAllConnections();
     server.close(() => process.exit(0));
   }

@@ -62,9 +62,29 @@ export function targets(runs, cache, topConcurrency) {
       add(`single ingest ÷ empty route, c=${topConcurrency}`, db, ratio, '>= 0.60', ratio >= 0.6);
       if (mysql) add(`batch ingest events/s, c=${topConcurrency}`, db, batch?.['events/s'], '>= 15,000', batch?.['events/s'] >= 15000);
     }
+    if (r.scale?.sizes?.length) {
+      const top = r.scale.sizes.at(-1);
+      const rows = top.rows.toLocaleString('en-US');
+      const timed = Object.entries(top.queries).filter(([label, q]) => typeof q.p99 === 'number' && !label.includes('deprecated'));
+      if (timed.length > 0) {
+        const [worstLabel, worst] = timed.reduce((a, b) => (b[1].p99 > a[1].p99 ? b : a));
+        add(`scale: worst p99 of the lists, filters, events and metrics at ${rows} rows, ms (${worstLabel})`, db, worst.p99, '<= 100 (at 10,000,000)', worst.p99 <= 100);
+        if (r.scale.sizes.length > 1) {
+          const [ratioLabel, ratio] = timed.filter(([, q]) => q.ratio).reduce((a, b) => (b[1].ratio.p99 > a[1].ratio.p99 ? b : a), ['', { ratio: { p99: null } }]);
+          add(`scale: worst p99 at ${rows} rows ÷ at ${r.scale.baseRows.toLocaleString('en-US')} (${ratioLabel})`, db, ratio.ratio.p99, '<= 2', ratio.ratio.p99 <= 2);
+        }
+      }
+      add(`scale: dispatch with ${rows} rows ÷ on empty tables`, db, top.dispatch.ratioToEmpty, '>= 0.90', top.dispatch.ratioToEmpty >= 0.9);
+    }
     if (r.latency) {
       add('202 → handler p50 ms at 500 events/s', db, r.latency.endToEnd.p50_ms, '< 10', r.latency.endToEnd.p50_ms < 10);
       add('202 → handler p99 ms at 500 events/s', db, r.latency.endToEnd.p99_ms, '< 50', r.latency.endToEnd.p99_ms < 50);
+    }
+    if (r.neighbour) {
+      // Events that never arrived within the wait make the ratio a lower bound, and the target missed.
+      const n = r.neighbour;
+      const value = n.p99Ratio ?? (n.p99RatioAtLeast === null ? null : `> ${n.p99RatioAtLeast}`);
+      add(`healthy p99 beside a target that never answers ÷ alone, ${n.offeredRate} events/s`, db, value, '<= 2', n.p99Ratio !== null && n.p99Ratio <= 2);
     }
   }
   if (cache) add('cache lookup, 10,000 ÷ 10 handlers', '-', cache.ratio, 'same (<= 1.25)', cache.ratio <= 1.25);
@@ -96,8 +116,8 @@ export function printTables(runs, cache, list) {
           `median [min–max] of ${r.ingest.rounds} round(s) of ${r.ingest.secondsPerRound} s):`,
       );
       const rows = [];
-      for (const [name, label] of [['empty', 'empty route'], ['single', 'POST /events'], ['batch', 'POST /events/batch']]) {
-        for (const c of r.ingest.cells[name]) {
+      for (const [name, label] of [['empty', 'empty route'], ['single', 'POST /events'], ['filtered', 'POST /events, filtered handlers'], ['batch', 'POST /events/batch']]) {
+        for (const c of r.ingest.cells[name] ?? []) {
           rows.push({
             route: label,
             concurrency: c.connections,
@@ -125,7 +145,27 @@ export function printTables(runs, cache, list) {
           errors: h.errors,
         });
       }
-      console.table(rows);
+      if (rows.length > 0) console.table(rows);
+      for (const route of ['logging', 'tracing']) {
+        const g = r.ingest[route];
+        if (!g) continue;
+        const variants = g.variants ?? g.levels;
+        console.log(
+          `\n${g.title ?? 'logging cost'} on ${db}: POST /events at c=${g.connections}, two services differing only in ${route === 'tracing' ? 'OTEL_* (on: every span exported as OTLP/HTTP JSON to a local sink)' : 'LOG_LEVEL (JSON lines)'}, ` +
+            `taking turns; median [min–max] of ${g.rounds} round(s) of ${g.secondsPerRound} s:`,
+        );
+        console.table(
+          Object.entries(variants).map(([label, c]) => ({
+            [route === 'tracing' ? 'tracing' : 'LOG_LEVEL']: label === 'log' ? 'log (default)' : label === 'off' ? 'off (default)' : label,
+            'events/s': withRange(c['events/s'], roundsRange(c)),
+            'p50 ms': fmt(c.p50_ms),
+            'p99 ms': fmt(c.p99_ms),
+            'service CPU µs/event': fmt(c.cpu_us.service),
+            errors: c.errors,
+          })),
+        );
+        console.log(`  ${g.ratioLabel ?? 'default ÷ silent'}: ${withRange(g.ratio.median, g.ratio)} (per round: ${g.ratio.rounds.map(fmt).join(', ')})`);
+      }
     }
     if (r.dispatch) {
       const d = r.dispatch;
@@ -197,10 +237,65 @@ export function printTables(runs, cache, list) {
       ]);
     }
   }
+  for (const [db, r] of Object.entries(runs)) {
+    if (!r.neighbour) continue;
+    const n = r.neighbour;
+    const row = (label, p) => ({ handlers: label, events: p.events, 'not arrived': p.missing, 'p50 ms': fmt(p.p50_ms ?? '>wait'), 'p95 ms': fmt(p.p95_ms ?? '>wait'), 'p99 ms': fmt(p.p99_ms ?? '>wait') });
+    console.log(
+      `\nNoisy neighbour on ${db}: ${n.offeredRate} events/s for ${n.seconds} s to ${n.healthyHandlers} healthy handlers, DISPATCH_CONCURRENCY ${n.concurrency}; ` +
+        `beside: ${n.badDeliveriesQueued} deliveries queued to a target that never answers (timeout ${n.badHandler.timeout_ms} ms); wait for stragglers ${n.settleSeconds} s:`,
+    );
+    console.table([row('alone', n.alone), row('beside the bad target', n.beside)]);
+    console.log(`  p99 beside ÷ alone: ${n.p99Ratio ?? `more than ${n.p99RatioAtLeast}`} (target <= 2)`);
+  }
+  for (const [db, r] of Object.entries(runs)) if (r.scale?.sizes?.length) printScale(db, r.scale);
   if (cache) {
     console.log('\nHandler cache lookup:');
     console.table(Object.entries(cache).filter(([k]) => k !== 'ratio').map(([size, v]) => ({ handlers: Number(size), ...v })));
   }
   console.log('\nTargets:');
   console.table(list.map((t) => ({ target: t.target, database: t.database, value: fmt(t.value), goal: t.goal, met: t.met === null ? '—' : t.met ? 'yes' : 'NO' })));
+}
+
+const mib = (bytes) => (typeof bytes === 'number' ? fmt(Math.round((bytes / 2 ** 20) * 10) / 10) : '—');
+
+/** Scale: one row per query, one column per size: p50 / p99 ms, and for the larger sizes their ratio to the first. */
+function printScale(db, s) {
+  const sizes = s.sizes;
+  const head = (run) => `${fmt(run.rows)} rows`;
+  console.log(
+    `\nScale on ${db}: tables filled by SQL to ${sizes.map((run) => fmt(run.rows)).join(', ')} deliveries (events a third, execution logs 1.1 per delivery, ` +
+      `a tenth pending for later); p50 / p99 ms of ${s.requestsPerQuery} calls in a row (5 when a call takes over 1 s), then [× the ${fmt(s.baseRows)}-row figures]:`,
+  );
+  const labels = [...new Set(sizes.flatMap((run) => Object.keys(run.queries)))];
+  const rows = labels.map((label) => {
+    const row = { query: label };
+    for (const run of sizes) {
+      const q = run.queries[label];
+      row[head(run)] = !q
+        ? '—'
+        : q.error
+          ? `error ${q.error.slice(0, 3)}`
+          : q.skipped
+            ? q.skipped
+            : `${fmt(q.p50)} / ${fmt(q.p99)}${q.ratio && run !== sizes[0] ? ` [×${fmt(q.ratio.p50)} / ×${fmt(q.ratio.p99)}]` : ''}${q.failed ? ` (${q.failed} failed)` : ''}`;
+    }
+    return row;
+  });
+  const line = (query, pick) => Object.fromEntries([['query', query], ...sizes.map((run) => [head(run), pick(run)])]);
+  const spread = (v, range) => (range.min === range.max ? fmt(v) : `${fmt(v)} (${fmt(range.min)}–${fmt(range.max)})`);
+  rows.push(line('dispatch, deliveries/s', (run) => spread(run.dispatch['deliveries/s'], run.dispatch.spread.full)));
+  rows.push(line('dispatch on empty tables, same minutes', (run) => spread(run.dispatch.emptyTables, run.dispatch.spread.empty)));
+  rows.push(line('dispatch, full ÷ empty', (run) => fmt(run.dispatch.ratioToEmpty)));
+  rows.push(line('bytes on disk per 1,000,000 deliveries, MiB', (run) => mib(run.bytes.perMillionDeliveries)));
+  rows.push(line('bytes on disk, all tables and indexes, MiB', (run) => mib(run.bytes.totalBytes)));
+  rows.push(line('fill by SQL, s', (run) => fmt(run.fill.totalSeconds)));
+  console.table(rows);
+  const d = sizes[0].dispatch;
+  console.log(
+    `  dispatch: ${fmt(d.deliveries)} fresh deliveries, median (min–max) of ${d.repeats} pair(s) of runs, empty tables then full; ` +
+      `bytes: ${sizes[0].bytes.method}; ${s.eventTypes} event types, ${s.handlers} handlers`,
+  );
+  const notes = [...new Set(sizes.flatMap((run) => run.fill.warnings ?? []))];
+  for (const note of notes) console.log(`  note: ${note}`);
 }

@@ -158,8 +158,8 @@ export function adminClient(service, key) {
   };
 }
 
-/** Registers `count` http handlers for `event`, priorities 1..count, pointing at the receiver. */
-export async function createHandlers(api, receiverPort, count, event = 'clients.update') {
+/** Registers `count` http handlers for `event`, priorities 1..count, pointing at the receiver; handler i gets filters[i % length] when given. */
+export async function createHandlers(api, receiverPort, count, event = 'clients.update', filters = []) {
   const handlers = [];
   for (let i = 0; i < count; i++) {
     handlers.push(
@@ -169,6 +169,7 @@ export async function createHandlers(api, receiverPort, count, event = 'clients.
         type: 'http',
         task: `127.0.0.1:${receiverPort}/hook${i + 1}`,
         priority: i + 1,
+        ...(filters.length > 0 ? { filter: filters[i % filters.length] } : {}),
       }),
     );
   }

@@ -21,7 +21,7 @@ export class ApiKeyGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE_KEY, targets)) return true;
     const required = this.reflector.getAllAndOverride<Scope[]>(AUTH_SCOPES_KEY, targets) ?? ['admin'];
 
-    const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; principal?: Principal }>();
+    const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; principal?: Principal; id: string; ip: string }>();
     const header = request.headers['authorization'];
     if (!header) throw new DomainError('AUTH_REQUIRED', 'An API key is required: send "Authorization: Bearer <key>"');
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -32,7 +32,17 @@ export class ApiKeyGuard implements CanActivate {
     if (!required.some((scope) => principal.scopes.has(scope))) {
       throw new DomainError('SCOPE_FORBIDDEN', `This endpoint needs a key with one of the scopes: ${required.join(', ')}`);
     }
-    request.principal = principal;
+    // The authenticated key is cached and shared; each request gets its own copy with its origin,
+    // whose address is read only if the request makes an audited change.
+    request.principal = {
+      ...principal,
+      origin: {
+        requestId: request.id,
+        get address() {
+          return request.ip;
+        },
+      },
+    };
     return true;
   }
 }

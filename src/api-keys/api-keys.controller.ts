@@ -34,7 +34,7 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'Revoke a key; it stops working at once' })
   @ApiNoContentResponse({ description: 'Revoked' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'API_KEY_NOT_FOUND' })
-  async revoke(@Param('id', idParam()) id: number): Promise<void> {
-    await this.apiKeys.revoke(id);
+  async revoke(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<void> {
+    await this.apiKeys.revoke(id, principal);
   }
 }

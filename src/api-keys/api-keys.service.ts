@@ -10,6 +10,8 @@ import { ApiKeyStore, CreatedApiKey } from './api-key-store.js';
 import { hashApiKey } from './api-key.codec.js';
 import { Principal } from './auth.decorators.js';
 import { parseScopes, Scope } from './scopes.js';
+import { AuditStore } from '../audit/audit-store.js';
+import { cliActor, keyActor } from '../audit/audit-actor.js';
 
 /** How often a key's last-used time is written back; per-request writes would cost the hot path. */
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
@@ -30,8 +32,9 @@ export class ApiKeysService implements OnApplicationBootstrap {
   constructor(
     dataSource: DataSource,
     private readonly config: AppConfig,
+    audit: AuditStore,
   ) {
-    this.store = new ApiKeyStore(dataSource);
+    this.store = new ApiKeyStore(dataSource, audit);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -85,20 +88,20 @@ export class ApiKeysService implements OnApplicationBootstrap {
         ),
       );
     }
-    return this.store.create(name, scopes);
+    return this.store.create(name, scopes, keyActor(creator));
   }
 
-  /** A key created on the host itself, outside any request (as `npm run keys` does): any scopes. */
+  /** A key created on the host itself, outside any request (as `npm run keys` does): any scopes; audited as the keys command. */
   createOnHost(name: string, scopes: readonly Scope[]): Promise<CreatedApiKey> {
-    return this.store.create(name, scopes);
+    return this.store.create(name, scopes, cliActor());
   }
 
   list(): Promise<ApiKeyEntity[]> {
     return this.store.list();
   }
 
-  async revoke(id: number): Promise<ApiKeyEntity> {
-    const record = await this.store.revoke(id);
+  async revoke(id: number, revoker: Principal): Promise<ApiKeyEntity> {
+    const record = await this.store.revoke(id, keyActor(revoker));
     if (!record) throw DomainError.field('API_KEY_NOT_FOUND', 'id', `API key ${id} does not exist`);
     this.verified.clear();
     return record;

@@ -11,6 +11,14 @@ export interface Principal {
   keyId: number;
   name: string;
   scopes: ReadonlySet<Scope>;
+  /** Where the request came from, for audit rows (src/audit/); set by ApiKeyGuard per request. */
+  readonly origin?: RequestOrigin;
+}
+
+/** The peer address of the connection (no proxy header is trusted) and the request id, as the logs carry it. */
+export interface RequestOrigin {
+  readonly address: string;
+  readonly requestId: string;
 }
 
 /** The route needs a valid key holding at least one of `scopes`. */

@@ -1,7 +1,9 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AppConfig } from '../config/app-config.js';
-import { Auth } from '../api-keys/auth.decorators.js';
+import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
+import { AuditStore } from '../audit/audit-store.js';
+import { keyActor } from '../audit/audit-actor.js';
 import { CacheManagerService } from './cache-manager.service.js';
 import { CacheStatusDto } from './dto/cache-status.dto.js';
 
@@ -11,6 +13,7 @@ export class CacheManagerController {
   constructor(
     private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
+    private readonly audit: AuditStore,
   ) {}
 
   @Get()
@@ -26,8 +29,11 @@ export class CacheManagerController {
   @Auth('admin')
   @ApiOperation({ summary: 'Reload the handler cache of this instance from the database now' })
   @ApiOkResponse({ type: CacheStatusDto })
-  async refresh(): Promise<CacheStatusDto> {
-    return this.toDto(await this.cache.refresh());
+  async refresh(@CurrentPrincipal() principal: Principal): Promise<CacheStatusDto> {
+    const status = await this.cache.refresh();
+    // The reload changes no record, only this instance's memory: recorded once it is done.
+    await this.audit.record({ actor: keyActor(principal), action: 'cache.refresh', targetId: null, after: { handler_count: status.handlerCount, version: status.version } });
+    return this.toDto(status);
   }
 
   private toDto(status: ReturnType<CacheManagerService['status']>): CacheStatusDto {

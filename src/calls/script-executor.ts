@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
 import { resolveScriptPath } from '../handlers/script-path.js';
-import { ABANDONED, CallResult, failedCall, scriptCall, timeoutMessage } from './call-result.js';
+import { ABANDONED, abandonedCall, CallResult, forbiddenCall, scriptCall, timeoutMessage } from './call-result.js';
 import { fdLink, killScriptProcesses } from './process-tree.js';
 import { ScriptUser, scriptUserAtStart } from './script-user.js';
 
@@ -54,14 +54,16 @@ export class ScriptExecutor {
 
   run(handler: HandlerEntity, body: string, eventType: string, timeoutMs = handler.timeoutMs, stop?: AbortSignal): Promise<CallResult> {
     const started = performance.now();
-    const failure = (error: string) => Promise.resolve(failedCall(error, performance.now() - started));
-    if (!this.config.scripts.enabled) return failure('script handlers are disabled (SCRIPT_HANDLERS_ENABLED=false)');
-    if (stop?.aborted) return failure(ABANDONED);
+    if (!this.config.scripts.enabled) return Promise.resolve(forbiddenCall('script handlers are disabled (SCRIPT_HANDLERS_ENABLED=false)', performance.now() - started));
+    if (stop?.aborted) return Promise.resolve(abandonedCall(performance.now() - started));
     let path: string;
     try {
       path = resolveScriptPath(this.config.scripts.dir, handler.task);
     } catch (error) {
-      return failure(error instanceof DomainError ? `${error.code}: ${error.message}` : String(error));
+      const message = error instanceof DomainError ? `${error.code}: ${error.message}` : String(error);
+      // A path leading out of SCRIPTS_DIR is refused by policy; a missing script is one that could not run.
+      const outside = error instanceof DomainError && error.code === 'SCRIPT_PATH_OUTSIDE';
+      return Promise.resolve(outside ? forbiddenCall(message, performance.now() - started) : scriptCall(null, '', message, performance.now() - started));
     }
 
     const cap = this.config.dispatch.responseBodyCapBytes;

@@ -23,8 +23,8 @@ export class UndiciTransport {
   private readonly running = new WeakMap<AbortSignal, Set<CallAbort>>();
 
   constructor(
-    lookup: LookupFunction,
-    connections: number,
+    private readonly lookup: LookupFunction,
+    private readonly connections: number,
     private readonly capBytes: number,
   ) {
     this.pool = new Agent({ connections, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 60_000, connect: { lookup } });
@@ -35,19 +35,36 @@ export class UndiciTransport {
   }
 
   /**
-   * POSTs `request` and answers the call's result. It ends at `timeoutMs`, or when `stop`
-   * aborts (the instance shuts down). `started` (performance.now()) is when the call began,
-   * so the duration includes building the request.
+   * A keep-alive pool of its own for a handler with a TLS client certificate (mTLS): the same
+   * policy lookup and limits as the shared pool, the handler's certificate and key, and its CA
+   * (instead of the system's) when it has one. Its owner (src/calls/target-auth.ts) closes it.
    */
-  async send(request: WebhookRequest, timeoutMs: number, stop: AbortSignal | undefined, started: number): Promise<CallResult> {
+  clientCertificateAgent(tls: { cert: string; key: string; ca: string | null }): Agent {
+    const connect = tls.ca === null ? { lookup: this.lookup, cert: tls.cert, key: tls.key } : { lookup: this.lookup, cert: tls.cert, key: tls.key, ca: tls.ca };
+    return new Agent({ connections: this.connections, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 60_000, connect });
+  }
+
+  /**
+   * POSTs `request` and answers the call's result. It ends `timeoutMs` after `started`
+   * (performance.now() when the call began, so building the request and fetching a token
+   * count too), or when `stop` aborts (the instance shuts down). `via`: a handler's own mTLS
+   * agent instead of the shared pool; `capBytes`: how much of the answer to keep.
+   */
+  async send(
+    request: WebhookRequest,
+    timeoutMs: number,
+    stop: AbortSignal | undefined,
+    started: number,
+    via: Dispatcher = this.pool,
+    capBytes = this.capBytes,
+  ): Promise<CallResult> {
     const abort = new CallAbort();
-    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    const timer = setTimeout(() => abort.abort(), timeoutMs - (performance.now() - started));
     const stopping = stop ? this.stoppable(stop) : undefined;
     stopping?.add(abort);
     try {
-      // One pool for every handler. A handler's own TLS client certificate (mTLS) would pick
-      // that handler's Agent (same lookup, its `connect.cert`/`key`) here, instead of the pool.
-      const answer = await post(this.pool, request, abort, this.capBytes);
+      // The shared pool, or the handler's own agent when it has a TLS client certificate.
+      const answer = await post(via, request, abort, capBytes);
       return answeredCall(answer.status, answer.body, answer.retryAfter, performance.now() - started);
     } catch (error) {
       const durationMs = performance.now() - started;

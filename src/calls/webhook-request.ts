@@ -53,20 +53,23 @@ export function signingSecrets(handler: Pick<HandlerEntity, 'signingSecret' | 'p
  * without a secret), then the fixed ones. handler-rules.ts refuses custom headers named like
  * the dispatcher's own at save time; a custom `accept` is replaced by the fixed one.
  *
- * Target authentication (basic, bearer, an OAuth2 client-credentials token) belongs here,
- * between the custom headers and the signature, passed in as a value the caller already holds:
- * this stays pure and synchronous; fetching or caching a token is not its job.
+ * Target authentication (basic, bearer, an OAuth2 client-credentials token) is `authorization`,
+ * the header's value, which the caller already holds (src/calls/target-auth.ts): this stays
+ * pure and synchronous; fetching or caching a token is not its job. handler-credentials.ts
+ * refuses a custom Authorization header on a handler with auth, so the two never compete.
  */
-export function webhookHeaders(handler: RequestHandler, webhookId: string, body: string, now: number): Record<string, string> {
+export function webhookHeaders(handler: RequestHandler, webhookId: string, body: string, now: number, authorization?: string): Record<string, string> {
   const secrets = signingSecrets(handler, now);
   const signed = secrets.length > 0 ? signatureHeaders(secrets, webhookId, Math.floor(now / 1000), body) : { 'webhook-id': webhookId };
-  return {
+  const headers: Record<string, string> = {
     ...lowerCased(handler.headers),
     ...signed,
     accept: 'application/json, text/plain, */*',
     'content-type': 'application/json',
     'user-agent': USER_AGENT,
   };
+  if (authorization !== undefined) headers.authorization = authorization;
+  return headers;
 }
 
 /**
@@ -78,13 +81,15 @@ export class WebhookRequests {
 
   constructor(private readonly policy: NetworkPolicy) {}
 
-  build(handler: RequestHandler, body: string, webhookId: string, now: number): WebhookRequest | Unsendable {
+  /** `authorization`: the value of the Authorization header when the handler authenticates to its target (webhookHeaders). */
+  build(handler: RequestHandler, body: string, webhookId: string, now: number, authorization?: string): WebhookRequest | Unsendable {
     const target = this.target(handler);
     if (!('origin' in target)) return target;
-    return { origin: target.origin, path: target.path, headers: webhookHeaders(handler, webhookId, body, now), body };
+    return { origin: target.origin, path: target.path, headers: webhookHeaders(handler, webhookId, body, now, authorization), body };
   }
 
-  private target(handler: RequestHandler): WebhookTarget | Unsendable {
+  /** The handler's target, parsed and judged once per task. */
+  target(handler: Pick<HandlerEntity, 'type' | 'task'>): WebhookTarget | Unsendable {
     const key = `${handler.type} ${handler.task}`;
     let target = this.targets.get(key);
     if (!target) {

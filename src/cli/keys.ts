@@ -12,6 +12,8 @@ import { loadConfig } from '../config/app-config.js';
 import { ConfigError } from '../config/environment.js';
 import { buildDataSourceOptions } from '../database/data-source.js';
 import { ApiKeyStore } from '../api-keys/api-key-store.js';
+import { AuditStore } from '../audit/audit-store.js';
+import { cliActor } from '../audit/audit-actor.js';
 import { isScope, SCOPES, Scope } from '../api-keys/scopes.js';
 import { parseDecimalInteger } from '../common/validation.js';
 
@@ -36,7 +38,8 @@ async function run(argv: string[]): Promise<void> {
   await dataSource.initialize();
   try {
     await dataSource.runMigrations({ transaction: 'each' });
-    const store = new ApiKeyStore(dataSource);
+    // Keys made and revoked here are audited with the command as the actor (src/audit/audit-actor.ts).
+    const store = new ApiKeyStore(dataSource, new AuditStore(dataSource));
     if (command === 'create') {
       const name = values.name?.trim();
       const scopes = (values.scopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -45,7 +48,7 @@ async function run(argv: string[]): Promise<void> {
       if (scopes.length === 0 || unknown.length > 0) {
         throw new UsageError(`--scopes must list one or more of ${SCOPES.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
       }
-      const { key, record } = await store.create(name, scopes as Scope[]);
+      const { key, record } = await store.create(name, scopes as Scope[], cliActor());
       process.stdout.write(`Created key ${record.id} "${record.name}" with scopes ${record.scopes}.\n`);
       process.stdout.write(`Key (shown once, store it now):\n${key}\n`);
     } else if (command === 'list') {
@@ -59,7 +62,7 @@ async function run(argv: string[]): Promise<void> {
       // The same rule as the API's ids: decimal digits only, so `0x1` or `1e0` never name key 1.
       const id = parseDecimalInteger(argument);
       if (id === undefined || id < 1) throw new UsageError(`revoke needs a key id in decimal digits\n${USAGE}`);
-      const record = await store.revoke(id);
+      const record = await store.revoke(id, cliActor());
       if (!record) throw new UsageError(`No API key with id ${id}`);
       process.stdout.write(`Revoked key ${id} "${record.name}".\n`);
     }

@@ -1,11 +1,14 @@
-import { ConsoleLogger, LogLevel } from '@nestjs/common';
-import { currentRequestId } from './request-context.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Logger, nativeLoggerOptions, Params, PinoLogger } from 'nestjs-pino';
+import { pino, stdSerializers, type DestinationStream, type LevelWithSilent, type LoggerOptions } from 'pino';
+import type { Options as HttpLoggerOptions } from 'pino-http';
+import type { AppConfig, LogLevelName } from '../config/app-config.js';
 
 /**
- * Keys of structured log params whose values are masked wherever they appear: a secret
- * passed by mistake in an object never reaches a log line.
+ * Fields whose values are masked wherever they appear in a log line: a secret passed by mistake
+ * in an object never reaches the output.
  */
-export const REDACTED_KEYS = [
+export const SECRET_FIELDS = [
   'authorization',
   'key',
   'apiKey',
@@ -16,7 +19,9 @@ export const REDACTED_KEYS = [
   'previousSecret',
   'password',
   'headers',
-];
+] as const;
+
+export const REDACTED = '[REDACTED]';
 
 /**
  * Nest's own start-up narration: one line per module initialised (InstanceLoader), per controller
@@ -26,30 +31,165 @@ export const REDACTED_KEYS = [
  */
 export const STARTUP_DETAIL_CONTEXTS: ReadonlySet<string> = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
 
+/** pino's level for each LOG_LEVEL (pino says `info` and `trace` where Nest says `log` and `verbose`). */
+const PINO_LEVELS: Record<LogLevelName, LevelWithSilent> = { silent: 'silent', error: 'error', warn: 'warn', log: 'info', debug: 'debug', verbose: 'trace' };
+
+const secretNames = new Set<string>(SECRET_FIELDS.map((name) => name.toLowerCase()));
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
+
 /**
- * Nest's console logger, one JSON object per line in json mode, with the request id of the
- * request being served (if any) on every line, and structured params as top-level fields.
+ * pino's `redact` masks the secret fields of a line itself, in their usual spellings (it costs
+ * nothing when the field is absent). Values nested deeper (an object passed as a field, an
+ * error's own properties) are walked by maskNested, which compares names case-insensitively.
  */
-export class AppLogger extends ConsoleLogger {
-  constructor(levels: LogLevel[], json: boolean) {
-    super({ json, logLevels: levels, prefix: 'Provisioning', flattenParams: true, redact: REDACTED_KEYS });
-  }
+export const REDACT_PATHS: readonly string[] = [
+  ...new Set(SECRET_FIELDS.flatMap((name) => [name, name.toLowerCase(), name.toUpperCase(), name[0]!.toUpperCase() + name.slice(1)])),
+];
 
-  override log(message: unknown, ...optionalParams: unknown[]): void {
-    // Nest's Logger passes its context as the last parameter.
-    const context = optionalParams.at(-1);
-    if (typeof context === 'string' && STARTUP_DETAIL_CONTEXTS.has(context)) this.debug(message, ...optionalParams);
-    else super.log(message, ...optionalParams);
+/**
+ * Masks SECRET_FIELDS (any case) inside the fields of a line, at any depth, in plain objects and
+ * arrays. The caller's objects are never changed: only the path to a masked value is copied.
+ */
+export function maskNested(fields: Record<string, unknown>): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  for (const key in fields) {
+    const value = fields[key];
+    if (typeof value !== 'object' || value === null) continue;
+    const masked = mask(value, 1);
+    if (masked !== value) (copy ??= { ...fields })[key] = masked;
   }
+  return copy ?? fields;
+}
 
-  protected override getJsonLogObject(message: unknown, options: Parameters<ConsoleLogger['getJsonLogObject']>[1]) {
-    const entry = super.getJsonLogObject(message, options);
-    const requestId = currentRequestId();
-    return requestId === undefined ? entry : { ...entry, request_id: requestId };
+function mask(value: unknown, depth: number): unknown {
+  if (typeof value !== 'object' || value === null || depth > 32) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, index) => {
+      const masked = mask(item, depth + 1);
+      if (masked !== item) (copy ??= [...value])[index] = masked;
+    });
+    return copy ?? value;
   }
+  if (!isPlainObject(value)) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const key in value) {
+    const item = value[key];
+    const masked = secretNames.has(key.toLowerCase()) ? REDACTED : mask(item, depth + 1);
+    if (masked !== item) (copy ??= { ...value })[key] = masked;
+  }
+  return copy ?? value;
+}
 
-  protected override formatContext(context: string): string {
-    const requestId = currentRequestId();
-    return super.formatContext(requestId === undefined ? context : `${context} ${requestId}`);
+/**
+ * The access line of a request: which route, how it ended, how long it took, at `debug` (`warn`
+ * for a 5xx). Never the headers or the body. The request id comes from the request's logger.
+ */
+function accessLine(request: IncomingMessage, response: ServerResponse, responseTime: number): Record<string, unknown> {
+  const url = (request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url ?? '';
+  return { context: 'HTTP', method: request.method, path: url.split('?')[0], status: response.statusCode, duration_ms: responseTime };
+}
+
+/** Log lines as text for a terminal: `[Provisioning] pid  - time  LEVEL [Context] message {fields}`. */
+export function textDestination(out: DestinationStream): DestinationStream {
+  return {
+    write(line: string) {
+      const { level, timestamp, pid, context, message, err, ...fields } = JSON.parse(line) as Record<string, unknown>;
+      const time = new Date(timestamp as number).toISOString().replace('T', ' ').replace('Z', '');
+      const rest = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
+      const stack = err && typeof err === 'object' ? `\n${(err as { stack?: string }).stack ?? JSON.stringify(err)}` : '';
+      out.write(`[Provisioning] ${pid}  - ${time} ${String(level).toUpperCase().padStart(7)} ${context ? `[${context}] ` : ''}${message ?? ''}${rest}${stack}\n`);
+    },
+  };
+}
+
+let stdout: DestinationStream | undefined;
+
+/** Written synchronously, as Nest's console logger did: nothing is lost at exit or on a crash. */
+function standardOutput(): DestinationStream {
+  return (stdout ??= pino.destination({ dest: 1, sync: true }));
+}
+
+/**
+ * nestjs-pino's settings for this configuration. One pino logger writes every line: Nest's
+ * own, the application's (through Nest's Logger and AppLogger) and pino-http's access lines.
+ * pino-http gives each request a child logger bound to its id, kept in nestjs-pino's
+ * AsyncLocalStorage, so every line written while serving the request carries `request_id`.
+ * Lines keep the field names of Nest's JSON console logger (nestjs-pino's nativeLoggerOptions):
+ * level, pid, timestamp, message, context.
+ */
+export function loggerParams(config: AppConfig['log'], out: DestinationStream = standardOutput()): Params {
+  const debugEnabled = config.level === 'debug' || config.level === 'verbose';
+  const options: HttpLoggerOptions & LoggerOptions = {
+    ...nativeLoggerOptions,
+    level: PINO_LEVELS[config.level],
+    redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+    formatters: { ...nativeLoggerOptions.formatters, log: maskNested },
+    // An error's own properties can hold a request's headers (an HTTP client's error).
+    serializers: { err: (error: Error) => maskNested(stdSerializers.err(error) as unknown as Record<string, unknown>), req: () => undefined },
+    wrapSerializers: false,
+    stream: config.format === 'json' ? out : textDestination(out),
+    // The id is Fastify's (requestIdFrom, src/common/request-id.ts): @fastify/middie copies it to
+    // the raw request before this middleware runs, and the onRequest hook answers it in X-Request-Id.
+    customAttributeKeys: { reqId: 'request_id' },
+    quietReqLogger: true,
+    quietResLogger: true,
+    // `silent` ends pino-http's work for the request before the access line is built.
+    customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'warn' : debugEnabled ? 'debug' : 'silent'),
+    customSuccessMessage: () => 'request',
+    customSuccessObject: (request, response, value: { responseTime: number }) => accessLine(request, response, value.responseTime),
+    customErrorMessage: () => 'request failed',
+    customErrorObject: (request, response, _error, value: { responseTime: number }) => accessLine(request, response, value.responseTime),
+  };
+  // LOG_LEVEL=silent writes nothing: no request needs a logger of its own.
+  return { pinoHttp: options, ...(config.level === 'silent' ? { forRoutes: [] } : {}) };
+}
+
+/**
+ * Nest's Logger calls `log(message, ...params, context)`; a plain-object param holds the line's
+ * fields (`logger.log('delivery succeeded', {delivery_id, …})`). nestjs-pino's Logger takes them
+ * as pino does, in the message position: `(fields, message, ...params, context)`.
+ */
+function fieldsFirst(message: unknown, params: unknown[]): [unknown, ...unknown[]] {
+  if (!params.some(isPlainObject)) return [message, ...params];
+  const fields = Object.assign({}, ...params.filter(isPlainObject)) as Record<string, unknown>;
+  const rest = params.filter((param) => !isPlainObject(param));
+  // nestjs-pino reads the last param as the context: keep the slot when there is none.
+  if (rest.length === 0) rest.push(undefined);
+  return isPlainObject(message) ? [{ ...fields, ...message }, ...rest] : [fields, message, ...rest];
+}
+
+/** nestjs-pino's Logger, with structured params as fields and Nest's start-up detail at `debug`. */
+export class AppLogger extends Logger {
+  override log(message: unknown, ...params: unknown[]): void {
+    const context = params.at(-1);
+    if (typeof context === 'string' && STARTUP_DETAIL_CONTEXTS.has(context)) super.debug(...fieldsFirst(message, params));
+    else super.log(...fieldsFirst(message, params));
   }
+  override error(message: unknown, ...params: unknown[]): void {
+    super.error(...fieldsFirst(message, params));
+  }
+  override warn(message: unknown, ...params: unknown[]): void {
+    super.warn(...fieldsFirst(message, params));
+  }
+  override debug(message: unknown, ...params: unknown[]): void {
+    super.debug(...fieldsFirst(message, params));
+  }
+  override verbose(message: unknown, ...params: unknown[]): void {
+    super.verbose(...fieldsFirst(message, params));
+  }
+  override fatal(message: unknown, ...params: unknown[]): void {
+    super.fatal(...fieldsFirst(message, params));
+  }
+}
+
+/**
+ * The application's logger (NestFactory's `logger` option), writing from the first line of
+ * start-up. Its pino instance is nestjs-pino's logger for lines written outside a request;
+ * LoggerModule.forRoot(loggerParams(…)) in AppModule gives each request its own.
+ */
+export function createAppLogger(config: AppConfig['log'], out?: DestinationStream): AppLogger {
+  const params = loggerParams(config, out);
+  return new AppLogger(new PinoLogger(params), params);
 }

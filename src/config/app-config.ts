@@ -1,11 +1,13 @@
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CronTime } from 'cron';
 import { ConfigError, EnvInput, validateEnvironment } from './environment.js';
 import { OutboundMode, parseNetworkList } from '../common/network-policy.js';
 import { DEFAULT_RETRY_SCHEDULE_MS, parseDuration, parseDurationList } from '../dispatcher/retry-policy.js';
+import { parseSecretKey } from '../secrets/secret-box.js';
 
-export type LogLevelName = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+/** LOG_LEVEL: Nest's level names, most to least severe; `silent` writes nothing at all. */
+export type LogLevelName = 'silent' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
 export type DatabaseConfig =
   | { readonly type: 'sqlite'; readonly path: string; readonly synchronous?: 'full' | 'normal' }
@@ -26,6 +28,8 @@ export const DEFAULTS = Object.freeze({
   host: '0.0.0.0',
   databaseUrl: 'sqlite:./data/provisioning.sqlite',
   adminKeyFile: './data/admin-key.txt',
+  /** On MySQL/MariaDB; on SQLite the key file is `secrets.key` in the database's folder. */
+  secretsKeyFile: './data/secrets.key',
   cacheRefreshCron: '*/5 * * * *',
   cacheSyncIntervalMs: 1000,
   scriptsDir: './scripts',
@@ -50,8 +54,11 @@ export const DEFAULTS = Object.freeze({
   circuitCooldownMaxMs: 10 * 60_000,
   logRetentionDays: 30,
   logCleanupCron: '17 * * * *',
+  logSearchWindowRows: 10_000,
   shutdownGraceMs: 10_000,
   decisionBudgetMs: 10_000,
+  filterMaxBytes: 4096,
+  filterMaxDepth: 10,
 });
 
 export type InstanceRole = 'api' | 'worker' | 'both';
@@ -75,6 +82,15 @@ export class AppConfig {
     readonly readinessMs: number;
   };
   readonly auth!: { readonly bootstrapAdminKey?: string; readonly adminKeyFile: string };
+  /** The keys of secrets at rest (src/secrets/): the text of the keys, validated as base64 of 32 bytes. */
+  readonly secrets!: {
+    /** SECRETS_KEY: encrypts, and decrypts what it encrypted. Unset: the key in `keyFile` (generated on first start). */
+    readonly key?: string;
+    /** SECRETS_KEY_PREVIOUS: only decrypt (values written before a rotation), in the order given. */
+    readonly previousKeys: readonly string[];
+    /** Where the key is kept when SECRETS_KEY is unset; null for an in-memory SQLite database (a key in memory only). */
+    readonly keyFile: string | null;
+  };
   readonly cache!: { readonly refreshCron: string; readonly syncIntervalMs: number };
   readonly scripts!: {
     readonly enabled: boolean;
@@ -121,8 +137,17 @@ export class AppConfig {
       readonly cooldownMaxMs: number;
     };
   };
-  readonly logs!: { readonly retentionDays: number; readonly cleanupCron: string };
+  readonly logs!: {
+    readonly retentionDays: number;
+    readonly cleanupCron: string;
+    /** The most rows one page of an execution-log search examines (src/execution-logs/log-search.ts). */
+    readonly searchWindowRows: number;
+  };
+  /** 0: audit rows are kept for ever (they are not removed with the logs). */
+  readonly audit!: { readonly retentionMs: number };
   readonly decisions!: { readonly budgetMs: number };
+  /** Bounds of a handler's payload filter (src/handlers/handler-filter.ts), checked when it is saved. */
+  readonly filters!: { readonly maxBytes: number; readonly maxDepth: number };
   /** Benchmarks only: mount the empty route. */
   readonly bench!: { readonly emptyRoute: boolean };
 
@@ -152,6 +177,33 @@ function isResolverAddress(server: string): boolean {
 function withSqliteSync(database: DatabaseConfig, synchronous: string | undefined): DatabaseConfig {
   if (database.type !== 'sqlite' || synchronous === undefined) return database;
   return { ...database, synchronous: synchronous as 'full' | 'normal' };
+}
+
+/**
+ * The keys of secrets at rest. Values are checked here (never echoed); a key file defaults to
+ * `secrets.key` beside the SQLite database, or ./data/secrets.key on MySQL/MariaDB, and never to
+ * the database itself: a key stored with the values it protects would protect nothing.
+ */
+function secretsConfig(
+  key: string | undefined,
+  previous: string | undefined,
+  file: string | undefined,
+  database: DatabaseConfig,
+  problems: string[],
+): AppConfig['secrets'] {
+  // SECRETS_KEY's form is checked with the other variables (environment.ts); the previous keys here.
+  const previousKeys = (previous ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  previousKeys.forEach((entry, index) => {
+    if (parseSecretKey(entry) === null) problems.push(`SECRETS_KEY_PREVIOUS: key ${index + 1} is not base64 of 32 bytes (openssl rand -base64 32)`);
+  });
+  let keyFile: string | null;
+  if (file !== undefined) keyFile = resolve(file);
+  else if (database.type === 'sqlite') keyFile = database.path === ':memory:' ? null : join(dirname(database.path), 'secrets.key');
+  else keyFile = resolve(DEFAULTS.secretsKeyFile);
+  return { key, previousKeys, keyFile };
 }
 
 /** Validates the environment once; throws ConfigError naming every bad variable. */
@@ -193,6 +245,9 @@ export function loadConfig(input: EnvInput): AppConfig {
   if (circuitCooldownMs < 100) problems.push('CIRCUIT_COOLDOWN: must be at least 100ms');
   if (circuitCooldownMaxMs < circuitCooldownMs) problems.push('CIRCUIT_COOLDOWN_MAX: must not be shorter than CIRCUIT_COOLDOWN');
   const concurrency = env.DISPATCH_CONCURRENCY ?? DEFAULTS.dispatchConcurrency;
+  const auditRetentionMs = duration('AUDIT_RETENTION', env.AUDIT_RETENTION, 0);
+  // A trail that forgets within hours is a mistake, not a policy.
+  if (auditRetentionMs > 0 && auditRetentionMs < 86_400_000) problems.push('AUDIT_RETENTION: must be at least 1d (or 0 to keep every audit row)');
 
   const network = (name: string, value: string | undefined, fallback: readonly string[]): string[] => {
     if (value === undefined) return [...fallback];
@@ -221,6 +276,7 @@ export function loadConfig(input: EnvInput): AppConfig {
   const role = (env.INSTANCE_ROLE ?? 'both') as InstanceRole;
   const database = withSqliteSync(parseDatabaseUrl(env.DATABASE_URL ?? DEFAULTS.databaseUrl), env.SQLITE_SYNCHRONOUS);
   const bodyLimitBytes = env.BODY_LIMIT_BYTES ?? DEFAULTS.bodyLimitBytes;
+  const secrets = secretsConfig(env.SECRETS_KEY, env.SECRETS_KEY_PREVIOUS, env.SECRETS_KEY_FILE, database, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -242,6 +298,7 @@ export function loadConfig(input: EnvInput): AppConfig {
       bootstrapAdminKey: env.BOOTSTRAP_ADMIN_KEY,
       adminKeyFile: resolve(env.ADMIN_KEY_FILE ?? DEFAULTS.adminKeyFile),
     },
+    secrets,
     cache: {
       refreshCron,
       syncIntervalMs: env.CACHE_SYNC_INTERVAL_MS ?? DEFAULTS.cacheSyncIntervalMs,
@@ -282,8 +339,10 @@ export function loadConfig(input: EnvInput): AppConfig {
         cooldownMaxMs: circuitCooldownMaxMs,
       },
     },
-    logs: { retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays, cleanupCron },
+    logs: { retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays, cleanupCron, searchWindowRows: env.LOG_SEARCH_WINDOW_ROWS ?? DEFAULTS.logSearchWindowRows },
+    audit: { retentionMs: auditRetentionMs },
     decisions: { budgetMs: env.DECISION_BUDGET_MS ?? DEFAULTS.decisionBudgetMs },
+    filters: { maxBytes: env.FILTER_MAX_BYTES ?? DEFAULTS.filterMaxBytes, maxDepth: env.FILTER_MAX_DEPTH ?? DEFAULTS.filterMaxDepth },
     bench: { emptyRoute: env.BENCH_EMPTY_ROUTE === 'true' || env.BENCH_EMPTY_ROUTE === '1' },
   } as AppConfig);
 }

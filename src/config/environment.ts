@@ -45,6 +45,23 @@ export class EnvironmentVariables {
   @MinLength(1)
   ADMIN_KEY_FILE?: string;
 
+  /** The key that encrypts secrets stored in the database: base64 of 32 bytes (src/secrets/secret-box.ts). */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9+/_-]{43}=?$/, { message: 'SECRETS_KEY must be base64 of 32 bytes (44 characters; openssl rand -base64 32)' })
+  SECRETS_KEY?: string;
+
+  /** Earlier keys, still read during a rotation: comma-separated, each checked in app-config.ts. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
+  SECRETS_KEY_PREVIOUS?: string;
+
+  /** Where the generated key is kept (and read from) when SECRETS_KEY is not set. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  SECRETS_KEY_FILE?: string;
+
   /** Longest wait for one statement's answer on MySQL/MariaDB before it counts as an outage. */
   @IsOptional()
   @Type(() => Number)
@@ -97,7 +114,7 @@ export class EnvironmentVariables {
   SCRIPT_RUN_AS_USER?: string;
 
   @IsOptional()
-  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  @IsIn(['silent', 'error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL?: string;
 
   @IsOptional()
@@ -245,6 +262,19 @@ export class EnvironmentVariables {
   @IsString()
   LOG_CLEANUP_CRON?: string;
 
+  /** The most rows one page of an execution-log search examines (error text, or filters no single index serves). */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(1_000_000)
+  LOG_SEARCH_WINDOW_ROWS?: number;
+
+  /** Audit rows older than this are deleted (on LOG_CLEANUP_CRON); unset or 0 keeps every row. */
+  @IsOptional()
+  @IsString()
+  AUDIT_RETENTION?: string;
+
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -258,6 +288,22 @@ export class EnvironmentVariables {
   @Min(100)
   @Max(300000)
   DECISION_BUDGET_MS?: number;
+
+  /** Largest payload filter of one handler, in bytes of its JSON. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(64)
+  @Max(16384)
+  FILTER_MAX_BYTES?: number;
+
+  /** Deepest nesting of arrays and objects in one handler's payload filter. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(2)
+  @Max(32)
+  FILTER_MAX_DEPTH?: number;
 
   /** Benchmarks only: mounts POST /api/v1/bench/empty, the framework's ceiling for ingest. */
   @IsOptional()
@@ -273,6 +319,9 @@ export const ENV_KEYS = Object.freeze([
   'SQLITE_SYNCHRONOUS',
   'BOOTSTRAP_ADMIN_KEY',
   'ADMIN_KEY_FILE',
+  'SECRETS_KEY',
+  'SECRETS_KEY_PREVIOUS',
+  'SECRETS_KEY_FILE',
   'DATABASE_QUERY_TIMEOUT_MS',
   'DATABASE_ACQUIRE_TIMEOUT_MS',
   'READINESS_TIMEOUT_MS',
@@ -307,8 +356,12 @@ export const ENV_KEYS = Object.freeze([
   'CIRCUIT_COOLDOWN_MAX',
   'LOG_RETENTION_DAYS',
   'LOG_CLEANUP_CRON',
+  'LOG_SEARCH_WINDOW_ROWS',
+  'AUDIT_RETENTION',
   'SHUTDOWN_GRACE_MS',
   'DECISION_BUDGET_MS',
+  'FILTER_MAX_BYTES',
+  'FILTER_MAX_DEPTH',
   'BENCH_EMPTY_ROUTE',
 ] as const);
 

@@ -15,3 +15,13 @@ export const jsonText: ValueTransformer = {
   to: (value: unknown) => (value === undefined ? undefined : JSON.stringify(value ?? null)),
   from: (value: string | null) => (value === null || value === undefined ? null : JSON.parse(value)),
 };
+
+/**
+ * JSON in a nullable TEXT column: null is SQL NULL (jsonText would store the text "null").
+ * TypeORM also hands `from` a value it just wrote, to hydrate columns with a default: that
+ * one is not text.
+ */
+export const nullableJsonText: ValueTransformer = {
+  to: (value: unknown) => (value === undefined ? undefined : value === null ? null : JSON.stringify(value)),
+  from: (value: unknown) => (value === null || value === undefined ? null : typeof value === 'string' ? JSON.parse(value) : value),
+};

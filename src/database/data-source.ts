@@ -14,6 +14,12 @@ import { ExactKeysAndLargeHeaders1764200000000 } from './migrations/176420000000
 import { DeliveriesHoldsOrder1764300000000 } from './migrations/1764300000000-deliveries-holds-order.js';
 import { HandlerFlowControl1764400000000 } from './migrations/1764400000000-handler-flow-control.js';
 import { HandlerPauseEntity } from '../handlers/handler-pause.entity.js';
+import { WiderSecretColumns1764310000000 } from './migrations/1764310000000-wider-secret-columns.js';
+import { HandlerFilters1764320000000 } from './migrations/1764320000000-handler-filters.js';
+import { TargetCredentials1764340000000 } from './migrations/1764340000000-target-credentials.js';
+import { AuditLog1764360000000 } from './migrations/1764360000000-audit-log.js';
+import { EventTraceParent1764900000000 } from './migrations/1764900000000-event-trace-parent.js';
+import { ExecutionLogFilters1765100000000 } from './migrations/1765100000000-execution-log-filters.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity, HandlerPauseEntity];
@@ -26,7 +32,13 @@ export const MIGRATIONS = [
   DeliveriesByHandlerAndTime1764100000000,
   ExactKeysAndLargeHeaders1764200000000,
   DeliveriesHoldsOrder1764300000000,
+  WiderSecretColumns1764310000000,
+  HandlerFilters1764320000000,
+  TargetCredentials1764340000000,
+  AuditLog1764360000000,
   HandlerFlowControl1764400000000,
+  EventTraceParent1764900000000,
+  ExecutionLogFilters1765100000000,
 ];
 
 /**

@@ -27,7 +27,10 @@ export function numOrNull(value: unknown): number | null {
 }
 
 /** Runs one write through TypeORM (outside the hot path) and answers how many rows it changed. */
-export async function changedRows(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<number> {
+export async function changedRows(executor: DataSource | EntityManager, sql: string, params: readonly unknown[]): Promise<number> {
+  // Inside a transaction the caller's manager already holds its query runner.
+  if (!('createQueryRunner' in executor) && executor.queryRunner) return (await executor.queryRunner.query(sql, [...params], true)).affected ?? 0;
+  const dataSource = 'createQueryRunner' in executor ? executor : executor.connection;
   const runner = dataSource.createQueryRunner();
   try {
     return (await runner.query(sql, [...params], true)).affected ?? 0;

@@ -8,7 +8,7 @@ import { findEvent } from '../events/event-catalog.js';
 import { validateReplacementData } from '../events/entity-shapes.js';
 import { envelopeJson } from '../events/envelope.js';
 import { ValidEvent } from '../events/event-validation.js';
-import { CallResult, failedAs, failedCall } from '../calls/call-result.js';
+import { CallResult, failedAs, failedCall, unusableAnswer } from '../calls/call-result.js';
 import { HttpExecutor } from '../calls/http-executor.js';
 import { ScriptExecutor } from '../calls/script-executor.js';
 import { DecisionCallDto, DecisionDto } from './dto/decision.dto.js';
@@ -59,18 +59,22 @@ export class DecisionService {
     const definition = findEvent(event.eventType)!;
     let data = JSON.parse(event.dataJson) as Record<string, unknown>;
     const calls: DecisionCallDto[] = [];
+    // The last body whose text a log row of this chain keeps; the row of a handler sent the same body refers to that row instead of a copy.
+    let stored: { body: string; logId: number } | null = null;
 
     for (const handler of this.cache.lookup(event.eventType, 'before')) {
+      // A filter is matched against the envelope this handler would be sent: the data as the handlers before it left it.
+      if (!this.cache.admits(handler, { event: { dt: event.dt, events_id: event.eventType, object_id: event.objectId }, data })) continue;
       const remaining = deadline - Date.now();
       const body = envelopeJson(event.eventType, event.objectId, event.dt, JSON.stringify(data));
       let result: CallResult;
       if (remaining <= 0) {
-        result = failedCall('the decision budget was spent before this handler ran');
+        result = failedCall('the decision budget was spent before this handler ran', 0, 'timeout');
       } else {
         const timeout = Math.min(handler.timeoutMs, remaining);
         result = await this.call(handler, body, event.eventType, timeout);
         if (result.timedOut && timeout < handler.timeoutMs) {
-          result = failedAs(result, `cut by the decision budget (${this.config.decisions.budgetMs} ms) after ${timeout} ms`);
+          result = failedAs(result, `cut by the decision budget (${this.config.decisions.budgetMs} ms) after ${timeout} ms`, 'timeout');
         }
       }
 
@@ -80,6 +84,8 @@ export class DecisionService {
         if (problems.length > 0) verdict = { kind: 'fail', error: `answered data of the wrong shape: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}` };
       }
       const failed = verdict.kind === 'fail';
+      const logged = verdict.kind === 'fail' && result.ok ? unusableAnswer(result, verdict.error) : result;
+      const sameAs = stored !== null && stored.body === body ? stored.logId : null;
       const logId = await this.logs.insert([
         {
           deliveryId: null,
@@ -92,14 +98,16 @@ export class DecisionService {
           attempt: 1,
           trigger: 'auto',
           status: failed ? 'fail' : 'success',
-          requestPayload: body,
+          requestPayload: sameAs === null ? body : { sameAsLog: sameAs },
           responseCode: result.responseCode,
           responseBody: result.responseBody,
           error: verdict.kind === 'fail' ? verdict.error : null,
+          errorKind: failed ? logged.errorKind : null,
           durationMs: Math.max(0, Math.round(result.durationMs)),
           createdAt: Date.now(),
         },
       ]);
+      if (sameAs === null) stored = { body, logId };
       const onFailure = handler.onFailure ?? 'forbid';
       calls.push({
         handler_id: handler.id,

@@ -4,8 +4,8 @@ import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { DomainError } from '../common/errors.js';
 import { idParam } from '../common/validation.js';
 import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
-import { findEvent, EVENT_CATALOG } from '../events/event-catalog.js';
-import { matchesEvent } from '../events/event-patterns.js';
+import { findEvent } from '../events/event-catalog.js';
+import { expandEventPattern, matchesEvent } from '../events/event-patterns.js';
 import { HandlersService } from '../handlers/handlers.service.js';
 import { ExecutionLogDetailDto } from '../execution-logs/dto/execution-log.dto.js';
 import { DeliveriesService } from './deliveries.service.js';
@@ -28,8 +28,8 @@ export class DeliveriesController {
   @ApiOkResponse({ type: RetryResultDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'DELIVERY_NOT_FOUND' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'DELIVERY_NOT_RETRYABLE, HANDLER_NOT_ENABLED' })
-  async retry(@Param('id', idParam()) id: number): Promise<RetryResultDto> {
-    await this.deliveries.retry(id);
+  async retry(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<RetryResultDto> {
+    await this.deliveries.retry(id, principal);
     return { queued: 1 };
   }
 
@@ -45,8 +45,9 @@ export class DeliveriesController {
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_ENABLED' })
-  async retryRange(@Param('id', idParam()) id: number, @Body() body: RetryRangeDto): Promise<RetryResultDto> {
-    return { queued: await this.deliveries.retryRange(id, Date.parse(body.from), Date.parse(body.to)) };
+  async retryRange(@Param('id', idParam()) id: number, @Body() body: RetryRangeDto, @CurrentPrincipal() principal: Principal): Promise<RetryResultDto> {
+    const queued = await this.deliveries.retryRange(id, Date.parse(body.from), Date.parse(body.to), principal);
+    return { queued };
   }
 
   @Post('handlers/:id/test')
@@ -68,7 +69,7 @@ export class DeliveriesController {
   ): Promise<ExecutionLogDetailDto> {
     const handler = await this.handlers.get(id);
     this.handlers.assertMayManage(principal, handler.type);
-    const eventId = body?.event ?? EVENT_CATALOG.find((event) => matchesEvent(handler.event, event.id))!.id;
+    const eventId = body?.event ?? expandEventPattern(handler.event)[0]!;
     const event = findEvent(eventId);
     if (!event || !matchesEvent(handler.event, event.id)) {
       throw DomainError.field('UNKNOWN_EVENT', 'event', `"${eventId}" is not a catalog event this handler serves`);

@@ -1,35 +1,50 @@
 import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Principal } from '../api-keys/auth.decorators.js';
+import { keyActor } from '../audit/audit-actor.js';
+import { AuditStore } from '../audit/audit-store.js';
 import { DomainError } from '../common/errors.js';
 import { HandlersService } from '../handlers/handlers.service.js';
 import { DeliveryQueue } from '../queue/delivery-queue.js';
 import { WorkSignal } from '../queue/work-signal.js';
 
-/** Recovery by hand: queue failed deliveries again, one or a handler's time range. */
+/** Recovery by hand: queue failed deliveries again, one or a handler's time range; each retry commits with its audit row. */
 @Injectable()
 export class DeliveriesService {
   constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditStore,
     private readonly queue: DeliveryQueue,
     private readonly handlers: HandlersService,
     private readonly signal: WorkSignal,
   ) {}
 
   /** One failed (or skipped) delivery gets one more attempt now, logged with trigger manual. */
-  async retry(id: number): Promise<void> {
+  async retry(id: number, principal: Principal): Promise<void> {
     const delivery = await this.queue.find(id);
     if (!delivery) throw DomainError.field('DELIVERY_NOT_FOUND', 'id', `Delivery ${id} does not exist`);
     if (delivery.status !== 'failed' && delivery.status !== 'skipped') {
       throw DomainError.field('DELIVERY_NOT_RETRYABLE', 'id', `Delivery ${id} is ${delivery.status}; only failed or skipped deliveries can be retried`);
     }
     await this.requireEnabled(delivery.handlerId);
-    await this.queue.requeue(id, Date.now());
+    await this.dataSource.transaction(async (manager) => {
+      if (await this.queue.requeue(id, Date.now(), manager)) {
+        await this.audit.record({ actor: keyActor(principal), action: 'delivery.retry', targetId: id, after: { status: 'pending', manual: true } }, manager);
+      }
+    });
     this.signal.ring();
   }
 
   /** Every failed delivery of a handler created within [from, to]. */
-  async retryRange(handlerId: number, from: number, to: number): Promise<number> {
+  async retryRange(handlerId: number, from: number, to: number, principal: Principal): Promise<number> {
     if (from > to) throw DomainError.field('VALIDATION_FAILED', 'from', 'from must not be after to');
     await this.requireEnabled(handlerId);
-    const queued = await this.queue.requeueFailed(handlerId, from, to, Date.now());
+    const queued = await this.dataSource.transaction(async (manager) => {
+      const count = await this.queue.requeueFailed(handlerId, from, to, Date.now(), manager);
+      const after = { from: new Date(from).toISOString(), to: new Date(to).toISOString(), queued: count };
+      await this.audit.record({ actor: keyActor(principal), action: 'handler.retry_failed', targetId: handlerId, after }, manager);
+      return count;
+    });
     this.signal.ring();
     return queued;
   }

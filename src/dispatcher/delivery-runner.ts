@@ -3,17 +3,24 @@ import { randomBytes } from 'node:crypto';
 import { AppConfig } from '../config/app-config.js';
 import { HandlerEntity } from '../handlers/handler.entity.js';
 import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
-import { ExecutionLog, ExecutionLogRecord, LogTrigger } from '../execution-logs/execution-log.js';
+import { ExecutionLog, ExecutionLogRecord, LogPayload, LogTrigger } from '../execution-logs/execution-log.js';
 import { envelopeJson, isoWithOffset } from '../events/envelope.js';
 import { EventDefinition, sampleEnvelope } from '../events/event-catalog.js';
 import { ClaimedDelivery, DeliveryUpdate } from '../queue/delivery.js';
 import { Outcome } from './outcome-writer.js';
-import { CallResult, failedAs, failedCall } from '../calls/call-result.js';
+import { CallResult, failedAs, skippedCall } from '../calls/call-result.js';
 import { HttpExecutor } from '../calls/http-executor.js';
 import { ScriptExecutor } from '../calls/script-executor.js';
 import { RetryPolicy } from './retry-policy.js';
 import { Clock } from '../common/clock.js';
 import { FlowOutcome } from './flow-control.js';
+
+/**
+ * What a delivery's log row keeps of the body sent: nothing, since the body is the envelope of
+ * the delivery's event (`envelopeJson` of the claimed event row), which the log detail rebuilds
+ * from `events` (src/execution-logs/execution-log.ts, LogPayload).
+ */
+const EVENT_ENVELOPE: LogPayload = null;
 
 /** The same id on every attempt of one delivery (Standard Webhooks `webhook-id`). */
 export function webhookId(delivery: Pick<ClaimedDelivery, 'id'>): string {
@@ -46,13 +53,12 @@ export class DeliveryRunner {
    * call is recorded here: a log row saying it was abandoned.
    */
   async run(delivery: ClaimedDelivery, handler: HandlerEntity | undefined, stop?: AbortSignal): Promise<Outcome | null> {
-    const body = envelopeJson(delivery.eventType, delivery.objectId, delivery.dt, delivery.dataJson);
     const trigger: LogTrigger = delivery.manual ? 'manual' : 'auto';
     const attempt = delivery.attempts + 1;
 
     if (!handler || handler.status !== 'enabled') {
       const why = handler ? `handler is ${handler.status}` : 'handler was deleted';
-      return this.outcome(delivery, handler, body, attempt, trigger, failedCall(why), {
+      return this.outcome(delivery, handler, attempt, trigger, skippedCall(why), {
         status: 'skipped',
         attempted: false,
         nextAttemptAt: Date.now(),
@@ -64,9 +70,10 @@ export class DeliveryRunner {
 
     // Stopping before the call: nothing is sent, so nothing is logged; the delivery is handed back.
     if (stop?.aborted) return null;
+    const body = envelopeJson(delivery.eventType, delivery.objectId, delivery.dt, delivery.dataJson);
     const result = await this.execute(handler, body, webhookId(delivery), delivery.eventType, stop);
     if (stop?.aborted) {
-      await this.logAbandoned(delivery, handler, body, attempt, trigger, result);
+      await this.logAbandoned(delivery, handler, attempt, trigger, result);
       return null;
     }
     const now = Date.now();
@@ -83,7 +90,7 @@ export class DeliveryRunner {
       const wait = result.retryAfterMs ?? this.retries.delayMs(attempt);
       update = { ...update, status: retry ? 'pending' : 'failed', nextAttemptAt: retry ? now + wait : now };
     }
-    const outcome = this.outcome(delivery, handler, body, attempt, trigger, result, update);
+    const outcome = this.outcome(delivery, handler, attempt, trigger, result, update);
     outcome.flow = this.flowOutcome(delivery, result);
     if (result.gone) outcome.disableReason = `Receiver answered 410 Gone on ${new Date(now).toISOString()}`;
     else if (!result.ok && this.failingTooLong(handler, now)) {
@@ -102,7 +109,7 @@ export class DeliveryRunner {
         : await this.http.call(handler, body, `msg_test_${randomBytes(8).toString('hex')}`);
     const record = { ...this.logRecord(null, null, event.id, envelope.event.object_id, handler.id, handler.name, body, 1, 'test', result), stage: handler.stage };
     const id = await this.logs.insert([record]);
-    return { ...record, id };
+    return { ...record, id, errorKind: result.errorKind };
   }
 
   private execute(handler: HandlerEntity, body: string, messageId: string, eventType: string, stop?: AbortSignal): Promise<CallResult> {
@@ -113,13 +120,12 @@ export class DeliveryRunner {
   private outcome(
     delivery: ClaimedDelivery,
     handler: HandlerEntity | undefined,
-    body: string,
     attempt: number,
     trigger: LogTrigger,
     result: CallResult,
     update: DeliveryUpdate,
   ): Outcome {
-    const log = this.logRecord(delivery.id, delivery.eventId, delivery.eventType, delivery.objectId, delivery.handlerId, handler?.name ?? '(deleted)', body, attempt, trigger, result);
+    const log = this.logRecord(delivery.id, delivery.eventId, delivery.eventType, delivery.objectId, delivery.handlerId, handler?.name ?? '(deleted)', EVENT_ENVELOPE, attempt, trigger, result);
     if (update.status === 'skipped') log.status = 'skipped';
     // The failure streak drives automatic disabling; touch the handler row only when it changes.
     let streak: Outcome['streak'];
@@ -135,9 +141,9 @@ export class DeliveryRunner {
    * row, or the log would show fewer calls than the receiver saw. The delivery itself was
    * handed back to the queue by the dispatcher, unchanged: another attempt follows.
    */
-  private async logAbandoned(delivery: ClaimedDelivery, handler: HandlerEntity, body: string, attempt: number, trigger: LogTrigger, result: CallResult): Promise<void> {
-    const abandoned = failedAs(result, 'abandoned at shutdown; the delivery was handed back to the queue');
-    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventType, delivery.objectId, handler.id, handler.name, body, attempt, trigger, abandoned);
+  private async logAbandoned(delivery: ClaimedDelivery, handler: HandlerEntity, attempt: number, trigger: LogTrigger, result: CallResult): Promise<void> {
+    const abandoned = failedAs(result, 'abandoned at shutdown; the delivery was handed back to the queue', 'abandoned');
+    const record = this.logRecord(delivery.id, delivery.eventId, delivery.eventType, delivery.objectId, handler.id, handler.name, EVENT_ENVELOPE, attempt, trigger, abandoned);
     try {
       await this.logs.insert([record]);
     } catch (error) {
@@ -179,7 +185,7 @@ export class DeliveryRunner {
     objectId: number,
     handlerId: number,
     handlerName: string,
-    body: string,
+    payload: LogPayload,
     attempt: number,
     trigger: LogTrigger,
     result: CallResult,
@@ -195,10 +201,11 @@ export class DeliveryRunner {
       attempt,
       trigger,
       status: result.ok ? 'success' : 'fail',
-      requestPayload: body,
+      requestPayload: payload,
       responseCode: result.responseCode,
       responseBody: result.responseBody,
       error: result.error,
+      errorKind: result.errorKind,
       // Whole milliseconds, as the row stores them: the test send answers this record, so it must agree with the row.
       durationMs: Math.max(0, Math.round(result.durationMs)),
       createdAt: Date.now(),

@@ -1,5 +1,4 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +12,8 @@ import { WorkSignal } from '../queue/work-signal.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { FlowChangeReport, Outcome, OutcomeWriter } from './outcome-writer.js';
 import { ClaimRound, FlowControl } from './flow-control.js';
+import { SpanKind, type Attributes, type Context } from '@opentelemetry/api';
+import { contextOf, inSpan, tracingEnabled } from '../telemetry/tracing.js';
 
 interface Claimed {
   delivery: ClaimedDelivery;
@@ -81,7 +82,6 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private readonly stopping = new AbortController();
 
   constructor(
-    private readonly dataSource: DataSource,
     private readonly queue: DeliveryQueue,
     private readonly runner: DeliveryRunner,
     private readonly outcomes: OutcomeWriter,
@@ -223,6 +223,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         await this.release(claimed.map((delivery) => delivery.id));
         return;
       }
+      if (tracingEnabled()) for (const delivery of claimed) endedSpan('claim', delivery, now);
       for (const delivery of claimed) this.keep(delivery, handlers.get(delivery.handlerId));
       await this.releaseHeld();
       this.startReady();
@@ -371,16 +372,23 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    * handed back.
    */
   private async deliver(delivery: ClaimedDelivery, handler: HandlerEntity | undefined): Promise<void> {
+    const trace = tracingEnabled() ? deliverySpans(delivery, handler) : null;
     let outcome: Outcome | null;
     try {
-      outcome = await this.runner.run(delivery, handler, this.stopping.signal);
+      const call = () => this.runner.run(delivery, handler, this.stopping.signal);
+      outcome = trace ? await inSpan('call', trace.attributes, call, trace.parent, SpanKind.CLIENT) : await call();
     } finally {
       if (this.endCall(delivery)) this.wake();
     }
     if (!outcome) return;
     const nextFlow = { released: this.released, excluded: this.fullHandlers() };
-    const next = await this.outcomes.record(this.owner, delivery, outcome, { claimNext: true, nextFlow });
-    if (next) await this.takeSuccessor(next);
+    const record = () => this.outcomes.record(this.owner, delivery, outcome, { claimNext: true, nextFlow });
+    const recordedFrom = Date.now();
+    const next = trace ? await inSpan('record', trace.attributes, record, trace.parent) : await record();
+    if (!next) return;
+    // The next delivery of the event was claimed in the same transaction as this outcome.
+    if (trace) endedSpan('claim', next, recordedFrom);
+    await this.takeSuccessor(next);
   }
 
   /** The next delivery of an event, claimed when the previous one's outcome was written: queued to run, or handed back when stopping. */
@@ -421,7 +429,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       else handlers.set(handlerId, { ...cached, status: row.status as HandlerEntity['status'], failingSince: row.failingSince });
     }
     if (stale.length > 0) {
-      const rows = await this.dataSource.getRepository(HandlerEntity).find({ where: { id: In(stale) } });
+      const rows = await this.cache.readHandlers(stale);
       for (const row of rows) handlers.set(row.id, row);
     }
     return handlers;
@@ -449,4 +457,24 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (this.claimFailures > 0) this.logger.debug(message);
     else this.logger.error(message);
   }
+}
+
+/** The parent (the event's ingest span, stored with it) and attributes of one delivery's spans. */
+function deliverySpans(delivery: ClaimedDelivery, handler: HandlerEntity | undefined): { parent: Context; attributes: Attributes } {
+  return {
+    parent: contextOf(delivery.traceParent),
+    attributes: {
+      'provisioning.delivery_id': delivery.id,
+      'provisioning.event_id': delivery.eventId,
+      'provisioning.event': delivery.eventType,
+      'provisioning.handler_id': delivery.handlerId,
+      'provisioning.handler_type': handler?.type ?? 'deleted',
+      'provisioning.attempt': delivery.attempts + 1,
+    },
+  };
+}
+
+/** A span for a step already done (the claim of `delivery`, from `startedAt` until now), in the event's trace. */
+function endedSpan(name: string, delivery: ClaimedDelivery, startedAt: number): void {
+  void inSpan(name, { 'provisioning.delivery_id': delivery.id, 'provisioning.event_id': delivery.eventId }, async () => undefined, contextOf(delivery.traceParent), SpanKind.INTERNAL, startedAt);
 }

@@ -9,6 +9,7 @@ import { ExecutionLogsService } from '../execution-logs/execution-logs.service.j
 import { FailureStreak, failureStreakStatements } from '../handlers/failure-streak.js';
 import { HandlersService } from '../handlers/handlers.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { OperationalEvents } from '../operational-events/operational-events.service.js';
 import { DeliveryQueue } from '../queue/delivery-queue.js';
 import { ClaimedDelivery, DeliveryUpdate, FinishedAttempt, NextClaimFlow } from '../queue/delivery.js';
 import { FlowChange, FlowControl, FlowOutcome, ReportedStatement } from './flow-control.js';
@@ -81,6 +82,7 @@ export class OutcomeWriter implements OnApplicationShutdown {
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
     private readonly flow: FlowControl,
+    private readonly operational: OperationalEvents,
   ) {
     // SQLite writes block the process anyway; on MySQL a second write overlaps the first one's round trips.
     this.group = new GroupCommit((batch) => this.write(batch), 500, sql.mysql ? 2 : 1);
@@ -104,6 +106,7 @@ export class OutcomeWriter implements OnApplicationShutdown {
   ): Promise<ClaimedDelivery | null> {
     const next = await this.submit({ owner, delivery, outcome, claimNext, nextFlow });
     this.report(delivery, outcome);
+    if (outcome.update.status === 'failed') void this.operational.deliveryExhausted(delivery, outcome.log);
     if (outcome.disableReason !== undefined) await this.disable(outcome.log, outcome.disableReason);
     return next;
   }
@@ -157,8 +160,9 @@ export class OutcomeWriter implements OnApplicationShutdown {
           }
           return this.queue.finishAndClaimNextSqlite(finished, now, leaseUntil, nextFlow);
         });
-    for (const statement of changed) this.reportFlowChange(statement);
+    for (const statement of changed) this.reportFlowChange(statement, batch);
 
+    // At most one next delivery per event is claimed (nextSelect in src/queue/delivery-queue.ts), and each goes to the attempt that asked for it.
     const byEvent = new Map(claimed.map((delivery) => [delivery.eventId, delivery]));
     return batch.map(({ delivery, claimNext }) => {
       if (!claimNext || !delivery.holdsOrder) return null;
@@ -185,13 +189,21 @@ export class OutcomeWriter implements OnApplicationShutdown {
 
   /**
    * A handler's circuit opened, re-opened or closed, or a Retry-After holds it: one log line
-   * (the circuit's changes at `warn` and `log`), and the listeners are told.
+   * (the circuit's changes at `warn` and `log`), the listeners are told, and a circuit's change
+   * is emitted as an operational event (a re-opening is a circuit_opened event too). The
+   * delivery whose outcome made the change is the batch's last one of the handler: its event
+   * type is `setOffBy`, so a circuit opened by failing operational deliveries emits nothing.
    */
-  private reportFlowChange({ handlerId, change, reason, until }: ReportedStatement): void {
+  private reportFlowChange({ handlerId, change, reason, until }: ReportedStatement, batch: readonly Recording[]): void {
+    const by = batch.findLast((recording) => recording.delivery.handlerId === handlerId);
+    const subject = { id: handlerId, name: by?.outcome.log.handlerName ?? `handler ${handlerId}`, status: by?.delivery.handlerRow?.status ?? 'enabled' };
+    const setOffBy = by?.delivery.eventType;
     if (change === 'circuit_opened' || change === 'circuit_reopened') {
       this.logger.warn(`Handler ${handlerId}: circuit ${change === 'circuit_opened' ? 'opened' : 're-opened'} until ${new Date(until!).toISOString()}: ${reason}`);
+      void this.operational.handler('provisioning.handler.circuit_opened', subject, 'failures', reason ?? null, { until: until ?? null, setOffBy });
     } else if (change === 'circuit_closed') {
       this.logger.log(`Handler ${handlerId}: circuit closed: ${reason}`);
+      void this.operational.handler('provisioning.handler.circuit_closed', subject, 'probe', reason ?? null, { setOffBy });
     }
     const report: FlowChangeReport = { handlerId, change: change!, reason: reason ?? null, until: until ?? null };
     for (const listener of this.flowListeners) listener(report);
@@ -219,9 +231,13 @@ export class OutcomeWriter implements OnApplicationShutdown {
   }
 
   /** A failure here leaves the handler enabled (the next failure tries again) and does not lose the next delivery. */
-  private async disable({ handlerId, handlerName }: ExecutionLogRecord, reason: string): Promise<void> {
+  private async disable(log: ExecutionLogRecord, reason: string): Promise<void> {
+    const { handlerId, handlerName } = log;
     try {
-      if (await this.handlers.disableAutomatically(handlerId, reason)) this.logger.warn(`Handler ${handlerId} "${handlerName}" disabled: ${reason}`);
+      if (await this.handlers.disableAutomatically(handlerId, reason)) {
+        this.logger.warn(`Handler ${handlerId} "${handlerName}" disabled: ${reason}`);
+        void this.operational.handlerDisabledByDispatch(log, reason);
+      }
     } catch (error) {
       this.logger.error(`Could not disable handler ${handlerId}: ${(error as Error).message}`);
     }

@@ -99,6 +99,29 @@ export const ENTITY_SHAPES: Readonly<Record<EntityKind, EntityShape>> = Object.f
   }),
   import_job: shape('import_job', { ...FILE_JOB_FIELDS }),
   rates_email: shape('rates_email', { ...FILE_JOB_FIELDS }),
+  // The service's own entities, the `data` of its operational events (provisioning.*). Built by
+  // the service (src/operational-events/), never posted: every field is always present, and no
+  // secret (signing secret, header values, the target's address) is ever among them.
+  handler: shape('handler', {
+    id: 'integer',
+    name: 'string',
+    status: 'string',
+    cause: 'string',
+    reason: 'string',
+    until: 'datetime',
+  }),
+  delivery: shape('delivery', {
+    id: 'integer',
+    event_id: 'integer',
+    event: 'string',
+    object_id: 'integer',
+    handler_id: 'integer',
+    handler_name: 'string',
+    attempts: 'integer',
+    last_response_code: 'integer',
+    last_error: 'string',
+    cause: 'string',
+  }),
 });
 
 // ---------------------------------------------------------------------------

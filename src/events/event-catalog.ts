@@ -1,7 +1,9 @@
 /**
- * The Provisioning API event catalog (the vendor's event table): every event ID a handler can subscribe to,
- * with its display group, a one-sentence description and a sample `data` payload in CoreAPI
- * shape. Pure data and small helpers; no framework imports.
+ * The Provisioning API event catalog: the vendor's event table (EVENT_CATALOG, the events the
+ * billing platform posts, `data` in CoreAPI shape) and the service's own operational events
+ * (OPERATIONAL_EVENTS, `provisioning.*`: emitted by src/operational-events/, never posted from
+ * outside). Every event ID a handler can subscribe to, with its display group, a one-sentence
+ * description and a sample `data` payload. Pure data and small helpers; no framework imports.
  */
 
 export type EntityKind =
@@ -11,7 +13,10 @@ export type EntityKind =
   | 'did'
   | 'transaction'
   | 'import_job'
-  | 'rates_email';
+  | 'rates_email'
+  // The service's own entities, the subjects of its operational events (never a CoreAPI entity).
+  | 'handler'
+  | 'delivery';
 
 export interface EventDefinition {
   readonly id: string;
@@ -368,18 +373,122 @@ export const EVENT_CATALOG: readonly EventDefinition[] = Object.freeze([
   ),
 ]);
 
+// ---------------------------------------------------------------------------
+// Operational events: the service's own, about its handlers and deliveries
+// ---------------------------------------------------------------------------
+
+/** The display group of the operational events, listed after the vendor's groups. */
+export const OPERATIONAL_GROUP = 'Provisioning';
+
+const HANDLER_ID = 7;
+const DELIVERY_ID = 88123;
+const SAMPLE_HANDLER = { id: HANDLER_ID, name: 'Softswitch A', status: 'enabled', until: null } as const;
+
+/**
+ * What set each operational event off, the `cause` of its data (a fixed word; `reason` carries
+ * the words shown to people). A disabled handler: failing longer than AUTO_DISABLE_AFTER
+ * (`auto_disable`), a 410 Gone answer (`gone`) or an operator (`operator`). An exhausted
+ * delivery: its retry limit spent (`retries`), a 410 Gone answer (`gone`) or a manual retry
+ * that failed (`manual`). A pause or resume: an operator or a scheduled maintenance window.
+ */
+export const OPERATIONAL_CAUSES = Object.freeze({
+  'provisioning.handler.circuit_opened': ['failures'],
+  'provisioning.handler.circuit_closed': ['probe'],
+  'provisioning.handler.paused': ['operator', 'window'],
+  'provisioning.handler.resumed': ['operator', 'window'],
+  'provisioning.handler.disabled': ['auto_disable', 'gone', 'operator'],
+  'provisioning.delivery.exhausted': ['retries', 'gone', 'manual'],
+} as const);
+
+export type OperationalEventId = keyof typeof OPERATIONAL_CAUSES;
+
+export const OPERATIONAL_EVENTS: readonly EventDefinition[] = Object.freeze([
+  entry(
+    'provisioning.handler.circuit_opened',
+    OPERATIONAL_GROUP,
+    'handler',
+    "The handler's circuit opened after a run of failures: its deliveries wait for a cool-down, then one probe call.",
+    HANDLER_ID,
+    { ...SAMPLE_HANDLER, cause: 'failures', reason: '5 failed calls in a row', until: '2026-11-22T10:20:30+00:00' },
+  ),
+  entry(
+    'provisioning.handler.circuit_closed',
+    OPERATIONAL_GROUP,
+    'handler',
+    "The handler's circuit closed: the probe call succeeded and its waiting deliveries go out again.",
+    HANDLER_ID,
+    { ...SAMPLE_HANDLER, cause: 'probe', reason: 'The probe call succeeded' },
+  ),
+  entry(
+    'provisioning.handler.paused',
+    OPERATIONAL_GROUP,
+    'handler',
+    "The handler was paused: its deliveries are held (not skipped) until it resumes.",
+    HANDLER_ID,
+    { ...SAMPLE_HANDLER, cause: 'window', reason: 'Maintenance window', until: '2026-11-23T02:00:00+00:00' },
+  ),
+  entry(
+    'provisioning.handler.resumed',
+    OPERATIONAL_GROUP,
+    'handler',
+    'The handler was resumed: its held deliveries go out in their order.',
+    HANDLER_ID,
+    { ...SAMPLE_HANDLER, cause: 'operator', reason: 'Resumed by an operator' },
+  ),
+  entry(
+    'provisioning.handler.disabled',
+    OPERATIONAL_GROUP,
+    'handler',
+    'The handler was disabled (automatically, after a 410 Gone answer, or by an operator): its deliveries are skipped.',
+    HANDLER_ID,
+    {
+      ...SAMPLE_HANDLER,
+      status: 'disabled',
+      cause: 'auto_disable',
+      reason: 'Failing without a success since 2026-11-19T10:15:30.000Z (longer than AUTO_DISABLE_AFTER)',
+    },
+  ),
+  entry(
+    'provisioning.delivery.exhausted',
+    OPERATIONAL_GROUP,
+    'delivery',
+    'A delivery failed for good (its retries spent, a 410 Gone answer, or a manual retry that failed); it can be retried by hand.',
+    DELIVERY_ID,
+    {
+      id: DELIVERY_ID,
+      event_id: 51234,
+      event: 'clients.update',
+      object_id: CLIENT_ID,
+      handler_id: HANDLER_ID,
+      handler_name: 'Softswitch A',
+      attempts: 8,
+      last_response_code: 503,
+      last_error: 'receiver answered 503',
+      cause: 'retries',
+    },
+  ),
+]);
+
+/** The vendor's events, then the operational events: everything the catalog route lists and handlers may subscribe to. */
+export const ALL_EVENTS: readonly EventDefinition[] = Object.freeze([...EVENT_CATALOG, ...OPERATIONAL_EVENTS]);
+
 const CATALOG_BY_ID: ReadonlyMap<string, EventDefinition> = new Map(
-  EVENT_CATALOG.map((e): [string, EventDefinition] => [e.id, e]),
+  ALL_EVENTS.map((e): [string, EventDefinition] => [e.id, e]),
 );
 
-/** The catalog entry for an event ID, or `undefined` when the ID is not in the catalog. */
+/** The catalog entry for an event ID (the vendor's or an operational one), or `undefined` when the ID is not in the catalog. */
 export function findEvent(id: string): EventDefinition | undefined {
   return CATALOG_BY_ID.get(id);
 }
 
-/** True when `id` is an exact catalog event ID (wildcards such as `clients.*` are not). */
+/** True when `id` is an exact catalog event ID, operational ones included (wildcards such as `clients.*` are not). */
 export function isCatalogEvent(id: string): boolean {
   return CATALOG_BY_ID.has(id);
+}
+
+/** True for the service's own events (`provisioning.*`): emitted by the service only, never posted from outside. */
+export function isOperationalEvent(id: string): id is OperationalEventId {
+  return Object.hasOwn(OPERATIONAL_CAUSES, id);
 }
 
 /** A sample payload envelope for an event; `data` is a deep copy of the sample. */

@@ -2,17 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
 import { num, placeholders } from '../database/sql.js';
+import { envelopeJson } from './envelope.js';
+import type { ValidEvent } from './event-validation.js';
 
-/** An event to store, as validated (src/events/event-validation.ts), with who posted it and its request hash. */
-export interface NewEvent {
-  eventType: string;
-  objectId: number;
-  objectKey: string;
-  dt: string;
-  dataJson: string;
-  idempotencyKey: string | null;
+/** An event to store, as validated (src/events/event-validation.ts), with who posted it, its request hash and trace. */
+export interface NewEvent extends ValidEvent {
   requestHash: string | null;
   apiKeyId: number | null;
+  /** The ingest span's W3C traceparent when tracing is on; null otherwise. */
+  traceParent: string | null;
 }
 
 /** A stored event. `dataJson` is read only by `get`. */
@@ -29,12 +27,12 @@ export interface StoredEvent {
 }
 
 /** Column order of an insert; `eventValues` lists the values in the same order. */
-const EVENT_COLUMNS = ['events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'request_hash', 'api_key_id', 'accepted_at'];
+const EVENT_COLUMNS = ['events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'request_hash', 'api_key_id', 'accepted_at', 'trace_parent'];
 const INSERT = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES `;
 const INSERT_ONE = INSERT + placeholders(1, EVENT_COLUMNS.length);
 
 function eventValues(event: NewEvent, now: number): unknown[] {
-  return [event.eventType, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.requestHash, event.apiKeyId, now];
+  return [event.eventType, event.objectId, event.objectKey, event.dt, event.dataJson, event.idempotencyKey, event.requestHash, event.apiKeyId, now, event.traceParent];
 }
 
 /**
@@ -91,6 +89,16 @@ export class EventStore {
       [id],
     );
     return row ? toStored(row) : null;
+  }
+
+  /**
+   * The envelopes handlers were sent for these events, rebuilt byte for byte as the dispatcher
+   * builds them (envelope.ts), by event id; an event retention removed is absent.
+   */
+  async envelopeOf(ids: readonly number[]): Promise<Map<number, string>> {
+    if (ids.length === 0) return new Map();
+    const rows: Row[] = await this.dataSource.query(`SELECT id, events_id, object_id, dt, data FROM events WHERE id IN ${placeholders(1, ids.length)}`, [...ids]);
+    return new Map(rows.map((row) => [num(row.id), envelopeJson(String(row.events_id), num(row.object_id), String(row.dt), String(row.data))]));
   }
 
   /** The events stored under these idempotency keys (without their data). */

@@ -3,7 +3,7 @@ import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } f
 import { DomainError } from '../common/errors.js';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { Auth } from '../api-keys/auth.decorators.js';
-import { EVENT_CATALOG, EVENT_GROUPS, EventDefinition, findEvent, sampleEnvelope } from './event-catalog.js';
+import { ALL_EVENTS, EVENT_CATALOG, EVENT_GROUPS, EventDefinition, findEvent, OPERATIONAL_EVENTS, OPERATIONAL_GROUP, sampleEnvelope } from './event-catalog.js';
 import { EventCatalogDto, EventTypeDetailDto, EventTypeDto } from './dto/event-type.dto.js';
 import { eventDataSchema } from './event-schemas.js';
 
@@ -16,12 +16,17 @@ function toDto(event: EventDefinition): EventTypeDto {
 @Auth('admin', 'read', 'events', 'internal')
 export class EventTypesController {
   @Get()
-  @ApiOperation({ summary: 'The event catalog, grouped, with a description and sample payload per event' })
+  @ApiOperation({
+    summary: "The event catalog, grouped, with a description and sample payload per event; the service's own operational events (provisioning.*) come last",
+  })
   @ApiOkResponse({ type: EventCatalogDto })
   list(): EventCatalogDto {
     return {
-      total: EVENT_CATALOG.length,
-      groups: EVENT_GROUPS.map((name) => ({ name, events: EVENT_CATALOG.filter((e) => e.group === name).map(toDto) })),
+      total: ALL_EVENTS.length,
+      groups: [
+        ...EVENT_GROUPS.map((name) => ({ name, events: EVENT_CATALOG.filter((e) => e.group === name).map(toDto) })),
+        { name: OPERATIONAL_GROUP, events: OPERATIONAL_EVENTS.map(toDto) },
+      ],
     };
   }
 

@@ -2,7 +2,7 @@ import { validateSync } from 'class-validator';
 import { DomainError, FieldProblem } from '../common/errors.js';
 import { isCalendarDateTimeWithOffset } from '../common/dates.js';
 import { bodyNotAnObject, droppedKeyProblems, flattenValidationErrors, mergeProblems, missingBody } from '../common/validation.js';
-import { findEvent } from './event-catalog.js';
+import { findEvent, isOperationalEvent } from './event-catalog.js';
 import { validateEntityData } from './entity-shapes.js';
 import { isoWithOffset, objectKey } from './envelope.js';
 import { PostEventDto } from './dto/event.dto.js';
@@ -18,8 +18,9 @@ export interface ValidEvent {
 }
 
 /**
- * Checks one posted event: the body's shape, the event ID against the catalog, `dt`, and
- * `data` against the CoreAPI shape of the event's entity. Throws a DomainError naming the fields.
+ * Checks one posted event: the body's shape, the event ID against the catalog (never one of
+ * the service's own operational events: EVENT_RESERVED), `dt`, and `data` against the CoreAPI
+ * shape of the event's entity. Throws a DomainError naming the fields.
  */
 export function validateEvent(input: unknown, headerKey: string | undefined, now: number, maxDataBytes: number): ValidEvent {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
@@ -38,6 +39,11 @@ export function validateEvent(input: unknown, headerKey: string | undefined, now
 
   const definition = findEvent(dto.event);
   if (!definition) throw DomainError.field('UNKNOWN_EVENT', 'event', `"${dto.event}" is not an event ID of the catalog`);
+  // Operational events are the service's own account of its handlers and deliveries: only it
+  // emits them (src/operational-events/), so that a receiver can trust one it is sent.
+  if (isOperationalEvent(definition.id)) {
+    throw DomainError.field('EVENT_RESERVED', 'event', `"${definition.id}" is an operational event the service emits itself; no key may post it`);
+  }
 
   checkDt(dto.dt);
 

@@ -3,6 +3,7 @@ import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiBody,
+  ApiForbiddenResponse,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -46,6 +47,8 @@ export class EventsController {
   @Post()
   @HttpCode(202)
   @Auth('events', 'admin')
+  // Added to the 403 of @Auth (SCOPE_FORBIDDEN).
+  @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'EVENT_RESERVED: the event is an operational event (provisioning.*), which only the service emits' })
   @UseGuards(IngestThrottlerGuard)
   @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'RATE_LIMITED (INGEST_RATE_LIMIT per API key), with Retry-After' })
   @ApiOperation({ summary: 'Accept one event: stored durably before the answer, then delivered to every enabled handler in order' })

@@ -12,6 +12,7 @@ import { SourcesController } from './sources.controller.js';
   imports: [CacheManagerModule, QueueModule],
   controllers: [EventTypesController, EventsController, SourcesController],
   providers: [EventStore, IngestService, SourceChangesService],
-  exports: [EventStore],
+  // IngestService: the operational events (src/operational-events/) are stored through it too.
+  exports: [EventStore, IngestService],
 })
 export class EventsModule {}

@@ -14,12 +14,14 @@ import { WorkSignal } from '../queue/work-signal.js';
 import { validateEvent, ValidEvent } from './event-validation.js';
 import { EventStore } from './event-store.js';
 import { AcceptedEventDto, BatchItemResultDto, BatchResultDto, DeliveryStateDto, EventDetailDto } from './dto/event.dto.js';
+import type { Attributes } from '@opentelemetry/api';
+import { inSpan, traceparentOf, tracingEnabled } from '../telemetry/tracing.js';
 
 /**
  * An event to store, with the key that posted it and, when it has an idempotency key, the hash
  * of the request it came from (see requestHash): a later post with the same key must match it.
  */
-type Submission = ValidEvent & { apiKeyId: number | null; requestHash: string | null };
+type Submission = ValidEvent & { apiKeyId: number | null; requestHash: string | null; traceParent: string | null };
 
 /** An event derived from a source change: its hash is the change's, computed by the caller. */
 export type DerivedEvent = ValidEvent & { requestHash: string | null };
@@ -110,7 +112,21 @@ export class IngestService {
 
   async accept(input: unknown, headerKey: string | undefined, apiKeyId: number | null): Promise<AcceptedEventDto> {
     const event = validateEvent(input, headerKey, Date.now(), this.config.ingest.maxDataBytes);
-    const result = await this.writer.submit({ ...event, apiKeyId, requestHash: eventRequestHash(event, input) });
+    const result = await traced({ 'provisioning.event': event.eventType, 'provisioning.object_id': event.objectId }, (traceParent) =>
+      this.writer.submit({ ...event, apiKeyId, requestHash: eventRequestHash(event, input), traceParent }),
+    );
+    if (result instanceof DomainError) throw result;
+    return result;
+  }
+
+  /**
+   * Stores an event the service emits itself (src/operational-events/): built there, so not
+   * validated as a posted event is (validateEvent refuses operational events from outside);
+   * stored through the same group commit, with its deliveries, as any posted event.
+   */
+  async acceptOperational(event: ValidEvent): Promise<AcceptedEventDto> {
+    // With tracing on, an event set off by a delivery (exhausted, a disable) joins that delivery's trace.
+    const result = await this.writer.submit({ ...event, apiKeyId: null, requestHash: null, traceParent: traceparentOf() });
     if (result instanceof DomainError) throw result;
     return result;
   }
@@ -139,7 +155,9 @@ export class IngestService {
         items.push({ index, status: 'rejected', error: { code: error.code, message: error.message, details: error.details } });
       }
     });
-    const stored = await this.store(valid.map((item) => ({ ...item.event, apiKeyId, requestHash: item.requestHash })));
+    const stored = await traced({ 'provisioning.batch_size': valid.length }, (traceParent) =>
+      this.store(valid.map((item) => ({ ...item.event, apiKeyId, requestHash: item.requestHash, traceParent }))),
+    );
     valid.forEach((item, position) => {
       const result = stored[position]!;
       items[item.index] =
@@ -160,7 +178,9 @@ export class IngestService {
    * keys was used before for a different change, nothing is stored and the change is refused.
    */
   async acceptDerived(events: DerivedEvent[], apiKeyId: number | null): Promise<AcceptedEventDto[]> {
-    return (await this.store(events.map((event) => ({ ...event, apiKeyId })), true)) as AcceptedEventDto[];
+    return traced({ 'provisioning.batch_size': events.length }, async (traceParent) =>
+      (await this.store(events.map((event) => ({ ...event, apiKeyId, traceParent })), true)) as AcceptedEventDto[],
+    );
   }
 
   /** The event detail: the event and the state of each of its deliveries. */
@@ -221,7 +241,7 @@ export class IngestService {
     const fresh: Fresh[] = [];
     for (const event of events) {
       if (event.idempotencyKey === null || !replays.has(event.idempotencyKey)) {
-        fresh.push({ event, handlers: this.cache.lookup(event.eventType, 'after') });
+        fresh.push({ event, handlers: this.cache.lookup(event.eventType, 'after', event) });
       }
     }
     const ids = fresh.length === 0 ? [] : await this.storeFresh(fresh, now);
@@ -312,4 +332,13 @@ function isUniqueViolation(error: unknown): boolean {
   return [found, found?.driverError].some(
     (candidate) => candidate?.code === 'ER_DUP_ENTRY' || candidate?.code === 'SQLITE_CONSTRAINT_UNIQUE' || candidate?.errno === 1062,
   );
+}
+
+/**
+ * Runs `store` inside an `ingest` span when tracing is on (src/telemetry/tracing.ts) and hands
+ * it that span's traceparent, stored with each event so its deliveries continue the trace.
+ */
+function traced<T>(attributes: Attributes, store: (traceParent: string | null) => Promise<T>): Promise<T> {
+  if (!tracingEnabled()) return store(null);
+  return inSpan('ingest', attributes, () => store(traceparentOf()));
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_LIST_LIMIT } from '../common/pagination.dto.js';
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
@@ -5,21 +6,23 @@ import { idParam } from '../common/validation.js';
 import { Auth } from '../api-keys/auth.decorators.js';
 import { DomainError } from '../common/errors.js';
 import { ExecutionLogsService, LogPage, LogQuery } from './execution-logs.service.js';
-import { DEFAULT_LOG_LIMIT, ExecutionLogDetailDto, ExecutionLogDto, ExecutionLogPageDto, ListExecutionLogsQueryDto } from './dto/execution-log.dto.js';
+import { ExecutionLogDetailDto, ExecutionLogDto, ExecutionLogPageDto, ListExecutionLogsQueryDto, SearchWindowDto } from './dto/execution-log.dto.js';
 
 export function toLogQuery(query: ListExecutionLogsQueryDto, handlerId?: number): LogQuery {
   return {
     handlerId: handlerId ?? query.handler_id,
     eventType: query.event,
     eventId: query.event_id,
+    objectId: query.object_id,
     status: query.status,
+    errorKind: query.error_kind,
     errorText: query.error,
     from: query.from === undefined ? undefined : Date.parse(query.from),
     to: query.to === undefined ? undefined : Date.parse(query.to),
     cursor: query.cursor,
-    limit: query.limit ?? DEFAULT_LOG_LIMIT,
+    limit: query.limit ?? DEFAULT_LIST_LIMIT,
     withCount: query.count === 'true',
-    legacy: query.page !== undefined || query.per_page !== undefined ? { page: query.page ?? 1, perPage: query.per_page ?? DEFAULT_LOG_LIMIT } : undefined,
+    legacy: query.page !== undefined || query.per_page !== undefined ? { page: query.page ?? 1, perPage: query.per_page ?? DEFAULT_LIST_LIMIT } : undefined,
   };
 }
 
@@ -37,6 +40,7 @@ function checkPaging(query: ListExecutionLogsQueryDto): void {
 function toPageDto(page: LogPage): ExecutionLogPageDto {
   const dto: ExecutionLogPageDto = { items: page.items.map(ExecutionLogDto.from), next_cursor: page.nextCursor, has_more: page.hasMore };
   if (page.count) dto.count = page.count;
+  if (page.searchWindow) dto.search_window = SearchWindowDto.from(page.searchWindow);
   if (page.legacy) Object.assign(dto, { total: page.legacy.total, page: page.legacy.page, per_page: page.legacy.perPage });
   return dto;
 }
@@ -48,7 +52,7 @@ export class ExecutionLogsController {
   constructor(private readonly logs: ExecutionLogsService) {}
 
   @Get('execution-logs')
-  @ApiOperation({ summary: 'Every handler call, newest first; filter by handler, event, status, error text, time' })
+  @ApiOperation({ summary: 'Every handler call, newest first; filter by handler, event, event id, object, status, error kind, error text, time' })
   @ApiOkResponse({ type: ExecutionLogPageDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED, INVALID_CURSOR' })
   async list(@Query() query: ListExecutionLogsQueryDto): Promise<ExecutionLogPageDto> {

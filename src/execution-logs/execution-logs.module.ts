@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
+import { EventsModule } from '../events/events.module.js';
 import { ExecutionLogsController } from './execution-logs.controller.js';
 import { ExecutionLogsService } from './execution-logs.service.js';
 
 @Module({
+  // The detail rebuilds a delivery's payload from its event (EventStore.envelopeOf).
+  imports: [EventsModule],
   controllers: [ExecutionLogsController],
   providers: [ExecutionLogsService],
   exports: [ExecutionLogsService],

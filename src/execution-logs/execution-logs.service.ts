@@ -1,19 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
 import { DirectSql, MysqlSession } from '../database/direct-sql.js';
 import { isMysql, num, placeholders } from '../database/sql.js';
-import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, LogStatus, rowToLog } from './execution-log.js';
-import { CursorFilters, decodeCursor, encodeCursor } from './log-cursor.js';
+import { EventStore } from '../events/event-store.js';
+import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, readPayload, rowToLog } from './execution-log.js';
+import { CursorFilters, decodeCursor, encodeCursor } from '../common/list-cursor.js';
+import { Condition, LogFilters, matchesNothing, planSearch, SearchPlan, searchPlans, tableThrough, whereOf } from './log-search.js';
 
-export interface LogQuery {
-  handlerId?: number;
-  eventType?: string;
-  eventId?: number;
-  status?: LogStatus;
-  errorText?: string;
-  from?: number;
-  to?: number;
+export interface LogQuery extends LogFilters {
   /** The next_cursor of the previous page; absent: the newest rows. */
   cursor?: string;
   limit: number;
@@ -29,16 +25,40 @@ export interface LogCount {
   exact: boolean;
 }
 
+/** Set on a page of a search that ended at the search window before it was full. */
+export interface SearchWindow {
+  /** The most rows one page examines. */
+  rows: number;
+  /** The creation time of the oldest row this page examined: next_cursor searches on from there. */
+  searchedBackTo: number;
+}
+
 export interface LogPage {
   items: ExecutionLog[];
   nextCursor: string | null;
   hasMore: boolean;
   count?: LogCount;
+  searchWindow?: SearchWindow;
   legacy?: { total: number; page: number; perPage: number };
 }
 
+/** Where the request payload of a log detail came from. */
+export type PayloadSource = 'stored' | 'event' | 'removed';
+
+export interface ExecutionLogDetail extends ExecutionLog {
+  requestPayload: string | null;
+  payloadSource: PayloadSource;
+}
+
+/** Ids from `low` to `high`, both included. */
+interface IdRange {
+  low: number;
+  high: number;
+}
+
+const NO_ID_LIMIT = Number.MAX_SAFE_INTEGER;
 const LIST_COLUMNS =
-  'id, delivery_id, event_id, events_id, handler_id, handler_name, object_id, stage, attempt, trigger_type, status, response_code, response_body, error, duration_ms, created_at';
+  'id, delivery_id, event_id, events_id, handler_id, handler_name, object_id, stage, attempt, trigger_type, status, response_code, response_body, error, error_kind, duration_ms, created_at';
 /** The one INSERT of log rows: `rows` rows of LOG_COLUMNS. */
 function logInsert(rows: number): string {
   return `INSERT INTO execution_logs (${LOG_COLUMNS.join(', ')}) VALUES ${placeholders(rows, LOG_COLUMNS.length)}`;
@@ -47,14 +67,30 @@ const INSERT_ONE_LOG = logInsert(1);
 
 /**
  * The owner of `execution_logs`: the one insert path (on its own, or inside the transaction
- * that records a delivery's outcome), the lists and their counts, and the purge of old rows.
+ * that records a delivery's outcome), the lists and their counts, the detail with the payload
+ * sent, and the purge of old rows.
  */
 @Injectable()
 export class ExecutionLogsService {
+  /**
+   * How late after its created_at a row may be written, at most: an outcome is written again for
+   * up to the lease while the database is unreachable, a statement waits up to the query
+   * timeout, and a minute is left for clocks of instances that differ. The date range finds rows
+   * by id within this margin (idRange).
+   */
+  private readonly lateWriteMs: number;
+  /** The most rows one page of a search examines (LOG_SEARCH_WINDOW_ROWS). */
+  searchWindowRows: number;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly sql: DirectSql,
-  ) {}
+    private readonly events: EventStore,
+    config: AppConfig,
+  ) {
+    this.lateWriteMs = config.dispatch.leaseMs + config.databaseTimeouts.queryMs + 60_000;
+    this.searchWindowRows = config.logs.searchWindowRows;
+  }
 
   /** Writes log rows in a transaction of their own (test sends, decisions, abandoned calls). Answers the new id when one record is written. */
   async insert(records: readonly ExecutionLogRecord[]): Promise<number> {
@@ -79,79 +115,236 @@ export class ExecutionLogsService {
 
   /**
    * How far a requested count goes: it stops after `rows` matching rows (then the answer is "at
-   * least `rows`") and, on MariaDB, after `seconds` (then it is "at least" what the page saw).
+   * least `rows`"), a count of a search after examining `rows` rows, and on MySQL/MariaDB after
+   * `seconds` (then it is "at least" what the page saw).
    */
   countLimits = { rows: 100_000, seconds: 2 };
 
   /**
-   * One page, newest first, by keyset on the primary key: `WHERE id < :cursor ORDER BY id DESC
-   * LIMIT limit + 1` (the extra row only tells whether another page follows). Rows inserted
-   * while a client pages have larger ids, so they appear before the first page, never inside
-   * the walk; no row is skipped or shown twice.
+   * One page, newest first, by keyset on the primary key: the rows below the cursor's id, read
+   * `limit + 1` at a time (the extra row only tells whether another page follows) through the
+   * plan's index (src/execution-logs/log-search.ts). Rows inserted while a client pages have
+   * larger ids, so they appear before the first page, never inside the walk; no row is skipped
+   * or shown twice.
+   *
+   * A search (filters the walk does not answer by itself) examines at most searchWindowRows
+   * rows of the walk per page; when they run out before the page is full, the page answers
+   * what it found, `searchWindow` says how far back it looked, and next_cursor continues below.
    */
   async list(query: LogQuery): Promise<LogPage> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (clause: string, value: unknown) => {
-      where.push(clause);
-      params.push(value);
-    };
-    if (query.handlerId !== undefined) add('handler_id = ?', query.handlerId);
-    if (query.eventType !== undefined) add('events_id = ?', query.eventType);
-    if (query.eventId !== undefined) add('event_id = ?', query.eventId);
-    if (query.status !== undefined) add('status = ?', query.status);
-    if (query.errorText !== undefined) add("LOWER(error) LIKE ? ESCAPE '!'", `%${escapeLike(query.errorText.toLowerCase())}%`);
-    if (query.from !== undefined) add('created_at >= ?', query.from);
-    if (query.to !== undefined) add('created_at <= ?', query.to);
     const filters = cursorFilters(query);
-    const filterWhere = [...where];
-    const filterParams = [...params];
-    if (query.cursor !== undefined) add('id < ?', decodeCursor(query.cursor, filters));
-    const clause = (parts: string[]) => (parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '');
-
-    const limit = query.legacy?.perPage ?? query.limit;
-    const offset = query.legacy ? (query.legacy.page - 1) * query.legacy.perPage : 0;
-    const rows: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT ${LIST_COLUMNS} FROM execution_logs ${clause(where)} ORDER BY id DESC LIMIT ? OFFSET ?`,
-      [...params, limit + 1, offset],
-    );
-    const hasMore = rows.length > limit;
-    const items = rows.slice(0, limit).map(rowToLog);
-    const page: LogPage = { items, hasMore, nextCursor: hasMore ? encodeCursor(items[items.length - 1]!.id, filters) : null };
-    if (query.legacy) {
-      const [countRow] = await this.dataSource.query(`SELECT COUNT(*) AS total FROM execution_logs ${clause(filterWhere)}`, filterParams);
-      page.legacy = { total: num(countRow.total), page: query.legacy.page, perPage: query.legacy.perPage };
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, filters);
+    if (query.legacy) return this.legacyPage(query, filters);
+    const empty: LogPage = { items: [], nextCursor: null, hasMore: false, ...(query.withCount ? { count: { value: 0, exact: true } } : {}) };
+    if (matchesNothing(query)) return empty;
+    const whole = await this.idRange(query);
+    const range = { low: whole.low, high: after === undefined ? whole.high : Math.min(whole.high, after - 1) };
+    let page: LogPage = { items: [], nextCursor: null, hasMore: false };
+    let plan = planSearch(query);
+    if (range.low <= range.high) {
+      const chosen = await this.chooseWalk(searchPlans(query), range, this.searchWindowRows);
+      plan = chosen.plan;
+      page = await this.pageOf(plan, chosen.floor, range, query.limit, filters);
     }
-    if (query.withCount) page.count = await this.boundedCount(clause(filterWhere), filterParams, items.length + (hasMore ? 1 : 0));
+    if (query.withCount) page.count = whole.low > whole.high ? { value: 0, exact: true } : await this.boundedCount(plan, whole, page.items.length + (page.hasMore ? 1 : 0));
     return page;
   }
 
   /**
-   * The number of rows the filters match (every page, not only those after the cursor), read
-   * through a LIMIT so it costs at most `countLimits.rows` index entries; on MySQL/MariaDB also
-   * cut at `countLimits.seconds` (MariaDB's max_statement_time, MySQL 8's MAX_EXECUTION_TIME
-   * hint: neither server knows the other's). A cut count is labelled inexact and is a
-   * lower bound: the cap, or after a timeout the rows this page has seen.
+   * The walk of a page. A walk that answers every filter by itself is read as it is. A search
+   * examines `rows` rows of its walk at most, so of the walks it could take it reads the one
+   * that reaches furthest back: of those with fewer rows than that in the range (read whole), the
+   * one with fewest; else the one whose window ends at the lowest id. Each try reads at most
+   * `rows` index entries per range, without the rows.
    */
-  private async boundedCount(filter: string, params: unknown[], seen: number): Promise<LogCount> {
+  private async chooseWalk(plans: SearchPlan[], range: IdRange, rows: number): Promise<{ plan: SearchPlan; floor: number | null }> {
+    if (plans[0]!.residual.length === 0) return { plan: plans[0]!, floor: null };
+    const floors = await Promise.all(plans.map(async (plan) => ({ plan, floor: await this.windowFloor(plan, range, rows) })));
+    const whole = floors.filter((candidate) => candidate.floor === null);
+    if (whole.length === 1) return whole[0]!;
+    if (whole.length > 1) {
+      const sizes = await Promise.all(whole.map(async (candidate) => ({ ...candidate, size: await this.countOf(candidate.plan, idsIn(range), rows, false) })));
+      return sizes.reduce((best, candidate) => (candidate.size < best.size ? candidate : best));
+    }
+    return floors.reduce((best, candidate) => (candidate.floor! < best.floor! ? candidate : best));
+  }
+
+  private async pageOf(plan: SearchPlan, floor: number | null, range: IdRange, limit: number, filters: CursorFilters): Promise<LogPage> {
+    const windowRows = this.searchWindowRows;
+    const examined = { low: floor ?? range.low, high: range.high };
+    const rows = await this.rowsOf(plan, [...idsIn(examined), ...plan.timeBounds, ...plan.residual], limit + 1);
+    const items = rows.slice(0, limit).map(rowToLog);
+    if (rows.length > limit) return { items, hasMore: true, nextCursor: encodeCursor(items[items.length - 1]!.id, filters) };
+    if (floor === null) return { items, hasMore: false, nextCursor: null };
+    // The window ended before the page was full: go on below it, if the walk has rows there.
+    const below = this.walk(plan, idsIn({ low: range.low, high: floor - 1 }), 'id', 1);
+    const [next] = await this.dataSource.query(below.sql, below.params);
+    if (next === undefined) return { items, hasMore: false, nextCursor: null };
+    const [oldest] = await this.dataSource.query('SELECT created_at FROM execution_logs WHERE id >= ? ORDER BY id LIMIT 1', [floor]);
+    return {
+      items,
+      hasMore: true,
+      // Just above the walk's next row, so the next page does not examine the gap first.
+      nextCursor: encodeCursor(num(next.id) + 1, filters),
+      searchWindow: { rows: windowRows, searchedBackTo: num(oldest.created_at) },
+    };
+  }
+
+  /**
+   * The list rows of the plan's walk that meet `conditions`, newest first, at most `limit`. Several
+   * ranges are merged by id first (reading their index, and rows only where a condition needs
+   * them), then only the rows shown are read.
+   */
+  private async rowsOf(plan: SearchPlan, conditions: readonly Condition[], limit: number): Promise<Record<string, unknown>[]> {
+    if (plan.ranges.length === 1) {
+      const read = this.walk(plan, conditions, LIST_COLUMNS, limit);
+      return this.dataSource.query(read.sql, read.params);
+    }
+    const merged = this.walk(plan, conditions, 'id', limit);
+    const ids = ((await this.dataSource.query(merged.sql, merged.params)) as { id: unknown }[]).map((row) => num(row.id));
+    if (ids.length === 0) return [];
+    return this.dataSource.query(`SELECT ${LIST_COLUMNS} FROM execution_logs WHERE id IN ${placeholders(1, ids.length)} ORDER BY id DESC`, ids);
+  }
+
+  /**
+   * The rows of the plan's walk that also meet `conditions`, newest first, at most `limit`:
+   * one range read through its index; several, each read so and merged.
+   */
+  private walk(plan: SearchPlan, conditions: readonly Condition[], columns: string, limit: number): { sql: string; params: unknown[] } {
+    const table = this.through(plan);
+    const reads = plan.ranges.map((range) => {
+      const where = whereOf([...range, ...conditions]);
+      return { sql: `SELECT ${columns} FROM ${table} ${where.sql} ORDER BY id DESC LIMIT ?`, params: [...where.params, limit] };
+    });
+    if (reads.length === 1) return reads[0]!;
+    return {
+      sql: `SELECT * FROM (${reads.map((read, n) => `SELECT * FROM (${read.sql}) r${n}`).join(' UNION ALL ')}) merged ORDER BY id DESC LIMIT ?`,
+      params: [...reads.flatMap((read) => read.params), limit],
+    };
+  }
+
+  /**
+   * The lowest id a search examines in `range` when it may examine `rows` rows of each range of
+   * its walk, or null when no range has more rows than that there. On the primary key ids are
+   * counted (they are assigned in order, with gaps only where rows were removed); on an index,
+   * its entries (read without the rows).
+   */
+  private async windowFloor(plan: SearchPlan, range: IdRange, rows: number): Promise<number | null> {
+    if (plan.index === null) {
+      const high = range.high === NO_ID_LIMIT ? await this.newestId() : range.high;
+      return high - rows + 1 > range.low ? high - rows + 1 : null;
+    }
+    const table = this.through(plan);
+    const probes = plan.ranges.map((equality) => {
+      const where = whereOf([...equality, ...idsIn(range)]);
+      return { sql: `(SELECT id FROM ${table} ${where.sql} ORDER BY id DESC LIMIT 1 OFFSET ?)`, params: [...where.params, rows - 1] };
+    });
+    const [row] = await this.dataSource.query(`SELECT ${probes.map((probe, n) => `${probe.sql} AS f${n}`).join(', ')}`, probes.flatMap((probe) => probe.params));
+    const floors = Object.values(row as Record<string, unknown>).filter((value) => value !== null && value !== undefined).map(num);
+    return floors.length === 0 ? null : Math.max(...floors);
+  }
+
+  private async newestId(): Promise<number> {
+    const [row] = await this.dataSource.query('SELECT id FROM execution_logs ORDER BY id DESC LIMIT 1');
+    return row === undefined ? 0 : num(row.id);
+  }
+
+  /**
+   * The ids of the rows a date range can hold, found with two reads of the created_at index,
+   * so a range far in the past is read from its own end, never by walking newer rows first. Ids
+   * are assigned when rows are written, and a row is written at most lateWriteMs after its
+   * created_at; so every row created at or after `from` has a larger id than any row created
+   * before `from - lateWriteMs`, and every row created at or before `to` a smaller id than any
+   * row created after `to + lateWriteMs`. The rows of the margins are tested by their created_at.
+   */
+  private async idRange({ from, to }: LogFilters): Promise<IdRange> {
+    let low = 1;
+    let high = NO_ID_LIMIT;
+    const byTime = tableThrough('idx_logs_created_at', this.sql.mysql);
+    if (from !== undefined) {
+      const [before] = await this.dataSource.query(`SELECT id FROM ${byTime} WHERE created_at < ? ORDER BY created_at DESC LIMIT 1`, [from - this.lateWriteMs]);
+      if (before !== undefined) low = num(before.id) + 1;
+    }
+    if (to !== undefined) {
+      const [past] = await this.dataSource.query(`SELECT id FROM ${byTime} WHERE created_at > ? ORDER BY created_at LIMIT 1`, [to + this.lateWriteMs]);
+      if (past !== undefined) high = num(past.id) - 1;
+    }
+    return { low, high };
+  }
+
+  private through(plan: SearchPlan): string {
+    return tableThrough(plan.index, this.sql.mysql);
+  }
+
+  /** The deprecated page/per_page: OFFSET and an exact COUNT(*), both in proportion to the rows they pass (documented as slow). */
+  private async legacyPage(query: LogQuery, filters: CursorFilters): Promise<LogPage> {
+    const { page, perPage } = query.legacy!;
+    const plan = planSearch(query);
+    // Each range of a merged walk is one alternative of the WHERE.
+    const ranges = plan.ranges.map((range) => (range.length === 0 ? '1 = 1' : `(${range.map((c) => c.sql).join(' AND ')})`)).join(' OR ');
+    const where = whereOf([{ sql: `(${ranges})`, params: plan.ranges.flat().flatMap((c) => c.params) }, ...plan.residual, ...plan.timeBounds]);
+    const rows: Record<string, unknown>[] = await this.dataSource.query(`SELECT ${LIST_COLUMNS} FROM execution_logs ${where.sql} ORDER BY id DESC LIMIT ? OFFSET ?`, [
+      ...where.params,
+      perPage + 1,
+      (page - 1) * perPage,
+    ]);
+    const hasMore = rows.length > perPage;
+    const items = rows.slice(0, perPage).map(rowToLog);
+    const [countRow] = await this.dataSource.query(`SELECT COUNT(*) AS total FROM execution_logs ${where.sql}`, where.params);
+    return {
+      items,
+      hasMore,
+      nextCursor: hasMore ? encodeCursor(items[items.length - 1]!.id, filters) : null,
+      legacy: { total: num(countRow.total), page, perPage },
+    };
+  }
+
+  /**
+   * The number of rows the filters match (every page, not only those after the cursor). A walk
+   * that answers the filters by itself is counted through a LIMIT, so it costs at most
+   * `countLimits.rows` index entries; a search counts its matches among the first
+   * `countLimits.rows` rows of its walk. On MySQL/MariaDB the count also stops at
+   * `countLimits.seconds` (MariaDB's max_statement_time, MySQL 8's MAX_EXECUTION_TIME hint:
+   * neither server knows the other's). A cut count is labelled inexact and is a lower bound:
+   * the cap, the matches found, or after a timeout the rows this page has seen.
+   */
+  private async boundedCount(plan: SearchPlan, range: IdRange, seen: number): Promise<LogCount> {
     const cap = this.countLimits.rows;
-    const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM execution_logs ${filter} LIMIT ?) capped`;
-    const mysql = isMysql(this.dataSource);
     try {
-      let statement = sql;
-      if (mysql) {
-        const seconds = Number(this.countLimits.seconds);
-        statement = (await this.serverIsMariaDb())
-          ? `SET STATEMENT max_statement_time = ${seconds} FOR ${sql}`
-          : sql.replace(/^SELECT /, `SELECT /*+ MAX_EXECUTION_TIME(${Math.max(1, Math.round(seconds * 1000))}) */ `);
+      if (plan.residual.length === 0) {
+        const n = await this.countOf(plan, [...idsIn(range), ...plan.timeBounds], cap + 1);
+        return n > cap ? { value: cap, exact: false } : { value: n, exact: true };
       }
-      const [row] = await this.dataSource.query(statement, [...params, cap + 1]);
-      const n = num(row.n);
-      return n > cap ? { value: cap, exact: false } : { value: n, exact: true };
+      const floor = await this.windowFloor(plan, range, cap);
+      const n = await this.countOf(plan, [...idsIn({ low: floor ?? range.low, high: range.high }), ...plan.timeBounds, ...plan.residual], cap + 1);
+      return { value: Math.min(n, cap), exact: floor === null && n <= cap };
     } catch (error) {
-      if (mysql && isStatementTimeout(error)) return { value: seen, exact: false };
+      if (this.sql.mysql && isStatementTimeout(error)) return { value: seen, exact: false };
       throw error;
     }
+  }
+
+  /** The rows of the plan's walk that meet `conditions`, counted up to `limit` per range; a requested count also within countLimits.seconds. */
+  private async countOf(plan: SearchPlan, conditions: readonly Condition[], limit: number, requested = true): Promise<number> {
+    const table = this.through(plan);
+    const parts = plan.ranges.map((range, n) => {
+      const where = whereOf([...range, ...conditions]);
+      return { sql: `SELECT one FROM (SELECT 1 AS one FROM ${table} ${where.sql} LIMIT ?) c${n}`, params: [...where.params, limit] };
+    });
+    const sql = `SELECT COUNT(*) AS n FROM (${parts.map((part) => part.sql).join(' UNION ALL ')}) capped`;
+    const params = parts.flatMap((part) => part.params);
+    const [row] = requested ? await this.timeBounded(sql, params) : await this.dataSource.query(sql, params);
+    return num(row!.n);
+  }
+
+  /** Runs a count with the time limit of countLimits.seconds on MySQL/MariaDB. */
+  private async timeBounded(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+    if (!isMysql(this.dataSource)) return this.dataSource.query(sql, params);
+    const seconds = Number(this.countLimits.seconds);
+    const statement = (await this.serverIsMariaDb())
+      ? `SET STATEMENT max_statement_time = ${seconds} FOR ${sql}`
+      : sql.replace(/^SELECT /, `SELECT /*+ MAX_EXECUTION_TIME(${Math.max(1, Math.round(seconds * 1000))}) */ `);
+    return this.dataSource.query(statement, params);
   }
 
   private mariaDb?: Promise<boolean>;
@@ -168,10 +361,27 @@ export class ExecutionLogsService {
     return this.mariaDb;
   }
 
-  async get(id: number): Promise<ExecutionLog> {
+  /**
+   * One row with the request payload it sent: kept with the row, or rebuilt from its event (a
+   * delivery) or from the earlier row of its `before` chain it refers to (LogPayload). When that
+   * event or row has been removed by retention meanwhile, the payload is null and the source
+   * says `removed`.
+   */
+  async get(id: number): Promise<ExecutionLogDetail> {
     const rows: Record<string, unknown>[] = await this.dataSource.query('SELECT * FROM execution_logs WHERE id = ?', [id]);
     if (rows.length === 0) throw DomainError.field('EXECUTION_LOG_NOT_FOUND', 'id', `Execution log ${id} does not exist`);
-    return rowToLog(rows[0]!);
+    const log = rowToLog(rows[0]!);
+    const payload = log.requestPayload;
+    if (typeof payload === 'string') return { ...log, requestPayload: payload, payloadSource: 'stored' };
+    let text: string | undefined;
+    if (payload === null) {
+      if (log.eventId !== null) text = (await this.events.envelopeOf([log.eventId])).get(log.eventId);
+    } else {
+      const [same] = await this.dataSource.query('SELECT request_payload FROM execution_logs WHERE id = ?', [payload.sameAsLog]);
+      const stored = same === undefined ? null : readPayload(same.request_payload);
+      if (typeof stored === 'string') text = stored;
+    }
+    return text === undefined ? { ...log, requestPayload: null, payloadSource: 'removed' } : { ...log, requestPayload: text, payloadSource: payload === null ? 'event' : 'stored' };
   }
 
   /** The ids of rows created before `cutoff`, after `afterId`, oldest first, at most `limit` (retention). */
@@ -191,9 +401,15 @@ export class ExecutionLogsService {
   }
 }
 
-/** The filters a cursor is bound to (see log-cursor.ts), normalised: a date is its epoch milliseconds. */
+/** The filters a cursor is bound to (see src/common/list-cursor.ts), normalised: a date is its epoch milliseconds. The later filters join only when set, so cursors without them stay as they were. */
 function cursorFilters(query: LogQuery): CursorFilters {
-  return [query.handlerId, query.eventType, query.eventId, query.status, query.errorText, query.from, query.to];
+  const filters: (string | number | undefined)[] = [query.handlerId, query.eventType, query.eventId, query.status, query.errorText, query.from, query.to];
+  if (query.objectId !== undefined || query.errorKind !== undefined) filters.push(query.objectId, query.errorKind);
+  return filters;
+}
+
+function idsIn({ low, high }: IdRange): Condition[] {
+  return [{ sql: 'id >= ?', params: [low] }, ...(high === NO_ID_LIMIT ? [] : [{ sql: 'id <= ?', params: [high] }])];
 }
 
 /** MariaDB's "Query execution was interrupted (max_statement_time exceeded)" (ER_STATEMENT_TIMEOUT, 1969). */
@@ -201,8 +417,4 @@ function isStatementTimeout(error: unknown): boolean {
   const driver = (error as { driverError?: { errno?: number; code?: string } } | null)?.driverError ?? (error as { errno?: number; code?: string } | null);
   // MariaDB's max_statement_time (1969), MySQL 8's MAX_EXECUTION_TIME (3024).
   return driver?.errno === 1969 || driver?.errno === 3024 || driver?.code === 'ER_STATEMENT_TIMEOUT' || driver?.code === 'ER_QUERY_TIMEOUT';
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[!%_]/g, (c) => `!${c}`);
 }

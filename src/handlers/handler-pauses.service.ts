@@ -8,6 +8,9 @@ import { HandlerEntity } from './handler.entity.js';
 import { HandlerPauseEntity } from './handler-pause.entity.js';
 import { HandlersService } from './handlers.service.js';
 import { toHandlerDto, windowsAt } from './handler-view.js';
+import { AuditStore } from '../audit/audit-store.js';
+import { keyActor } from '../audit/audit-actor.js';
+import { OperationalEvents } from '../operational-events/operational-events.service.js';
 
 /**
  * Pauses of handlers: a manual pause (until a time, or until resumed) and scheduled maintenance
@@ -17,7 +20,9 @@ import { toHandlerDto, windowsAt } from './handler-view.js';
  * skipped. Also the handler's view, which shows both.
  *
  * A pause makes no change-feed row: the handler cache (which plans deliveries at ingest) does
- * not depend on it, and every claim reads it afresh.
+ * not depend on it, and every claim reads it afresh. Each change an API key makes here has its
+ * audit row in the same transaction; a pause that begins or ends by hand is emitted as
+ * provisioning.handler.paused / .resumed once committed.
  */
 @Injectable()
 export class HandlerPausesService {
@@ -25,6 +30,8 @@ export class HandlerPausesService {
     private readonly dataSource: DataSource,
     private readonly handlers: HandlersService,
     private readonly clock: Clock,
+    private readonly audit: AuditStore,
+    private readonly operational: OperationalEvents,
   ) {}
 
   private get repository() {
@@ -52,13 +59,20 @@ export class HandlerPausesService {
     const until = input.until === undefined ? null : Date.parse(input.until);
     if (until !== null && until <= now) throw DomainError.field('INVALID_PAUSE_TIME', 'until', 'until must be in the future');
     const reason = input.reason?.trim() || null;
-    await this.dataSource.transaction(async (manager) => {
+    const wasPaused = await this.dataSource.transaction(async (manager) => {
       const pauses = manager.getRepository(HandlerPauseEntity);
       await this.pruneEnded(pauses, id, now);
+      const inForce = await pauses.count({ where: { handlerId: id, startsAt: LessThanOrEqual(now) } });
       const current = await pauses.findOne({ where: { handlerId: id, kind: 'manual' } });
       if (current) await pauses.update({ id: current.id }, { endsAt: until, reason });
       else await pauses.insert({ handlerId: id, kind: 'manual', startsAt: now, endsAt: until, reason, createdAt: now });
+      const after = { since: new Date(current?.startsAt ?? now).toISOString(), until: until === null ? null : new Date(until).toISOString(), reason };
+      await this.audit.record({ actor: keyActor(principal), action: 'handler.pause', targetId: id, before: current ? pauseRecord(current) : null, after }, manager);
+      return inForce > 0;
     });
+    if (!wasPaused) {
+      void this.operational.handler('provisioning.handler.paused', handler, 'operator', reason ?? `Paused by an operator (API key ${principal.keyId})`, { until });
+    }
     return this.view(handler);
   }
 
@@ -69,11 +83,16 @@ export class HandlerPausesService {
   async resume(id: number, principal: Principal): Promise<HandlerDto> {
     const handler = await this.managed(id, principal);
     const now = this.clock.now();
-    await this.dataSource.transaction(async (manager) => {
+    const ended = await this.dataSource.transaction(async (manager) => {
       const pauses = manager.getRepository(HandlerPauseEntity);
       await this.pruneEnded(pauses, id, now);
-      await pauses.delete({ handlerId: id, startsAt: LessThanOrEqual(now) });
+      const inForce = await pauses.find({ where: { handlerId: id, startsAt: LessThanOrEqual(now) }, order: { id: 'ASC' } });
+      if (inForce.length === 0) return inForce;
+      await pauses.delete({ id: In(inForce.map((row) => row.id)) });
+      await this.audit.record({ actor: keyActor(principal), action: 'handler.resume', targetId: id, before: inForce.map(pauseRecord), after: null }, manager);
+      return inForce;
     });
+    if (ended.length > 0) void this.operational.handler('provisioning.handler.resumed', handler, 'operator', `Resumed by an operator (API key ${principal.keyId})`);
     return this.view(handler);
   }
 
@@ -93,7 +112,9 @@ export class HandlerPausesService {
       if (scheduled >= HANDLER_LIMITS.maintenanceWindowsMax) {
         throw new DomainError('TOO_MANY_MAINTENANCE_WINDOWS', `Handler ${id} has ${scheduled} maintenance windows scheduled, the most allowed; delete one first`);
       }
-      return pauses.save(pauses.create({ handlerId: id, kind: 'window', startsAt: from, endsAt: to, reason, createdAt: now }));
+      const window = await pauses.save(pauses.create({ handlerId: id, kind: 'window', startsAt: from, endsAt: to, reason, createdAt: now }));
+      await this.audit.record({ actor: keyActor(principal), action: 'handler.window_add', targetId: id, before: null, after: pauseRecord(window) }, manager);
+      return window;
     });
     return windowsAt([saved], now)[0] ?? { id: saved.id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), reason };
   }
@@ -101,10 +122,15 @@ export class HandlerPausesService {
   /** Removes a maintenance window (one in force ends with it). */
   async removeWindow(id: number, windowId: number, principal: Principal): Promise<void> {
     await this.managed(id, principal);
-    const result = await this.repository.delete({ id: windowId, handlerId: id, kind: 'window' });
-    if ((result.affected ?? 0) === 0) {
-      throw DomainError.field('MAINTENANCE_WINDOW_NOT_FOUND', 'windowId', `Handler ${id} has no maintenance window ${windowId}`);
-    }
+    await this.dataSource.transaction(async (manager) => {
+      const pauses = manager.getRepository(HandlerPauseEntity);
+      const window = await pauses.findOne({ where: { id: windowId, handlerId: id, kind: 'window' } });
+      const result = window ? await pauses.delete({ id: windowId, handlerId: id, kind: 'window' }) : null;
+      if (!window || (result?.affected ?? 0) === 0) {
+        throw DomainError.field('MAINTENANCE_WINDOW_NOT_FOUND', 'windowId', `Handler ${id} has no maintenance window ${windowId}`);
+      }
+      await this.audit.record({ actor: keyActor(principal), action: 'handler.window_delete', targetId: id, before: pauseRecord(window), after: null }, manager);
+    });
   }
 
   private async managed(id: number, principal: Principal): Promise<HandlerEntity> {
@@ -117,4 +143,15 @@ export class HandlerPausesService {
   private async pruneEnded(pauses: Repository<HandlerPauseEntity>, id: number, now: number): Promise<void> {
     await pauses.delete({ handlerId: id, endsAt: LessThanOrEqual(now) });
   }
+}
+
+/** A pause or window as its audit rows show it. */
+function pauseRecord(row: HandlerPauseEntity): Record<string, unknown> {
+  return {
+    id: row.id,
+    kind: row.kind,
+    from: new Date(row.startsAt).toISOString(),
+    until: row.endsAt === null ? null : new Date(row.endsAt).toISOString(),
+    reason: row.reason,
+  };
 }

@@ -4,7 +4,9 @@ import { NetworkPolicy } from '../common/network-policy.js';
 import { isValidEventPattern } from '../events/event-patterns.js';
 import { HANDLER_LIMITS } from './dto/handler.dto.js';
 import { HandlerEntity } from './handler.entity.js';
+import { assertValidFilter, FilterLimits } from './handler-filter.js';
 import { assertTargetAllowed, parseHttpTask } from './handler-target.js';
+import { assertValidCredentials } from './handler-credentials.js';
 import { resolveScriptPath } from './script-path.js';
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
@@ -48,6 +50,8 @@ export function headerProblems(headers: unknown): FieldProblem[] {
 export interface RuleContext {
   policy: NetworkPolicy;
   scriptsDir: string;
+  /** FILTER_MAX_BYTES and FILTER_MAX_DEPTH. */
+  filterLimits: FilterLimits;
 }
 
 /** Checks a complete handler (after defaults or a merge); throws the first domain error found. */
@@ -64,6 +68,7 @@ export function assertValidHandler(handler: HandlerEntity, context: RuleContext)
   if (handler.stage === 'after' && handler.onFailure !== null) {
     throw DomainError.field('VALIDATION_FAILED', 'on_failure', 'on_failure applies only to handlers of stage before');
   }
+  if (handler.filter !== null) assertValidFilter(handler.filter, context.filterLimits);
   if (handler.type === 'script') {
     const path = resolveScriptPath(context.scriptsDir, handler.task);
     try {
@@ -74,4 +79,5 @@ export function assertValidHandler(handler: HandlerEntity, context: RuleContext)
   } else {
     assertTargetAllowed(parseHttpTask(handler.type, handler.task), context.policy);
   }
+  assertValidCredentials(handler, context.policy);
 }

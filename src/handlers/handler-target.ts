@@ -37,10 +37,10 @@ export function parseHttpTask(type: 'http' | 'https', task: string): URL {
  * Save-time check of a target against the outbound network policy. Literal addresses are
  * judged here; names are judged again on every call, at connect time, after resolution.
  */
-export function assertTargetAllowed(url: URL, policy: NetworkPolicy): void {
+export function assertTargetAllowed(url: URL, policy: NetworkPolicy, field = 'task'): void {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const refusal = isIP(host) !== 0 ? policy.refusal(host) : METADATA_HOSTS.has(host.replace(/\.$/, '')) ? 'a cloud metadata service' : null;
   if (refusal !== null) {
-    throw DomainError.field('TARGET_FORBIDDEN', 'task', `Target ${host} may not be called: ${refusal}`);
+    throw DomainError.field('TARGET_FORBIDDEN', field, `Target ${host} may not be called: ${refusal}`);
   }
 }

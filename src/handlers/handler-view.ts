@@ -2,6 +2,7 @@ import { HandlerEntity } from './handler.entity.js';
 import { HandlerDto, HandlerPausedDto, MaintenanceWindowDto } from './dto/handler.dto.js';
 import { HandlerPauseEntity } from './handler-pause.entity.js';
 import { parseHttpTask } from './handler-target.js';
+import { authView, certificateView } from './handler-credentials.js';
 
 /** Header names whose values are credentials: answers show them masked. */
 const SENSITIVE_HEADER = /(authorization|cookie|token|secret|password|passwd|api[-_]?key|signature|session|auth)/i;
@@ -61,6 +62,7 @@ export function toHandlerDto(handler: HandlerEntity, pauses: readonly HandlerPau
     retry_limit: handler.retryLimit,
     headers: maskHeaders(handler.headers ?? {}),
     on_failure: handler.onFailure,
+    filter: handler.filter,
     disabled_reason: handler.disabledReason,
     max_concurrency: handler.maxConcurrency ?? null,
     rate_limit: handler.rateLimit ?? null,
@@ -73,6 +75,8 @@ export function toHandlerDto(handler: HandlerEntity, pauses: readonly HandlerPau
       reason: handler.circuitReason ?? null,
       retry_at: handler.circuitState === 'open' ? iso(handler.circuitRetryAt ?? null) : null,
     },
+    auth: authView(handler),
+    client_certificate: certificateView(handler),
     created_at: new Date(handler.createdAt).toISOString(),
     updated_at: new Date(handler.updatedAt).toISOString(),
   };

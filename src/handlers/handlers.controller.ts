@@ -12,6 +12,11 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto.js';
+import { DomainError } from '../common/errors.js';
+import { AppConfig } from '../config/app-config.js';
+import { isCatalogEvent } from '../events/event-catalog.js';
+import { isoWithOffset } from '../events/envelope.js';
+import { matchesEvent } from '../events/event-patterns.js';
 import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.js';
 import {
   CreatedHandlerDto,
@@ -19,6 +24,8 @@ import {
   CreateMaintenanceWindowDto,
   MaintenanceWindowDto,
   PauseHandlerDto,
+  FilterTestDto,
+  FilterTestResultDto,
   HandlerDto,
   HandlerPageDto,
   HandlerSecretDto,
@@ -28,6 +35,9 @@ import {
 import { HandlerEntity } from './handler.entity.js';
 import { HandlersService } from './handlers.service.js';
 import { HandlerPausesService } from './handler-pauses.service.js';
+import { AuditStore } from '../audit/audit-store.js';
+import { keyActor } from '../audit/audit-actor.js';
+import { checkFilter, invalidFilter } from './handler-filter.js';
 
 // Request examples for Swagger UI "Try it out": each one is accepted as it is (test/e2e/openapi-examples.e2e.test.ts).
 const CREATE_EXAMPLES = {
@@ -39,10 +49,29 @@ const CREATE_EXAMPLES = {
     summary: 'A before handler (a gate) that lets the action through when it cannot answer',
     value: { name: 'Credit check', event: 'clients.update', type: 'https', task: 'credit.example.com/check', stage: 'before', on_failure: 'allow', timeout_ms: 2000 },
   },
+  filtered: {
+    summary: 'Every client event of company 3 only (a wildcard with a payload filter)',
+    value: { name: 'Company 3 CRM', event: 'clients.*', type: 'http', task: '127.0.0.1:5000/company-3', filter: { 'data.companies_id': 3 } },
+  },
+  oauth2: {
+    summary: 'An HTTPS handler that authenticates with an OAuth2 client-credentials token (the secret is never shown again)',
+    value: {
+      name: 'ERP: payments',
+      event: 'accounting.payments.create',
+      type: 'https',
+      task: 'erp.example.com/webhooks/payments',
+      auth: { type: 'oauth2', token_url: 'https://auth.example.com/oauth/token', client_id: 'provisioning', client_secret: 'change-me', scope: 'webhooks' },
+    },
+  },
 };
 const UPDATE_EXAMPLES = {
   rename: { summary: 'Rename and run earlier', value: { name: 'CRM: new clients (primary)', priority: 5 } },
   limits: { summary: 'At most 4 calls at once per worker and 10 calls a second in all', value: { max_concurrency: 4, rate_limit: 10, rate_period: 'second' } },
+  filter: {
+    summary: 'Receive only the events of companies 1 and 3, or of clients whose balance is negative',
+    value: { filter: { $or: [{ 'data.companies_id': { $in: [1, 3] } }, { 'data.balance': { $lt: 0 } }] } },
+  },
+  unfilter: { summary: 'Remove the payload filter: every event of the handler\'s event again', value: { filter: null } },
 };
 const PAUSE_EXAMPLES = {
   open: { summary: 'Hold deliveries until resumed', value: { reason: 'Softswitch upgrade' } },
@@ -51,9 +80,23 @@ const PAUSE_EXAMPLES = {
 const WINDOW_EXAMPLES = {
   night: { summary: 'A two-hour maintenance window', value: { from: '2099-11-22T02:00:00Z', to: '2099-11-22T04:00:00Z', reason: 'Monthly softswitch maintenance' } },
 };
+const FILTER_TEST_EXAMPLES = {
+  body: {
+    summary: 'Try a filter on a sample client update (matches: the balance is negative)',
+    value: {
+      filter: { 'event.events_id': { $in: ['clients.create', 'clients.update'] }, 'data.balance': { $lt: 0 } },
+      envelope: { event: { dt: '2026-11-22T10:15:30+00:00', events_id: 'clients.update', object_id: 12 }, data: { id: 12, companies_id: 3, balance: -20.5 } },
+    },
+  },
+  saved: {
+    summary: "Try the handler's saved filter on a sample new client",
+    value: { envelope: { event: { events_id: 'clients.create', object_id: 12 }, data: { id: 12, name: 'Example client', companies_id: 1 } } },
+  },
+};
 
 const BAD_HANDLER =
-  'VALIDATION_FAILED, UNKNOWN_EVENT, INVALID_TASK, TARGET_FORBIDDEN, SCRIPT_PATH_OUTSIDE, SCRIPT_NOT_FOUND, SCRIPT_HANDLERS_DISABLED, MALFORMED_JSON';
+  'VALIDATION_FAILED, UNKNOWN_EVENT, INVALID_FILTER, INVALID_TASK, TARGET_FORBIDDEN, SCRIPT_PATH_OUTSIDE, SCRIPT_NOT_FOUND, SCRIPT_HANDLERS_DISABLED, MALFORMED_JSON, ' +
+  'INVALID_TOKEN_URL, INVALID_CLIENT_CERTIFICATE, INVALID_CLIENT_KEY, CLIENT_KEY_MISMATCH, INVALID_CA_CERTIFICATE, CLIENT_CERTIFICATE_NEEDS_HTTPS';
 
 @ApiTags('Handlers')
 @Controller('api/v1/handlers')
@@ -61,6 +104,8 @@ export class HandlersController {
   constructor(
     private readonly handlers: HandlersService,
     private readonly pauses: HandlerPausesService,
+    private readonly audit: AuditStore,
+    private readonly config: AppConfig,
   ) {}
 
   @Post()
@@ -173,6 +218,33 @@ export class HandlersController {
     await this.pauses.removeWindow(id, windowId, principal);
   }
 
+  @Post(':id/filter/test')
+  @HttpCode(200)
+  @Auth('admin', 'read', 'internal')
+  @ApiOperation({
+    summary: "Try the handler's payload filter, or one given in the body, on a sample envelope; nothing is stored or sent",
+  })
+  @ApiBody({ type: FilterTestDto, examples: FILTER_TEST_EXAMPLES })
+  @ApiOkResponse({ type: FilterTestResultDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED, INVALID_FILTER, UNKNOWN_EVENT, MALFORMED_JSON' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  async testFilter(@Param('id', idParam()) id: number, @Body() body: FilterTestDto): Promise<FilterTestResultDto> {
+    const handler = await this.handlers.get(id);
+    const { event, data } = body.envelope;
+    if (!isCatalogEvent(event.events_id)) {
+      throw DomainError.field('UNKNOWN_EVENT', 'envelope.event.events_id', `"${event.events_id}" is not an event ID of the catalog`);
+    }
+    const source = body.filter === undefined ? 'saved' : 'body';
+    const filter = body.filter === undefined ? handler.filter : body.filter;
+    // A saved filter is checked too: one that breaks the current limits lets nothing through (cache-manager.service.ts).
+    const { problems, tester: test } = filter === null ? { problems: [], tester: null } : checkFilter(filter, this.config.filters);
+    if (problems.length > 0) throw invalidFilter(problems);
+    const envelope = { event: { dt: event.dt ?? isoWithOffset(Date.now()), events_id: event.events_id, object_id: event.object_id }, data };
+    const matches = !test || test(envelope);
+    const eventMatches = matchesEvent(handler.event, event.events_id);
+    return { matches, event_matches: eventMatches, would_receive: matches && eventMatches, source, filter };
+  }
+
   @Get(':id/secret')
   @Auth('admin', 'internal')
   @ApiOperation({ summary: 'Reveal the signing secret (admin; internal for script handlers)' })
@@ -181,7 +253,10 @@ export class HandlersController {
   async secret(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<HandlerSecretDto> {
     const handler = await this.handlers.get(id);
     this.handlers.assertMayManage(principal, handler.type);
-    return toSecretDto(await this.handlers.secrets(id));
+    const secrets = await this.handlers.secrets(id);
+    // Recorded before the answer: a secret is shown only once its reveal is on record.
+    await this.audit.record({ actor: keyActor(principal), action: 'handler.secret_reveal', targetId: id });
+    return toSecretDto(secrets);
   }
 
   @Post(':id/rotate-secret')

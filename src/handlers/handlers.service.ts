@@ -6,15 +6,20 @@ import { NetworkPolicy } from '../common/network-policy.js';
 import { Page } from '../common/pagination.dto.js';
 import { Principal } from '../api-keys/auth.decorators.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
-import { HandlerChangeEntity } from '../cache-manager/handler-change.entity.js';
 import { CreateHandlerDto, HANDLER_LIMITS, ListHandlersQueryDto, UpdateHandlerDto } from './dto/handler.dto.js';
 import { FLOW_STATE_COLUMNS, HandlerEntity } from './handler.entity.js';
 import { HandlerPauseEntity } from './handler-pause.entity.js';
 import { assertValidHandler, RuleContext } from './handler-rules.js';
-import { MASK } from './handler-view.js';
+import { MASK, toHandlerDto } from './handler-view.js';
 import { generateSigningSecret } from '../calls/webhook-signer.js';
 import { resolveScriptUser, ScriptUser, scriptAccessProblem } from '../calls/script-user.js';
 import { resolveScriptPath } from './script-path.js';
+import { AuditEntry, AuditStore } from '../audit/audit-store.js';
+import { keyActor, SYSTEM_ACTOR } from '../audit/audit-actor.js';
+import { SecretBox } from '../secrets/secret-box.js';
+import { openHandlerSecrets, withSealedSecrets } from './handler-secrets.js';
+import { OperationalEvents } from '../operational-events/operational-events.service.js';
+import { authFromInput, certificateFromInput, HandlerCredentials, NO_CREDENTIALS } from './handler-credentials.js';
 
 @Injectable()
 export class HandlersService {
@@ -26,8 +31,11 @@ export class HandlersService {
     private readonly dataSource: DataSource,
     private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
+    private readonly audit: AuditStore,
+    private readonly box: SecretBox,
+    private readonly operational: OperationalEvents,
   ) {
-    this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir };
+    this.rules = { policy: new NetworkPolicy(config.outbound), scriptsDir: config.scripts.dir, filterLimits: config.filters };
     this.scriptUser = config.scripts.enabled && config.scripts.runAsUser ? resolveScriptUser(config.scripts.runAsUser) : undefined;
   }
 
@@ -57,13 +65,13 @@ export class HandlersService {
       skip: (page - 1) * perPage,
       take: perPage,
     });
-    return { items, total, page, per_page: perPage };
+    return { items: items.map((item) => this.opened(item)), total, page, per_page: perPage };
   }
 
   async get(id: number): Promise<HandlerEntity> {
     const handler = await this.repository.findOne({ where: { id } });
     if (!handler) throw DomainError.field('HANDLER_NOT_FOUND', 'id', `Handler ${id} does not exist`);
-    return handler;
+    return this.opened(handler);
   }
 
   async create(input: CreateHandlerDto, principal: Principal): Promise<HandlerEntity> {
@@ -80,6 +88,7 @@ export class HandlersService {
       timeoutMs: input.timeout_ms ?? HANDLER_LIMITS.timeoutMsDefault,
       retryLimit: input.retry_limit ?? HANDLER_LIMITS.retryLimitDefault,
       headers: input.headers ?? {},
+      filter: input.filter ?? null,
       onFailure: stage === 'before' ? (input.on_failure ?? 'forbid') : (input.on_failure ?? null),
       disabledReason: null,
       signingSecret: generateSigningSecret(),
@@ -97,14 +106,16 @@ export class HandlersService {
       circuitFailures: 0,
       circuitOpens: 0,
       circuitRetryAt: null,
+      ...credentialColumns(input, NO_CREDENTIALS),
       createdAt: now,
       updatedAt: now,
     });
     this.authorise(principal, handler.type);
     this.assertValid(handler);
     return this.write(async (manager) => {
-      const saved = await manager.getRepository(HandlerEntity).save(handler);
-      return { result: saved, changedId: saved.id };
+      const saved = await manager.getRepository(HandlerEntity).save(this.sealed(handler));
+      handler.id = saved.id;
+      return { result: handler, changedId: saved.id, audit: { actor: keyActor(principal), action: 'handler.create', targetId: saved.id, after: auditView(handler) } };
     });
   }
 
@@ -124,10 +135,12 @@ export class HandlersService {
       timeoutMs: input.timeout_ms ?? current.timeoutMs,
       retryLimit: input.retry_limit ?? current.retryLimit,
       headers: input.headers !== undefined ? unmaskHeaders(input.headers, current.headers) : current.headers,
+      filter: input.filter !== undefined ? input.filter : current.filter,
       onFailure: nextOnFailure(stage, current, input),
       maxConcurrency: input.max_concurrency !== undefined ? input.max_concurrency : current.maxConcurrency,
       rateLimit: input.rate_limit !== undefined ? input.rate_limit : current.rateLimit,
       ratePeriod: input.rate_period ?? current.ratePeriod,
+      ...credentialColumns(input, storedCredentials(current)),
       updatedAt: Date.now(),
     };
     if (next.status === 'enabled') {
@@ -136,10 +149,13 @@ export class HandlersService {
     }
     this.authorise(principal, next.type);
     this.assertValid(next);
-    return this.write(async (manager) => {
-      await manager.getRepository(HandlerEntity).update({ id }, editable(next));
-      return { result: next, changedId: id };
+    const saved = await this.write(async (manager) => {
+      await manager.getRepository(HandlerEntity).update({ id }, this.sealed(editable(next)));
+      const action = next.status === 'archived' && current.status !== 'archived' ? 'handler.archive' : 'handler.update';
+      return { result: next, changedId: id, audit: { actor: keyActor(principal), action, targetId: id, before: auditView(current), after: auditView(next) } };
     });
+    if (current.status !== 'disabled' && saved.status === 'disabled') void this.operational.handler('provisioning.handler.disabled', saved, 'operator', disabledBy(principal));
+    return saved;
   }
 
   /** Quick toggle enabled ↔ disabled. Archived handlers change status only through an edit. */
@@ -156,12 +172,14 @@ export class HandlersService {
       failingSince: null,
       updatedAt: Date.now(),
     };
-    return this.write(async (manager) => {
+    const saved = await this.write(async (manager) => {
       await manager
         .getRepository(HandlerEntity)
         .update({ id }, { status: next.status, disabledReason: null, failingSince: null, updatedAt: next.updatedAt });
-      return { result: next, changedId: id };
+      return { result: next, changedId: id, audit: { actor: keyActor(principal), action: 'handler.toggle', targetId: id, before: auditView(current), after: auditView(next) } };
     });
+    if (saved.status === 'disabled') void this.operational.handler('provisioning.handler.disabled', saved, 'operator', disabledBy(principal));
+    return saved;
   }
 
   /** The signing secrets; the caller has checked for the admin scope. */
@@ -194,13 +212,12 @@ export class HandlersService {
       await manager.getRepository(HandlerEntity).update(
         { id },
         {
-          signingSecret: next.signingSecret,
-          previousSecret: next.previousSecret,
+          ...this.sealed({ signingSecret: next.signingSecret, previousSecret: next.previousSecret }),
           previousSecretExpiresAt: next.previousSecretExpiresAt,
           updatedAt: now,
         },
       );
-      return { result: next, changedId: id };
+      return { result: next, changedId: id, audit: { actor: keyActor(principal), action: 'handler.secret_rotate', targetId: id, before: auditView(current), after: auditView(next) } };
     });
   }
 
@@ -210,7 +227,11 @@ export class HandlersService {
       const update = await manager
         .getRepository(HandlerEntity)
         .update({ id, status: 'enabled' }, { status: 'disabled', disabledReason: reason.slice(0, 500), updatedAt: Date.now() });
-      return { result: (update.affected ?? 0) > 0, changedId: id };
+      const disabled = (update.affected ?? 0) > 0;
+      const audit: AuditEntry | undefined = disabled
+        ? { actor: SYSTEM_ACTOR, action: 'handler.disable', targetId: id, before: { status: 'enabled' }, after: { status: 'disabled', disabled_reason: reason.slice(0, 500) } }
+        : undefined;
+      return { result: disabled, changedId: id, audit };
     });
   }
 
@@ -226,7 +247,7 @@ export class HandlersService {
     await this.write(async (manager) => {
       await manager.getRepository(HandlerEntity).delete({ id });
       await manager.getRepository(HandlerPauseEntity).delete({ handlerId: id });
-      return { result: current, changedId: id };
+      return { result: current, changedId: id, audit: { actor: keyActor(principal), action: 'handler.delete', targetId: id, before: auditView(current) } };
     });
   }
 
@@ -251,11 +272,24 @@ export class HandlersService {
     }
   }
 
-  /** The change and its feed row commit together; then this instance's cache applies it at once. */
-  private async write<T>(work: (manager: EntityManager) => Promise<{ result: T; changedId: number }>): Promise<T> {
+  /** Secrets at rest (src/handlers/handler-secrets.ts): a loaded row is opened here, once; every write is sealed. */
+  private opened(row: HandlerEntity): HandlerEntity {
+    return openHandlerSecrets(this.box, row);
+  }
+
+  private sealed<T extends Pick<HandlerEntity, 'signingSecret' | 'previousSecret'>>(handler: T): T {
+    return withSealedSecrets(this.box, handler);
+  }
+
+  /**
+   * The change, its feed row and its audit row commit together (a change is never without its
+   * audit row, nor a row without its change); then this instance's cache applies it at once.
+   */
+  private async write<T>(work: (manager: EntityManager) => Promise<{ result: T; changedId: number; audit?: AuditEntry }>): Promise<T> {
     const outcome = await this.dataSource.transaction(async (manager) => {
       const done = await work(manager);
-      await manager.getRepository(HandlerChangeEntity).insert({ handlerId: done.changedId, changedAt: Date.now() });
+      await this.cache.recordChange(manager, done.changedId);
+      if (done.audit) await this.audit.record(done.audit, manager);
       return done;
     });
     await this.cache.sync();
@@ -263,8 +297,51 @@ export class HandlersService {
   }
 }
 
+/**
+ * A handler as its audit rows show it: the API's view plus the secrets' fields, which the
+ * audit trail's one masking (maskSecrets, src/audit/audit-mask.ts) replaces by the mask, as it
+ * does the values of credential headers.
+ */
+function auditView(handler: HandlerEntity): Record<string, unknown> {
+  return {
+    ...toHandlerDto(handler),
+    headers: handler.headers,
+    signing_secret: handler.signingSecret,
+    previous_secret: handler.previousSecret,
+    previous_secret_expires_at: handler.previousSecretExpiresAt === null ? null : new Date(handler.previousSecretExpiresAt).toISOString(),
+  };
+}
+
+/** The reason an operator's disable gives in provisioning.handler.disabled: who, by the key's id (never the key). */
+function disabledBy(principal: Principal): string {
+  return `Disabled by an operator (API key ${principal.keyId})`;
+}
+
+/**
+ * Target credentials, written: the request's `auth` and `client_certificate` (left out: the
+ * stored ones; null: none) checked and turned into the handler's columns. With
+ * storedCredentials below, the one place where the service writes and reads the credential
+ * columns: `authSecret` and `clientKey` hold the secrets.
+ */
+function credentialColumns(input: CreateHandlerDto | UpdateHandlerDto, stored: HandlerCredentials): HandlerCredentials {
+  const auth =
+    input.auth === undefined ? { auth: stored.auth, authSecret: stored.authSecret } : input.auth === null ? { auth: null, authSecret: null } : authFromInput(input.auth, stored);
+  const certificate =
+    input.client_certificate === undefined
+      ? { clientCert: stored.clientCert, clientKey: stored.clientKey, clientCa: stored.clientCa }
+      : input.client_certificate === null
+        ? { clientCert: null, clientKey: null, clientCa: null }
+        : certificateFromInput(input.client_certificate, stored);
+  return { ...auth, ...certificate };
+}
+
+/** Target credentials, read: a loaded handler's credential columns (see credentialColumns). */
+function storedCredentials(handler: HandlerEntity): HandlerCredentials {
+  return { auth: handler.auth, authSecret: handler.authSecret, clientCert: handler.clientCert, clientKey: handler.clientKey, clientCa: handler.clientCa };
+}
+
 /** The columns an edit writes: all but the id and the flow state the dispatcher keeps (written meanwhile, it must not be put back). */
-function editable(handler: HandlerEntity): Partial<HandlerEntity> {
+function editable(handler: HandlerEntity): Omit<HandlerEntity, 'id' | (typeof FLOW_STATE_COLUMNS)[number]> {
   const { id: _id, ...rest } = handler;
   for (const column of FLOW_STATE_COLUMNS) delete (rest as Partial<HandlerEntity>)[column];
   return rest;

@@ -50,7 +50,7 @@ const HANDLER_COLUMNS = `h.status AS handler_status, h.failing_since, h.updated_
  * a claim answers the event with the delivery in the same statement (docs/ARCHITECTURE.md, Tables).
  */
 const CLAIMED_COLUMNS = `d.id, d.event_id, d.handler_id, d.seq, d.attempts, d.manual, d.holds_order,
-  e.events_id, e.object_id, e.dt, e.data, ${HANDLER_COLUMNS}
+  e.events_id, e.object_id, e.dt, e.data, e.trace_parent, ${HANDLER_COLUMNS}
   FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN handlers h ON h.id = d.handler_id`;
 
 const SQLITE_CLAIMED = `SELECT ${CLAIMED_COLUMNS} WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`;
@@ -125,11 +125,18 @@ function shareParams(shares: readonly ClaimShare[], released: readonly number[],
  * (FREE_HANDLER) are taken this way; the others wait for a claim, which plans their share.
  */
 const NEXT_COLUMNS = 'd.id, d.event_id, d.handler_id, d.seq, d.attempts, d.manual, d.holds_order';
+/**
+ * The next delivery of an event is the first attempt whose turn the finish gave: one that holds
+ * the order (`d.holds_order = 1`), so at most one per event passes the claim condition (the lowest
+ * seq still holding it). The event's due retries (holds_order = 0) are left to the general claim:
+ * the outcome writer hands the worker one next delivery per event, and a second one claimed here
+ * would stay in progress under the worker, never started and never renewed, until its lease ran out.
+ */
 function nextSelect(eventIds: number, released: number, excluded: number, mysql: boolean): string {
   const index = mysql ? 'FORCE INDEX (idx_deliveries_event)' : 'INDEXED BY idx_deliveries_event';
   const events = mysql ? placeholders(1, eventIds) : '(SELECT value FROM json_each(?))';
   const exclude = excluded === 0 ? '' : `AND d.handler_id NOT IN ${placeholders(1, excluded)}`;
-  return `SELECT ${mysql ? NEXT_COLUMNS : 'd.id'} FROM deliveries d ${index} WHERE d.event_id IN ${events} AND ${claimable(released)} ${exclude} AND ${FREE_HANDLER}`;
+  return `SELECT ${mysql ? NEXT_COLUMNS : 'd.id'} FROM deliveries d ${index} WHERE d.event_id IN ${events} AND d.holds_order = 1 AND ${claimable(released)} ${exclude} AND ${FREE_HANDLER}`;
 }
 const HANDLER_STATE = `SELECT h.id, ${HANDLER_COLUMNS} FROM handlers h WHERE h.id IN`;
 const SQLITE_HANDLER_STATE = `${HANDLER_STATE} (SELECT value FROM json_each(?))`;
@@ -284,8 +291,8 @@ export class DeliveryQueue {
    * ended, only where its owner still holds the lease (the delivery stops holding its object's
    * order); then, for each finished attempt that held the order and asks for it (`claimNext`),
    * claims for its owner the next delivery of the same event whose turn has now come (the same
-   * condition as any claim), when its handler is free of flow control and not `excluded`. This
-   * spares the next handler of an event a trip through the general claim.
+   * condition as any claim, first attempts only: see nextSelect), when its handler is free of flow
+   * control and not `excluded`. This spares the next handler of an event a trip through the general claim.
    */
   finishAndClaimNextSqlite(finished: readonly FinishedAttempt[], now: number, leaseUntil: number, flow: NextClaimFlow = noFlow(now)): ClaimedDelivery[] {
     for (const statement of finishStatements(finished, now, 'per-row')) this.sql.statement(statement.sql).run(...statement.params);
@@ -381,9 +388,9 @@ export class DeliveryQueue {
   }
 
   /** Requeue one failed (or skipped) delivery: one more attempt, due now, marked manual. False when it is neither (any more). */
-  async requeue(id: number, now: number): Promise<boolean> {
+  async requeue(id: number, now: number, manager?: EntityManager): Promise<boolean> {
     const changed = await changedRows(
-      this.dataSource,
+      manager ?? this.dataSource,
       `UPDATE deliveries SET status = 'pending', manual = 1, next_attempt_at = ?, updated_at = ?
         WHERE id = ? AND status IN ('failed', 'skipped')`,
       [now, now, id],
@@ -392,9 +399,9 @@ export class DeliveryQueue {
   }
 
   /** Requeue failed: every failed delivery of a handler created within [from, to], as `requeue` does one. */
-  requeueFailed(handlerId: number, from: number, to: number, now: number): Promise<number> {
+  requeueFailed(handlerId: number, from: number, to: number, now: number, manager?: EntityManager): Promise<number> {
     return changedRows(
-      this.dataSource,
+      manager ?? this.dataSource,
       `UPDATE deliveries SET status = 'pending', manual = 1, next_attempt_at = ?, updated_at = ?
         WHERE handler_id = ? AND status = 'failed' AND created_at >= ? AND created_at <= ?`,
       [now, now, handlerId, from, to],
@@ -618,6 +625,7 @@ function nextOf(finished: readonly ClaimedDelivery[], rows: Row[], handlerRows: 
       object_id: event.objectId,
       dt: event.dt,
       data: event.dataJson,
+      trace_parent: event.traceParent,
       ...(handlers.get(num(row.handler_id)) ?? { handler_status: null }),
       id: row.id,
     });
@@ -637,6 +645,7 @@ function toClaimed(row: Row): ClaimedDelivery {
     objectId: num(row.object_id),
     dt: String(row.dt),
     dataJson: String(row.data),
+    traceParent: row.trace_parent === null || row.trace_parent === undefined ? null : String(row.trace_parent),
     handlerRow:
       row.handler_status === null || row.handler_status === undefined
         ? null

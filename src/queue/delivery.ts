@@ -31,6 +31,8 @@ export interface ClaimedDelivery {
   objectId: number;
   dt: string;
   dataJson: string;
+  /** The W3C traceparent stored with the event when it was accepted with tracing on (src/telemetry/tracing.ts). */
+  traceParent: string | null;
   /** The handler row as the claim read it: null when the handler was deleted. */
   handlerRow: ClaimedHandlerRow | null;
   /** The circuit breaker's one probe call (src/dispatcher/flow-control.ts): its outcome closes or re-opens the circuit. */

@@ -3,6 +3,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
 import { startCronJob } from '../common/cron-job.js';
 import { AppConfig } from '../config/app-config.js';
+import { AuditStore } from '../audit/audit-store.js';
 import { EventStore } from '../events/event-store.js';
 import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
 import { DeliveryQueue } from '../queue/delivery-queue.js';
@@ -10,6 +11,7 @@ import { DeliveryQueue } from '../queue/delivery-queue.js';
 const JOB = 'retention';
 const EVENT_BATCH = 500;
 const LOG_BATCH = 1000;
+const AUDIT_BATCH = 1000;
 
 /**
  * Retention, on LOG_CLEANUP_CRON: rows older than LOG_RETENTION_DAYS go, a batch at a time so
@@ -25,6 +27,7 @@ export class RetentionService implements OnApplicationBootstrap {
     private readonly events: EventStore,
     private readonly queue: DeliveryQueue,
     private readonly logs: ExecutionLogsService,
+    private readonly audit: AuditStore,
     private readonly scheduler: SchedulerRegistry,
     private readonly config: AppConfig,
   ) {}
@@ -33,10 +36,11 @@ export class RetentionService implements OnApplicationBootstrap {
     startCronJob(this.scheduler, JOB, this.config.logs.cleanupCron, () => this.removeExpired(), (error) => this.logger.error(`Retention failed: ${error.message}`));
   }
 
-  /** One scheduled run: events (with their deliveries), then execution logs; one failing does not stop the other. */
+  /** One scheduled run: events (with their deliveries), execution logs, then audit rows; one failing does not stop the others. */
   async removeExpired(now = Date.now()): Promise<void> {
     await this.removeExpiredEvents(now).catch((error: Error) => this.logger.error(`Event cleanup failed: ${error.message}`));
     await this.removeExpiredLogs(now).catch((error: Error) => this.logger.error(`Log cleanup failed: ${error.message}`));
+    await this.removeExpiredAudit(now).catch((error: Error) => this.logger.error(`Audit cleanup failed: ${error.message}`));
   }
 
   /** Finished events accepted before the retention period, each with its deliveries in one transaction. Answers how many went. */
@@ -65,6 +69,20 @@ export class RetentionService implements OnApplicationBootstrap {
       (ids) => this.logs.purge(ids),
     );
     if (removed > 0) this.logger.log(`Removed ${removed} execution logs older than ${this.config.logs.retentionDays} days`);
+    return removed;
+  }
+
+  /** Audit rows are kept unless AUDIT_RETENTION is set; then those older than it go. Answers how many went. */
+  async removeExpiredAudit(now = Date.now()): Promise<number> {
+    const { retentionMs } = this.config.audit;
+    if (retentionMs === 0) return 0;
+    const cutoff = now - retentionMs;
+    const removed = await inBatches(
+      AUDIT_BATCH,
+      (afterId, limit) => this.audit.createdBefore(cutoff, afterId, limit),
+      (ids) => this.audit.purge(ids),
+    );
+    if (removed > 0) this.logger.log(`Removed ${removed} audit rows older than AUDIT_RETENTION`);
     return removed;
   }
 

@@ -74,10 +74,17 @@ export function contextOf(traceparent: string | null | undefined): Context {
  * ends the span when the work settles; an error is recorded on the span and rethrown. With tracing
  * off, `work` runs as it is and gets no span.
  */
-export function inSpan<T>(name: string, attributes: Attributes, work: (span: Span | null) => Promise<T>, parent?: Context, kind = SpanKind.INTERNAL): Promise<T> {
+export function inSpan<T>(
+  name: string,
+  attributes: Attributes,
+  work: (span: Span | null) => Promise<T>,
+  parent?: Context,
+  kind = SpanKind.INTERNAL,
+  startTime?: number,
+): Promise<T> {
   if (!sdk) return work(null);
   const parentContext = parent ?? context.active();
-  const span = tracer().startSpan(name, { kind, attributes }, parentContext);
+  const span = tracer().startSpan(name, { kind, attributes, startTime }, parentContext);
   return context.with(trace.setSpan(parentContext, span), async () => {
     try {
       return await work(span);

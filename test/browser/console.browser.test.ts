@@ -4,25 +4,24 @@
 // MySQL/MariaDB the e2e tier already covers; here what matters is what the page shows and does.
 // Chromium comes from Debian (`apt-get install chromium`, done by .ci/run). Without it the suite
 // is skipped with the reason, except under CI=true, where it fails.
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
-import { databaseKinds, TestDatabase } from '../utils/databases.js';
-import { bearer, startApp, TestApp } from '../utils/test-app.js';
+import { forEachDatabase } from '../utils/suite.js';
+import { keysScript } from '../utils/service-process.js';
+import { logRecord } from '../factories/execution-log.factory.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { HandlerEntity } from '../../src/handlers/handler.entity.js';
+import { SecretBox } from '../../src/secrets/secret-box.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
+import { AuditStore } from '../../src/audit/audit-store.js';
 import { DEFAULTS } from '../../src/config/app-config.js';
 import { SCOPES } from '../../src/api-keys/scopes.js';
-
-const run = promisify(execFile);
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -40,26 +39,13 @@ const ASSETS = join('src', 'console', 'public');
 
 const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found: install Debian's chromium package (see .ci/run)`;
 const skip = missing !== null && process.env.CI !== 'true' ? missing : false;
-const sqlite = (await databaseKinds()).find((kind) => kind.name === 'sqlite')!;
 
 type Json = Record<string, any>;
 /** The browser globals the page functions below use (this file compiles without the DOM library). */
 declare const document: { querySelectorAll(selector: string): ArrayLike<{ getAttribute(name: string): string | null }> };
 declare const sessionStorage: { length: number } & Record<string, string>;
 
-describe('console: static files', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  before(async () => {
-    db = await sqlite.create();
-    t = await startApp(db);
-  });
-  after(async () => {
-    await t?.close();
-    await db?.drop();
-  });
-
+forEachDatabase('console: static files', { only: 'sqlite' }, (t) => {
   it('serves every file without a key, with a strict Content-Security-Policy, and nothing else', async () => {
     const page = await t.http.get('/console');
     assert.equal(page.status, 200);
@@ -104,14 +90,12 @@ describe('console: static files', () => {
   });
 });
 
-describe('console in Chromium [sqlite]', { skip }, () => {
-  let db: TestDatabase;
-  let t: TestApp;
+forEachDatabase('console in Chromium', { only: 'sqlite', skip }, (t) => {
   let admin: Record<string, string>;
   let userDataDir: string;
   let browser: BrowserContext;
-  const receiver = new TestReceiver();
-  const failing = new TestReceiver(() => ({ status: 500, body: '{"error":"down for maintenance"}' }));
+  let receiver: TestReceiver;
+  let failing: TestReceiver;
   const problems: string[] = [];
   const pages: Page[] = [];
   // Ids shared by the steps below, which run in order.
@@ -124,11 +108,9 @@ describe('console in Chromium [sqlite]', { skip }, () => {
 
   before(async () => {
     if (missing) throw new Error(`${missing} (CI=true: the browser tests must run)`);
-    db = await sqlite.create();
-    t = await startApp(db);
-    admin = bearer(t.adminKey);
-    await receiver.start();
-    await failing.start();
+    admin = t.admin;
+    receiver = await t.receiver();
+    failing = await t.receiver(() => ({ status: 500, body: '{"error":"down for maintenance"}' }));
     mkdirSync(SCREENSHOTS, { recursive: true });
     userDataDir = mkdtempSync(join(tmpdir(), 'prov-chromium-'));
     browser = await chromium.launchPersistentContext(userDataDir, {
@@ -141,13 +123,10 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     });
     browser.setDefaultTimeout(30_000);
   });
-  after(async () => {
-    await browser?.close();
+  // The browser goes first: the app closes on no open page.
+  t.beforeClose(() => browser?.close());
+  t.cleanup(() => {
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-    await receiver.stop();
-    await failing.stop();
-    await t?.close();
-    await db?.drop();
   });
   afterEach(async () => {
     for (const page of pages.splice(0)) await page.close();
@@ -222,7 +201,7 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     const command = (await page.$$eval('#key-sources code', (codes) => codes.map((code) => String(code.textContent)))).find((text) => text.startsWith('npm run keys -- create'))!;
     assert.ok(command, sources);
     const args = [...command.slice('npm run keys -- '.length).matchAll(/"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2]!);
-    const created = await run(process.execPath, [resolve('dist/src/cli/keys.js'), ...args], { env: { PATH: process.env.PATH, DATABASE_URL: db.url } });
+    const created = await keysScript(t.db.url, ...args);
     const printedKey = /^(pk_\S+)$/m.exec(created.stdout)?.[1];
     assert.ok(printedKey, created.stdout);
     const viaCommand = await signIn(printedKey);
@@ -415,9 +394,11 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     assert.equal(row[1], 'Fail');
     assert.match(row[6]!, /^500 .*receiver answered 500$/);
 
-    const filter = async (values: { event?: string; status?: string; error?: string; from?: string; to?: string }, expected: number[]) => {
+    const filter = async (values: { event?: string; objectId?: string; status?: string; errorKind?: string; error?: string; from?: string; to?: string }, expected: number[]) => {
       await page.selectOption('#logs-event', values.event ?? '');
+      await page.fill('#logs-object', values.objectId ?? '');
       await page.selectOption('#logs-status', values.status ?? '');
+      await page.selectOption('#logs-error-kind', values.errorKind ?? '');
       await page.fill('#logs-error', values.error ?? '');
       await page.fill('#logs-from', values.from ?? '');
       await page.fill('#logs-to', values.to ?? '');
@@ -436,6 +417,11 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     await filter({ from: '2000-01-01T00:00', to: '2000-01-02T00:00' }, []);
     await filter({ from: '2000-01-01T00:00', to: '2100-01-01T00:00' }, [failLogId, successLogId]);
     await filter({ from: '2100-01-01T00:00' }, []);
+    await filter({ errorKind: 'http_5xx' }, [failLogId]);
+    assert.deepEqual(await logIds('error_kind=http_5xx'), [failLogId]);
+    await filter({ errorKind: 'timeout' }, []);
+    await filter({ objectId: '77' }, [failLogId]);
+    await filter({ objectId: '4242', status: 'success' }, [successLogId]);
     await page.click('#logs-reset');
     await waitForRows(page, '#logs-table', [failLogId, successLogId]);
   });
@@ -516,6 +502,47 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     await page.locator('#handler-form').waitFor({ state: 'detached' });
     await waitForRows(page, '#handlers-table', [payments.id, dids.id]);
     assert.equal((await api('get', `/api/v1/handlers/${crm.id}`)).body.status, 'archived');
+  });
+
+  it('sets target authentication with the form: the secret is write-only and shown as set', async () => {
+    const page = await signIn(t.adminKey);
+    await page.click(`tr[data-id="${payments.id}"] [data-action="edit"]`);
+    await page.locator('#handler-form').waitFor();
+    assert.equal(await page.inputValue('#f-auth-type'), '');
+    assert.equal(await page.isVisible('#f-cert'), false, 'the client certificate is for https handlers');
+    await page.selectOption('#f-auth-type', 'bearer');
+    await page.fill('#f-auth-bearer-token', 'ledger-token-0123456789');
+    await page.click('#handler-save');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+    assert.deepEqual((await api('get', `/api/v1/handlers/${payments.id}`)).body.auth, { type: 'bearer', has_secret: true });
+
+    // Opened again: the token is not sent back; the input says one is set, and a save without touching it keeps it.
+    await page.click(`tr[data-id="${payments.id}"] [data-action="edit"]`);
+    await page.locator('#handler-form').waitFor();
+    assert.equal(await page.inputValue('#f-auth-type'), 'bearer');
+    assert.equal(await page.inputValue('#f-auth-bearer-token'), '');
+    assert.match((await page.getAttribute('#f-auth-bearer-token', 'placeholder')) ?? '', /^set/);
+    assert.ok(!(await page.content()).includes('ledger-token-0123456789'), 'the page holds the token');
+    await page.selectOption('#f-type', 'https');
+    assert.equal(await page.isVisible('#f-cert'), true);
+    await page.selectOption('#f-type', 'http');
+    await screenshot(page, '12b-target-authentication');
+    await page.fill('#f-name', 'Payments ledger (bearer)');
+    await page.click('#handler-save');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+    const stored = await t.app.get(DataSource).getRepository(HandlerEntity).findOneByOrFail({ id: payments.id });
+    // The token is stored sealed (src/secrets/secret-box.ts); it opens to what the form sent.
+    assert.match(stored.authSecret!, /^enc:v1:/);
+    assert.deepEqual([stored.name, stored.auth, t.app.get(SecretBox).open(stored.authSecret!)], ['Payments ledger (bearer)', { type: 'bearer' }, 'ledger-token-0123456789']);
+
+    // A bad edit shows the API's message at the auth section.
+    await page.click(`tr[data-id="${payments.id}"] [data-action="edit"]`);
+    await page.selectOption('#f-auth-type', 'basic');
+    await page.fill('#f-auth-basic-username', 'ledger');
+    await page.click('#handler-save');
+    await page.locator('#f-auth-error', { hasText: 'password' }).waitFor();
+    await page.click('#handler-form button:has-text("Cancel")');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
   });
 
   it('deletes a handler only after confirmation', async () => {
@@ -686,24 +713,7 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     const HANDLER = 424242;
     const logs = t.app.get(ExecutionLogsService);
     await logs.insert(
-      Array.from({ length: 120 }, (_, n) => ({
-        deliveryId: null,
-        eventId: null,
-        eventType: 'clients.update',
-        handlerId: HANDLER,
-        handlerName: 'paged',
-        objectId: n,
-        stage: 'after' as const,
-        attempt: 1,
-        trigger: 'auto' as const,
-        status: 'success' as const,
-        requestPayload: '{}',
-        responseCode: 200,
-        responseBody: 'ok',
-        error: null,
-        durationMs: 1,
-        createdAt: Date.now(),
-      })),
+      Array.from({ length: 120 }, (_, n) => logRecord({ eventType: 'clients.update', handlerId: HANDLER, handlerName: 'paged', objectId: n })),
     );
     const all = await logIds(`handler_id=${HANDLER}&limit=500`);
     assert.equal(all.length, 120);
@@ -734,6 +744,124 @@ describe('console in Chromium [sqlite]', { skip }, () => {
     await page.locator('#notices .notice-error', { hasText: 'no longer applies' }).waitFor();
     await page.waitForURL((url) => url.hash === `#/logs?handler_id=${HANDLER}`);
     await waitForRows(page, '#logs-table', all.slice(0, 50));
+
+    // A search (two filters no one index answers) looks at a window of calls per page and says how far back it looked.
+    const window = logs.searchWindowRows;
+    logs.searchWindowRows = 40;
+    try {
+      await page.goto(`${t.url}/console#/logs?handler_id=${HANDLER}&status=fail`);
+      await page.locator('#logs-search-window').waitFor();
+      assert.match((await page.textContent('#logs-search-window'))!, /^This page searched the calls back to \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(at most 40 a page\); Older searches on\.$/);
+      assert.equal(await page.textContent('#logs-table tbody'), 'No calls match.');
+      await page.click('#logs-older');
+      await page.locator('#logs-newer').waitFor();
+      assert.equal(await page.locator('#logs-search-window').count(), 1, 'the second window ends short as well');
+    } finally {
+      logs.searchWindowRows = window;
+    }
+
+    // A call whose event retention removed meanwhile: its payload can no longer be shown, and the page says why.
+    const orphan = await logs.insert([logRecord({ eventId: 987654321, handlerId: HANDLER, handlerName: 'paged', requestPayload: null, status: 'fail', error: 'receiver answered 503', errorKind: 'http_5xx' })]);
+    await page.goto(`${t.url}/console#/logs/${orphan}`);
+    await page.locator('#log-payload').waitFor();
+    assert.equal(await page.textContent('#log-payload'), 'No longer available: the event was removed by retention before this call was.');
+    assert.match((await page.textContent('#log-facts'))!, /Errorreceiver answered 503 \(http 5xx\)/);
+  });
+
+  it('lists the audit trail: who changed what, filters, "More" paging, and no secret on the page', async () => {
+    // 120 changes of one (made-up) key, written as the service writes them.
+    const KEY = 424242;
+    const audit = t.app.get(AuditStore);
+    for (let n = 0; n < 120; n++) {
+      await audit.record({ actor: { type: 'api_key', keyId: KEY, name: 'paged' }, action: 'cache.refresh', targetId: null, after: { handler_count: n, version: n } });
+    }
+    const auditIds = async (query: string) => ((await api('get', `/api/v1/audit?${query}&limit=500`)).body.items as Json[]).map((row) => row.id as number);
+    const paged = await auditIds(`actor_key_id=${KEY}`);
+    assert.equal(paged.length, 120);
+
+    const page = await signIn(t.adminKey);
+    await page.click('.tabs a[href="#/audit"]');
+    await page.locator('#audit-table').waitFor();
+    await page.goto(`${t.url}/console#/audit?actor_key_id=${KEY}`);
+    await waitForRows(page, '#audit-table', paged.slice(0, 50));
+    assert.equal(await page.textContent('#audit-summary'), '50 changes shown, newest first');
+    await page.click('#audit-more');
+    await waitForRows(page, '#audit-table', paged.slice(0, 100));
+    await page.click('#audit-more');
+    await waitForRows(page, '#audit-table', paged);
+    assert.equal(await page.locator('#audit-more').isVisible(), false, 'no More after the last page');
+    assert.equal(await page.textContent('#audit-summary'), '120 changes, newest first');
+    const seeded = await cells(page, `#audit-table tr[data-id="${paged[0]}"]`);
+    assert.deepEqual(seeded.slice(2, 7), [`${KEY} · paged`, '—', 'cache.refresh', 'cache', 'created Records']);
+
+    // The rotation made through the console earlier, found with the form: who, from where, what changed, masked.
+    await page.click('#audit-reset');
+    await waitForRows(page, '#audit-table', (await auditIds('')).slice(0, 50));
+    await page.selectOption('#audit-action', 'handler.secret_rotate');
+    await page.click('#audit-search');
+    const rotations = await auditIds('action=handler.secret_rotate');
+    assert.ok(rotations.length >= 1);
+    await waitForRows(page, '#audit-table', rotations);
+    const row = await cells(page, `#audit-table tr[data-id="${rotations[0]}"]`);
+    assert.equal(row[2], '1 · bootstrap (BOOTSTRAP_ADMIN_KEY)');
+    assert.match(row[3]!, /^127\.0\.0\.1 \S+$/, 'the address and the request id');
+    assert.equal(row[4], 'handler.secret_rotate');
+    assert.equal(row[5], `handler ${payments.id}`);
+    assert.match(row[6]!, /previous_secret: null → "\*{8}"/);
+    await page.click(`#audit-table tr[data-id="${rotations[0]}"] details summary`);
+    await page.locator(`#audit-table tr[data-id="${rotations[0]}"] .audit-after`).waitFor();
+    const secrets = (await api('get', `/api/v1/handlers/${payments.id}/secret`)).body as Json;
+    const content = await page.content();
+    for (const secret of [secrets.signing_secret, secrets.previous_secret]) assert.ok(!content.includes(secret.replace(/^whsec_/, '')), 'no signing secret on the page');
+    await screenshot(page, '22-audit');
+
+    // A record's link lists every change to it, newest first.
+    await page.click(`#audit-table tr[data-id="${rotations[0]}"] td:nth-child(6) a`);
+    await waitForRows(page, '#audit-table', await auditIds(`target_type=handler&target_id=${payments.id}`));
+    assert.equal(await page.inputValue('#audit-target-id'), String(payments.id));
+    const actions = await page.$$eval('#audit-table tbody tr[data-id]', (rows) => rows.map((r) => r.getAttribute('data-action')));
+    assert.equal(actions.at(-1), 'handler.create');
+
+    // Only admin keys see the tab.
+    const reader = await signIn(await t.key('read'));
+    assert.equal(await reader.locator('.tabs a[href="#/audit"]').count(), 0);
+  });
+
+  it("shows and edits a handler's payload filter: JSON checked in the page, the API's position shown, saved, cleared", async () => {
+    const filtered = (await api('post', '/api/v1/handlers', { name: 'Company 3 imports', event: 'importd.*', type: 'http', task: receiver.task('/imports'), filter: { 'data.companies_id': 3 } })).body;
+    const page = await signIn(t.adminKey);
+    await page.locator(`tr[data-id="${filtered.id}"] [data-filter]`).waitFor();
+    assert.match((await page.getAttribute(`tr[data-id="${filtered.id}"] [data-filter]`, 'title'))!, /"data\.companies_id":3/);
+    await page.click(`tr[data-id="${filtered.id}"] [data-action="edit"]`);
+    await page.locator('#handler-form').waitFor();
+    assert.deepEqual(JSON.parse(await page.inputValue('#f-filter')), { 'data.companies_id': 3 });
+
+    await page.fill('#f-filter', '{"data.companies_id": ');
+    await page.click('#handler-save');
+    await page.locator('[data-error-for="filter"] .error-line').waitFor();
+    assert.match((await page.textContent('[data-error-for="filter"]'))!, /not valid JSON/);
+
+    const wrong = { $or: [{ 'data.companies_id': 3 }, { 'data.balance': { $regex: '^-' } }] };
+    const refusal = await api('patch', `/api/v1/handlers/${filtered.id}`, { filter: wrong });
+    assert.equal(refusal.body.code, 'INVALID_FILTER');
+    await page.fill('#f-filter', JSON.stringify(wrong));
+    await page.click('#handler-save');
+    await page.locator('[data-error-for="filter"] .error-line').waitFor();
+    assert.match((await page.textContent('[data-error-for="filter"]'))!, /\$or\[1\]\.data\.balance\.\$regex/);
+    await screenshot(page, '22-filter-error');
+
+    await page.fill('#f-filter', '{"data.companies_id": {"$in": [3, 4]}}');
+    await page.click('#handler-save');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+    assert.deepEqual((await api('get', `/api/v1/handlers/${filtered.id}`)).body.filter, { 'data.companies_id': { $in: [3, 4] } });
+
+    await page.click(`tr[data-id="${filtered.id}"] [data-action="edit"]`);
+    await page.fill('#f-filter', '');
+    await page.click('#handler-save');
+    await page.locator('#handler-form').waitFor({ state: 'detached' });
+    assert.equal((await api('get', `/api/v1/handlers/${filtered.id}`)).body.filter, null);
+    await page.locator(`tr[data-id="${filtered.id}"] [data-filter]`).waitFor({ state: 'detached' });
+    assert.equal((await api('delete', `/api/v1/handlers/${filtered.id}`)).status, 204);
   });
   it('pauses a handler and schedules a window, shows paused apart from disabled, the circuit and the limits; a retried call links to the next attempt', async () => {
     const created = await api('post', '/api/v1/handlers', { name: 'Switch north', event: 'dids.block', type: 'http', task: receiver.task('/north') });

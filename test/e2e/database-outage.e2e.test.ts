@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { forEachDatabase, type SuiteOptions } from '../utils/suite.js';
 import { postHandler } from '../factories/handler.factory.js';
+import { waitUntilSettled } from '../factories/event.factory.js';
 import { bearer } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { proxyInFront, TcpProxy } from '../utils/tcp-proxy.js';
@@ -101,10 +102,8 @@ forEachDatabase('database outage', behindProxy, (t) => {
     }, 60_000);
     // …and every outcome is recorded: no delivery left pending or in flight.
     for (const p of accepted) {
-      await eventually(async () => {
-        const event = await t.http.get(`/api/v1/events/${p.id}`).set(bearer(t.adminKey)).expect(200);
-        return event.body.deliveries[0].status === 'succeeded' ? true : undefined;
-      }, 30_000);
+      const event = await waitUntilSettled(t, p.id!, { timeoutMs: 30_000 });
+      assert.equal(event.deliveries[0].status, 'succeeded', JSON.stringify(event.deliveries));
     }
     console.log(`outage: ${accepted.length} accepted, ${refused.length} answered 503, ${receiver.requests.length} calls received`);
   });

@@ -1,10 +1,9 @@
 import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataSource } from 'typeorm';
 import { forEachDatabase, Suite } from '../utils/suite.js';
 import { keyHeaders } from '../factories/key.factory.js';
 import { postHandler } from '../factories/handler.factory.js';
-import { bearer } from '../utils/test-app.js';
+import { bearer, countRows } from '../utils/test-app.js';
 import { Received, Responder, TestReceiver } from '../utils/receiver.js';
 
 
@@ -81,10 +80,7 @@ forEachDatabase('decisions: before handlers asked synchronously', { env: { RETRY
     return response.body.items as { id: number; status: string; stage: string; attempt: number; trigger: string; event: string; event_id: number | null; object_id: number; response_code: number | null; error: string | null }[];
   };
   const counts = async () => {
-    const dataSource = t.app.get(DataSource);
-    const [e] = await dataSource.query('SELECT COUNT(*) AS n FROM events');
-    const [d] = await dataSource.query('SELECT COUNT(*) AS n FROM deliveries');
-    return { events: Number(e.n), deliveries: Number(d.n) };
+    return { events: await countRows(t, 'events'), deliveries: await countRows(t, 'deliveries') };
   };
 
   it('runs the before handlers by priority; each sees the data as changed by the earlier ones; answers the final data', async () => {

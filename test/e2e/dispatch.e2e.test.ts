@@ -5,9 +5,9 @@ import { forEachDatabase } from '../utils/suite.js';
 import { keyHeaders } from '../factories/key.factory.js';
 import { postHandler } from '../factories/handler.factory.js';
 import { postEvent, waitUntilSettled } from '../factories/event.factory.js';
-import { bearer } from '../utils/test-app.js';
+import { logRecord } from '../factories/execution-log.factory.js';
+import { bearer, countRows } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
-import { DataSource } from 'typeorm';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
 import { RetentionService } from '../../src/retention/retention.service.js';
 
@@ -318,24 +318,7 @@ forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,10
     assert.ok(before > 0);
     const old = Date.now() - 40 * 86_400_000;
     await service.insert(
-      Array.from({ length: 1205 }, () => ({
-        deliveryId: null,
-        eventId: null,
-        eventType: 'clients.create',
-        handlerId: 1,
-        handlerName: 'old',
-        objectId: 1,
-        stage: 'after' as const,
-        attempt: 1,
-        trigger: 'auto' as const,
-        status: 'success' as const,
-        requestPayload: '{}',
-        responseCode: 200,
-        responseBody: null,
-        error: null,
-        durationMs: 1,
-        createdAt: old,
-      })),
+      Array.from({ length: 1205 }, () => logRecord({ eventType: 'clients.create', handlerId: 1, handlerName: 'old', responseBody: null, createdAt: old })),
     );
     assert.equal((await logsOf('per_page=1')).total, before + 1205);
     const removed = await t.app.get(RetentionService).removeExpiredLogs();
@@ -374,10 +357,7 @@ forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,10
   for (const [label, body, code, field] of badEvents) {
     it(`refuses ${label} with ${code} and stores nothing`, async () => {
       const counts = async () => {
-        const dataSource = t.app.get(DataSource);
-        const [e] = await dataSource.query('SELECT COUNT(*) AS n FROM events');
-        const [d] = await dataSource.query('SELECT COUNT(*) AS n FROM deliveries');
-        return `${e.n}/${d.n}`;
+        return `${await countRows(t, 'events')}/${await countRows(t, 'deliveries')}`;
       };
       const before = await counts();
       const response = await t.http.post('/api/v1/events').set(events).send(body as object);

@@ -43,6 +43,7 @@ forEachDatabase('handlers API', {}, (t) => {
       retry_limit: 3,
       headers: { 'X-Tenant': 'north', Authorization: 'Bearer s3cret' },
       on_failure: 'allow',
+      filter: { 'data.companies_id': { $in: [1, 3] } },
     });
     assert.equal(typeof created.id, 'number');
     // The signing secret is shown once, on create, and in no other answer.
@@ -64,6 +65,7 @@ forEachDatabase('handlers API', {}, (t) => {
         retry_limit: 3,
         headers: { 'X-Tenant': 'north', Authorization: '********' },
         on_failure: 'allow',
+        filter: { 'data.companies_id': { $in: [1, 3] } },
         disabled_reason: null,
         max_concurrency: null,
         rate_limit: null,
@@ -71,6 +73,8 @@ forEachDatabase('handlers API', {}, (t) => {
         paused: null,
         maintenance_windows: [],
         circuit: { state: 'closed', since: null, reason: null, retry_at: null },
+        auth: null,
+        client_certificate: null,
         created_at: '',
         updated_at: '',
       },

@@ -1,9 +1,8 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { DataSource } from 'typeorm';
 import { forEachDatabase } from '../utils/suite.js';
-import { bearer } from '../utils/test-app.js';
+import { bearer, countRows } from '../utils/test-app.js';
 import { createHandler, handlerBody } from '../factories/handler.factory.js';
 
 interface RawAnswer {
@@ -67,10 +66,7 @@ forEachDatabase('hostile input', { env: { INGEST_RATE_LIMIT: '0', INSTANCE_ROLE:
     admin = bearer(t.adminKey);
   });
 
-  const count = async (table: string): Promise<number> => {
-    const [row] = await t.app.get(DataSource).query(`SELECT COUNT(*) AS n FROM ${table}`);
-    return Number(row.n);
-  };
+  const count = (table: string) => countRows(t, table);
   const didsHandler = (overrides: Record<string, unknown> = {}) => createHandler(t, { event: 'dids.create', ...overrides }, admin);
   const postJson = (path: string, text: string) => t.http.post(path).set(admin).set('Content-Type', 'application/json').send(text);
 

@@ -2,7 +2,8 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachDatabase } from '../utils/suite.js';
 import { bearer } from '../utils/test-app.js';
-import { eventually } from '../utils/receiver.js';
+import { createHandler } from '../factories/handler.factory.js';
+import { firstLogOf, postEvent } from '../factories/event.factory.js';
 
 forEachDatabase('HTTP calls: redirects, timeouts, answer cap', { env: { RESPONSE_BODY_CAP_BYTES: '64', DISPATCH_POLL_INTERVAL_MS: '50' } }, (t) => {
   let admin: Record<string, string>;
@@ -13,12 +14,8 @@ forEachDatabase('HTTP calls: redirects, timeouts, answer cap', { env: { RESPONSE
 
   /** Creates a handler for `event`, posts one event, and answers its first log row. */
   const callOnce = async (event: string, task: string, extra: Record<string, unknown> = {}) => {
-    await t.http.post('/api/v1/handlers').set(admin).send({ name: event, event, type: 'http', task, retry_limit: 0, ...extra }).expect(201);
-    const accepted = await t.http.post('/api/v1/events').set(admin).send({ event, object_id: 1 }).expect(202);
-    return eventually(async () => {
-      const logs = (await t.http.get(`/api/v1/execution-logs?event_id=${accepted.body.id}`).set(admin)).body;
-      return logs.items.length > 0 ? logs.items[0] : undefined;
-    }, 10_000, `a log row for ${event}`);
+    await createHandler(t, { name: event, event, task, retry_limit: 0, ...extra }, admin);
+    return firstLogOf(t, (await postEvent(t, { event, object_id: 1 }, admin)).id, { headers: admin });
   };
 
   it('does not follow a redirect: a 3xx is a failure and the target is never called', async () => {

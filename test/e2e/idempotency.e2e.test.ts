@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import type { DatabaseKind, TestDatabase } from '../utils/databases.js';
 import { describeApp, testDatabaseKinds } from '../utils/suite.js';
 import { clientRecord } from '../factories/event.factory.js';
-import { bearer } from '../utils/test-app.js';
+import { bearer, countRows } from '../utils/test-app.js';
 
 /**
  * Idempotency keys compare byte for byte on every database and whatever the database's
@@ -62,7 +62,7 @@ for (const variant of variants) {
     });
 
     const query = (sql: string, params: unknown[] = []) => t.app.get(DataSource).query(sql, params);
-    const storedEvents = async () => Number((await query('SELECT COUNT(*) AS n FROM events'))[0].n);
+    const storedEvents = () => countRows(t, 'events');
     const post = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
       t.http.post('/api/v1/events').set(admin).set(headers).send(body);
     const event = (overrides: Record<string, unknown> = {}) => {

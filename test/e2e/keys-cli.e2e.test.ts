@@ -9,14 +9,13 @@ import { promisify } from 'node:util';
 import { forEachDatabase } from '../utils/suite.js';
 import { bearer } from '../utils/test-app.js';
 import { eventually } from '../utils/receiver.js';
+import { KEYS_CLI, keysScript } from '../utils/service-process.js';
 import { KEY_CACHE_TTL_MS } from '../../src/api-keys/api-keys.service.js';
 
 const run = promisify(execFile);
-const CLI = resolve('dist/src/cli/keys.js');
 
 forEachDatabase('keys script', {}, (t) => {
-  const keys = (...args: string[]) =>
-    run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, DATABASE_URL: t.db.url } });
+  const keys = (...args: string[]) => keysScript(t.db.url, ...args);
 
   it('creates a key the API accepts, lists it without the key, and revokes it', async () => {
     const created = await keys('create', '--name', 'core events', '--scopes', 'events,read');
@@ -122,7 +121,7 @@ describe('keys launcher (npm run keys)', () => {
   });
 
   it('runs the compiled CLI without building when the build is current, passing arguments and exit code through', async (t) => {
-    const entry = resolve('dist/src/cli/keys.js');
+    const entry = KEYS_CLI;
     // Guard: a build here would delete dist/ under the running tests.
     if (!launcher.isBuildCurrent(entry)) return t.skip('dist/ is older than src/ (a source changed since the build)');
     const before = statSync(entry).mtimeMs;

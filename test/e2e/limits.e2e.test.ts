@@ -1,13 +1,9 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataSource } from 'typeorm';
 import { forEachDatabase } from '../utils/suite.js';
-import { bearer, TestApp } from '../utils/test-app.js';
+import { bearer, countRows, TestApp } from '../utils/test-app.js';
 
-async function storedEvents(t: TestApp): Promise<number> {
-  const [row] = await t.app.get(DataSource).query('SELECT COUNT(*) AS n FROM events');
-  return Number(row.n);
-}
+const storedEvents = (t: TestApp) => countRows(t, 'events');
 
 forEachDatabase('ingest limits', { env: { BODY_LIMIT_BYTES: '4096', MAX_DATA_BYTES: '512', MAX_BATCH_EVENTS: '3', INGEST_RATE_LIMIT: '0' } }, (t) => {
   it('refuses a body over BODY_LIMIT_BYTES with PAYLOAD_TOO_LARGE and stores nothing', async () => {

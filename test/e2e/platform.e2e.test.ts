@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { forEachDatabase } from '../utils/suite.js';
 import { bearer } from '../utils/test-app.js';
-import { EVENT_CATALOG } from '../../src/events/event-catalog.js';
+import { EVENT_CATALOG, OPERATIONAL_EVENTS } from '../../src/events/event-catalog.js';
 
 forEachDatabase('platform: health, docs, catalog, keys', {}, (t) => {
   it('answers liveness and readiness without a key', async () => {
@@ -56,7 +56,7 @@ forEachDatabase('platform: health, docs, catalog, keys', {}, (t) => {
     const response = await t.http.get('/api/v1/event-types').set(key);
     assert.equal(response.status, 200);
     const ids = response.body.groups.flatMap((g: { events: { id: string }[] }) => g.events.map((e) => e.id));
-    assert.deepEqual(ids, EVENT_CATALOG.map((e) => e.id));
+    assert.deepEqual(ids, [...EVENT_CATALOG, ...OPERATIONAL_EVENTS].map((e) => e.id));
     assert.equal(response.body.total, ids.length);
     const update = response.body.groups[0].events.find((e: { id: string }) => e.id === 'clients.update');
     assert.equal(response.body.groups[0].name, 'Clients');

@@ -1,10 +1,9 @@
 import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataSource } from 'typeorm';
 import { forEachDatabase } from '../utils/suite.js';
 import { keyHeaders } from '../factories/key.factory.js';
 import { clientRecord } from '../factories/event.factory.js';
-import { bearer } from '../utils/test-app.js';
+import { bearer, countRows } from '../utils/test-app.js';
 import { TestReceiver } from '../utils/receiver.js';
 import { EVENT_CATALOG } from '../../src/events/event-catalog.js';
 
@@ -24,10 +23,7 @@ forEachDatabase('event-source adapters over HTTP', { env: { DISPATCH_POLL_INTERV
   });
 
   const counts = async () => {
-    const dataSource = t.app.get(DataSource);
-    const [e] = await dataSource.query('SELECT COUNT(*) AS n FROM events');
-    const [d] = await dataSource.query('SELECT COUNT(*) AS n FROM deliveries');
-    return `${e.n}/${d.n}`;
+    return `${await countRows(t, 'events')}/${await countRows(t, 'deliveries')}`;
   };
   const client = clientRecord;
 

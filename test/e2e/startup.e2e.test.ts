@@ -1,21 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { databaseKinds } from '../utils/databases.js';
-import { killAll, MAIN, startService, stopService } from '../utils/service-process.js';
-
-const kinds = await databaseKinds();
+import { forEachDatabase } from '../utils/suite.js';
+import { killAll, runToExit, startService, stopService } from '../utils/service-process.js';
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, TZ: 'UTC', PORT: '0', HOST: '127.0.0.1', ...extra };
-}
-
 
 describe('the compiled service as an operator starts it', () => {
   let cwd: string;
@@ -75,15 +67,7 @@ describe('the compiled service as an operator starts it', () => {
   });
 
   it('refuses to start on a bad value and names the variable', async () => {
-    const child = spawn(process.execPath, [MAIN], {
-      cwd,
-      env: baseEnv({ PORT: 'eighty', LOG_LEVEL: 'loud', BOOTSTRAP_ADMIN_KEY: 'short secret value' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let text = '';
-    child.stderr!.on('data', (chunk) => (text += chunk));
-    child.stdout!.on('data', (chunk) => (text += chunk));
-    const [code] = await once(child, 'exit');
+    const { code, output: text } = await runToExit(cwd, { PORT: 'eighty', LOG_LEVEL: 'loud', BOOTSTRAP_ADMIN_KEY: 'short secret value' });
     assert.equal(code, 1);
     assert.match(text, /PORT/);
     assert.match(text, /LOG_LEVEL/);
@@ -92,28 +76,22 @@ describe('the compiled service as an operator starts it', () => {
   });
 });
 
-for (const kind of kinds) {
-  describe(`BOOTSTRAP_ADMIN_KEY on a fresh database [${kind.name}]`, { skip: kind.skip }, () => {
-    it('installs the supplied key as the first admin key and writes no key file', async () => {
-      const db = await kind.create();
-      const cwd = mkdtempSync(join(tmpdir(), 'prov-start-'));
-      const supplied = 'deploy_' + 'k'.repeat(40);
-      const running = await startService('service', cwd, { DATABASE_URL: db.url, BOOTSTRAP_ADMIN_KEY: supplied });
-      try {
-        assert.match(running.output(), /First admin key installed from BOOTSTRAP_ADMIN_KEY/);
-        assert.match(running.output(), /\[Main\] .*First admin key: the value of BOOTSTRAP_ADMIN_KEY/);
-        assert.ok(!running.output().includes(supplied));
-        const ok = await fetch(`${running.baseUrl}/api/v1/cache`, { headers: { Authorization: `Bearer ${supplied}` } });
-        assert.equal(ok.status, 200);
-        assert.throws(() => statSync(join(cwd, 'data', 'admin-key.txt')));
-      } finally {
-        await stopService(running);
-        rmSync(cwd, { recursive: true, force: true });
-        await db.drop();
-      }
-    });
+forEachDatabase('BOOTSTRAP_ADMIN_KEY on a fresh database', { start: false }, (t) => {
+  it('installs the supplied key as the first admin key and writes no key file', async () => {
+    const supplied = 'deploy_' + 'k'.repeat(40);
+    const running = await t.service('service', { BOOTSTRAP_ADMIN_KEY: supplied });
+    try {
+      assert.match(running.output(), /First admin key installed from BOOTSTRAP_ADMIN_KEY/);
+      assert.match(running.output(), /\[Main\] .*First admin key: the value of BOOTSTRAP_ADMIN_KEY/);
+      assert.ok(!running.output().includes(supplied));
+      const ok = await fetch(`${running.baseUrl}/api/v1/cache`, { headers: { Authorization: `Bearer ${supplied}` } });
+      assert.equal(ok.status, 200);
+      assert.throws(() => statSync(join(t.dir, 'data', 'admin-key.txt')));
+    } finally {
+      await stopService(running);
+    }
   });
-}
+});
 
 describe('SQLite serves one instance and says so when asked for more', () => {
   let cwd: string;
@@ -126,13 +104,9 @@ describe('SQLite serves one instance and says so when asked for more', () => {
   });
 
   async function refused(env: Record<string, string>): Promise<string> {
-    const child = spawn(process.execPath, [MAIN], { cwd, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    child.stderr!.on('data', (chunk) => (text += chunk));
-    child.stdout!.on('data', (chunk) => (text += chunk));
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 1, text);
-    return text;
+    const { code, output } = await runToExit(cwd, env);
+    assert.equal(code, 1, output);
+    return output;
   }
 
   it('refuses a second instance on the same file while the first runs, and starts once the first is killed', async () => {

@@ -102,10 +102,21 @@ for (const kind of kinds) {
       }, 20_000, 'the spans of the event');
       const spans = spansOf(collector).filter((span) => span.traceId === traceId);
       const byId = new Map(spans.map((span) => [span.spanId, span]));
-      // The span the target saw as its parent is one the service exported, in the same trace.
-      assert.ok(byId.has(match[2]!), `the call span ${match[2]} was exported (got ${spans.map((s) => `${s.name}:${s.spanId}`).join(', ')})`);
-      // The request's own server span (or ingest) hangs under the caller's span id.
-      assert.ok(spans.some((span) => span.parentSpanId === parentId), 'a span of the service is a child of the posting request\'s span');
+      const shown = spans.map((span) => `${span.name}:${span.spanId}<${span.parentSpanId ?? '-'}`).join(', ');
+      const one = (name: string) => {
+        const found = spans.filter((span) => span.name === name);
+        assert.equal(found.length, 1, `one ${name} span (${shown})`);
+        return found[0]!;
+      };
+      // posting request → server span (http instrumentation) → ingest → claim, call, record; call → the undici client span the target saw.
+      const server = spans.find((span) => span.parentSpanId === parentId);
+      assert.ok(server, `a span of the service is a child of the posting request's span (${shown})`);
+      const ingest = one('ingest');
+      assert.equal(ingest.parentSpanId, server.spanId, shown);
+      for (const name of ['claim', 'call', 'record']) assert.equal(one(name).parentSpanId, ingest.spanId, `${name} under ingest (${shown})`);
+      const client = byId.get(match[2]!);
+      assert.ok(client, `the span the target saw (${match[2]}) was exported (${shown})`);
+      assert.equal(client.parentSpanId, one('call').spanId, `the HTTP client span is a child of call (${shown})`);
       assert.equal(await stopService(service), 0);
     });
 

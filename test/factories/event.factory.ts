@@ -5,6 +5,7 @@ import { bearer, type TestApp } from '../utils/test-app.js';
 /** What POST /api/v1/events answers (202). */
 export interface AcceptedEvent {
   id: number;
+  dt: string;
   replayed: boolean;
   deliveries: { handler_id: number }[];
 }
@@ -60,5 +61,19 @@ export async function waitUntilSettled(t: Pick<TestApp, 'http' | 'adminKey'>, id
     },
     options.timeoutMs ?? 15_000,
     `event ${id} settled`,
+  );
+}
+
+/** Waits until event `id` has an execution-log row and answers the first one (GET /api/v1/execution-logs?event_id=); fails after `timeoutMs` (10 s). */
+export async function firstLogOf(t: Pick<TestApp, 'http' | 'adminKey'>, id: number, options: Omit<SettleOptions, 'atLeastOneDelivery'> = {}): Promise<any> {
+  const headers = options.headers ?? bearer(t.adminKey);
+  return eventually(
+    async () => {
+      const page = await t.http.get(`/api/v1/execution-logs?event_id=${id}`).set(headers);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      return page.body.items.length > 0 ? page.body.items[0] : undefined;
+    },
+    options.timeoutMs ?? 10_000,
+    `an execution log row for event ${id}`,
   );
 }

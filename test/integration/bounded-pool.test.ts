@@ -2,11 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pool } from 'mysql2';
 import { DataSource, QueryRunner } from 'typeorm';
-import { databaseKinds, TestDatabase } from '../utils/databases.js';
-import { buildDataSourceOptions } from '../../src/database/data-source.js';
+import { connectTo, databaseKinds, TestDatabase } from '../utils/databases.js';
 import { boundMysqlPool } from '../../src/database/bounded-pool.js';
 import { isDatabaseTimeout, isDatabaseUnavailable } from '../../src/database/database-errors.js';
-import { parseDatabaseUrl } from '../../src/config/app-config.js';
 
 /**
  * The bounds bounded-pool.ts puts on TypeORM's mysql2 pool: a statement without an answer
@@ -37,8 +35,7 @@ for (const kind of kinds) {
 
     before(async () => {
       db = await kind.create();
-      dataSource = new DataSource({ ...buildDataSourceOptions(parseDatabaseUrl(db.url)), logging: false });
-      await dataSource.initialize();
+      dataSource = await connectTo(db);
       pool = (dataSource.driver as unknown as { pool: Pool }).pool;
       boundMysqlPool(pool, { queryMs: QUERY_MS, acquireMs: ACQUIRE_MS });
     });

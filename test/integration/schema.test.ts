@@ -1,9 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
-import { databaseKinds, TestDatabase } from '../utils/databases.js';
+import { connectTo, databaseKinds, TestDatabase } from '../utils/databases.js';
 import { buildDataSourceOptions, MIGRATIONS } from '../../src/database/data-source.js';
 import { parseDatabaseUrl } from '../../src/config/app-config.js';
+import { ExactKeysAndLargeHeaders1764200000000 } from '../../src/database/migrations/1764200000000-exact-keys-and-large-headers.js';
 
 const kinds = await databaseKinds();
 
@@ -14,8 +15,7 @@ for (const kind of kinds) {
 
     before(async () => {
       db = await kind.create();
-      dataSource = new DataSource({ ...buildDataSourceOptions(parseDatabaseUrl(db.url)), logging: false });
-      await dataSource.initialize();
+      dataSource = await connectTo(db);
     });
     after(async () => {
       await dataSource?.destroy();
@@ -46,14 +46,18 @@ for (const kind of kinds) {
 
     it('give the hand-written-SQL tables exactly the columns the SQL uses, with 64-bit ids', async () => {
       const expected: Record<string, string[]> = {
-        events: ['id', 'events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'request_hash', 'api_key_id', 'accepted_at'],
+        events: ['id', 'events_id', 'object_id', 'object_key', 'dt', 'data', 'idempotency_key', 'request_hash', 'api_key_id', 'accepted_at', 'trace_parent'],
         deliveries: [
           'id', 'event_id', 'handler_id', 'seq', 'object_key', 'status', 'holds_order', 'attempts', 'manual', 'next_attempt_at',
           'lease_owner', 'lease_expires_at', 'last_response_code', 'last_error', 'created_at', 'updated_at',
         ],
         execution_logs: [
           'id', 'delivery_id', 'event_id', 'events_id', 'handler_id', 'handler_name', 'object_id', 'stage', 'attempt',
-          'trigger_type', 'status', 'request_payload', 'response_code', 'response_body', 'error', 'duration_ms', 'created_at',
+          'trigger_type', 'status', 'request_payload', 'response_code', 'response_body', 'error', 'duration_ms', 'created_at', 'error_kind',
+        ],
+        audit_log: [
+          'id', 'created_at', 'actor_type', 'actor_key_id', 'actor_name', 'client_address', 'request_id', 'action', 'target_type', 'target_id',
+          'before_json', 'after_json',
         ],
       };
       const runner = dataSource.createQueryRunner();
@@ -84,7 +88,9 @@ for (const kind of kinds) {
       // A second database, migrated up to the migration before, with rows in it; then upgraded.
       const older = await kind.create();
       const options = buildDataSourceOptions(parseDatabaseUrl(older.url));
-      const before = new DataSource({ ...options, migrations: MIGRATIONS.slice(0, MIGRATIONS.length - 1), logging: false });
+      // Migrated up to the one before ExactKeysAndLargeHeaders; the upgrade runs it and every later one.
+      const upgrade = MIGRATIONS.indexOf(ExactKeysAndLargeHeaders1764200000000);
+      const before = new DataSource({ ...options, migrations: MIGRATIONS.slice(0, upgrade), logging: false });
       await before.initialize();
       try {
         await before.runMigrations({ transaction: 'each' });
@@ -102,7 +108,7 @@ for (const kind of kinds) {
       const upgraded = new DataSource({ ...options, logging: false });
       await upgraded.initialize();
       try {
-        assert.equal((await upgraded.runMigrations({ transaction: 'each' })).length, 1);
+        assert.equal((await upgraded.runMigrations({ transaction: 'each' })).length, MIGRATIONS.length - upgrade);
         const rows = await upgraded.query('SELECT idempotency_key AS k, request_hash AS h, data FROM events ORDER BY id');
         assert.deepEqual(rows.map((row: { k: string; h: unknown; data: string }) => [row.k, row.h, row.data]), [
           ['Key-A', null, '{"id":1}'],
@@ -123,7 +129,7 @@ for (const kind of kinds) {
 
     it('roll back completely and apply again', async () => {
       for (let i = 0; i < dataSource.migrations.length; i++) await dataSource.undoLastMigration({ transaction: 'each' });
-      const tables = await dataSource.createQueryRunner().getTables(['handlers', 'api_keys', 'handler_changes', 'app_meta']);
+      const tables = await dataSource.createQueryRunner().getTables(['handlers', 'api_keys', 'handler_changes', 'app_meta', 'audit_log']);
       assert.deepEqual(tables, []);
       await dataSource.runMigrations({ transaction: 'each' });
       assert.equal(await dataSource.showMigrations(), false);

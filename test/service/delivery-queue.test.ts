@@ -165,6 +165,28 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     assert.deepEqual((await queue.claim('worker-b', 10, now + 60_000, now + LEASE_MS)).map((d) => d.id), [first!.id], 'due: claimed again');
   });
 
+  it('claim next takes only the next handler in run order, never a due retry of the event: the worker is handed one successor per event', async () => {
+    await emptyQueue();
+    // Three handlers of an event of their own (the suite's other tests count two deliveries per clients.update).
+    const service = s.get(HandlersService);
+    for (const priority of [1, 2, 3]) {
+      await service.create(handlerBody({ name: `chain ${priority}`, event: 'clients.delete', task: receiver.task(`/chain${priority}`), priority }) as never, admin);
+    }
+    const eventId = (await ingest.accept(eventBody({ event: 'clients.delete', object_id: ++objectId }), undefined, null)).id;
+    const now = Date.now();
+    const [first] = await queue.claim('worker-a', 10, now, now + LEASE_MS);
+    const retry: DeliveryUpdate = { status: 'pending', attempted: true, nextAttemptAt: now + 2, manual: false, responseCode: 500, error: 'HTTP 500' };
+    const [second, ...more] = await finish('worker-a', first!, retry, now + 1, true);
+    assert.deepEqual([second?.seq, more], [1, []], 'the second handler only');
+    // The second handler's attempt ends after the first one's retry came due.
+    const next = await finish('worker-a', second!, succeeded, now + 3, true);
+    const [a, b, c] = await rows(eventId);
+    assert.deepEqual(next.map((d) => d.id), [c!.id], 'the third handler only: the outcome writer hands the worker one successor per event');
+    assert.deepEqual([a!.status, a!.owner, a!.attempts], ['pending', null, 1], 'the due retry is left to the general claim, not claimed for nobody to run');
+    assert.equal(b!.status, 'succeeded');
+    assert.deepEqual((await queue.claim('worker-b', 10, now + 4, now + LEASE_MS)).map((d) => d.id), [a!.id]);
+  });
+
   it('records an outcome only while the worker holds the lease', async () => {
     await emptyQueue();
     const eventId = await enqueue();

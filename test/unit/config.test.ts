@@ -165,6 +165,18 @@ describe('loadConfig accepted values', () => {
     assert.equal(loadConfig({ INSTANCE_ROLE: 'worker', DATABASE_URL: 'mysql://root@127.0.0.1:3306/x' }).dispatch.role, 'worker');
   });
 
+  it('keeps every audit row unless AUDIT_RETENTION is set', () => {
+    assert.equal(loadConfig({}).audit.retentionMs, 0);
+    assert.equal(loadConfig({ AUDIT_RETENTION: '0' }).audit.retentionMs, 0);
+    assert.equal(loadConfig({ AUDIT_RETENTION: '400d' }).audit.retentionMs, 400 * 86_400_000);
+    assert.equal(loadConfig({ AUDIT_RETENTION: '24h' }).audit.retentionMs, 86_400_000);
+  });
+
+  it('bounds payload filters: 4096 bytes and 10 levels unless FILTER_MAX_BYTES and FILTER_MAX_DEPTH say otherwise', () => {
+    assert.deepEqual(loadConfig({}).filters, { maxBytes: 4096, maxDepth: 10 });
+    assert.deepEqual(loadConfig({ FILTER_MAX_BYTES: '16384', FILTER_MAX_DEPTH: '3' }).filters, { maxBytes: 16384, maxDepth: 3 });
+  });
+
   it('keeps a valid BOOTSTRAP_ADMIN_KEY', () => {
     assert.equal(loadConfig({ BOOTSTRAP_ADMIN_KEY: VALID_KEY }).auth.bootstrapAdminKey, VALID_KEY);
   });
@@ -194,6 +206,14 @@ describe('loadConfig rejects bad values, naming the variable', () => {
     ['INGEST_RATE_LIMIT', '-1'],
     ['INGEST_RATE_WINDOW_MS', '5'],
     ['INSTANCE_ROLE', 'everything'],
+    ['AUDIT_RETENTION', 'a year'],
+    // shorter than a day: refused rather than an audit trail that forgets today's changes
+    ['AUDIT_RETENTION', '12h'],
+    // A filter must fit the TEXT column on MySQL/MariaDB (16 KiB at most) and be worth matching.
+    ['FILTER_MAX_BYTES', '20000'],
+    ['FILTER_MAX_BYTES', '10'],
+    ['FILTER_MAX_DEPTH', '1'],
+    ['FILTER_MAX_DEPTH', '100'],
   ];
   for (const [name, value] of cases) {
     it(`${name}=${JSON.stringify(value)}`, () => {

@@ -18,9 +18,11 @@ const ENTITIES: readonly EntityKind[] = [
   'transaction',
   'import_job',
   'rates_email',
+  'handler',
+  'delivery',
 ];
 
-/** The vendor's CoreAPI entities, written out literally. */
+/** The vendor's CoreAPI entities, then the service's own (the data of its operational events), written out literally. */
 const EXPECTED_FIELDS: Readonly<Record<EntityKind, readonly string[]>> = {
   client: [
     'id', 'name', 'companies_id', 'currencies_id', 'status', 'credit', 'balance',
@@ -36,6 +38,10 @@ const EXPECTED_FIELDS: Readonly<Record<EntityKind, readonly string[]>> = {
   ],
   import_job: ['id', 'file_name', 'rate_tables_id', 'error'],
   rates_email: ['id', 'file_name', 'rate_tables_id', 'error'],
+  handler: ['id', 'name', 'status', 'cause', 'reason', 'until'],
+  delivery: [
+    'id', 'event_id', 'event', 'object_id', 'handler_id', 'handler_name', 'attempts', 'last_response_code', 'last_error', 'cause',
+  ],
 };
 
 /** One field per field type: [entity, field, good values, bad values, expected message]. */

@@ -91,3 +91,21 @@ async function mysqlKind(): Promise<DatabaseKind> {
 export async function databaseKinds(): Promise<DatabaseKind[]> {
   return [sqliteKind(), await mysqlKind()];
 }
+
+/** A connection of its own to a test database (no migrations run), as another process would open it. */
+export async function connectTo(db: TestDatabase): Promise<import('typeorm').DataSource> {
+  const { DataSource } = await import('typeorm');
+  const { buildDataSourceOptions } = await import('../../src/database/data-source.js');
+  const { parseDatabaseUrl } = await import('../../src/config/app-config.js');
+  return new DataSource(buildDataSourceOptions(parseDatabaseUrl(db.url))).initialize();
+}
+
+/** Runs one statement on a test database through a connection of its own (no app needed; the app may even be closed). */
+export async function queryDatabase<T = any>(db: TestDatabase, sql: string, params: unknown[] = []): Promise<T[]> {
+  const connection = await connectTo(db);
+  try {
+    return (await connection.query(sql, params)) as T[];
+  } finally {
+    await connection.destroy();
+  }
+}

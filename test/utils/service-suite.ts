@@ -5,9 +5,7 @@ import { Module } from '@nestjs/common';
 import { AppModule } from '../../src/app.module.js';
 import { ConsoleModule } from '../../src/console/console.module.js';
 import type { AppConfig } from '../../src/config/app-config.js';
-import type { DatabaseKind, TestDatabase } from './databases.js';
-import { TestReceiver, type Responder } from './receiver.js';
-import { runEvery, testDatabaseKinds } from './suite.js';
+import { DatabaseSuite, runEvery, testDatabaseKinds } from './suite.js';
 import { testConfig } from './test-app.js';
 
 @Module({})
@@ -24,29 +22,13 @@ export interface ProviderOverride {
  * HTTP, against a fresh database. Tests take services from it (`s.get(DeliveryQueue)`).
  * Filled in the suite's first `before` hook: read it inside hooks and tests only.
  */
-export class ServiceSuite {
+export class ServiceSuite extends DatabaseSuite {
   private testing?: TestingModule;
-  private database?: TestDatabase;
   private settings?: ReturnType<typeof testConfig>;
-
-  private readonly cleanups: (() => Promise<void> | void)[] = [];
-
-  constructor(readonly kind: DatabaseKind) {}
-
-  /** A receiver that stops when the suite ends. */
-  async receiver(responder?: Responder): Promise<TestReceiver> {
-    const r = await new TestReceiver(responder).start();
-    this.cleanups.push(() => r.stop());
-    return r;
-  }
 
   get module(): TestingModule {
     if (!this.testing) throw new Error('the testing module is not ready: read it inside a hook or a test');
     return this.testing;
-  }
-  get db(): TestDatabase {
-    if (!this.database) throw new Error('the suite database does not exist yet');
-    return this.database;
   }
   get config(): AppConfig {
     return this.settings!.config;

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { buildOpenApiDocument, createApp, createLogger, shutDown } from '../../src/app.factory.js';
+import { DataSource } from 'typeorm';
+import { buildOpenApiDocument, createApp, shutDown } from '../../src/app.factory.js';
 import { ApiKeysService } from '../../src/api-keys/api-keys.service.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import type { Scope } from '../../src/api-keys/scopes.js';
@@ -28,18 +29,26 @@ export interface TestApp {
 }
 
 /**
- * The configuration tests run the app with against `db`: a fresh bootstrap admin key, a work
- * folder of its own (remove it when done), errors-only logs; `env` on top.
+ * The key of secrets at rest for every app this test process starts (unless `env` names a key
+ * file): the apps of one database share it, as instances must, and no key file is written into
+ * the working folder (test/e2e/secrets-at-rest.e2e.test.ts covers the generated key file).
+ */
+const TEST_SECRETS_KEY = randomBytes(32).toString('base64');
+
+/**
+ * The configuration tests run the app with against `db`: a fresh bootstrap admin key (unless
+ * `env` has one), a work folder of its own (remove it when done), errors-only logs, the process's secrets key; `env` on top.
  */
 export function testConfig(db: TestDatabase, env: Record<string, string> = {}): { config: AppConfig; adminKey: string; workDir: string } {
   const workDir = mkdtempSync(join(tmpdir(), 'prov-app-'));
-  const adminKey = `test_admin_${randomBytes(16).toString('hex')}`;
+  const adminKey = env.BOOTSTRAP_ADMIN_KEY ?? `test_admin_${randomBytes(16).toString('hex')}`;
   const config = loadConfig({
     DATABASE_URL: db.url,
     BOOTSTRAP_ADMIN_KEY: adminKey,
     ADMIN_KEY_FILE: join(workDir, 'admin-key.txt'),
     LOG_LEVEL: 'error',
     PORT: '0',
+    ...(env.SECRETS_KEY_FILE === undefined ? { SECRETS_KEY: TEST_SECRETS_KEY } : {}),
     ...env,
   });
   return { config, adminKey, workDir };
@@ -48,7 +57,7 @@ export function testConfig(db: TestDatabase, env: Record<string, string> = {}): 
 /** Boots the real AppModule in-process on 127.0.0.1 with a random port against `db`. */
 export async function startApp(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApp> {
   const { config, adminKey, workDir } = testConfig(db, env);
-  const app = await createApp(config, createLogger(config.log));
+  const app = await createApp(config);
   const contract = watchContract(app);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -153,3 +162,9 @@ function watchContract(app: NestFastifyApplication): OpenApiContract {
 }
 
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+/** How many rows a table holds now, read through the app's own connection. */
+export async function countRows(t: Pick<TestApp, 'app'>, table: string): Promise<number> {
+  const [row] = await t.app.get(DataSource).query(`SELECT COUNT(*) AS n FROM ${table}`);
+  return Number(row.n);
+}

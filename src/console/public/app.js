@@ -4,6 +4,7 @@ import { clear, h, parseHash } from './dom.js';
 import { renderHandlers } from './handlers.js';
 import { renderLogDetail, renderLogs } from './logs.js';
 import { renderCache } from './cache.js';
+import { renderAudit } from './audit.js';
 
 const main = document.getElementById('main');
 const who = document.getElementById('who');
@@ -14,6 +15,7 @@ const TABS = [
   { path: '/handlers', label: 'Handlers', visible: () => true },
   { path: '/logs', label: 'Execution Logs', visible: (c) => c.canRead },
   { path: '/cache', label: 'Cache Manager', visible: (c) => c.canRead },
+  { path: '/audit', label: 'Audit', visible: (c) => c.isAdmin },
 ];
 
 whenUnauthorized((error) => signOut(`The API refused the key: ${error.message}`));
@@ -214,6 +216,7 @@ function route() {
     if (detail && ctx.canRead) return renderLogDetail(view, ctx, Number(detail[1]), isCurrent);
     if (active.path === '/logs') return renderLogs(view, ctx, params, isCurrent);
     if (active.path === '/cache') return renderCache(view, ctx, isCurrent);
+    if (active.path === '/audit') return renderAudit(view, ctx, params, isCurrent);
     return renderHandlers(view, ctx, params, isCurrent);
   };
   Promise.resolve(render()).catch((error) => {

@@ -134,6 +134,7 @@ function handlerRow(ctx, handler, reload) {
       h('span', { class: ['badge', `type-${handler.type}`] }, TYPE_LABELS[handler.type] ?? handler.type),
       ' ',
       handler.stage === 'before' ? [h('span', { class: 'badge stage-before', title: 'Decision handler, runs before the action' }, 'before'), ' '] : null,
+      handler.filter ? [h('span', { class: 'badge filtered', title: `Payload filter: ${JSON.stringify(handler.filter)}`, dataset: { filter: '' } }, 'filter'), ' '] : null,
       h('code', { class: 'task', title: handler.target_url ?? handler.task }, handler.task),
     ),
     h(
@@ -398,6 +399,15 @@ function handlerForm(ctx, handler, close) {
   control('max_concurrency', h('input', { type: 'number', step: 1, min: 1, value: value('max_concurrency'), placeholder: 'default' }));
   control('rate_limit', h('input', { type: 'number', step: 1, min: 1, value: value('rate_limit'), placeholder: 'no limit' }));
   control('rate_period', select({}, null, [{ value: 'second', label: 'per second' }, { value: 'minute', label: 'per minute' }], value('rate_period', 'second')));
+  control(
+    'filter',
+    h('textarea', {
+      rows: 3,
+      spellcheck: 'false',
+      placeholder: '{"data.companies_id": 3}',
+      value: handler?.filter ? JSON.stringify(handler.filter, null, 1) : '',
+    }),
+  );
 
   const eventHelp = h('p', { class: 'help', id: 'event-description' }, ctx.describeEvent(controls.event.value));
   controls.event.addEventListener('change', () => (eventHelp.textContent = ctx.describeEvent(controls.event.value)));
@@ -417,6 +427,7 @@ function handlerForm(ctx, handler, close) {
   syncStage();
 
   const headers = headersEditor(handler?.headers ?? {});
+  const credentials = credentialsEditor(handler, controls.type);
   const banner = h('div', { class: 'form-error', role: 'alert', hidden: true });
   const saveButton = h('button', { type: 'submit', class: 'button primary', id: 'handler-save' }, creating ? 'Create' : 'Save');
   const eventField = field('event', 'Event', controls.event, null, 'half');
@@ -452,6 +463,14 @@ function handlerForm(ctx, handler, close) {
         h('p', { class: 'field-error', id: 'f-headers-error', dataset: { errorFor: 'headers' } }),
         h('p', { class: 'help' }, `Credential values are shown as ${MASK}; leave them so to keep the stored value.`),
       ),
+      field(
+        'filter',
+        'Payload filter',
+        controls.filter,
+        'Optional. A MongoDB-style query on the envelope sent (data.… or event.…), e.g. {"data.balance": {"$lt": 0}}; empty: every event.',
+        'wide',
+      ),
+      credentials.element,
     ),
     h('div', { class: 'form-actions sticky' }, h('button', { type: 'button', class: 'button', onclick: () => close(null) }, 'Cancel'), saveButton),
   );
@@ -476,7 +495,15 @@ function handlerForm(ctx, handler, close) {
       rate_period: controls.rate_period.value,
     };
     if (body.stage === 'before') body.on_failure = controls.on_failure.value;
+    Object.assign(body, credentials.value());
     for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
+    const filterText = controls.filter.value.trim();
+    try {
+      body.filter = filterText === '' ? null : JSON.parse(filterText);
+    } catch {
+      showFieldErrors(form, { message: 'The payload filter is not JSON', details: [{ field: 'filter', message: 'is not valid JSON' }] });
+      return;
+    }
     saveButton.disabled = true;
     try {
       const saved = creating ? await api('POST', '/api/v1/handlers', { body }) : await api('PATCH', `/api/v1/handlers/${handler.id}`, { body });
@@ -523,6 +550,123 @@ function headersEditor(initial) {
         const val = row.querySelector('.header-value').value;
         if (name === '' && val === '') continue;
         result[name] = val;
+      }
+      return result;
+    },
+  };
+}
+
+const AUTH_LABELS = { '': 'None', basic: 'HTTP basic', bearer: 'Bearer token', oauth2: 'OAuth2 client credentials' };
+/** Per kind: its public fields and its secret, as the API names them. */
+const AUTH_FIELDS = {
+  basic: { fields: [['username', 'Username']], secret: ['password', 'Password'] },
+  bearer: { fields: [], secret: ['token', 'Token'] },
+  oauth2: {
+    fields: [['token_url', 'Token URL'], ['client_id', 'Client ID'], ['scope', 'Scope (optional)'], ['audience', 'Audience (optional)']],
+    secret: ['client_secret', 'Client secret'],
+  },
+};
+
+/**
+ * Target authentication: the kind with its fields, and an mTLS client certificate. Secrets are
+ * write-only: the API never sends them back, so their inputs start empty and say "set" when one
+ * is stored; left empty on an edit, the stored one is kept. `auth` is sent only when touched,
+ * `client_certificate` only when a certificate is pasted or removed.
+ */
+function credentialsEditor(handler, typeControl) {
+  const current = handler?.auth ?? null;
+  const certificate = handler?.client_certificate ?? null;
+  let touched = false;
+  const kind = select({ id: 'f-auth-type', 'aria-describedby': 'f-auth-error' }, null, Object.entries(AUTH_LABELS).map(([value, label]) => ({ value, label })), current?.type ?? '');
+  const inputs = {};
+  const secretSet = (name) => current !== null && AUTH_FIELDS[current.type]?.secret[0] === name && current.has_secret;
+  const kindFields = {};
+  for (const [type, { fields, secret }] of Object.entries(AUTH_FIELDS)) {
+    const rows = fields.map(([name, label]) => {
+      const input = h('input', { type: 'text', id: `f-auth-${type}-${name}`, value: current?.type === type ? (current[name] ?? '') : '', autocomplete: 'off', spellcheck: 'false' });
+      inputs[`${type}.${name}`] = input;
+      return h('div', { class: 'field' }, h('label', { for: input.id }, label), input);
+    });
+    const [secretName, secretLabel] = secret;
+    const secretInput = h('input', {
+      type: 'password',
+      id: `f-auth-${type}-${secretName}`,
+      autocomplete: 'new-password',
+      placeholder: current?.type === type && secretSet(secretName) ? 'set (leave empty to keep)' : '',
+    });
+    inputs[`${type}.${secretName}`] = secretInput;
+    rows.push(h('div', { class: 'field' }, h('label', { for: secretInput.id }, secretLabel), secretInput));
+    kindFields[type] = h('div', { class: 'auth-fields', dataset: { authType: type } }, ...rows);
+  }
+  const syncKind = () => {
+    for (const [type, element] of Object.entries(kindFields)) element.hidden = kind.value !== type;
+  };
+  kind.addEventListener('change', syncKind);
+  syncKind();
+
+  const pem = (id, placeholder) => h('textarea', { id, rows: 3, placeholder, spellcheck: 'false', autocomplete: 'off', 'aria-describedby': 'f-client_certificate-error' });
+  const cert = pem('f-cert', '-----BEGIN CERTIFICATE-----');
+  const key = pem('f-cert-key', certificate?.has_key ? 'set (leave empty to keep)' : '-----BEGIN PRIVATE KEY-----');
+  const ca = pem('f-cert-ca', 'CA certificates to trust for the target (optional)');
+  const remove = h('input', { type: 'checkbox', id: 'f-cert-remove' });
+  const stored = certificate
+    ? h(
+        'p',
+        { class: 'help', id: 'cert-current' },
+        `Stored: ${certificate.subject ?? 'a certificate'}, valid until ${certificate.valid_to ? formatDate(certificate.valid_to) : '?'}${certificate.has_ca ? ', with a CA' : ''}. Paste a new one to replace it. `,
+        h('label', { for: remove.id }, remove, ' Remove it'),
+      )
+    : null;
+  const certificateSection = h(
+    'div',
+    { class: 'field wide', dataset: { field: 'client_certificate' } },
+    h('span', { class: 'label' }, 'Client certificate (mTLS, https only)'),
+    stored,
+    h('label', { for: cert.id }, 'Certificate (PEM)'),
+    cert,
+    h('label', { for: key.id }, 'Private key (PEM, unencrypted)'),
+    key,
+    h('label', { for: ca.id }, 'CA (PEM, optional)'),
+    ca,
+    h('p', { class: 'field-error', id: 'f-client_certificate-error', dataset: { errorFor: 'client_certificate' } }),
+  );
+  const syncType = () => (certificateSection.hidden = typeControl.value !== 'https' && certificate === null);
+  typeControl.addEventListener('change', syncType);
+  syncType();
+
+  const section = h(
+    'div',
+    { class: 'field wide auth-section', id: 'auth-section', dataset: { field: 'auth' } },
+    h('label', { for: kind.id }, 'Target authentication'),
+    kind,
+    ...Object.values(kindFields),
+    h('p', { class: 'field-error', id: 'f-auth-error', dataset: { errorFor: 'auth' } }),
+    h('p', { class: 'help' }, 'Secrets are never shown again; "set" means one is stored.'),
+  );
+  section.addEventListener('input', () => (touched = true));
+  section.addEventListener('change', () => (touched = true));
+  return {
+    element: h('div', { class: 'field wide credentials' }, section, certificateSection),
+    value() {
+      const result = {};
+      if (touched) {
+        if (kind.value === '') {
+          if (current !== null) result.auth = null;
+        } else {
+          const { fields, secret } = AUTH_FIELDS[kind.value];
+          const auth = { type: kind.value };
+          for (const [name] of [...fields, secret]) {
+            const text = inputs[`${kind.value}.${name}`].value;
+            if (text.trim() !== '') auth[name] = name === secret[0] ? text : text.trim();
+          }
+          result.auth = auth;
+        }
+      }
+      if (remove.checked) result.client_certificate = null;
+      else if (cert.value.trim() !== '') {
+        result.client_certificate = { cert: cert.value };
+        if (key.value.trim() !== '') result.client_certificate.key = key.value;
+        if (ca.value.trim() !== '') result.client_certificate.ca = ca.value;
       }
       return result;
     },

@@ -10,6 +10,9 @@ const LIMIT = 50;
  */
 const newerOf = new Map();
 const STATUS_LABELS = { success: 'Success', fail: 'Fail', skipped: 'Skipped' };
+/** The error kinds of the API (error_kind), as the filter offers them. */
+const ERROR_KINDS = ['timeout', 'connection_refused', 'network', 'dns', 'tls', 'http_4xx', 'http_5xx', 'redirect', 'script_exit', 'policy_refused', 'bad_answer', 'skipped', 'abandoned', 'other'];
+const kindLabel = (kind) => kind.replace('_', ' ');
 const RETRYABLE = new Set(['failed', 'skipped']);
 const UNFINISHED = new Set(['pending', 'in_progress']);
 
@@ -25,7 +28,9 @@ export async function renderLogs(view, ctx, params, isCurrent) {
   const filters = {
     handler_id: params.get('handler_id') ?? '',
     event: params.get('event') ?? '',
+    object_id: params.get('object_id') ?? '',
     status: params.get('status') ?? '',
+    error_kind: params.get('error_kind') ?? '',
     error: params.get('error') ?? '',
     from: params.get('from') ?? '',
     to: params.get('to') ?? '',
@@ -72,6 +77,7 @@ export async function renderLogs(view, ctx, params, isCurrent) {
     ),
     filterForm(ctx, filters, reload),
     summary(query, cursor, result),
+    result.search_window ? searchWindowNote(result.search_window) : null,
     h(
       'div',
       { class: 'table-wrap' },
@@ -128,6 +134,15 @@ function summary(query, cursor, result) {
   return h('p', { class: 'summary', id: 'logs-summary' }, text, ' · ', count);
 }
 
+/** A search examines a bounded number of calls per page: say how far back this page looked. */
+function searchWindowNote(window) {
+  return h(
+    'p',
+    { class: 'summary muted', id: 'logs-search-window' },
+    `This page searched the calls back to ${formatDate(window.searched_back_to)} (at most ${window.rows.toLocaleString('en')} a page); Older searches on.`,
+  );
+}
+
 /** Newest / Newer / Older: the API's cursors, newest first. */
 function cursorPager(filters, cursor, result) {
   const newer = newerOf.get(cursor);
@@ -149,14 +164,18 @@ function filterForm(ctx, filters, reload) {
     Object.entries(STATUS_LABELS).map(([value, label]) => ({ value, label })),
     filters.status,
   );
+  const objectId = h('input', { id: 'logs-object', name: 'object_id', type: 'text', inputmode: 'numeric', pattern: '[1-9][0-9]*', value: filters.object_id, placeholder: 'Any object', maxlength: 16 });
+  const errorKind = select({ id: 'logs-error-kind', name: 'error_kind' }, 'Any kind', ERROR_KINDS.map((value) => ({ value, label: kindLabel(value) })), filters.error_kind);
   const error = h('input', { id: 'logs-error', name: 'error', type: 'search', value: filters.error, placeholder: 'Text in the error', maxlength: 200 });
   const from = h('input', { id: 'logs-from', name: 'from', type: 'datetime-local', value: filters.from });
   const to = h('input', { id: 'logs-to', name: 'to', type: 'datetime-local', value: filters.to });
   const form = h(
     'form',
-    { class: 'filters', id: 'logs-filters', novalidate: true },
+    { class: ['filters', 'logs-filters'], id: 'logs-filters', novalidate: true },
     h('div', { class: 'field' }, h('label', { for: 'logs-event' }, 'Event'), event),
+    h('div', { class: 'field' }, h('label', { for: 'logs-object' }, 'Object ID'), objectId),
     h('div', { class: 'field' }, h('label', { for: 'logs-status' }, 'Status'), status),
+    h('div', { class: 'field' }, h('label', { for: 'logs-error-kind' }, 'Error kind'), errorKind),
     h('div', { class: 'field' }, h('label', { for: 'logs-error' }, 'Error'), error),
     h('div', { class: 'field' }, h('label', { for: 'logs-from' }, 'From'), from),
     h('div', { class: 'field' }, h('label', { for: 'logs-to' }, 'To'), to),
@@ -170,7 +189,16 @@ function filterForm(ctx, filters, reload) {
   form.addEventListener('submit', (submit) => {
     submit.preventDefault();
     go(
-      hashFor('/logs', { handler_id: filters.handler_id, event: event.value, status: status.value, error: error.value.trim(), from: from.value, to: to.value }),
+      hashFor('/logs', {
+        handler_id: filters.handler_id,
+        event: event.value,
+        object_id: objectId.value.trim(),
+        status: status.value,
+        error_kind: errorKind.value,
+        error: error.value.trim(),
+        from: from.value,
+        to: to.value,
+      }),
       reload,
     );
   });
@@ -292,7 +320,7 @@ export async function renderLogDetail(view, ctx, id, isCurrent) {
     ['Attempt', `${log.attempt} (${log.trigger})`],
     ['Duration', `${log.duration_ms} ms`],
     ['Response code', log.response_code === null ? '—' : String(log.response_code)],
-    ['Error', log.error ? h('span', { class: 'error-text' }, log.error) : '—'],
+    ['Error', log.error ? h('span', { class: 'error-text' }, log.error, log.error_kind ? h('span', { class: 'muted' }, ` (${kindLabel(log.error_kind)})`) : null) : '—'],
   ];
   if (delivery) {
     const next = delivery.next_attempt_at && UNFINISHED.has(delivery.status) ? `, next attempt ${formatDate(delivery.next_attempt_at)}` : '';
@@ -319,7 +347,14 @@ export async function renderLogDetail(view, ctx, id, isCurrent) {
     h(
       'div',
       { class: 'panels' },
-      h('section', { class: 'panel' }, h('h2', {}, 'Payload sent'), h('pre', { class: 'code-block', id: 'log-payload' }, prettyJson(log.request_payload))),
+      h(
+        'section',
+        { class: 'panel' },
+        h('h2', {}, 'Payload sent'),
+        log.request_payload === null
+          ? h('p', { class: 'muted', id: 'log-payload' }, 'No longer available: the event was removed by retention before this call was.')
+          : h('pre', { class: 'code-block', id: 'log-payload' }, prettyJson(log.request_payload)),
+      ),
       h(
         'section',
         { class: 'panel' },

@@ -20,7 +20,7 @@ export class EventTypeDto {
   @ApiProperty({ example: 'clients.update' }) id: string;
   @ApiProperty({ example: 'Clients' }) group: string;
   @ApiProperty() description: string;
-  @ApiProperty({ example: 'client', description: 'CoreAPI entity the event is about' }) entity: string;
+  @ApiProperty({ example: 'client', description: "CoreAPI entity the event is about; for the service's own operational events, handler or delivery" }) entity: string;
   @ApiProperty({ type: EnvelopeDto, description: 'A sample of what a handler receives' }) sample: EnvelopeDto;
 }
 
@@ -30,11 +30,11 @@ export class EventGroupDto {
 }
 
 export class EventCatalogDto {
-  @ApiProperty({ example: 35 }) total: number;
+  @ApiProperty({ example: 41 }) total: number;
   @ApiProperty({ type: [EventGroupDto] }) groups: EventGroupDto[];
 }
 
 export class EventTypeDetailDto extends EventTypeDto {
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'JSON schema of the event\'s data (CoreAPI shape; unknown fields pass through)' })
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'JSON schema of the event\'s data (CoreAPI shape, unknown fields pass through; for operational events the exact fields the service sends)' })
   data_schema: Record<string, unknown>;
 }

@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
-import { DomainError } from '../common/errors.js';
-import { MAX_ID } from '../common/validation.js';
+import { DomainError } from './errors.js';
+import { MAX_ID } from './validation.js';
 
 /**
- * The `cursor` of the execution log lists: where the next page starts, opaque to clients.
+ * The `cursor` of the keyset-paged lists (execution logs, audit trail): where the next page
+ * starts, opaque to clients.
  *
  * It is base64url (no padding) of `v1:<id>:<check>`, where `<id>` is the id of the last row the
- * page showed (the next page holds the rows with a smaller id: the list is `ORDER BY id DESC`)
+ * page showed (the next page holds the rows with a smaller id: the lists are `ORDER BY id DESC`)
  * and `<check>` is 16 hex digits of SHA-256 over the version, the id and the list's filters.
  * The check is not a secret (a cursor grants nothing: the caller may list every row anyway);
  * it makes an edited cursor, or one sent with other filters than the page it came from, an
- * INVALID_CURSOR instead of a silently different list.
+ * INVALID_CURSOR instead of a silently different list. A list other than the execution logs
+ * puts its own name first among its filters, so a cursor of one list is refused by another.
  */
 export const CURSOR_VERSION = 'v1';
 /** Longer text is never a cursor this service wrote (a v1 cursor is at most 60 characters). */
