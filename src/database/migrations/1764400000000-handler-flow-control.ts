@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner, Table, TableColumn, TableIndex } from 'typeorm';
+import { MigrationInterface, QueryRunner, Table, TableIndex } from 'typeorm';
 import { epochColumn, idColumn, varchar } from './1763800000000-initial-schema.js';
 
 /**
@@ -19,19 +19,10 @@ export class HandlerFlowControl1764400000000 implements MigrationInterface {
   name = 'HandlerFlowControl1764400000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.addColumns('handlers', [
-      new TableColumn({ name: 'max_concurrency', type: 'integer', isNullable: true }),
-      new TableColumn({ name: 'rate_limit', type: 'integer', isNullable: true }),
-      new TableColumn(varchar('rate_period', 8, true)),
-      new TableColumn(epochColumn('rate_tat', true)),
-      new TableColumn(epochColumn('hold_until', true)),
-      new TableColumn({ ...varchar('circuit_state', 16), default: "'closed'" }),
-      new TableColumn(epochColumn('circuit_since', true)),
-      new TableColumn(varchar('circuit_reason', 500, true)),
-      new TableColumn({ name: 'circuit_failures', type: 'integer', default: 0 }),
-      new TableColumn({ name: 'circuit_opens', type: 'integer', default: 0 }),
-      new TableColumn(epochColumn('circuit_retry_at', true)),
-    ]);
+    // Plain ALTER TABLE … ADD COLUMN: on SQLite, QueryRunner.addColumns copies the table from
+    // its own idea of the columns, which misses those earlier migrations added in plain SQL
+    // (1764320000000, 1764340000000, …) and so would drop them with their data.
+    for (const column of COLUMNS) await queryRunner.query(`ALTER TABLE handlers ADD COLUMN ${column}`);
     await queryRunner.createTable(
       new Table({
         name: 'handler_pauses',
@@ -64,3 +55,18 @@ export class HandlerFlowControl1764400000000 implements MigrationInterface {
     }
   }
 }
+
+/** The columns `up` adds to `handlers`, as SQL both databases read alike. */
+const COLUMNS = [
+  'max_concurrency integer NULL',
+  'rate_limit integer NULL',
+  'rate_period varchar(8) NULL',
+  'rate_tat bigint NULL',
+  'hold_until bigint NULL',
+  "circuit_state varchar(16) NOT NULL DEFAULT 'closed'",
+  'circuit_since bigint NULL',
+  'circuit_reason varchar(500) NULL',
+  'circuit_failures integer NOT NULL DEFAULT 0',
+  'circuit_opens integer NOT NULL DEFAULT 0',
+  'circuit_retry_at bigint NULL',
+] as const;
