@@ -89,7 +89,7 @@ export class HandlerPausesService {
       const inForce = await pauses.find({ where: { handlerId: id, startsAt: LessThanOrEqual(now) }, order: { id: 'ASC' } });
       if (inForce.length === 0) return inForce;
       await pauses.delete({ id: In(inForce.map((row) => row.id)) });
-      await this.audit.record({ actor: keyActor(principal), action: 'handler.resume', targetId: id, before: inForce.map(pauseRecord), after: null }, manager);
+      await this.audit.record({ actor: keyActor(principal), action: 'handler.resume', targetId: id, before: { pauses: inForce.map(pauseRecord) }, after: null }, manager);
       return inForce;
     });
     if (ended.length > 0) void this.operational.handler('provisioning.handler.resumed', handler, 'operator', `Resumed by an operator (API key ${principal.keyId})`);

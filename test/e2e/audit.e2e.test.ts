@@ -188,7 +188,7 @@ forEachDatabase('audit trail', { env: { DISPATCH_POLL_INTERVAL_MS: '50' } }, (t)
     byOps(pauseRow);
     assert.deepEqual([pauseRow.target_type, pauseRow.target_id, pauseRow.before, pauseRow.after.until, pauseRow.after.reason], ['handler', failing.id, null, new Date(pauseUntil).toISOString(), 'upgrade']);
     const resumeRow = one(await rowsOf('handler.resume'), 'audit-resume-1');
-    assert.deepEqual([resumeRow.target_id, resumeRow.before.map((p: Json) => [p.kind, p.reason]), resumeRow.after], [failing.id, [['manual', 'upgrade']], null]);
+    assert.deepEqual([resumeRow.target_id, resumeRow.before.pauses.map((p: Json) => [p.kind, p.reason]), resumeRow.after], [failing.id, [['manual', 'upgrade']], null]);
     const windowRow = one(await rowsOf('handler.window_add'), 'audit-window-1');
     assert.deepEqual([windowRow.target_id, windowRow.before, windowRow.after], [failing.id, null, { id: window.body.id, kind: 'window', from: '2099-11-22T02:00:00.000Z', until: '2099-11-22T04:00:00.000Z', reason: 'monthly' }]);
     const windowDeleted = one(await rowsOf('handler.window_delete'), 'audit-window-delete-1');
