@@ -6,6 +6,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
+import { ClockModule } from './common/clock.js';
 import { loggerParams } from './common/app-logger.js';
 import { buildDataSourceOptions } from './database/data-source.js';
 import { DirectSqlModule } from './database/direct-sql.js';
@@ -43,6 +44,7 @@ export class AppModule {
       providers: [{ provide: InstanceLockHolder, useValue: new InstanceLockHolder(lock) }],
       imports: [
         ConfigModule.forRoot(config),
+        ClockModule,
         // Request logging and the request id on every line (src/common/app-logger.ts).
         LoggerModule.forRoot(loggerParams(config.log)),
         TypeOrmModule.forRoot({ ...buildDataSourceOptions(config.database), migrationsRun: true }),

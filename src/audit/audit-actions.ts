@@ -15,6 +15,12 @@ export const AUDIT_ACTIONS = {
   'handler.secret_rotate': 'handler',
   /** The handler's failed deliveries of a period queued again (POST /api/v1/handlers/{id}/deliveries/retry). */
   'handler.retry_failed': 'handler',
+  /** A manual pause, set or changed (POST /api/v1/handlers/{id}/pause). */
+  'handler.pause': 'handler',
+  /** The pause in force ended by hand, a maintenance window in force cut short (POST …/resume). */
+  'handler.resume': 'handler',
+  'handler.window_add': 'handler',
+  'handler.window_delete': 'handler',
   'delivery.retry': 'delivery',
   'api_key.create': 'api_key',
   'api_key.revoke': 'api_key',

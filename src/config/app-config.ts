@@ -49,6 +49,9 @@ export const DEFAULTS = Object.freeze({
   responseBodyCapBytes: 4096,
   secretRotationOverlapMs: 24 * 3600_000,
   autoDisableAfterMs: 72 * 3600_000,
+  circuitFailureThreshold: 10,
+  circuitCooldownMs: 30_000,
+  circuitCooldownMaxMs: 10 * 60_000,
   logRetentionDays: 30,
   logCleanupCron: '17 * * * *',
   logSearchWindowRows: 10_000,
@@ -123,6 +126,18 @@ export class AppConfig {
     /** 0 turns automatic disabling off. */
     readonly autoDisableAfterMs: number;
     readonly shutdownGraceMs: number;
+    /**
+     * Deliveries of one handler this worker may hold at once, claimed or in flight, when the
+     * handler sets no cap of its own (src/dispatcher/flow-control.ts).
+     */
+    readonly handlerMaxConcurrency: number;
+    readonly circuit: {
+      /** Consecutive failed calls that open a handler's circuit; 0 turns the breaker off. */
+      readonly failureThreshold: number;
+      /** The first cool-down; it doubles after each failed probe, up to `cooldownMaxMs`. */
+      readonly cooldownMs: number;
+      readonly cooldownMaxMs: number;
+    };
   };
   readonly logs!: {
     readonly retentionDays: number;
@@ -231,6 +246,11 @@ export function loadConfig(input: EnvInput): AppConfig {
   }
   const secretRotationOverlapMs = duration('SECRET_ROTATION_OVERLAP', env.SECRET_ROTATION_OVERLAP, DEFAULTS.secretRotationOverlapMs);
   const autoDisableAfterMs = duration('AUTO_DISABLE_AFTER', env.AUTO_DISABLE_AFTER, DEFAULTS.autoDisableAfterMs);
+  const circuitCooldownMs = duration('CIRCUIT_COOLDOWN', env.CIRCUIT_COOLDOWN, DEFAULTS.circuitCooldownMs);
+  const circuitCooldownMaxMs = duration('CIRCUIT_COOLDOWN_MAX', env.CIRCUIT_COOLDOWN_MAX, Math.max(DEFAULTS.circuitCooldownMaxMs, circuitCooldownMs));
+  if (circuitCooldownMs < 100) problems.push('CIRCUIT_COOLDOWN: must be at least 100ms');
+  if (circuitCooldownMaxMs < circuitCooldownMs) problems.push('CIRCUIT_COOLDOWN_MAX: must not be shorter than CIRCUIT_COOLDOWN');
+  const concurrency = env.DISPATCH_CONCURRENCY ?? DEFAULTS.dispatchConcurrency;
   const auditRetentionMs = duration('AUDIT_RETENTION', env.AUDIT_RETENTION, 0);
   // A trail that forgets within hours is a mistake, not a policy.
   if (auditRetentionMs > 0 && auditRetentionMs < 86_400_000) problems.push('AUDIT_RETENTION: must be at least 1d (or 0 to keep every audit row)');
@@ -309,7 +329,7 @@ export function loadConfig(input: EnvInput): AppConfig {
     },
     dispatch: {
       role,
-      concurrency: env.DISPATCH_CONCURRENCY ?? DEFAULTS.dispatchConcurrency,
+      concurrency,
       pollIntervalMs: env.DISPATCH_POLL_INTERVAL_MS ?? DEFAULTS.dispatchPollIntervalMs,
       leaseMs: env.DISPATCH_LEASE_MS ?? DEFAULTS.dispatchLeaseMs,
       retryScheduleMs,
@@ -317,6 +337,13 @@ export function loadConfig(input: EnvInput): AppConfig {
       secretRotationOverlapMs,
       autoDisableAfterMs,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? DEFAULTS.shutdownGraceMs,
+      // Half the slots: a target that hangs keeps at most half of a worker's calls waiting.
+      handlerMaxConcurrency: env.HANDLER_MAX_CONCURRENCY ?? Math.max(1, Math.floor(concurrency / 2)),
+      circuit: {
+        failureThreshold: env.CIRCUIT_FAILURE_THRESHOLD ?? DEFAULTS.circuitFailureThreshold,
+        cooldownMs: circuitCooldownMs,
+        cooldownMaxMs: circuitCooldownMaxMs,
+      },
     },
     logs: {
       retentionDays: env.LOG_RETENTION_DAYS ?? DEFAULTS.logRetentionDays,

@@ -227,6 +227,30 @@ export class EnvironmentVariables {
   @IsString()
   AUTO_DISABLE_AFTER?: string;
 
+  /** Calls in flight (and claimed, waiting) per handler per worker instance; unset: half of DISPATCH_CONCURRENCY. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(512)
+  HANDLER_MAX_CONCURRENCY?: number;
+
+  /** Consecutive failed calls that open a handler's circuit; 0 turns the breaker off. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(100000)
+  CIRCUIT_FAILURE_THRESHOLD?: number;
+
+  @IsOptional()
+  @IsString()
+  CIRCUIT_COOLDOWN?: string;
+
+  @IsOptional()
+  @IsString()
+  CIRCUIT_COOLDOWN_MAX?: string;
+
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -342,6 +366,10 @@ export const ENV_KEYS = Object.freeze([
   'RESPONSE_BODY_CAP_BYTES',
   'SECRET_ROTATION_OVERLAP',
   'AUTO_DISABLE_AFTER',
+  'HANDLER_MAX_CONCURRENCY',
+  'CIRCUIT_FAILURE_THRESHOLD',
+  'CIRCUIT_COOLDOWN',
+  'CIRCUIT_COOLDOWN_MAX',
   'LOG_RETENTION_DAYS',
   'LOG_CLEANUP_CRON',
   'LOG_SEARCH_WINDOW_ROWS',

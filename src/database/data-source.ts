@@ -12,6 +12,8 @@ import { DropUnusedIndexes1764000000000 } from './migrations/1764000000000-drop-
 import { DeliveriesByHandlerAndTime1764100000000 } from './migrations/1764100000000-deliveries-by-handler-and-time.js';
 import { ExactKeysAndLargeHeaders1764200000000 } from './migrations/1764200000000-exact-keys-and-large-headers.js';
 import { DeliveriesHoldsOrder1764300000000 } from './migrations/1764300000000-deliveries-holds-order.js';
+import { HandlerFlowControl1764400000000 } from './migrations/1764400000000-handler-flow-control.js';
+import { HandlerPauseEntity } from '../handlers/handler-pause.entity.js';
 import { WiderSecretColumns1764310000000 } from './migrations/1764310000000-wider-secret-columns.js';
 import { HandlerFilters1764320000000 } from './migrations/1764320000000-handler-filters.js';
 import { TargetCredentials1764340000000 } from './migrations/1764340000000-target-credentials.js';
@@ -21,7 +23,7 @@ import { ExecutionLogFilters1765100000000 } from './migrations/1765100000000-exe
 import { ExecutionLogsByDay1765500000000 } from './migrations/1765500000000-execution-logs-by-day.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
-export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity];
+export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity, HandlerPauseEntity];
 
 /** Every migration, in order. */
 export const MIGRATIONS = [
@@ -35,6 +37,7 @@ export const MIGRATIONS = [
   HandlerFilters1764320000000,
   TargetCredentials1764340000000,
   AuditLog1764360000000,
+  HandlerFlowControl1764400000000,
   EventTraceParent1764900000000,
   ExecutionLogFilters1765100000000,
   ExecutionLogsByDay1765500000000,

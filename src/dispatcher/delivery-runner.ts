@@ -12,6 +12,8 @@ import { CallResult, failedAs, skippedCall } from '../calls/call-result.js';
 import { HttpExecutor } from '../calls/http-executor.js';
 import { ScriptExecutor } from '../calls/script-executor.js';
 import { RetryPolicy } from './retry-policy.js';
+import { Clock } from '../common/clock.js';
+import { FlowOutcome } from './flow-control.js';
 
 /**
  * What a delivery's log row keeps of the body sent: nothing, since the body is the envelope of
@@ -40,6 +42,7 @@ export class DeliveryRunner {
     private readonly scripts: ScriptExecutor,
     private readonly logs: ExecutionLogsService,
     private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {
     this.retries = new RetryPolicy(config.dispatch.retryScheduleMs);
   }
@@ -88,6 +91,7 @@ export class DeliveryRunner {
       update = { ...update, status: retry ? 'pending' : 'failed', nextAttemptAt: retry ? now + wait : now };
     }
     const outcome = this.outcome(delivery, handler, attempt, trigger, result, update);
+    outcome.flow = this.flowOutcome(delivery, result);
     if (result.gone) outcome.disableReason = `Receiver answered 410 Gone on ${new Date(now).toISOString()}`;
     else if (!result.ok && this.failingTooLong(handler, now)) {
       outcome.disableReason = `Failing without a success since ${new Date(handler.failingSince!).toISOString()} (longer than AUTO_DISABLE_AFTER)`;
@@ -145,6 +149,28 @@ export class DeliveryRunner {
     } catch (error) {
       this.logger.error(`Could not log the abandoned call of delivery ${delivery.id}: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * What the call says about the handler's flow (src/dispatcher/flow-control.ts): a failure
+   * counts towards opening its circuit; a success ends the run and closes the circuit, and is
+   * worth a write only when the claim saw something to reset; a Retry-After holds the handler.
+   */
+  private flowOutcome(delivery: ClaimedDelivery, result: CallResult): FlowOutcome | undefined {
+    const row = delivery.handlerRow;
+    const probe = delivery.probe === true;
+    const holdUntil = !result.ok && result.retryAfterMs !== null && result.retryAfterMs > 0 ? this.clock.now() + result.retryAfterMs : null;
+    if (result.ok && !probe && holdUntil === null && (!row || (row.circuitFailures === 0 && row.circuitState === 'closed'))) return undefined;
+    return {
+      handlerId: delivery.handlerId,
+      ok: result.ok,
+      probe,
+      failuresBefore: row?.circuitFailures ?? 0,
+      stateBefore: row?.circuitState ?? 'closed',
+      opensBefore: row?.circuitOpens ?? 0,
+      error: result.error,
+      holdUntil,
+    };
   }
 
   private failingTooLong(handler: HandlerEntity, now: number): boolean {

@@ -8,12 +8,13 @@ import { DeliveriesService } from './deliveries.service.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { DispatcherService } from './dispatcher.service.js';
 import { OutcomeWriter } from './outcome-writer.js';
+import { FlowControl } from './flow-control.js';
 import { CacheManagerModule } from '../cache-manager/cache-manager.module.js';
 
 @Module({
   imports: [CallsModule, HandlersModule, ExecutionLogsModule, CacheManagerModule, QueueModule],
   controllers: [DeliveriesController],
-  providers: [OutcomeWriter, DeliveryRunner, DispatcherService, DeliveriesService],
+  providers: [FlowControl, OutcomeWriter, DeliveryRunner, DispatcherService, DeliveriesService],
   exports: [DispatcherService],
 })
 export class DispatcherModule {}

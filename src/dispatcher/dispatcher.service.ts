@@ -10,7 +10,8 @@ import { DeliveryQueue } from '../queue/delivery-queue.js';
 import { ClaimedDelivery } from '../queue/delivery.js';
 import { WorkSignal } from '../queue/work-signal.js';
 import { DeliveryRunner } from './delivery-runner.js';
-import { Outcome, OutcomeWriter } from './outcome-writer.js';
+import { FlowChangeReport, Outcome, OutcomeWriter } from './outcome-writer.js';
+import { ClaimRound, FlowControl } from './flow-control.js';
 import { SpanKind, type Attributes, type Context } from '@opentelemetry/api';
 import { contextOf, inSpan, tracingEnabled } from '../telemetry/tracing.js';
 
@@ -33,6 +34,12 @@ interface Claimed {
  * and that write's finish-and-claim-next step (DeliveryQueue) claims for this worker the next
  * delivery of the same event (the next handler in run order), which joins the waiting ones.
  * Other deliveries on the same object become claimable when the write commits.
+ *
+ * Flow control (src/dispatcher/flow-control.ts): each claim gives every handler its share, no
+ * more than twice its cap less what this worker already holds of it (its cap of calls, and as
+ * many waiting); a handler's calls in flight never pass its cap; the waiting deliveries of a
+ * handler that becomes held (paused, circuit open, Retry-After) go back to the queue unstarted,
+ * and the claims of next deliveries leave out the handlers this worker holds enough of.
  */
 @Injectable()
 export class DispatcherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -48,11 +55,29 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private readonly started = new Map<number, Promise<void>>();
   /** Deliveries whose call is in progress. */
   private readonly calling = new Set<number>();
+  /** Per handler: deliveries held here (waiting or started, until recorded), and calls in progress. */
+  private readonly holdings = new Map<number, number>();
+  private readonly callingPerHandler = new Map<number, number>();
+  /** Per handler: its cap, as last read. */
+  private readonly caps = new Map<number, number>();
+  /** Handlers held now (paused, circuit not closed, Retry-After), as last read or learnt from an outcome. */
+  private readonly heldHandlers = new Set<number>();
+  /** Held handlers with pending deliveries, as the last claim read them: their deliveries hold the order only among themselves. */
+  private released: number[] = [];
   private timers: NodeJS.Timeout[] = [];
+  /** A wake when a rate-limited handler may make its next call, and when (flow time). */
+  private rateWake: { timer: NodeJS.Timeout; at: number } | null = null;
   private unlisten: (() => void) | null = null;
+  private unlistenFlow: (() => void) | null = null;
   /** Consecutive failed claims (the database is down): claiming pauses, longer each time. */
   private claimFailures = 0;
   private pausedUntil = 0;
+  /**
+   * The last claim found nothing: until then, a call ending starts no claim (each would find
+   * nothing again while the handlers with due deliveries are at their caps or wait for the
+   * order). New work here, a poll, a handler's room freeing up or a hold ending claim at once.
+   */
+  private idleUntil = 0;
   /** Aborts the calls still running when the shutdown grace period ends. */
   private readonly stopping = new AbortController();
 
@@ -63,6 +88,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     private readonly signal: WorkSignal,
     private readonly cache: CacheManagerService,
     private readonly config: AppConfig,
+    private readonly flow: FlowControl,
   ) {
     // Every call in flight listens to it.
     setMaxListeners(0, this.stopping.signal);
@@ -85,9 +111,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (this.running) return;
     this.running = true;
     const { pollIntervalMs, leaseMs } = this.config.dispatch;
-    this.unlisten = this.signal.listen(() => this.wake());
+    this.unlisten = this.signal.listen(() => this.wakeForWork());
+    this.unlistenFlow = this.outcomes.onFlowChange((report) => this.flowChanged(report));
     this.timers = [
-      setInterval(() => this.wake(), pollIntervalMs),
+      setInterval(() => this.wakeForWork(), pollIntervalMs),
       setInterval(() => void this.renewLeases(), Math.max(200, Math.floor(leaseMs / 3))),
       setInterval(() => void this.takeOverExpired(), Math.max(500, Math.floor(leaseMs / 2))),
     ];
@@ -102,11 +129,14 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (!this.running) return;
     this.running = false;
     this.unlisten?.();
+    this.unlistenFlow?.();
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    if (this.rateWake) clearTimeout(this.rateWake.timer);
+    this.rateWake = null;
     const deadline = Date.now() + this.config.dispatch.shutdownGraceMs;
     while (this.claiming && Date.now() < deadline) await sleep(5);
-    await this.release(this.ready.splice(0).map((entry) => entry.delivery.id));
+    await this.release(this.ready.splice(0).map((entry) => this.drop(entry.delivery)));
     while (this.started.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.started.values()]), sleep(Math.max(0, deadline - Date.now()))]);
     }
@@ -132,7 +162,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       this.wokenWhileClaiming = true;
       return;
     }
-    if (!this.wantsMore() || Date.now() < this.pausedUntil) return;
+    if (!this.wantsMore() || Date.now() < this.pausedUntil || Date.now() < this.idleUntil) return;
     this.claiming = true;
     void new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.claimMore())
@@ -143,6 +173,12 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
           this.wake();
         }
       });
+  }
+
+  /** A wake that claims even right after a claim that found nothing: there may be new work. */
+  private wakeForWork(): void {
+    this.idleUntil = 0;
+    this.wake();
   }
 
   /** How many more deliveries this worker may hold: one round in progress and one waiting. */
@@ -163,10 +199,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     while (this.running && this.wantsMore()) {
       const limit = Math.min(this.spareCapacity(), concurrency);
       const now = Date.now();
-      let claimed: ClaimedDelivery[];
+      let round: ClaimRound;
       let handlers: Map<number, HandlerEntity | undefined>;
       try {
-        claimed = await this.queue.claim(this.owner, limit, now, now + leaseMs);
+        const waiting = [...new Set(this.ready.map((entry) => entry.delivery.handlerId))];
+        round = await this.flow.claim(this.owner, limit, { held: this.holdings, waiting }, now, now + leaseMs);
       } catch (error) {
         this.backOff(error as Error);
         return;
@@ -176,6 +213,9 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         this.claimFailures = 0;
         this.pausedUntil = 0;
       }
+      const { claimed } = round;
+      this.idleUntil = claimed.length === 0 ? Date.now() + this.config.dispatch.pollIntervalMs : 0;
+      this.learn(round);
       try {
         handlers = claimed.length > 0 ? await this.handlersOf(claimed) : new Map();
       } catch (error) {
@@ -184,10 +224,87 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         return;
       }
       if (tracingEnabled()) for (const delivery of claimed) endedSpan('claim', delivery, now);
-      for (const delivery of claimed) this.ready.push({ delivery, handler: handlers.get(delivery.handlerId) });
+      for (const delivery of claimed) this.keep(delivery, handlers.get(delivery.handlerId));
+      await this.releaseHeld();
       this.startReady();
-      if (claimed.length < limit) return;
+      if (claimed.length === 0 || !round.more) return;
     }
+  }
+
+  /** What a claim read of the handlers' flow: their caps, which are held now, which no longer hold others' order. */
+  private learn(round: ClaimRound): void {
+    for (const [handlerId, cap] of round.caps) {
+      this.caps.set(handlerId, cap);
+      if (round.held.has(handlerId)) this.heldHandlers.add(handlerId);
+      else this.heldHandlers.delete(handlerId);
+    }
+    this.released = round.released;
+    if (round.wakeAt !== null) this.wakeAt(round.wakeAt);
+  }
+
+  /** Wakes at `at` (flow time) unless a wake comes sooner: a rate-limited handler's next call is allowed then. */
+  private wakeAt(at: number): void {
+    const delay = at - this.flow.now();
+    if (delay <= 0 || (this.rateWake && this.rateWake.at <= at)) return;
+    if (this.rateWake) clearTimeout(this.rateWake.timer);
+    const timer = setTimeout(() => {
+      this.rateWake = null;
+      this.wakeForWork();
+    }, Math.ceil(delay));
+    timer.unref();
+    this.rateWake = { timer, at };
+  }
+
+  /** An outcome written here opened or closed a circuit, or a Retry-After holds the handler. */
+  private flowChanged({ handlerId, change }: FlowChangeReport): void {
+    if (change === 'circuit_closed') {
+      this.heldHandlers.delete(handlerId);
+      this.wakeForWork();
+      return;
+    }
+    this.heldHandlers.add(handlerId);
+    void this.releaseHeld();
+  }
+
+  /** A claimed delivery joins the waiting ones, counted against its handler's cap. */
+  private keep(delivery: ClaimedDelivery, handler: HandlerEntity | undefined): void {
+    if (delivery.handlerRow) this.caps.set(delivery.handlerId, delivery.handlerRow.maxConcurrency ?? this.flow.defaultCap);
+    this.holdings.set(delivery.handlerId, (this.holdings.get(delivery.handlerId) ?? 0) + 1);
+    this.ready.push({ delivery, handler });
+  }
+
+  /** The delivery is no longer held here (recorded or handed back); answers its id. */
+  private drop(delivery: ClaimedDelivery): number {
+    const left = (this.holdings.get(delivery.handlerId) ?? 1) - 1;
+    if (left > 0) this.holdings.set(delivery.handlerId, left);
+    else this.holdings.delete(delivery.handlerId);
+    return delivery.id;
+  }
+
+  /** Hands back, unstarted, the waiting deliveries of handlers held now (a probe goes ahead: it is what ends the hold). */
+  private async releaseHeld(): Promise<void> {
+    if (this.heldHandlers.size === 0) return;
+    const back: number[] = [];
+    this.ready = this.ready.filter((entry) => {
+      if (entry.delivery.probe || !this.heldHandlers.has(entry.delivery.handlerId)) return true;
+      back.push(this.drop(entry.delivery));
+      return false;
+    });
+    await this.release(back);
+  }
+
+  private capOf(handlerId: number): number {
+    return this.caps.get(handlerId) ?? this.flow.defaultCap;
+  }
+
+  /** Does this worker hold all it may of the handler's deliveries: its cap of calls and as many waiting (FlowControl). */
+  private isFull(handlerId: number): boolean {
+    return (this.holdings.get(handlerId) ?? 0) >= 2 * this.capOf(handlerId);
+  }
+
+  /** Handlers this worker holds all it may of: the claim of a next delivery leaves them out. */
+  private fullHandlers(): number[] {
+    return [...this.holdings.keys()].filter((handlerId) => this.isFull(handlerId));
   }
 
   /**
@@ -203,20 +320,49 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     setTimeout(() => this.wake(), delay).unref();
   }
 
+  /**
+   * Starts waiting deliveries in the order they were claimed while slots are free, skipping
+   * those whose handler has its cap of calls in progress (or is held: they go back).
+   */
   private startReady(): void {
     const { concurrency } = this.config.dispatch;
-    while (this.running && this.calling.size < concurrency && this.ready.length > 0) {
-      const { delivery, handler } = this.ready.shift()!;
-      this.calling.add(delivery.id);
-      const run = this.deliver(delivery, handler)
-        .catch((error: Error) => this.logger.error(`Delivery ${delivery.id} failed to run: ${error.stack ?? error.message}`))
-        .finally(() => {
-          this.started.delete(delivery.id);
-          this.calling.delete(delivery.id);
-          this.wake();
-        });
-      this.started.set(delivery.id, run);
+    if (!this.running || this.calling.size >= concurrency || this.ready.length === 0) return;
+    const waiting: Claimed[] = [];
+    for (const entry of this.ready) {
+      const { delivery } = entry;
+      const blocked =
+        this.calling.size >= concurrency ||
+        (this.callingPerHandler.get(delivery.handlerId) ?? 0) >= this.capOf(delivery.handlerId) ||
+        (!delivery.probe && this.heldHandlers.has(delivery.handlerId));
+      if (blocked) waiting.push(entry);
+      else this.begin(entry);
     }
+    this.ready = waiting;
+  }
+
+  private begin({ delivery, handler }: Claimed): void {
+    this.calling.add(delivery.id);
+    this.callingPerHandler.set(delivery.handlerId, (this.callingPerHandler.get(delivery.handlerId) ?? 0) + 1);
+    const run = this.deliver(delivery, handler)
+      .catch((error: Error) => this.logger.error(`Delivery ${delivery.id} failed to run: ${error.stack ?? error.message}`))
+      .finally(() => {
+        this.started.delete(delivery.id);
+        this.endCall(delivery);
+        const wasFull = this.isFull(delivery.handlerId);
+        this.drop(delivery);
+        if (wasFull) this.wakeForWork();
+        else this.wake();
+      });
+    this.started.set(delivery.id, run);
+  }
+
+  /** The call of `delivery` is over (once, whichever comes first): its slot and its handler's count free. */
+  private endCall(delivery: ClaimedDelivery): boolean {
+    if (!this.calling.delete(delivery.id)) return false;
+    const left = (this.callingPerHandler.get(delivery.handlerId) ?? 1) - 1;
+    if (left > 0) this.callingPerHandler.set(delivery.handlerId, left);
+    else this.callingPerHandler.delete(delivery.handlerId);
+    return true;
   }
 
   /**
@@ -232,10 +378,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       const call = () => this.runner.run(delivery, handler, this.stopping.signal);
       outcome = trace ? await inSpan('call', trace.attributes, call, trace.parent, SpanKind.CLIENT) : await call();
     } finally {
-      if (this.calling.delete(delivery.id)) this.wake();
+      if (this.endCall(delivery)) this.wake();
     }
     if (!outcome) return;
-    const record = () => this.outcomes.record(this.owner, delivery, outcome, { claimNext: true });
+    const nextFlow = { released: this.released, excluded: this.fullHandlers() };
+    const record = () => this.outcomes.record(this.owner, delivery, outcome, { claimNext: true, nextFlow });
     const recordedFrom = Date.now();
     const next = trace ? await inSpan('record', trace.attributes, record, trace.parent) : await record();
     if (!next) return;
@@ -251,8 +398,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         this.logger.error(`Reading the handler of delivery ${next.id} failed: ${error.message}`);
         return undefined;
       });
-      if (handlers && this.running) {
-        this.ready.push({ delivery: next, handler: handlers.get(next.handlerId) });
+      if (handlers && this.running && !this.heldHandlers.has(next.handlerId)) {
+        this.keep(next, handlers.get(next.handlerId));
         return;
       }
     }
@@ -299,7 +446,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   private async takeOverExpired(): Promise<void> {
     try {
-      if ((await this.queue.takeOverExpired(Date.now())) > 0) this.wake();
+      if ((await this.queue.takeOverExpired(Date.now())) > 0) this.wakeForWork();
     } catch (error) {
       this.logQuietly(`Lease check failed: ${(error as Error).message}`);
     }

@@ -11,7 +11,8 @@ import { HandlersService } from '../handlers/handlers.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { OperationalEvents } from '../operational-events/operational-events.service.js';
 import { DeliveryQueue } from '../queue/delivery-queue.js';
-import { ClaimedDelivery, DeliveryUpdate, FinishedAttempt } from '../queue/delivery.js';
+import { ClaimedDelivery, DeliveryUpdate, FinishedAttempt, NextClaimFlow } from '../queue/delivery.js';
+import { FlowChange, FlowControl, FlowOutcome, ReportedStatement } from './flow-control.js';
 
 /** Everything one attempt changes, as the runner decided it (src/dispatcher/delivery-runner.ts). */
 export interface Outcome {
@@ -21,6 +22,17 @@ export interface Outcome {
   streak?: FailureStreak;
   /** Set when the handler is to be disabled once the outcome is written (410 Gone, failing longer than AUTO_DISABLE_AFTER): the reason it keeps. */
   disableReason?: string;
+  /** What the call says about the handler's flow: the circuit breaker's count, a probe's verdict, a Retry-After hold. */
+  flow?: FlowOutcome;
+}
+
+/** A change of a handler's flow that an outcome made (the circuit opened or closed, a Retry-After hold). */
+export interface FlowChangeReport {
+  handlerId: number;
+  change: FlowChange;
+  reason: string | null;
+  /** Held until then (flow time): the circuit's cool-down or the Retry-After. */
+  until: number | null;
 }
 
 interface Recording {
@@ -28,6 +40,19 @@ interface Recording {
   delivery: ClaimedDelivery;
   outcome: Outcome;
   claimNext: boolean;
+  /** What the claim of the next delivery respects (the dispatcher's view of held and full handlers). */
+  nextFlow?: Omit<NextClaimFlow, 'flowNow'>;
+}
+
+/** The batch's claims of next deliveries respect every recording's view (one worker per app: usually one view). */
+function mergeNextFlow(batch: readonly Recording[], flowNow: number): NextClaimFlow {
+  const released = new Set<number>();
+  const excluded = new Set<number>();
+  for (const { nextFlow } of batch) {
+    for (const id of nextFlow?.released ?? []) released.add(id);
+    for (const id of nextFlow?.excluded ?? []) excluded.add(id);
+  }
+  return { released: [...released], excluded: [...excluded], flowNow };
 }
 
 /**
@@ -44,6 +69,7 @@ interface Recording {
 export class OutcomeWriter implements OnApplicationShutdown {
   private readonly logger = new Logger('Dispatch');
   private readonly group: GroupCommit<Recording, ClaimedDelivery | null>;
+  private readonly flowListeners = new Set<(report: FlowChangeReport) => void>();
   /** One log line per delivery outcome is written at `log` level; building it costs, so only when that level is on. */
   private readonly logOutcomes: boolean;
   private closed = false;
@@ -55,6 +81,7 @@ export class OutcomeWriter implements OnApplicationShutdown {
     private readonly handlers: HandlersService,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
+    private readonly flow: FlowControl,
     private readonly operational: OperationalEvents,
   ) {
     // SQLite writes block the process anyway; on MySQL a second write overlaps the first one's round trips.
@@ -71,12 +98,23 @@ export class OutcomeWriter implements OnApplicationShutdown {
    * for as long as the delivery's lease lasts: the call is not repeated and its log row is not
    * lost. After that the lease has run out and the delivery is handed back (sent again).
    */
-  async record(owner: string, delivery: ClaimedDelivery, outcome: Outcome, { claimNext = false } = {}): Promise<ClaimedDelivery | null> {
-    const next = await this.submit({ owner, delivery, outcome, claimNext });
+  async record(
+    owner: string,
+    delivery: ClaimedDelivery,
+    outcome: Outcome,
+    { claimNext = false, nextFlow }: { claimNext?: boolean; nextFlow?: Omit<NextClaimFlow, 'flowNow'> } = {},
+  ): Promise<ClaimedDelivery | null> {
+    const next = await this.submit({ owner, delivery, outcome, claimNext, nextFlow });
     this.report(delivery, outcome);
     if (outcome.update.status === 'failed') void this.operational.deliveryExhausted(delivery, outcome.log);
     if (outcome.disableReason !== undefined) await this.disable(outcome.log, outcome.disableReason);
     return next;
+  }
+
+  /** Calls `listener` with every change of a handler's flow an outcome made here (the dispatcher stops starting a held handler's calls). */
+  onFlowChange(listener: (report: FlowChangeReport) => void): () => void {
+    this.flowListeners.add(listener);
+    return () => this.flowListeners.delete(listener);
   }
 
   onApplicationShutdown(): void {
@@ -100,22 +138,31 @@ export class OutcomeWriter implements OnApplicationShutdown {
     const now = Date.now();
     const leaseUntil = now + this.config.dispatch.leaseMs;
     const logs = batch.map((recording) => recording.outcome.log);
-    const streaks = failureStreakStatements(batch.flatMap((recording) => recording.outcome.streak ?? []));
+    const handlerStatements = this.handlerStatements(batch);
     const finished: FinishedAttempt[] = batch.map(({ owner, delivery, outcome, claimNext }) => ({ owner, delivery, update: outcome.update, claimNext }));
+    const nextFlow = mergeNextFlow(batch, this.flow.now());
+    const changed: ReportedStatement[] = [];
 
     const claimed = this.sql.mysql
       ? await this.sql.transactionReadCommitted(async (session) => {
           await this.logs.insertMysql(session, logs);
-          for (const statement of streaks) await session.write(statement.sql, statement.params);
-          return this.queue.finishAndClaimNextMysql(session, finished, now, leaseUntil);
+          for (const statement of handlerStatements) {
+            const result = await session.write(statement.sql, statement.params);
+            if (statement.change && result.affectedRows > 0) changed.push(statement);
+          }
+          return this.queue.finishAndClaimNextMysql(session, finished, now, leaseUntil, nextFlow);
         })
       : await this.sql.transactionSqlite(() => {
           this.logs.insertSqlite(logs);
-          for (const statement of streaks) this.sql.statement(statement.sql).run(...statement.params);
-          return this.queue.finishAndClaimNextSqlite(finished, now, leaseUntil);
+          for (const statement of handlerStatements) {
+            const result = this.sql.statement(statement.sql).run(...statement.params);
+            if (statement.change && result.changes > 0) changed.push(statement);
+          }
+          return this.queue.finishAndClaimNextSqlite(finished, now, leaseUntil, nextFlow);
         });
+    for (const statement of changed) this.reportFlowChange(statement, batch);
 
-    // At most one next delivery per event is claimed (NEXT_CLAIMABLE in src/queue/delivery-queue.ts), and each goes to the attempt that asked for it.
+    // At most one next delivery per event is claimed (nextSelect in src/queue/delivery-queue.ts), and each goes to the attempt that asked for it.
     const byEvent = new Map(claimed.map((delivery) => [delivery.eventId, delivery]));
     return batch.map(({ delivery, claimNext }) => {
       if (!claimNext || !delivery.holdsOrder) return null;
@@ -123,6 +170,43 @@ export class OutcomeWriter implements OnApplicationShutdown {
       byEvent.delete(delivery.eventId);
       return next;
     });
+  }
+
+  /**
+   * The batch's writes to `handlers`: the failure streaks and the flow statements (circuit,
+   * Retry-After hold), handler by handler in id order, so two writes in progress never wait on
+   * each other in a cycle.
+   */
+  private handlerStatements(batch: readonly Recording[]): ReportedStatement[] {
+    const streaks = batch.flatMap((recording) => recording.outcome.streak ?? []);
+    const flows = this.flow.outcomeStatements(batch.flatMap((recording) => recording.outcome.flow ?? []));
+    const ids = [...new Set([...streaks.map((streak) => streak.handlerId), ...flows.map((statement) => statement.handlerId)])].sort((a, b) => a - b);
+    return ids.flatMap((handlerId) => [
+      ...failureStreakStatements(streaks.filter((streak) => streak.handlerId === handlerId)).map((statement) => ({ handlerId, ...statement })),
+      ...flows.filter((statement) => statement.handlerId === handlerId),
+    ]);
+  }
+
+  /**
+   * A handler's circuit opened, re-opened or closed, or a Retry-After holds it: one log line
+   * (the circuit's changes at `warn` and `log`), the listeners are told, and a circuit's change
+   * is emitted as an operational event (a re-opening is a circuit_opened event too). The
+   * delivery whose outcome made the change is the batch's last one of the handler: its event
+   * type is `setOffBy`, so a circuit opened by failing operational deliveries emits nothing.
+   */
+  private reportFlowChange({ handlerId, change, reason, until }: ReportedStatement, batch: readonly Recording[]): void {
+    const by = batch.findLast((recording) => recording.delivery.handlerId === handlerId);
+    const subject = { id: handlerId, name: by?.outcome.log.handlerName ?? `handler ${handlerId}`, status: by?.delivery.handlerRow?.status ?? 'enabled' };
+    const setOffBy = by?.delivery.eventType;
+    if (change === 'circuit_opened' || change === 'circuit_reopened') {
+      this.logger.warn(`Handler ${handlerId}: circuit ${change === 'circuit_opened' ? 'opened' : 're-opened'} until ${new Date(until!).toISOString()}: ${reason}`);
+      void this.operational.handler('provisioning.handler.circuit_opened', subject, 'failures', reason ?? null, { until: until ?? null, setOffBy });
+    } else if (change === 'circuit_closed') {
+      this.logger.log(`Handler ${handlerId}: circuit closed: ${reason}`);
+      void this.operational.handler('provisioning.handler.circuit_closed', subject, 'probe', reason ?? null, { setOffBy });
+    }
+    const report: FlowChangeReport = { handlerId, change: change!, reason: reason ?? null, until: until ?? null };
+    for (const listener of this.flowListeners) listener(report);
   }
 
   /** Counts the outcome and writes its one log line; the handler's own answer and headers never go in it. */

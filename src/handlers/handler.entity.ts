@@ -10,6 +10,10 @@ export const HANDLER_STAGES = ['after', 'before'] as const;
 export type HandlerStage = (typeof HANDLER_STAGES)[number];
 export const ON_FAILURE_CHOICES = ['allow', 'forbid'] as const;
 export type OnFailure = (typeof ON_FAILURE_CHOICES)[number];
+export const RATE_PERIODS = ['second', 'minute'] as const;
+export type RatePeriod = (typeof RATE_PERIODS)[number];
+export const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
+export type CircuitState = (typeof CIRCUIT_STATES)[number];
 export const AUTH_TYPES = ['basic', 'bearer', 'oauth2'] as const;
 export type AuthType = (typeof AUTH_TYPES)[number];
 
@@ -134,9 +138,64 @@ export class HandlerEntity {
   @Column({ name: 'failing_since', type: 'bigint', nullable: true, default: null, transformer: epochMs })
   failingSince: number | null;
 
+  /** Deliveries one worker may hold for this handler, claimed or in flight; null: HANDLER_MAX_CONCURRENCY. */
+  @Column({ name: 'max_concurrency', type: 'integer', nullable: true, default: null })
+  maxConcurrency: number | null;
+
+  /** Calls per `ratePeriod` across all workers; null: no limit. */
+  @Column({ name: 'rate_limit', type: 'integer', nullable: true, default: null })
+  rateLimit: number | null;
+
+  @Column({ name: 'rate_period', type: 'varchar', length: 8, nullable: true, default: null })
+  ratePeriod: RatePeriod | null;
+
+  // Flow state below: written by the dispatcher's transactions (src/handlers/handler-flow.ts),
+  // never by an edit (FLOW_STATE_COLUMNS), and making no change-feed row.
+
+  /** The rate limiter's theoretical arrival time (GCRA). */
+  @Column({ name: 'rate_tat', type: 'bigint', nullable: true, default: null, transformer: epochMs })
+  rateTat: number | null;
+
+  /** A Retry-After answer holds every delivery of the handler until then. */
+  @Column({ name: 'hold_until', type: 'bigint', nullable: true, default: null, transformer: epochMs })
+  holdUntil: number | null;
+
+  @Column({ name: 'circuit_state', type: 'varchar', length: 16, default: 'closed' })
+  circuitState: CircuitState;
+
+  @Column({ name: 'circuit_since', type: 'bigint', nullable: true, default: null, transformer: epochMs })
+  circuitSince: number | null;
+
+  @Column({ name: 'circuit_reason', type: 'varchar', length: 500, nullable: true, default: null })
+  circuitReason: string | null;
+
+  /** Failed calls since the last success. */
+  @Column({ name: 'circuit_failures', type: 'integer', default: 0 })
+  circuitFailures: number;
+
+  /** Times the circuit opened since it was last closed: the cool-down doubles with each. */
+  @Column({ name: 'circuit_opens', type: 'integer', default: 0 })
+  circuitOpens: number;
+
+  /** Open: when the cool-down ends and a probe may go. Half-open: when the probe is given up for lost. */
+  @Column({ name: 'circuit_retry_at', type: 'bigint', nullable: true, default: null, transformer: epochMs })
+  circuitRetryAt: number | null;
+
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs })
   createdAt: number;
 
   @Column({ name: 'updated_at', type: 'bigint', transformer: epochMs })
   updatedAt: number;
 }
+
+/** The columns the dispatcher keeps: an edit of the handler writes none of them back. */
+export const FLOW_STATE_COLUMNS = [
+  'rateTat',
+  'holdUntil',
+  'circuitState',
+  'circuitSince',
+  'circuitReason',
+  'circuitFailures',
+  'circuitOpens',
+  'circuitRetryAt',
+] as const satisfies readonly (keyof HandlerEntity)[];

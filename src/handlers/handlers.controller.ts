@@ -21,6 +21,9 @@ import { Auth, CurrentPrincipal, Principal } from '../api-keys/auth.decorators.j
 import {
   CreatedHandlerDto,
   CreateHandlerDto,
+  CreateMaintenanceWindowDto,
+  MaintenanceWindowDto,
+  PauseHandlerDto,
   FilterTestDto,
   FilterTestResultDto,
   HandlerDto,
@@ -31,7 +34,7 @@ import {
 } from './dto/handler.dto.js';
 import { HandlerEntity } from './handler.entity.js';
 import { HandlersService } from './handlers.service.js';
-import { toHandlerDto } from './handler-view.js';
+import { HandlerPausesService } from './handler-pauses.service.js';
 import { AuditStore } from '../audit/audit-store.js';
 import { keyActor } from '../audit/audit-actor.js';
 import { checkFilter, invalidFilter } from './handler-filter.js';
@@ -63,11 +66,19 @@ const CREATE_EXAMPLES = {
 };
 const UPDATE_EXAMPLES = {
   rename: { summary: 'Rename and run earlier', value: { name: 'CRM: new clients (primary)', priority: 5 } },
+  limits: { summary: 'At most 4 calls at once per worker and 10 calls a second in all', value: { max_concurrency: 4, rate_limit: 10, rate_period: 'second' } },
   filter: {
     summary: 'Receive only the events of companies 1 and 3, or of clients whose balance is negative',
     value: { filter: { $or: [{ 'data.companies_id': { $in: [1, 3] } }, { 'data.balance': { $lt: 0 } }] } },
   },
   unfilter: { summary: 'Remove the payload filter: every event of the handler\'s event again', value: { filter: null } },
+};
+const PAUSE_EXAMPLES = {
+  open: { summary: 'Hold deliveries until resumed', value: { reason: 'Softswitch upgrade' } },
+  until: { summary: 'Hold deliveries until a time (then they go out by themselves)', value: { until: '2099-11-22T04:00:00Z', reason: 'Softswitch upgrade' } },
+};
+const WINDOW_EXAMPLES = {
+  night: { summary: 'A two-hour maintenance window', value: { from: '2099-11-22T02:00:00Z', to: '2099-11-22T04:00:00Z', reason: 'Monthly softswitch maintenance' } },
 };
 const FILTER_TEST_EXAMPLES = {
   body: {
@@ -92,6 +103,7 @@ const BAD_HANDLER =
 export class HandlersController {
   constructor(
     private readonly handlers: HandlersService,
+    private readonly pauses: HandlerPausesService,
     private readonly audit: AuditStore,
     private readonly config: AppConfig,
   ) {}
@@ -104,7 +116,7 @@ export class HandlersController {
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: BAD_HANDLER })
   async create(@Body() body: CreateHandlerDto, @CurrentPrincipal() principal: Principal): Promise<CreatedHandlerDto> {
     const handler = await this.handlers.create(body, principal);
-    return { ...toHandlerDto(handler), signing_secret: handler.signingSecret! };
+    return { ...(await this.pauses.view(handler)), signing_secret: handler.signingSecret! };
   }
 
   @Get()
@@ -114,7 +126,7 @@ export class HandlersController {
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
   async list(@Query() query: ListHandlersQueryDto): Promise<HandlerPageDto> {
     const page = await this.handlers.list(query);
-    return { ...page, items: page.items.map(toHandlerDto) };
+    return { ...page, items: await this.pauses.views(page.items) };
   }
 
   @Get(':id')
@@ -123,7 +135,7 @@ export class HandlersController {
   @ApiOkResponse({ type: HandlerDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
   async get(@Param('id', idParam()) id: number): Promise<HandlerDto> {
-    return toHandlerDto(await this.handlers.get(id));
+    return this.pauses.view(await this.handlers.get(id));
   }
 
   @Patch(':id')
@@ -138,7 +150,7 @@ export class HandlersController {
     @Body() body: UpdateHandlerDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<HandlerDto> {
-    return toHandlerDto(await this.handlers.update(id, body, principal));
+    return this.pauses.view(await this.handlers.update(id, body, principal));
   }
 
   @Post(':id/toggle')
@@ -149,7 +161,61 @@ export class HandlersController {
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'HANDLER_ARCHIVED' })
   async toggle(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<HandlerDto> {
-    return toHandlerDto(await this.handlers.toggle(id, principal));
+    return this.pauses.view(await this.handlers.toggle(id, principal));
+  }
+
+  @Post(':id/pause')
+  @HttpCode(200)
+  @Auth('admin', 'internal')
+  @ApiOperation({
+    summary: 'Pause: hold the handler\'s deliveries (none skipped, new ones queued) until resumed or until `until`; unlike disabling, which skips them',
+  })
+  @ApiBody({ type: PauseHandlerDto, required: false, examples: PAUSE_EXAMPLES })
+  @ApiOkResponse({ type: HandlerDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED, INVALID_PAUSE_TIME, MALFORMED_JSON' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  async pause(@Param('id', idParam()) id: number, @Body() body: PauseHandlerDto, @CurrentPrincipal() principal: Principal): Promise<HandlerDto> {
+    return this.pauses.pause(id, body, principal);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  @Auth('admin', 'internal')
+  @ApiOperation({ summary: 'Resume: end the pause (and a maintenance window in force); the held deliveries go out in their order' })
+  @ApiOkResponse({ type: HandlerDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  async resume(@Param('id', idParam()) id: number, @CurrentPrincipal() principal: Principal): Promise<HandlerDto> {
+    return this.pauses.resume(id, principal);
+  }
+
+  @Post(':id/maintenance-windows')
+  @Auth('admin', 'internal')
+  @ApiOperation({ summary: 'Schedule a maintenance window: the handler is paused from `from` to `to` (at most 10 scheduled)' })
+  @ApiBody({ type: CreateMaintenanceWindowDto, examples: WINDOW_EXAMPLES })
+  @ApiCreatedResponse({ type: MaintenanceWindowDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED, INVALID_PAUSE_TIME, MALFORMED_JSON' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND' })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'TOO_MANY_MAINTENANCE_WINDOWS' })
+  async addWindow(
+    @Param('id', idParam()) id: number,
+    @Body() body: CreateMaintenanceWindowDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<MaintenanceWindowDto> {
+    return this.pauses.addWindow(id, body, principal);
+  }
+
+  @Delete(':id/maintenance-windows/:windowId')
+  @HttpCode(204)
+  @Auth('admin', 'internal')
+  @ApiOperation({ summary: 'Delete a maintenance window (one in force ends with it)' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'HANDLER_NOT_FOUND, MAINTENANCE_WINDOW_NOT_FOUND' })
+  async removeWindow(
+    @Param('id', idParam()) id: number,
+    @Param('windowId', idParam('windowId')) windowId: number,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<void> {
+    await this.pauses.removeWindow(id, windowId, principal);
   }
 
   @Post(':id/filter/test')

@@ -7,7 +7,8 @@ import { Page } from '../common/pagination.dto.js';
 import { Principal } from '../api-keys/auth.decorators.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { CreateHandlerDto, HANDLER_LIMITS, ListHandlersQueryDto, UpdateHandlerDto } from './dto/handler.dto.js';
-import { HandlerEntity } from './handler.entity.js';
+import { FLOW_STATE_COLUMNS, HandlerEntity } from './handler.entity.js';
+import { HandlerPauseEntity } from './handler-pause.entity.js';
 import { assertValidHandler, RuleContext } from './handler-rules.js';
 import { MASK, toHandlerDto } from './handler-view.js';
 import { generateSigningSecret } from '../calls/webhook-signer.js';
@@ -94,6 +95,17 @@ export class HandlersService {
       previousSecret: null,
       previousSecretExpiresAt: null,
       failingSince: null,
+      maxConcurrency: input.max_concurrency ?? null,
+      rateLimit: input.rate_limit ?? null,
+      ratePeriod: input.rate_period ?? 'second',
+      rateTat: null,
+      holdUntil: null,
+      circuitState: 'closed',
+      circuitSince: null,
+      circuitReason: null,
+      circuitFailures: 0,
+      circuitOpens: 0,
+      circuitRetryAt: null,
       ...credentialColumns(input, NO_CREDENTIALS),
       createdAt: now,
       updatedAt: now,
@@ -125,6 +137,9 @@ export class HandlersService {
       headers: input.headers !== undefined ? unmaskHeaders(input.headers, current.headers) : current.headers,
       filter: input.filter !== undefined ? input.filter : current.filter,
       onFailure: nextOnFailure(stage, current, input),
+      maxConcurrency: input.max_concurrency !== undefined ? input.max_concurrency : current.maxConcurrency,
+      rateLimit: input.rate_limit !== undefined ? input.rate_limit : current.rateLimit,
+      ratePeriod: input.rate_period ?? current.ratePeriod,
       ...credentialColumns(input, storedCredentials(current)),
       updatedAt: Date.now(),
     };
@@ -135,7 +150,7 @@ export class HandlersService {
     this.authorise(principal, next.type);
     this.assertValid(next);
     const saved = await this.write(async (manager) => {
-      await manager.getRepository(HandlerEntity).update({ id }, this.sealed(withoutId(next)));
+      await manager.getRepository(HandlerEntity).update({ id }, this.sealed(editable(next)));
       const action = next.status === 'archived' && current.status !== 'archived' ? 'handler.archive' : 'handler.update';
       return { result: next, changedId: id, audit: { actor: keyActor(principal), action, targetId: id, before: auditView(current), after: auditView(next) } };
     });
@@ -220,12 +235,18 @@ export class HandlersService {
     });
   }
 
+  /** Each handler's circuit state, archived ones left out (the per-handler gauge of /metrics). */
+  async circuitStates(): Promise<Pick<HandlerEntity, 'id' | 'name' | 'circuitState'>[]> {
+    return this.repository.find({ select: { id: true, name: true, circuitState: true }, where: { status: In(['enabled', 'disabled']) }, order: { id: 'ASC' } });
+  }
+
   /** Removes the handler; execution logs keep its id and name. */
   async remove(id: number, principal: Principal): Promise<void> {
     const current = await this.get(id);
     this.authorise(principal, current.type);
     await this.write(async (manager) => {
       await manager.getRepository(HandlerEntity).delete({ id });
+      await manager.getRepository(HandlerPauseEntity).delete({ handlerId: id });
       return { result: current, changedId: id, audit: { actor: keyActor(principal), action: 'handler.delete', targetId: id, before: auditView(current) } };
     });
   }
@@ -319,8 +340,10 @@ function storedCredentials(handler: HandlerEntity): HandlerCredentials {
   return { auth: handler.auth, authSecret: handler.authSecret, clientCert: handler.clientCert, clientKey: handler.clientKey, clientCa: handler.clientCa };
 }
 
-function withoutId(handler: HandlerEntity): Omit<HandlerEntity, 'id'> {
+/** The columns an edit writes: all but the id and the flow state the dispatcher keeps (written meanwhile, it must not be put back). */
+function editable(handler: HandlerEntity): Omit<HandlerEntity, 'id' | (typeof FLOW_STATE_COLUMNS)[number]> {
   const { id: _id, ...rest } = handler;
+  for (const column of FLOW_STATE_COLUMNS) delete (rest as Partial<HandlerEntity>)[column];
   return rest;
 }
 

@@ -4,9 +4,14 @@ import { Gauge } from 'prom-client';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
 import { DeliveryQueue, QueuePosition, QueueState } from '../queue/delivery-queue.js';
+import { HandlersService } from '../handlers/handlers.service.js';
+import type { CircuitState } from '../handlers/handler.entity.js';
 import { MetricsService } from './metrics.service.js';
 
 const QUEUE_STATES: readonly QueueState[] = ['due', 'scheduled', 'in_flight', 'failed'];
+
+/** The circuit gauge's values: the further from closed, the higher. */
+const CIRCUIT_VALUES: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
 
 interface QueueSnapshot {
   counts: Record<QueueState, number>;
@@ -42,6 +47,7 @@ export class RuntimeGauges implements OnModuleInit, OnApplicationShutdown {
     private readonly queue: DeliveryQueue,
     private readonly cache: CacheManagerService,
     private readonly dispatcher: DispatcherService,
+    private readonly handlers: HandlersService,
   ) {}
 
   /** Up to how many deliveries a scrape counts per state; how many index entries a walk's slice reads; how often a state is walked at most. */
@@ -157,6 +163,19 @@ export class RuntimeGauges implements OnModuleInit, OnApplicationShutdown {
       registers,
       collect() {
         this.set(dispatcher.activeCount);
+      },
+    });
+    const handlers = this.handlers;
+    new Gauge({
+      name: 'provisioning_handler_circuit_state',
+      help: "Each handler's circuit breaker, shared by all instances: 0 closed, 1 half-open (one probe call out), 2 open (deliveries wait for the cool-down).",
+      labelNames: ['handler_id', 'handler'] as const,
+      registers,
+      async collect() {
+        const states = await handlers.circuitStates().catch(() => null);
+        if (!states) return;
+        this.reset();
+        for (const { id, name, circuitState } of states) this.set({ handler_id: String(id), handler: name }, CIRCUIT_VALUES[circuitState] ?? 0);
       },
     });
     const cache = this.cache;

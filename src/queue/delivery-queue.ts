@@ -2,8 +2,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
 import { changedRows, num, numOrNull, placeholders } from '../database/sql.js';
+import { FLOW_SELECT, flowParams, FREE_HANDLER, freeHandlerParams } from '../handlers/handler-flow.js';
 import {
   ClaimedDelivery,
+  ClaimedHandlerRow,
+  ClaimShare,
+  NextClaimFlow,
+  PendingHandler,
   DeliveryState,
   DeliveryStatus,
   DeliveryUpdate,
@@ -19,13 +24,25 @@ import {
  * That one condition gives both orders the README names (Dispatch, Order): handlers of an
  * event one after another by priority, and events about one object in the order they were
  * accepted.
+ *
+ * The deliveries of `released` handlers (held: paused, circuit open, Retry-After) hold the
+ * order only for their own handler: they keep their order among themselves for when the hold
+ * ends, and stop holding up the other handlers of the object. Parameters: the time, then the
+ * released handler ids.
  */
-const CLAIMABLE = `
+function claimable(released: number): string {
+  const own = released === 0 ? '' : `AND (p.handler_id = d.handler_id OR p.handler_id NOT IN ${placeholders(1, released)})`;
+  return `
   d.status = 'pending' AND d.next_attempt_at <= ?
   AND (d.holds_order = 0 OR NOT EXISTS (
     SELECT 1 FROM deliveries p
      WHERE p.object_key = d.object_key AND p.holds_order = 1
-       AND (p.event_id < d.event_id OR (p.event_id = d.event_id AND p.seq < d.seq))))`;
+       AND (p.event_id < d.event_id OR (p.event_id = d.event_id AND p.seq < d.seq)) ${own}))`;
+}
+
+/** The handler's state a claim reads with each delivery (ClaimedDelivery.handlerRow). */
+const HANDLER_COLUMNS = `h.status AS handler_status, h.failing_since, h.updated_at AS handler_updated_at,
+  h.max_concurrency, h.rate_limit, h.circuit_state, h.circuit_failures, h.circuit_opens`;
 
 /**
  * What a claim hands the worker: the delivery, its event and its handler's current state. The
@@ -33,32 +50,95 @@ const CLAIMABLE = `
  * a claim answers the event with the delivery in the same statement (docs/ARCHITECTURE.md, Tables).
  */
 const CLAIMED_COLUMNS = `d.id, d.event_id, d.handler_id, d.seq, d.attempts, d.manual, d.holds_order,
-  e.events_id, e.object_id, e.dt, e.data, e.trace_parent, h.status AS handler_status, h.failing_since, h.updated_at AS handler_updated_at
+  e.events_id, e.object_id, e.dt, e.data, e.trace_parent, ${HANDLER_COLUMNS}
   FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN handlers h ON h.id = d.handler_id`;
 
-const SQLITE_CLAIM = `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
-  WHERE id IN (SELECT d.id FROM deliveries d WHERE ${CLAIMABLE} ORDER BY d.next_attempt_at, d.id LIMIT ?)
-  RETURNING id`;
 const SQLITE_CLAIMED = `SELECT ${CLAIMED_COLUMNS} WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`;
+
+/**
+ * The handlers that have pending deliveries, each with its earliest `next_attempt_at`, read
+ * along idx_deliveries_handler_due (status, handler_id, next_attempt_at, id): an index seek or
+ * two per handler, however many deliveries each has waiting. A claim plans its shares from
+ * this, so a handler holding a million deliveries costs it no more than one holding one.
+ *
+ * SQLite: a recursive query that seeks the next handler id at each step (a loose index scan).
+ * MySQL/MariaDB read such a correlated step (`handler_id > previous`) as a scan of every
+ * pending entry, and choose a loose scan for GROUP BY only when their statistics say so; what
+ * they serve in one seek whatever the statistics is `handler_id = x ORDER BY next_attempt_at
+ * LIMIT 1`. So there the candidates are the enabled handlers, and the handler ids a periodic
+ * discovery (`pendingHandlerIdsMysql`, about a second apart) found: disabled, archived and
+ * deleted handlers, whose deliveries are skipped when claimed.
+ */
+const PENDING_HANDLERS_SQLITE = `WITH RECURSIVE pending_handlers (handler_id) AS (
+    SELECT MIN(handler_id) FROM deliveries WHERE status = 'pending'
+    UNION ALL
+    SELECT (SELECT MIN(n.handler_id) FROM deliveries n WHERE n.status = 'pending' AND n.handler_id > pending_handlers.handler_id)
+      FROM pending_handlers WHERE pending_handlers.handler_id IS NOT NULL
+  )
+  SELECT handler_id, (SELECT MIN(f.next_attempt_at) FROM deliveries f WHERE f.status = 'pending' AND f.handler_id = pending_handlers.handler_id) AS first_due
+    FROM pending_handlers WHERE handler_id IS NOT NULL`;
+function pendingHandlersMysql(extra: number): string {
+  const candidates = ["SELECT id FROM handlers WHERE status = 'enabled'", ...new Array(extra).fill('SELECT ?')].join(' UNION ');
+  return `SELECT c.id AS handler_id, ${FLOW_SELECT},
+      (SELECT f.next_attempt_at FROM deliveries f FORCE INDEX (idx_deliveries_handler_due)
+        WHERE f.status = 'pending' AND f.handler_id = c.id ORDER BY f.next_attempt_at LIMIT 1) AS first_due
+    FROM (${candidates}) c LEFT JOIN handlers h ON h.id = c.id`;
+}
+/** The next handler id with pending deliveries after a given one: one seek (the parameter is a constant to the server). */
+const NEXT_PENDING_HANDLER_MYSQL = `SELECT handler_id FROM deliveries FORCE INDEX (idx_deliveries_handler_due)
+  WHERE status = 'pending' AND handler_id > ? ORDER BY status, handler_id LIMIT 1`;
+
+/**
+ * One handler's share of a claim: claimable deliveries among its oldest due ones, up to a limit.
+ * The window of the oldest due deliveries (read along idx_deliveries_handler_due) bounds what a
+ * claim reads of a handler, however many it has waiting: later handlers of a busy event have
+ * thousands of deliveries each waiting for the one before (its successor claim takes them), and
+ * checking each one's order on every claim would cost more than the claim. A handler whose
+ * oldest due deliveries all wait for earlier ones of their objects waits with them; that is the
+ * order those earlier ones keep anyway. Parameters: handler id, the time, the window, the time,
+ * released ids, the limit.
+ */
+export const SHARE_WINDOW_MIN = 32;
+function shareSelect(released: number, mysql: boolean): string {
+  const index = mysql ? 'FORCE INDEX (idx_deliveries_handler_due)' : 'INDEXED BY idx_deliveries_handler_due';
+  const window = `SELECT w.id FROM deliveries w ${index}
+      WHERE w.status = 'pending' AND w.handler_id = ? AND w.next_attempt_at <= ? ORDER BY w.next_attempt_at, w.id LIMIT ?`;
+  // No ORDER BY outside the window: the first claimable rows found end the read. MySQL takes no
+  // LIMIT in an IN subquery; SQLite, left to choose, reads every due delivery by status and probes
+  // the window with each (NOT INDEXED leaves it the rowid lookups of the window's ids).
+  if (mysql) return `(SELECT d.id, d.handler_id FROM (${window}) win JOIN deliveries d ON d.id = win.id WHERE ${claimable(released)} LIMIT ? FOR UPDATE SKIP LOCKED)`;
+  return `SELECT id FROM (SELECT d.id FROM deliveries d NOT INDEXED WHERE d.id IN (${window}) AND ${claimable(released)} LIMIT ?)`;
+}
+
+function sharesSql(shares: number, released: number, mysql: boolean): string {
+  return new Array(shares).fill(shareSelect(released, mysql)).join(' UNION ALL ');
+}
+
+function shareParams(shares: readonly ClaimShare[], released: readonly number[], now: number): unknown[] {
+  return shares.flatMap((share) => [share.handlerId, now, Math.max(SHARE_WINDOW_MIN, 4 * share.limit), now, ...released, share.limit]);
+}
 
 /**
  * The columns a claim of the next delivery reads; the event's own columns come from the
  * delivery that finished. These claims name the index by event: the planners would otherwise
- * walk every pending delivery by status.
+ * walk every pending delivery by status. Only deliveries of handlers free of flow control
+ * (FREE_HANDLER) are taken this way; the others wait for a claim, which plans their share.
  */
 const NEXT_COLUMNS = 'd.id, d.event_id, d.handler_id, d.seq, d.attempts, d.manual, d.holds_order';
 /**
  * The next delivery of an event is the first attempt whose turn the finish gave: one that holds
- * the order, so at most one per event passes CLAIMABLE (the lowest seq still holding it). The
- * event's due retries (holds_order = 0) are left to the general claim: the outcome writer hands
- * the worker one next delivery per event, and a second one claimed here would stay in progress
- * under the worker, never started and never renewed, until its lease ran out.
+ * the order (`d.holds_order = 1`), so at most one per event passes the claim condition (the lowest
+ * seq still holding it). The event's due retries (holds_order = 0) are left to the general claim:
+ * the outcome writer hands the worker one next delivery per event, and a second one claimed here
+ * would stay in progress under the worker, never started and never renewed, until its lease ran out.
  */
-const NEXT_CLAIMABLE = `d.holds_order = 1 AND ${CLAIMABLE}`;
-const SQLITE_CLAIM_NEXT = `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
-  WHERE id IN (SELECT d.id FROM deliveries d INDEXED BY idx_deliveries_event WHERE d.event_id IN (SELECT value FROM json_each(?)) AND ${NEXT_CLAIMABLE})
-  RETURNING id, event_id, handler_id, seq, attempts, manual, holds_order`;
-const HANDLER_STATE = 'SELECT id, status AS handler_status, failing_since, updated_at AS handler_updated_at FROM handlers WHERE id IN';
+function nextSelect(eventIds: number, released: number, excluded: number, mysql: boolean): string {
+  const index = mysql ? 'FORCE INDEX (idx_deliveries_event)' : 'INDEXED BY idx_deliveries_event';
+  const events = mysql ? placeholders(1, eventIds) : '(SELECT value FROM json_each(?))';
+  const exclude = excluded === 0 ? '' : `AND d.handler_id NOT IN ${placeholders(1, excluded)}`;
+  return `SELECT ${mysql ? NEXT_COLUMNS : 'd.id'} FROM deliveries d ${index} WHERE d.event_id IN ${events} AND d.holds_order = 1 AND ${claimable(released)} ${exclude} AND ${FREE_HANDLER}`;
+}
+const HANDLER_STATE = `SELECT h.id, ${HANDLER_COLUMNS} FROM handlers h WHERE h.id IN`;
 const SQLITE_HANDLER_STATE = `${HANDLER_STATE} (SELECT value FROM json_each(?))`;
 
 /** Column order of an enqueue; `plannedValues` lists the values in the same order. */
@@ -142,34 +222,100 @@ export class DeliveryQueue {
 
   // --- claim ----------------------------------------------------------------------------------
 
-  /** Claims up to `limit` due deliveries for `owner` until `leaseUntil`, oldest first. */
+  /**
+   * Claims up to `limit` due deliveries for `owner` until `leaseUntil`, without flow control:
+   * the limit is shared among the handlers with due deliveries, the longest-waiting first
+   * (`planShares`). The dispatcher claims through FlowControl (src/dispatcher/flow-control.ts),
+   * which plans the shares from each handler's cap, rate limit, pause and circuit instead.
+   */
   async claim(owner: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
     if (!this.sql.mysql) {
-      const rows = await this.sql.transactionSqlite(() => {
-        const ids = (this.sql.statement(SQLITE_CLAIM).all(owner, leaseUntil, now, now, limit) as { id: number }[]).map((row) => row.id);
-        return ids.length === 0 ? [] : (this.sql.statement(SQLITE_CLAIMED).all(JSON.stringify(ids)) as Row[]);
-      });
-      return rows.map(toClaimed);
+      return this.sql.transactionSqlite(() => this.claimSharesSqlite(owner, planShares(this.pendingHandlersSqlite(), limit, now), [], now, leaseUntil));
     }
-    const ids = await this.claimMysql(owner, limit, now, leaseUntil);
+    const others = await this.pendingHandlerIdsMysql();
+    const taken = await this.withDeadlockRetry(async (session) =>
+      this.claimSharesMysql(session, owner, planShares((await this.pendingHandlersMysql(session, others)).pending, limit, now), [], now, leaseUntil),
+    );
+    return this.claimed(taken.map((delivery) => delivery.id));
+  }
+
+  /** The handlers with pending deliveries and the earliest due time of each (SQLite, inside the caller's transaction). */
+  pendingHandlersSqlite(): PendingHandler[] {
+    return (this.sql.statement(PENDING_HANDLERS_SQLITE).all() as Row[]).map(toPending);
+  }
+
+  /**
+   * The handlers with pending deliveries and the earliest due time of each (MySQL/MariaDB, on the
+   * caller's session), from the enabled handlers and `others` (handler ids `pendingHandlerIdsMysql`
+   * found, and any the caller wants the flow of); with the flow of each of them at `flowNow`
+   * (src/handlers/handler-flow.ts, FLOW_SELECT), which a claim reads next.
+   */
+  async pendingHandlersMysql(session: MysqlSession, others: readonly number[] = [], flowNow = Date.now()): Promise<{ pending: PendingHandler[]; flows: Row[] }> {
+    const distinct = [...new Set(others)];
+    const rows = await session.query(pendingHandlersMysql(distinct.length), [...flowParams(flowNow), ...distinct]);
+    return {
+      pending: rows.filter((row) => row.first_due !== null && row.first_due !== undefined).map(toPending),
+      flows: rows.filter((row) => row.status !== null && row.status !== undefined).map((row) => ({ ...row, id: row.handler_id })),
+    };
+  }
+
+  /** Every handler id with pending deliveries (MySQL/MariaDB): one seek per handler, one statement each. */
+  async pendingHandlerIdsMysql(): Promise<number[]> {
+    const ids: number[] = [];
+    for (let after = -1; ; ) {
+      const [row] = await this.sql.queryMysql(NEXT_PENDING_HANDLER_MYSQL, [after]);
+      if (!row) return ids;
+      after = num(row.handler_id);
+      ids.push(after);
+    }
+  }
+
+  /**
+   * Claim shares (SQLite, inside the caller's transaction): for each share, up to its limit of
+   * the handler's oldest claimable due deliveries, leased to `owner`; answered with their
+   * events and handler state. `released`: held handlers (see `claimable`).
+   */
+  claimSharesSqlite(owner: string, shares: readonly ClaimShare[], released: readonly number[], now: number, leaseUntil: number): ClaimedDelivery[] {
+    if (shares.length === 0) return [];
+    const sql = `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+      WHERE id IN (${sharesSql(shares.length, released.length, false)}) RETURNING id`;
+    const ids = (this.sql.statement(sql).all(owner, leaseUntil, now, ...shareParams(shares, released, now)) as { id: number }[]).map((row) => row.id);
+    return ids.length === 0 ? [] : (this.sql.statement(SQLITE_CLAIMED).all(JSON.stringify(ids)) as Row[]).map(toClaimed);
+  }
+
+  /**
+   * Claim shares on MySQL/MariaDB, on the session of the caller's READ COMMITTED transaction:
+   * one SELECT … FOR UPDATE SKIP LOCKED per share (a UNION ALL of them), then the lease. Answers
+   * the ids and handlers; read the deliveries with `claimed` once the transaction has committed.
+   */
+  async claimSharesMysql(
+    session: MysqlSession,
+    owner: string,
+    shares: readonly ClaimShare[],
+    released: readonly number[],
+    now: number,
+    leaseUntil: number,
+  ): Promise<{ id: number; handlerId: number }[]> {
+    if (shares.length === 0) return [];
+    const rows = await session.query(sharesSql(shares.length, released.length, true), shareParams(shares, released, now));
+    const claimable = await stillClaimable(session, rows.map((row) => num(row.id)), now, released);
+    const taken = rows.filter((row) => claimable.has(num(row.id))).map((row) => ({ id: num(row.id), handlerId: num(row.handler_id) }));
+    await leaseMysql(session, taken.map((delivery) => delivery.id), owner, now, leaseUntil);
+    return taken;
+  }
+
+  /** The claimed deliveries `ids` with their events and handler state (MySQL/MariaDB, after the claim committed). */
+  async claimed(ids: readonly number[]): Promise<ClaimedDelivery[]> {
     if (ids.length === 0) return [];
-    const rows = await this.sql.queryMysql(`SELECT ${CLAIMED_COLUMNS} WHERE d.id IN ${placeholders(1, ids.length)} ORDER BY d.id`, ids);
+    const rows = await this.sql.queryMysql(`SELECT ${CLAIMED_COLUMNS} WHERE d.id IN ${placeholders(1, ids.length)} ORDER BY d.id`, [...ids]);
     return rows.map(toClaimed);
   }
 
-  /** MySQL/MariaDB: SELECT … FOR UPDATE SKIP LOCKED at READ COMMITTED, retried on deadlock. */
-  private async claimMysql(owner: string, limit: number, now: number, leaseUntil: number): Promise<number[]> {
+  /** Runs a READ COMMITTED transaction of claims, again when MySQL chose it as a deadlock victim. */
+  async withDeadlockRetry<T>(work: (session: MysqlSession) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.sql.transactionReadCommitted(async (session) => {
-          const rows = await session.query<{ id: number }[]>(
-            `SELECT d.id FROM deliveries d WHERE ${CLAIMABLE} ORDER BY d.next_attempt_at, d.id LIMIT ? FOR UPDATE SKIP LOCKED`,
-            [now, limit],
-          );
-          const ids = rows.map((row) => num(row.id));
-          await leaseMysql(session, ids, owner, now, leaseUntil);
-          return ids;
-        });
+        return await this.sql.transactionReadCommitted(work);
       } catch (error) {
         if ((error as { errno?: number }).errno === MYSQL_DEADLOCK && attempt < 5) continue;
         throw error;
@@ -183,38 +329,56 @@ export class DeliveryQueue {
    * Finish and claim next (SQLite, inside the caller's transaction): records how each attempt
    * ended, only where its owner still holds the lease (the delivery stops holding its object's
    * order); then, for each finished attempt that held the order and asks for it (`claimNext`),
-   * claims for its owner the next delivery of the same event whose turn has now come (the
-   * condition of any claim, first attempts only: NEXT_CLAIMABLE). This spares the next handler
-   * of an event a trip through the general claim.
+   * claims for its owner the next delivery of the same event whose turn has now come (the same
+   * condition as any claim, first attempts only: see nextSelect), when its handler is free of flow
+   * control and not `excluded`. This spares the next handler of an event a trip through the general claim.
    */
-  finishAndClaimNextSqlite(finished: readonly FinishedAttempt[], now: number, leaseUntil: number): ClaimedDelivery[] {
+  finishAndClaimNextSqlite(finished: readonly FinishedAttempt[], now: number, leaseUntil: number, flow: NextClaimFlow = noFlow(now)): ClaimedDelivery[] {
     for (const statement of finishStatements(finished, now, 'per-row')) this.sql.statement(statement.sql).run(...statement.params);
-    return [...heldOrder(finished)].flatMap(([owner, deliveries]) => this.claimNextSqlite(owner, deliveries, now, leaseUntil));
+    return [...heldOrder(finished)].flatMap(([owner, deliveries]) => this.claimNextSqlite(owner, deliveries, now, leaseUntil, flow));
   }
 
   /** Finish and claim next on MySQL/MariaDB, on the session of the caller's transaction. */
-  async finishAndClaimNextMysql(session: MysqlSession, finished: readonly FinishedAttempt[], now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+  async finishAndClaimNextMysql(
+    session: MysqlSession,
+    finished: readonly FinishedAttempt[],
+    now: number,
+    leaseUntil: number,
+    flow: NextClaimFlow = noFlow(now),
+  ): Promise<ClaimedDelivery[]> {
     for (const statement of finishStatements(finished, now, 'grouped')) await session.write(statement.sql, statement.params);
     const next: ClaimedDelivery[] = [];
-    for (const [owner, deliveries] of heldOrder(finished)) next.push(...(await this.claimNextMysql(session, owner, deliveries, now, leaseUntil)));
+    for (const [owner, deliveries] of heldOrder(finished)) next.push(...(await this.claimNextMysql(session, owner, deliveries, now, leaseUntil, flow)));
     return next;
   }
 
-  private claimNextSqlite(owner: string, finished: readonly ClaimedDelivery[], now: number, leaseUntil: number): ClaimedDelivery[] {
+  private claimNextSqlite(owner: string, finished: readonly ClaimedDelivery[], now: number, leaseUntil: number, flow: NextClaimFlow): ClaimedDelivery[] {
     const eventIds = JSON.stringify([...new Set(finished.map((delivery) => delivery.eventId))]);
-    const rows = this.sql.statement(SQLITE_CLAIM_NEXT).all(owner, leaseUntil, now, eventIds, now) as Row[];
+    const sql = `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ?
+      WHERE id IN (${nextSelect(1, flow.released.length, flow.excluded.length, false)})
+      RETURNING id, event_id, handler_id, seq, attempts, manual, holds_order`;
+    const rows = this.sql.statement(sql).all(owner, leaseUntil, now, eventIds, ...nextParams(now, flow)) as Row[];
     if (rows.length === 0) return [];
     const handlerIds = JSON.stringify([...new Set(rows.map((row) => num(row.handler_id)))]);
     return nextOf(finished, rows, this.sql.statement(SQLITE_HANDLER_STATE).all(handlerIds) as Row[]);
   }
 
-  private async claimNextMysql(session: MysqlSession, owner: string, finished: readonly ClaimedDelivery[], now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+  private async claimNextMysql(
+    session: MysqlSession,
+    owner: string,
+    finished: readonly ClaimedDelivery[],
+    now: number,
+    leaseUntil: number,
+    flow: NextClaimFlow,
+  ): Promise<ClaimedDelivery[]> {
     const eventIds = [...new Set(finished.map((delivery) => delivery.eventId))];
-    const rows = await session.query(
-      `SELECT ${NEXT_COLUMNS} FROM deliveries d FORCE INDEX (idx_deliveries_event) WHERE d.event_id IN ${placeholders(1, eventIds.length)} AND ${NEXT_CLAIMABLE}
-        FOR UPDATE SKIP LOCKED`,
-      [...eventIds, now],
-    );
+    // No second read here (see stillClaimable): the deliveries read are of events committed long
+    // before, and so are the earlier deliveries of their objects, but for a race with ingest that
+    // the order cannot settle anyway (an earlier event committed after a later one's first call).
+    const rows = await session.query(`${nextSelect(eventIds.length, flow.released.length, flow.excluded.length, true)} FOR UPDATE SKIP LOCKED`, [
+      ...eventIds,
+      ...nextParams(now, flow),
+    ]);
     if (rows.length === 0) return [];
     await leaseMysql(session, rows.map((row) => num(row.id)), owner, now, leaseUntil);
     const handlerIds = [...new Set(rows.map((row) => num(row.handler_id)))];
@@ -396,9 +560,64 @@ function withoutUnfinished(eventIds: readonly number[], unfinished: readonly Row
   return eventIds.filter((id) => !waiting.has(id));
 }
 
+/** A claim of the next delivery without flow control: no handler released or excluded. */
+function noFlow(now: number): NextClaimFlow {
+  return { released: [], excluded: [], flowNow: now };
+}
+
+/** The parameters of nextSelect after the event ids. */
+function nextParams(now: number, flow: NextClaimFlow): unknown[] {
+  return [now, ...flow.released, ...flow.excluded, ...freeHandlerParams(flow.flowNow)];
+}
+
+function toPending(row: Row): PendingHandler {
+  return { handlerId: num(row.handler_id), firstDueAt: num(row.first_due) };
+}
+
+/**
+ * Shares `limit` among the handlers with due deliveries, one at a time in turn, the handler
+ * whose earliest delivery has waited longest first (ties by id); each share at most `caps`
+ * of its handler when given.
+ */
+export function planShares(pending: readonly PendingHandler[], limit: number, now: number, caps?: ReadonlyMap<number, number>): ClaimShare[] {
+  const due = pending.filter((handler) => handler.firstDueAt <= now).sort((a, b) => a.firstDueAt - b.firstDueAt || a.handlerId - b.handlerId);
+  const shares = due.map((handler) => ({ handlerId: handler.handlerId, limit: 0, cap: caps?.get(handler.handlerId) ?? limit }));
+  let left = limit;
+  while (left > 0) {
+    let gave = false;
+    for (const share of shares) {
+      if (left === 0) break;
+      if (share.limit >= share.cap) continue;
+      share.limit += 1;
+      left -= 1;
+      gave = true;
+    }
+    if (!gave) break;
+  }
+  return shares.filter((share) => share.limit > 0).map(({ handlerId, limit: n }) => ({ handlerId, limit: n }));
+}
+
 /** One row of ENQUEUE_COLUMNS: a first attempt, due now, that holds its object's order. */
 function plannedValues(delivery: PlannedDelivery, now: number): unknown[] {
   return [delivery.eventId, delivery.handlerId, delivery.seq, delivery.objectKey, 'pending', 1, 0, 0, now, now, now];
+}
+
+/**
+ * MySQL/MariaDB: which of the deliveries just selected FOR UPDATE are claimable by a fresh read.
+ * A locking read sees the latest committed rows, but the order check inside it (NOT EXISTS, a
+ * plain read) sees the database as it was when the statement began: a delivery committed with
+ * its event meanwhile (ingest) shows, while the earlier delivery of its object committed in the
+ * same transaction does not. Read again, now that the selected rows are locked, the earlier one
+ * shows and the later one waits.
+ */
+async function stillClaimable(session: MysqlSession, ids: readonly number[], now: number, released: readonly number[]): Promise<Set<number>> {
+  if (ids.length === 0) return new Set();
+  const rows = await session.query(`SELECT d.id FROM deliveries d WHERE d.id IN ${placeholders(1, ids.length)} AND ${claimable(released.length)}`, [
+    ...ids,
+    now,
+    ...released,
+  ]);
+  return new Set(rows.map((row) => num(row.id)));
 }
 
 /** MySQL: leases the selected deliveries to `owner` (the second half of a claim). */
@@ -498,6 +717,15 @@ function toClaimed(row: Row): ClaimedDelivery {
     handlerRow:
       row.handler_status === null || row.handler_status === undefined
         ? null
-        : { status: String(row.handler_status), failingSince: numOrNull(row.failing_since), updatedAt: num(row.handler_updated_at) },
+        : {
+            status: String(row.handler_status),
+            failingSince: numOrNull(row.failing_since),
+            updatedAt: num(row.handler_updated_at),
+            maxConcurrency: numOrNull(row.max_concurrency),
+            rateLimit: numOrNull(row.rate_limit),
+            circuitState: (row.circuit_state as ClaimedHandlerRow['circuitState'] | null) ?? 'closed',
+            circuitFailures: num(row.circuit_failures ?? 0),
+            circuitOpens: num(row.circuit_opens ?? 0),
+          },
   };
 }

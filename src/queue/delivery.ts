@@ -34,7 +34,45 @@ export interface ClaimedDelivery {
   /** The W3C traceparent stored with the event when it was accepted with tracing on (src/telemetry/tracing.ts). */
   traceParent: string | null;
   /** The handler row as the claim read it: null when the handler was deleted. */
-  handlerRow: { status: string; failingSince: number | null; updatedAt: number } | null;
+  handlerRow: ClaimedHandlerRow | null;
+  /** The circuit breaker's one probe call (src/dispatcher/flow-control.ts): its outcome closes or re-opens the circuit. */
+  probe?: boolean;
+}
+
+/** A handler's state as a claim reads it with the delivery. */
+export interface ClaimedHandlerRow {
+  status: string;
+  failingSince: number | null;
+  updatedAt: number;
+  /** Null: the configured default. */
+  maxConcurrency: number | null;
+  rateLimit: number | null;
+  circuitState: 'closed' | 'open' | 'half_open';
+  circuitFailures: number;
+  circuitOpens: number;
+}
+
+/** One handler's part of a claim: up to `limit` of its due deliveries, oldest first. */
+export interface ClaimShare {
+  handlerId: number;
+  limit: number;
+}
+
+/** A handler with pending deliveries, and when the earliest of them is (or was) due. */
+export interface PendingHandler {
+  handlerId: number;
+  firstDueAt: number;
+}
+
+/**
+ * What a claim of the next delivery of an event must respect besides the order: handlers whose
+ * deliveries hold the order only among themselves (`released`: held handlers), handlers this
+ * worker holds enough of (`excluded`: at their cap), and the time pauses and holds are judged by.
+ */
+export interface NextClaimFlow {
+  released: readonly number[];
+  excluded: readonly number[];
+  flowNow: number;
 }
 
 /** How an attempt ended: the delivery's next state. */

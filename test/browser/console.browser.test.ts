@@ -863,4 +863,68 @@ forEachDatabase('console in Chromium', { only: 'sqlite', skip }, (t) => {
     await page.locator(`tr[data-id="${filtered.id}"] [data-filter]`).waitFor({ state: 'detached' });
     assert.equal((await api('delete', `/api/v1/handlers/${filtered.id}`)).status, 204);
   });
+  it('pauses a handler and schedules a window, shows paused apart from disabled, the circuit and the limits; a retried call links to the next attempt', async () => {
+    const created = await api('post', '/api/v1/handlers', { name: 'Switch north', event: 'dids.block', type: 'http', task: receiver.task('/north') });
+    assert.equal(created.status, 201);
+    const id = created.body.id as number;
+    const page = await signIn(t.adminKey);
+    const row = `#handlers-table tr[data-id="${id}"]`;
+    await page.locator(row).waitFor();
+    assert.equal(await page.locator(`${row} [data-flow]`).count(), 0, 'nothing to say while it runs freely');
+
+    await page.click(`${row} [data-action="pause"]`);
+    await page.locator('#pause-state', { hasText: 'Not paused (status enabled)' }).waitFor();
+    await page.fill('#pause-reason', 'switch upgrade');
+    await page.click('#pause-now');
+    await page.locator('#pause-state', { hasText: 'Paused since' }).waitFor();
+    assert.match((await page.textContent('#pause-state'))!, /until resumed \(switch upgrade\)\. Its deliveries are held/);
+    await page.fill('#window-from', '2099-01-01T02:00');
+    await page.fill('#window-to', '2099-01-01T04:00');
+    await page.fill('#window-reason', 'monthly');
+    await page.click('#add-window');
+    await page.locator('#windows-list li[data-window]').waitFor();
+    await screenshot(page, '22-pause-dialog');
+    await page.click('.pause-dialog .dialog-actions button');
+    await page.locator(`${row} [data-flow]`, { hasText: 'paused until resumed · switch upgrade' }).waitFor();
+    const view = (await api('get', `/api/v1/handlers/${id}`)).body;
+    assert.deepEqual([view.status, view.paused.reason, view.maintenance_windows.length], ['enabled', 'switch upgrade', 1]);
+
+    await page.click(`${row} [data-action="pause"]`);
+    await page.click('#resume-now');
+    await page.locator('#pause-state', { hasText: 'Not paused' }).waitFor();
+    await page.click(`#windows-list li[data-window] button`);
+    await page.locator('#windows-list li', { hasText: 'No maintenance window scheduled.' }).waitFor();
+    await page.click('.pause-dialog .dialog-actions button');
+    await page.waitForFunction((selector) => !document.querySelectorAll(`${selector} [data-flow]`).length, row);
+
+    // The circuit as a worker leaves it when it opens; the limits through the edit form.
+    await t.app.get(DataSource).query("UPDATE handlers SET circuit_state = 'open', circuit_since = ?, circuit_retry_at = ?, circuit_reason = 'receiver answered 503' WHERE id = ?", [
+      Date.now(),
+      Date.now() + 30_000,
+      id,
+    ]);
+    await page.click(`${row} [data-action="edit"]`);
+    await page.fill('#f-max_concurrency', '3');
+    await page.fill('#f-rate_limit', '10');
+    await page.selectOption('#f-rate_period', 'minute');
+    await page.click('#handler-save');
+    await page.locator(`${row} [data-flow]`, { hasText: 'circuit open' }).waitFor();
+    assert.match((await page.textContent(`${row} [data-flow]`))!, /circuit open probe at .* · ≤ 3 at once, 10\/min$/);
+    await screenshot(page, '23-handler-flow');
+    const edited = (await api('get', `/api/v1/handlers/${id}`)).body;
+    assert.deepEqual([edited.max_concurrency, edited.rate_limit, edited.rate_period, edited.circuit.state], [3, 10, 'minute', 'open']);
+
+    // The failed call retried earlier (see 'retries a failed delivery from the logs') links to its next attempt.
+    const calls = (await api('get', `/api/v1/handlers/${payments.id}/execution-logs`)).body.items as Json[];
+    const first = calls.find((call) => call.id === failLogId);
+    const retried = calls.find((call) => call.delivery_id === first!.delivery_id && call.attempt === 2);
+    assert.ok(first && retried, JSON.stringify(calls.map((call) => [call.id, call.delivery_id, call.attempt])));
+    await page.goto(`${t.url}/console#/logs/${first!.id}`);
+    await page.locator('#next-attempt').waitFor();
+    assert.equal(await page.textContent('#next-attempt'), `Execution log ${retried!.id}: attempt 2, success`);
+    assert.equal(await page.textContent('#log-attempts'), '1 fail · 2 success');
+    await page.click('#next-attempt');
+    await page.locator('h1', { hasText: `Execution log ${retried!.id}` }).waitFor();
+    assert.equal(await page.locator('#next-attempt').count(), 0, 'the last attempt has no next');
+  });
 });

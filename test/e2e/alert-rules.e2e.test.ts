@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { forEachDatabase } from '../utils/suite.js';
+import { createHandler } from '../factories/handler.factory.js';
 
 const RULES_FILE = 'docs/alerts.rules.yml';
 
@@ -71,6 +72,8 @@ forEachDatabase('the sample alerting rules', { only: 'sqlite' }, (t) => {
 
   before(async () => {
     rules = rulesOf(parse(readFileSync(RULES_FILE, 'utf8')));
+    // A handler, so that the per-handler series (the circuit gauge) are on the page.
+    await createHandler(t, { name: 'alerted' });
     series = seriesOf((await t.http.get('/metrics').set(t.admin).expect(200)).text);
   });
 

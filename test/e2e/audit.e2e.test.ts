@@ -107,6 +107,14 @@ forEachDatabase('audit trail', { env: { DISPATCH_POLL_INTERVAL_MS: '50' } }, (t)
     const bulk = await t.http.post(`/api/v1/handlers/${failing.id}/deliveries/retry`).set(as('audit-bulk-1')).send(range);
     assert.deepEqual([bulk.status, bulk.body], [200, { queued: 1 }]);
 
+    // Flow control: a pause, its resume, a maintenance window scheduled and deleted.
+    const pauseUntil = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    assert.equal((await t.http.post(`/api/v1/handlers/${failing.id}/pause`).set(as('audit-pause-1')).send({ until: pauseUntil, reason: 'upgrade' })).status, 200);
+    assert.equal((await t.http.post(`/api/v1/handlers/${failing.id}/resume`).set(as('audit-resume-1'))).status, 200);
+    const window = await t.http.post(`/api/v1/handlers/${failing.id}/maintenance-windows`).set(as('audit-window-1')).send({ from: '2099-11-22T02:00:00Z', to: '2099-11-22T04:00:00Z', reason: 'monthly' });
+    assert.equal(window.status, 201, JSON.stringify(window.body));
+    assert.equal((await t.http.delete(`/api/v1/handlers/${failing.id}/maintenance-windows/${window.body.id}`).set(as('audit-window-delete-1'))).status, 204);
+
     // A handler disabled by the service itself: its target answers 410 Gone.
     const gone = await t.receiver(() => ({ status: 410 }));
     const goneHandler = await createHandler(t, { name: 'gone', event: 'accounting.payments.create', task: gone.task('/gone') }, ops.headers);
@@ -175,6 +183,16 @@ forEachDatabase('audit trail', { env: { DISPATCH_POLL_INTERVAL_MS: '50' } }, (t)
     assert.deepEqual([retry.target_type, retry.target_id, retry.after], ['delivery', deliveryId, { status: 'pending', manual: true }]);
     const bulkRow = one(await rowsOf('handler.retry_failed'), 'audit-bulk-1');
     assert.deepEqual([bulkRow.target_type, bulkRow.target_id, bulkRow.after], ['handler', failing.id, { ...range, queued: 1 }]);
+
+    const pauseRow = one(await rowsOf('handler.pause'), 'audit-pause-1');
+    byOps(pauseRow);
+    assert.deepEqual([pauseRow.target_type, pauseRow.target_id, pauseRow.before, pauseRow.after.until, pauseRow.after.reason], ['handler', failing.id, null, new Date(pauseUntil).toISOString(), 'upgrade']);
+    const resumeRow = one(await rowsOf('handler.resume'), 'audit-resume-1');
+    assert.deepEqual([resumeRow.target_id, resumeRow.before.pauses.map((p: Json) => [p.kind, p.reason]), resumeRow.after], [failing.id, [['manual', 'upgrade']], null]);
+    const windowRow = one(await rowsOf('handler.window_add'), 'audit-window-1');
+    assert.deepEqual([windowRow.target_id, windowRow.before, windowRow.after], [failing.id, null, { id: window.body.id, kind: 'window', from: '2099-11-22T02:00:00.000Z', until: '2099-11-22T04:00:00.000Z', reason: 'monthly' }]);
+    const windowDeleted = one(await rowsOf('handler.window_delete'), 'audit-window-delete-1');
+    assert.deepEqual([windowDeleted.target_id, windowDeleted.before, windowDeleted.after], [failing.id, windowRow.after, null]);
 
     const [disabled] = (await rowsOf('handler.disable')).filter((row) => row.target_id === goneHandler.id);
     assert.ok(disabled, 'the automatic disabling is recorded');
@@ -258,6 +276,10 @@ forEachDatabase('audit trail', { env: { DISPATCH_POLL_INTERVAL_MS: '50' } }, (t)
       ['bulk retry: from after to', () => t.http.post(`/api/v1/handlers/${handler.id}/deliveries/retry`).set(ops.headers).send({ from: '2026-11-30T00:00:00Z', to: '2026-11-01T00:00:00Z' }), 400],
       ['refresh: a read key', () => t.http.post('/api/v1/cache/refresh').set(bearer(readKey)), 403],
       ['retry: a read key', () => t.http.post(`/api/v1/handlers/${handler.id}/deliveries/retry`).set(bearer(readKey)).send({ from: '2026-11-01T00:00:00Z', to: '2026-11-30T00:00:00Z' }), 403],
+      ['pause: an end in the past', () => t.http.post(`/api/v1/handlers/${handler.id}/pause`).set(ops.headers).send({ until: '2020-01-01T00:00:00Z' }), 400],
+      ['pause: a read key', () => t.http.post(`/api/v1/handlers/${handler.id}/pause`).set(bearer(readKey)), 403],
+      ['window: to before from', () => t.http.post(`/api/v1/handlers/${handler.id}/maintenance-windows`).set(ops.headers).send({ from: '2099-01-02T00:00:00Z', to: '2099-01-01T00:00:00Z' }), 400],
+      ['window: no such window', () => t.http.delete(`/api/v1/handlers/${handler.id}/maintenance-windows/999999`).set(ops.headers), 404],
     ];
     const before = await countRows(t, 'audit_log');
     for (const [what, send, status] of refused) {
@@ -279,6 +301,7 @@ forEachDatabase('audit trail', { env: { DISPATCH_POLL_INTERVAL_MS: '50' } }, (t)
       assert.ok((await t.http.post(`/api/v1/handlers/${handler.id}/toggle`).set(ops.headers)).status >= 500);
       assert.ok((await t.http.post('/api/v1/api-keys').set(ops.headers).send({ name: 'unaudited', scopes: ['read'] })).status >= 500);
       assert.ok((await t.http.get(`/api/v1/handlers/${handler.id}/secret`).set(ops.headers)).status >= 500, 'no secret shown unless its reveal is recorded');
+      assert.ok((await t.http.post(`/api/v1/handlers/${handler.id}/pause`).set(ops.headers)).status >= 500, 'no pause without its audit row');
     } finally {
       await data.query('ALTER TABLE audit_log_away RENAME TO audit_log');
     }
@@ -288,6 +311,7 @@ forEachDatabase('audit trail', { env: { DISPATCH_POLL_INTERVAL_MS: '50' } }, (t)
       'nothing changed without its audit row',
     );
     assert.equal((await t.http.get(`/api/v1/handlers/${handler.id}`).set(t.admin)).body.status, 'enabled');
+    assert.equal((await t.http.get(`/api/v1/handlers/${handler.id}`).set(t.admin)).body.paused, null, 'the pause was rolled back with its audit row');
   });
 
   it('filters by key, action, record and time, and pages by cursor, stable while rows are added', async () => {

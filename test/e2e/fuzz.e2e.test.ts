@@ -381,7 +381,7 @@ forEachDatabase('schema-driven fuzz of every operation', { env: { DISPATCH_POLL_
       const params = parametersOf(document, operation).filter((p) => p.in === 'path');
       for (const param of params) {
         // The value that names a real record: the parameter's example, else the fixture id.
-        const existing = String(paramExample(param) ?? fixtureId(operation.method, operation.path, fixtures));
+        const existing = String(paramExample(param) ?? fixtureId(operation.method, operation.path, fixtures, param.name));
         const odd = [
           '0', '-1', '1.5', '0x1', '1e0', '+1', '%20', '9'.repeat(20), 'a'.repeat(200), '%ZZ', `%20${existing}`, `${existing}%20`,
           `${existing}%00`, '%2e%2e', 'null', 'undefined', '__proto__', 'constructor',

@@ -264,6 +264,28 @@ forEachDatabase(
       assert.equal(received().filter((c) => c.envelope.data.handler_id === alerts.id || (c.envelope.event.events_id === 'provisioning.handler.disabled' && c.envelope.event.object_id === alerts.id)).length, 0);
     });
 
+    it("an operator's pause and resume reach the receiver once each, with cause operator; a pause or resume that changes nothing says nothing", async () => {
+      const target = await createHandler(t, { name: 'Softswitch P', event: 'dids.hold', task: '127.0.0.1:9/never' });
+      const until = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      await t.http.post(`/api/v1/handlers/${target.id}/pause`).set(t.admin).send({ until, reason: 'switch upgrade' }).expect(200);
+      const paused = await waitForCall('provisioning.handler.paused', target.id, 'the pause');
+      assert.deepEqual(paused.envelope.data, { id: target.id, name: 'Softswitch P', status: 'enabled', cause: 'operator', reason: 'switch upgrade', until: paused.envelope.data.until });
+      assert.equal(Date.parse(String(paused.envelope.data.until)), Date.parse(until));
+      await assertLogged(paused);
+      // Paused already: a second pause changes its end, and is no new pause.
+      await t.http.post(`/api/v1/handlers/${target.id}/pause`).set(t.admin).expect(200);
+      await t.http.post(`/api/v1/handlers/${target.id}/resume`).set(t.admin).expect(200);
+      const resumed = await waitForCall('provisioning.handler.resumed', target.id, 'the resume');
+      assert.deepEqual([resumed.envelope.data.cause, resumed.envelope.data.status, resumed.envelope.data.until], ['operator', 'enabled', null]);
+      assert.match(String(resumed.envelope.data.reason), /^Resumed by an operator \(API key \d+\)$/);
+      // Not paused any more: a second resume is no new resume.
+      await t.http.post(`/api/v1/handlers/${target.id}/resume`).set(t.admin).expect(200);
+      await postEvent(t, { event: 'clients.update', object_id: ++objectId, data: { id: objectId } });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const about = (type: string) => received().filter((c) => c.envelope.event.events_id === type && c.envelope.event.object_id === target.id).length;
+      assert.deepEqual([about('provisioning.handler.paused'), about('provisioning.handler.resumed')], [1, 1]);
+    });
+
     it('a failure to emit is logged and counted, and the change it was about stands', async () => {
       const ingest = t.app.get(IngestService);
       const original = ingest.acceptOperational;
@@ -284,6 +306,54 @@ forEachDatabase(
       } finally {
         ingest.acceptOperational = original;
       }
+    });
+  },
+);
+
+forEachDatabase(
+  'operational events: the circuit breaker',
+  { env: { RETRY_SCHEDULE: '100ms', DISPATCH_POLL_INTERVAL_MS: '50', CIRCUIT_FAILURE_THRESHOLD: '2', CIRCUIT_COOLDOWN: '300ms' } },
+  (t) => {
+    it('a circuit that opens and closes again is told as circuit_opened (cause failures) and circuit_closed (cause probe); one opened by failing operational deliveries is not', async () => {
+      const metric = async (type: string, cause: string, result: string) => {
+        const page = (await t.http.get('/metrics').set(t.admin).expect(200)).text;
+        const line = page.split('\n').find((l) => l.startsWith(`provisioning_operational_events_total{type="${type}",cause="${cause}",result="${result}"} `));
+        return Number(line?.split(' ')[1] ?? 0);
+      };
+      const pager = await t.receiver();
+      await createHandler(t, { name: 'pager', event: 'provisioning.handler.*', task: pager.task('/ops') });
+      // A second alert receiver that always fails: its circuit opens on operational deliveries only.
+      const downAlerts = await t.receiver(() => ({ status: 500 }));
+      const alerts = await createHandler(t, { name: 'down alerts', event: 'provisioning.handler.*', task: downAlerts.task(), retry_limit: 30 });
+      let healthy = false;
+      const target = await t.receiver(() => ({ status: healthy ? 200 : 503 }));
+      const handler = await createHandler(t, { name: 'Flaky CRM', event: 'clients.update', task: target.task(), retry_limit: 30 });
+      const suppressedBefore = await metric('provisioning.handler.circuit_opened', 'failures', 'suppressed');
+
+      await postEvent(t, { event: 'clients.update', object_id: 7, data: { id: 7 } });
+      const calls = (type: string, id: number) => pager.requests.map((r) => JSON.parse(r.body)).filter((body) => body.event.events_id === type && body.event.object_id === id);
+      const [opened] = await eventually(() => {
+        const found = calls('provisioning.handler.circuit_opened', handler.id);
+        return found.length > 0 ? found : undefined;
+      }, 10_000, 'the circuit opened');
+      assert.deepEqual(
+        [opened.data.id, opened.data.name, opened.data.status, opened.data.cause],
+        [handler.id, 'Flaky CRM', 'enabled', 'failures'],
+      );
+      assert.equal(typeof opened.data.reason, 'string');
+      assert.ok(Date.parse(opened.data.until) > Date.parse(opened.event.dt) - 1000, 'until: when the cool-down ends');
+
+      healthy = true;
+      const [closed] = await eventually(() => {
+        const found = calls('provisioning.handler.circuit_closed', handler.id);
+        return found.length > 0 ? found : undefined;
+      }, 15_000, 'the circuit closed');
+      assert.deepEqual([closed.data.id, closed.data.cause, closed.data.until], [handler.id, 'probe', null]);
+
+      // The down alert handler's circuit opened on its deliveries of those events: nothing about it was emitted.
+      await eventually(async () => ((await metric('provisioning.handler.circuit_opened', 'failures', 'suppressed')) > suppressedBefore ? true : undefined), 15_000, 'the suppressed circuit_opened counted');
+      const about = await t.app.get(DataSource).query("SELECT id FROM events WHERE events_id LIKE 'provisioning.handler.circuit%' AND object_id = ?", [alerts.id]);
+      assert.deepEqual(about, [], 'no circuit event about the alert handler');
     });
   },
 );

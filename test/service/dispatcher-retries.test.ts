@@ -20,8 +20,10 @@ const EVENTS = 24;
 /** Far longer than the test waits: a delivery claimed and never started cannot come back through a take-over. */
 const LEASE_MS = 120_000;
 const BOUND_MS = 20_000;
+/** Every first call fails: with the circuit breaker on, each handler's circuit would open after a run of them and hold its deliveries for the cool-down. */
+const NO_BREAKER = '0';
 
-forEachDatabaseModule('dispatcher: retries among a chain of handlers', { INSTANCE_ROLE: 'both', RETRY_SCHEDULE: '100ms', DISPATCH_POLL_INTERVAL_MS: '50', DISPATCH_LEASE_MS: String(LEASE_MS) }, (s) => {
+forEachDatabaseModule('dispatcher: retries among a chain of handlers', { INSTANCE_ROLE: 'both', RETRY_SCHEDULE: '100ms', DISPATCH_POLL_INTERVAL_MS: '50', DISPATCH_LEASE_MS: String(LEASE_MS), CIRCUIT_FAILURE_THRESHOLD: NO_BREAKER }, (s) => {
   it(`${HANDLERS} handlers per event whose first attempts fail: every delivery is retried once and succeeds, none stays claimed`, { timeout: BOUND_MS + 30_000 }, async () => {
     // The first call of each delivery fails, its retry succeeds; answers take a moment, so the
     // retries of the first handlers come due while the later ones of the event are running.

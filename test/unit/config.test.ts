@@ -274,3 +274,29 @@ describe('log format', () => {
     assert.equal(loadConfig({ NODE_ENV: 'production', LOG_FORMAT: 'text' }).log.format, 'text');
   });
 });
+
+describe('loadConfig flow control per handler', () => {
+  it('caps a handler at half of DISPATCH_CONCURRENCY by default, and at least 1', () => {
+    assert.equal(loadConfig({}).dispatch.handlerMaxConcurrency, 8);
+    assert.equal(loadConfig({ DISPATCH_CONCURRENCY: '128' }).dispatch.handlerMaxConcurrency, 64);
+    assert.equal(loadConfig({ DISPATCH_CONCURRENCY: '1' }).dispatch.handlerMaxConcurrency, 1);
+    assert.equal(loadConfig({ HANDLER_MAX_CONCURRENCY: '3' }).dispatch.handlerMaxConcurrency, 3);
+  });
+
+  it('opens a circuit after 10 failures in a row, for 30 s doubling up to 10 min, unless told otherwise', () => {
+    assert.deepEqual({ ...loadConfig({}).dispatch.circuit }, { failureThreshold: 10, cooldownMs: 30_000, cooldownMaxMs: 600_000 });
+    assert.deepEqual(
+      { ...loadConfig({ CIRCUIT_FAILURE_THRESHOLD: '0', CIRCUIT_COOLDOWN: '1m', CIRCUIT_COOLDOWN_MAX: '1h' }).dispatch.circuit },
+      { failureThreshold: 0, cooldownMs: 60_000, cooldownMaxMs: 3_600_000 },
+    );
+    assert.equal(loadConfig({ CIRCUIT_COOLDOWN: '20m' }).dispatch.circuit.cooldownMaxMs, 1_200_000, 'the longest is never shorter than the first');
+  });
+
+  it('names every bad flow-control variable', () => {
+    const error = configError({ HANDLER_MAX_CONCURRENCY: '0', CIRCUIT_FAILURE_THRESHOLD: '-1', CIRCUIT_COOLDOWN: 'soon', CIRCUIT_COOLDOWN_MAX: '0' });
+    for (const name of ['HANDLER_MAX_CONCURRENCY', 'CIRCUIT_FAILURE_THRESHOLD', 'CIRCUIT_COOLDOWN', 'CIRCUIT_COOLDOWN_MAX']) {
+      assert.ok(error.problems.some((problem) => problem.startsWith(name)), `${name}: ${error.problems.join('; ')}`);
+    }
+    assert.match(configError({ CIRCUIT_COOLDOWN: '5m', CIRCUIT_COOLDOWN_MAX: '1m' }).message, /CIRCUIT_COOLDOWN_MAX: must not be shorter than CIRCUIT_COOLDOWN/);
+  });
+});

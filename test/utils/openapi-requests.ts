@@ -26,6 +26,8 @@ export interface Fixtures {
   failedDelivery: number;
   /** An API key only the revoke route uses. */
   spareKey: number;
+  /** A maintenance window of `handler`, far in the future (only its delete route uses it). */
+  maintenanceWindow: number;
 }
 
 /**
@@ -64,14 +66,21 @@ export async function createFixtures(t: TestApp): Promise<Fixtures> {
   const deleteHandler = await handler({ name: 'fixture: delete', event: 'dids.update' });
   const key = await t.http.post('/api/v1/api-keys').set(admin).send({ name: 'fixture: spare', scopes: ['read'] });
   assert.equal(key.status, 201, JSON.stringify(key.body));
-  return { receiver, handler: main, toggleHandler, deleteHandler, event, log, failedDelivery, spareKey: key.body.id };
+  const window = await t.http
+    .post(`/api/v1/handlers/${main}/maintenance-windows`)
+    .set(admin)
+    .send({ from: '2098-01-01T00:00:00Z', to: '2098-01-01T01:00:00Z', reason: 'fixture' });
+  assert.equal(window.status, 201, JSON.stringify(window.body));
+  return { receiver, handler: main, toggleHandler, deleteHandler, event, log, failedDelivery, spareKey: key.body.id, maintenanceWindow: window.body.id };
 }
 
 /**
- * The record each path's `{id}` means. A route added with an `{id}` and no line here fails the
- * examples test with a message naming it, rather than being skipped.
+ * The record each path's `{id}` (or other id parameter, `name`) means. A route added with an id
+ * and no line here fails the examples test with a message naming it, rather than being skipped.
  */
-export function fixtureId(method: string, path: string, fixtures: Fixtures): number | undefined {
+export function fixtureId(method: string, path: string, fixtures: Fixtures, name = 'id'): number | undefined {
+  if (name === 'windowId') return fixtures.maintenanceWindow;
+  if (name !== 'id') return undefined;
   if (method === 'DELETE' && path === '/api/v1/handlers/{id}') return fixtures.deleteHandler;
   if (path === '/api/v1/handlers/{id}/toggle') return fixtures.toggleHandler;
   if (path.startsWith('/api/v1/handlers/{id}')) return fixtures.handler;
@@ -102,7 +111,7 @@ export function fillPath(
     if (values[name] !== undefined) return values[name]!;
     const param = parametersOf(document, operation).find((p) => p.in === 'path' && p.name === name);
     if (param && paramExample(param) !== undefined) return encodeURIComponent(String(paramExample(param)));
-    const id = name === 'id' ? fixtureId(operation.method, operation.path, fixtures) : undefined;
+    const id = fixtureId(operation.method, operation.path, fixtures, name);
     if (id === undefined) throw new Error(`${operation.method} ${operation.path}: no example and no fixture for {${name}}; add one to fixtureId()`);
     return String(id);
   });

@@ -29,6 +29,8 @@ export type Responder = (request: Received, index: number) => Reply;
  */
 export class TestReceiver {
   readonly requests: Received[] = [];
+  /** Requests whose connection is open now (answered or not), and the most there ever were at once. */
+  readonly inFlight = { now: 0, peak: 0 };
   private server: Server | null = null;
   private readonly open = new Set<ServerResponse>();
 
@@ -36,6 +38,9 @@ export class TestReceiver {
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
+      this.inFlight.now += 1;
+      this.inFlight.peak = Math.max(this.inFlight.peak, this.inFlight.now);
+      res.once('close', () => (this.inFlight.now -= 1));
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {

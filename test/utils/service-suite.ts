@@ -11,6 +11,12 @@ import { testConfig } from './test-app.js';
 @Module({})
 class NoConsoleModule {}
 
+/** A provider of the application replaced for a suite (e.g. the Clock, to put the time forward). */
+export interface ProviderOverride {
+  provide: abstract new (...args: never[]) => unknown;
+  useValue: unknown;
+}
+
 /**
  * The service tier: the application's modules (AppModule) in a Nest testing module, without
  * HTTP, against a fresh database. Tests take services from it (`s.get(DeliveryQueue)`).
@@ -33,14 +39,15 @@ export class ServiceSuite extends DatabaseSuite {
   }
 
   /** @internal */
-  async setUp(env: Record<string, string>): Promise<void> {
+  async setUp(env: Record<string, string>, overrides: ProviderOverride[] = []): Promise<void> {
     this.database = await this.kind.create();
     this.settings = testConfig(this.database, env);
-    this.testing = await Test.createTestingModule({ imports: [AppModule.register(this.settings.config)] })
+    let builder = Test.createTestingModule({ imports: [AppModule.register(this.settings.config)] })
       // The operator console is static pages and a route on the HTTP server: there is none here.
       .overrideModule(ConsoleModule)
-      .useModule(NoConsoleModule)
-      .compile();
+      .useModule(NoConsoleModule);
+    for (const { provide, useValue } of overrides) builder = builder.overrideProvider(provide).useValue(useValue);
+    this.testing = await builder.compile();
     await this.testing.init();
   }
 
@@ -60,11 +67,11 @@ export class ServiceSuite extends DatabaseSuite {
  * `[mysql]`. The instance is API-only unless `env` says otherwise, so no worker of its own
  * claims what the tests put in the queue.
  */
-export function forEachDatabaseModule(title: string, env: Record<string, string>, body: (s: ServiceSuite) => void): void {
+export function forEachDatabaseModule(title: string, env: Record<string, string>, body: (s: ServiceSuite) => void, overrides: ProviderOverride[] = []): void {
   for (const kind of testDatabaseKinds()) {
     describe(`${title} [${kind.name}]`, { skip: kind.skip }, () => {
       const suite = new ServiceSuite(kind);
-      before(() => suite.setUp({ INSTANCE_ROLE: 'api', ...env }));
+      before(() => suite.setUp({ INSTANCE_ROLE: 'api', ...env }, overrides));
       after(() => suite.tearDown());
       body(suite);
     });

@@ -52,6 +52,7 @@ const ICONS = {
   back: ['M15 6l-6 6 6 6'],
   key: ['circle:8,15,4', 'M11 12l9-9', 'M17 6l3 3', 'M14 9l2 2'],
   send: ['M21 3L10 14', 'M21 3l-7 18-4-7-7-4z'],
+  pause: ['circle:12,12,9', 'M10 8.5v7', 'M14 8.5v7'],
 };
 
 export function icon(name, className = '') {

@@ -125,6 +125,7 @@ function handlerRow(ctx, handler, reload) {
       { class: 'name-col' },
       h('span', { class: 'handler-name' }, handler.name),
       handler.disabled_reason ? h('div', { class: 'muted warn' }, handler.disabled_reason) : null,
+      flowLine(handler),
     ),
     h('td', {}, h('code', {}, handler.event), h('div', { class: 'muted' }, ctx.describeEvent(handler.event))),
     h(
@@ -143,6 +144,20 @@ function handlerRow(ctx, handler, reload) {
         ? h('a', { class: 'icon-button', href: hashFor('/logs', { handler_id: handler.id }), title: 'Execution logs', 'aria-label': `Execution logs of handler ${handler.id}`, dataset: { action: 'logs' } }, icon('logs'))
         : null,
       manage ? testSendButton(handler) : null,
+      manage && handler.stage === 'after'
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'icon-button',
+              title: handler.paused ? 'Paused: resume or change' : 'Pause and maintenance windows',
+              'aria-label': `Pause and maintenance windows of handler ${handler.id}`,
+              dataset: { action: 'pause' },
+              onclick: () => openPause(handler, reload),
+            },
+            icon('pause', handler.paused ? 'status-archived' : ''),
+          )
+        : null,
       manage
         ? h('button', { type: 'button', class: 'icon-button', title: 'Signing secret', 'aria-label': `Signing secret of handler ${handler.id}`, dataset: { action: 'secret' }, onclick: () => openSecret(handler) }, icon('key'))
         : null,
@@ -154,6 +169,123 @@ function handlerRow(ctx, handler, reload) {
         : null,
     ),
   );
+}
+
+/**
+ * Under the name: paused (deliveries held, none skipped, unlike disabled), the circuit when it is
+ * not closed (deliveries wait for the cool-down), and the handler's own cap and rate limit.
+ */
+function flowLine(handler) {
+  const parts = [];
+  if (handler.paused) {
+    const { since, until, reason, kind } = handler.paused;
+    parts.push(
+      h('span', { class: 'badge flow-paused', title: `Since ${formatDate(since)}: deliveries are held, none skipped` }, kind === 'window' ? 'maintenance' : 'paused'),
+      ` ${until ? `until ${formatDate(until)}` : 'until resumed'}${reason ? ` · ${reason}` : ''}`,
+    );
+  }
+  const circuit = handler.circuit;
+  if (circuit && circuit.state !== 'closed') {
+    if (parts.length) parts.push(' · ');
+    const label = circuit.state === 'open' ? 'circuit open' : 'circuit half-open';
+    parts.push(
+      h('span', { class: ['badge', `circuit-${circuit.state}`], title: circuit.reason ?? '' }, label),
+      circuit.state === 'open' && circuit.retry_at ? ` probe at ${formatDate(circuit.retry_at)}` : ' probe call out',
+    );
+  }
+  const limits = [];
+  if (handler.max_concurrency !== null && handler.max_concurrency !== undefined) limits.push(`≤ ${handler.max_concurrency} at once`);
+  if (handler.rate_limit !== null && handler.rate_limit !== undefined) limits.push(`${handler.rate_limit}/${handler.rate_period === 'minute' ? 'min' : 's'}`);
+  if (limits.length) {
+    if (parts.length) parts.push(' · ');
+    parts.push(limits.join(', '));
+  }
+  return parts.length ? h('div', { class: 'muted flow-line', dataset: { flow: handler.id } }, parts) : null;
+}
+
+/** A datetime-local field's value as an instant (the browser's time), or undefined when blank. */
+function instant(text) {
+  return text ? new Date(text).toISOString() : undefined;
+}
+
+/**
+ * Pause and maintenance windows of one handler: pause now (until a time or until resumed) or
+ * resume; schedule windows and delete them. While paused, deliveries are held, not skipped.
+ */
+function openPause(handler, reload) {
+  let changed = false;
+  return openDialog({
+    title: `Pause handler ${handler.id}`,
+    className: 'pause-dialog',
+    body: () => {
+      const state = h('p', { id: 'pause-state' });
+      const error = h('p', { class: 'field-error', id: 'pause-error', role: 'alert' });
+      const until = h('input', { type: 'datetime-local', id: 'pause-until' });
+      const reason = h('input', { type: 'text', id: 'pause-reason', maxlength: 500, placeholder: 'optional' });
+      const pause = h('button', { type: 'button', class: 'button primary', id: 'pause-now' }, 'Pause');
+      const resume = h('button', { type: 'button', class: 'button', id: 'resume-now' }, 'Resume');
+      const windows = h('ul', { class: 'windows-list', id: 'windows-list' });
+      const from = h('input', { type: 'datetime-local', id: 'window-from' });
+      const to = h('input', { type: 'datetime-local', id: 'window-to' });
+      const windowReason = h('input', { type: 'text', id: 'window-reason', maxlength: 500, placeholder: 'optional' });
+      const add = h('button', { type: 'button', class: 'button small', id: 'add-window' }, icon('plus'), 'Add window');
+
+      const show = (current) => {
+        handler = current;
+        const paused = current.paused;
+        state.textContent = paused
+          ? `Paused since ${formatDate(paused.since)}, ${paused.until ? `until ${formatDate(paused.until)}` : 'until resumed'}${paused.reason ? ` (${paused.reason})` : ''}. Its deliveries are held and go out in their order when it ends.`
+          : `Not paused (status ${current.status}). A pause holds the deliveries; disabling skips them.`;
+        resume.hidden = !paused;
+        windows.replaceChildren(
+          ...(current.maintenance_windows.length
+            ? current.maintenance_windows.map((w) => {
+                const remove = h('button', { type: 'button', class: 'icon-button danger', title: 'Delete', 'aria-label': `Delete window ${w.id}` }, icon('delete'));
+                remove.addEventListener('click', () => act(async () => {
+                  await api('DELETE', `/api/v1/handlers/${current.id}/maintenance-windows/${w.id}`);
+                  return api('GET', `/api/v1/handlers/${current.id}`);
+                }));
+                return h('li', { dataset: { window: w.id } }, h('span', {}, `${formatDate(w.from)} – ${formatDate(w.to)}${w.reason ? ` · ${w.reason}` : ''}`), remove);
+              })
+            : [h('li', { class: 'muted' }, 'No maintenance window scheduled.')]),
+        );
+      };
+      const act = async (work) => {
+        error.textContent = '';
+        try {
+          show(await work());
+          changed = true;
+        } catch (problem) {
+          error.textContent = problem.message;
+        }
+      };
+      pause.addEventListener('click', () =>
+        act(() => api('POST', `/api/v1/handlers/${handler.id}/pause`, { body: { until: instant(until.value), reason: reason.value || undefined } })),
+      );
+      resume.addEventListener('click', () => act(() => api('POST', `/api/v1/handlers/${handler.id}/resume`)));
+      add.addEventListener('click', () =>
+        act(async () => {
+          await api('POST', `/api/v1/handlers/${handler.id}/maintenance-windows`, { body: { from: instant(from.value), to: instant(to.value), reason: windowReason.value || undefined } });
+          return api('GET', `/api/v1/handlers/${handler.id}`);
+        }),
+      );
+      show(handler);
+      const labelled = (label, element) => h('div', { class: 'field' }, h('label', { for: element.id }, label), element);
+      return h(
+        'div',
+        {},
+        state,
+        h('div', { class: 'pause-grid' }, labelled('Until (blank: until resumed)', until), labelled('Reason', reason)),
+        h('div', { class: 'form-actions' }, resume, pause),
+        h('h3', {}, 'Maintenance windows'),
+        windows,
+        h('div', { class: 'pause-grid' }, labelled('From', from), labelled('To', to), labelled('Reason', windowReason)),
+        h('div', { class: 'form-actions' }, add),
+        error,
+      );
+    },
+    actions: [{ label: 'Close', value: 'close', class: 'primary' }],
+  }).then(() => (changed ? reload() : undefined));
 }
 
 /** The status icon: a one-click toggle for enabled/disabled handlers the key may manage. */
@@ -264,6 +396,9 @@ function handlerForm(ctx, handler, close) {
   control('on_failure', select({}, null, [{ value: 'forbid', label: 'forbid' }, { value: 'allow', label: 'allow' }], value('on_failure', 'forbid')));
   control('timeout_ms', h('input', { type: 'number', step: 1, value: value('timeout_ms', '15000') }));
   control('retry_limit', h('input', { type: 'number', step: 1, value: value('retry_limit', '7') }));
+  control('max_concurrency', h('input', { type: 'number', step: 1, min: 1, value: value('max_concurrency'), placeholder: 'default' }));
+  control('rate_limit', h('input', { type: 'number', step: 1, min: 1, value: value('rate_limit'), placeholder: 'no limit' }));
+  control('rate_period', select({}, null, [{ value: 'second', label: 'per second' }, { value: 'minute', label: 'per minute' }], value('rate_period', 'second')));
   control(
     'filter',
     h('textarea', {
@@ -317,6 +452,9 @@ function handlerForm(ctx, handler, close) {
       onFailureField,
       field('timeout_ms', 'Timeout (ms)', controls.timeout_ms, '100 to 300000'),
       field('retry_limit', 'Retry limit', controls.retry_limit, 'Retries after the first attempt'),
+      field('max_concurrency', 'Max concurrency', controls.max_concurrency, 'Calls at once per worker; blank: the default'),
+      field('rate_limit', 'Rate limit', controls.rate_limit, 'Calls across all workers; blank: none'),
+      field('rate_period', 'Rate period', controls.rate_period),
       h(
         'div',
         { class: 'field wide', dataset: { field: 'headers' } },
@@ -351,6 +489,10 @@ function handlerForm(ctx, handler, close) {
       timeout_ms: number(controls.timeout_ms.value),
       retry_limit: number(controls.retry_limit.value),
       headers: headers.value(),
+      // Blank clears the setting: the default cap, no rate limit.
+      max_concurrency: number(controls.max_concurrency.value) ?? null,
+      rate_limit: number(controls.rate_limit.value) ?? null,
+      rate_period: controls.rate_period.value,
     };
     if (body.stage === 'before') body.on_failure = controls.on_failure.value;
     Object.assign(body, credentials.value());

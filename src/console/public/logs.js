@@ -283,9 +283,29 @@ function retryButton(delivery, reload, style) {
   return button;
 }
 
+/**
+ * Every call of the delivery this log row belongs to, oldest first: a retried call links to the
+ * attempt that followed it. Read from the logs of the event and handler (one short page).
+ */
+async function attemptsOf(log) {
+  if (!log.delivery_id || !log.event_id) return [];
+  const page = await api('GET', '/api/v1/execution-logs', { query: { event_id: log.event_id, handler_id: log.handler_id, limit: 100 } }).catch(() => null);
+  return (page?.items ?? []).filter((row) => row.delivery_id === log.delivery_id).sort((a, b) => a.id - b.id);
+}
+
+function attemptLinks(log, attempts) {
+  const links = [];
+  for (const row of attempts) {
+    if (links.length) links.push(' · ');
+    const label = `${row.attempt} ${row.status}`;
+    links.push(row.id === log.id ? h('a', { href: `#/logs/${row.id}`, 'aria-current': 'page' }, label) : h('a', { href: `#/logs/${row.id}`, dataset: { attempt: row.attempt } }, label));
+  }
+  return h('span', { class: 'attempts', id: 'log-attempts' }, links);
+}
+
 export async function renderLogDetail(view, ctx, id, isCurrent) {
   const log = await api('GET', `/api/v1/execution-logs/${id}`);
-  const event = log.event_id ? await api('GET', `/api/v1/events/${log.event_id}`).catch(() => null) : null;
+  const [event, attempts] = await Promise.all([log.event_id ? api('GET', `/api/v1/events/${log.event_id}`).catch(() => null) : null, attemptsOf(log)]);
   if (!isCurrent()) return;
   const delivery = event?.deliveries.find((d) => d.id === log.delivery_id) ?? null;
   const reload = () => renderLogDetail(view, ctx, id, isCurrent).catch((error) => notify(error.message, 'error'));
@@ -306,6 +326,9 @@ export async function renderLogDetail(view, ctx, id, isCurrent) {
     const next = delivery.next_attempt_at && UNFINISHED.has(delivery.status) ? `, next attempt ${formatDate(delivery.next_attempt_at)}` : '';
     facts.push(['Delivery', h('span', { id: 'delivery-state' }, `${delivery.id}: ${delivery.status.replace('_', ' ')}, ${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'}${next}`)]);
   }
+  const later = attempts.find((row) => row.id > log.id);
+  if (attempts.length > 1) facts.push(['Attempts', attemptLinks(log, attempts)]);
+  if (later) facts.push(['Next attempt', h('a', { href: `#/logs/${later.id}`, id: 'next-attempt' }, `Execution log ${later.id}: attempt ${later.attempt}, ${later.status}`)]);
 
   clear(
     view,

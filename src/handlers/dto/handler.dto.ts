@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsObject, IsOptional, IsString, Length, ValidateNested } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, Length, ValidateBy, ValidateNested, ValidationArguments } from 'class-validator';
+import { isCalendarDateTimeWithOffset } from '../../common/dates.js';
 import { PageQueryDto } from '../../common/pagination.dto.js';
 import { BodyRequired, IsIntegerInRange, MAX_ID, Omittable } from '../../common/validation.js';
 import { FILTER_OPERATORS, HandlerFilter } from '../handler-filter.js';
@@ -15,6 +16,10 @@ import {
   HandlerType,
   ON_FAILURE_CHOICES,
   OnFailure,
+  CIRCUIT_STATES,
+  CircuitState,
+  RATE_PERIODS,
+  RatePeriod,
 } from '../handler.entity.js';
 
 export const HANDLER_LIMITS = Object.freeze({
@@ -27,7 +32,22 @@ export const HANDLER_LIMITS = Object.freeze({
   retryLimitDefault: 7,
   priorityDefault: 10,
   headersMax: 20,
+  maxConcurrencyMax: 512,
+  rateLimitMax: 100_000,
+  pauseReasonMax: 500,
+  maintenanceWindowsMax: 10,
 });
+
+/** An instant: an ISO 8601 date-time with its offset (`Z` or `±hh:mm`), every field existing in the calendar. */
+function IsInstant(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isInstant',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && isCalendarDateTimeWithOffset(value),
+      defaultMessage: (args?: ValidationArguments) => `${args?.property} must be a date-time with an offset, e.g. 2026-11-22T02:00:00Z`,
+    },
+  });
+}
 
 const FILTER_DESCRIPTION =
   'Payload filter: the handler receives an event only when this MongoDB-style query matches the envelope it would be sent ' +
@@ -277,6 +297,33 @@ export class CreateHandlerDto {
   on_failure?: OnFailure | null;
 
   @ApiPropertyOptional({
+    type: 'integer',
+    nullable: true,
+    minimum: 1,
+    maximum: HANDLER_LIMITS.maxConcurrencyMax,
+    description: 'Deliveries of this handler one worker holds at once, waiting or in flight; null: HANDLER_MAX_CONCURRENCY (half of DISPATCH_CONCURRENCY by default)',
+  })
+  @IsOptional() // null: the configured default
+  @IsIntegerInRange(1, HANDLER_LIMITS.maxConcurrencyMax)
+  max_concurrency?: number | null;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    nullable: true,
+    minimum: 1,
+    maximum: HANDLER_LIMITS.rateLimitMax,
+    description: 'Calls per rate_period across every worker; null: no limit',
+  })
+  @IsOptional() // null: no limit
+  @IsIntegerInRange(1, HANDLER_LIMITS.rateLimitMax)
+  rate_limit?: number | null;
+
+  @ApiPropertyOptional({ enum: RATE_PERIODS, default: 'second', description: 'The period of rate_limit' })
+  @Omittable()
+  @IsIn(RATE_PERIODS)
+  rate_period?: RatePeriod;
+
+  @ApiPropertyOptional({
     type: 'object',
     additionalProperties: true,
     nullable: true,
@@ -330,6 +377,60 @@ export class ListHandlersQueryDto extends PageQueryDto {
   status?: HandlerStatus | '';
 }
 
+export class PauseHandlerDto {
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-11-22T04:00:00Z', description: 'Resume by itself at this time; left out: paused until resumed' })
+  @Omittable()
+  @IsInstant()
+  until?: string;
+
+  @ApiPropertyOptional({ example: 'Softswitch upgrade', maxLength: HANDLER_LIMITS.pauseReasonMax })
+  @Omittable()
+  @IsString()
+  @Length(0, HANDLER_LIMITS.pauseReasonMax)
+  reason?: string;
+}
+
+export class CreateMaintenanceWindowDto {
+  @ApiProperty({ format: 'date-time', example: '2026-11-22T02:00:00Z', description: 'When the handler\'s deliveries start to be held' })
+  @IsInstant()
+  from: string;
+
+  @ApiProperty({ format: 'date-time', example: '2026-11-22T04:00:00Z', description: 'When they go out again, in their order; after `from` and in the future' })
+  @IsInstant()
+  to: string;
+
+  @ApiPropertyOptional({ example: 'Softswitch upgrade', maxLength: HANDLER_LIMITS.pauseReasonMax })
+  @Omittable()
+  @IsString()
+  @Length(0, HANDLER_LIMITS.pauseReasonMax)
+  reason?: string;
+}
+
+export class MaintenanceWindowDto {
+  @ApiProperty({ example: 1 }) id: number;
+  @ApiProperty({ format: 'date-time' }) from: string;
+  @ApiProperty({ format: 'date-time' }) to: string;
+  @ApiProperty({ nullable: true, type: String }) reason: string | null;
+}
+
+/** `paused` of a handler; inline in HandlerDto (in OpenAPI 3.0 `nullable` next to a $ref does not admit null). */
+export interface HandlerPausedDto {
+  since: string;
+  until: string | null;
+  reason: string | null;
+  kind: 'manual' | 'window';
+}
+
+export class HandlerCircuitDto {
+  @ApiProperty({ enum: CIRCUIT_STATES, description: 'closed: calls go out; open: deliveries wait for the cool-down (no attempt counted); half_open: one probe call is out' })
+  state: CircuitState;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'When it last changed state; null if it never opened' })
+  since: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Why it opened (or how it closed)' }) reason: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'Open: when the cool-down ends and the probe may go' })
+  retry_at: string | null;
+}
+
 /** A handler's target authentication as answers show it: the kind and its public settings, never the secret. */
 export interface TargetAuthViewDto {
   type: AuthType;
@@ -372,6 +473,27 @@ export class HandlerDto {
   filter: HandlerFilter | null;
   @ApiProperty({ nullable: true, type: String, description: 'Why the handler was disabled automatically' })
   disabled_reason: string | null;
+  @ApiProperty({ nullable: true, type: 'integer', description: 'Deliveries one worker holds at once; null: HANDLER_MAX_CONCURRENCY' })
+  max_concurrency: number | null;
+  @ApiProperty({ nullable: true, type: 'integer', description: 'Calls per rate_period across every worker; null: no limit' })
+  rate_limit: number | null;
+  @ApiProperty({ enum: RATE_PERIODS }) rate_period: RatePeriod;
+  @ApiProperty({
+    type: 'object',
+    nullable: true,
+    properties: {
+      since: { type: 'string', format: 'date-time', description: 'When the pause (or the window in force) began' },
+      until: { type: 'string', format: 'date-time', nullable: true, description: 'When it ends by itself; null: until resumed' },
+      reason: { type: 'string', nullable: true },
+      kind: { type: 'string', enum: ['manual', 'window'], description: 'A manual pause or a scheduled maintenance window' },
+    },
+    required: ['since', 'until', 'reason', 'kind'],
+    description: 'Paused now (manually or by a maintenance window): deliveries are held, none skipped, and go out in their order when it ends. Unlike status `disabled`, which skips them.',
+  })
+  paused: HandlerPausedDto | null;
+  @ApiProperty({ type: [MaintenanceWindowDto], description: 'Scheduled maintenance windows not over yet, earliest first' })
+  maintenance_windows: MaintenanceWindowDto[];
+  @ApiProperty({ type: HandlerCircuitDto }) circuit: HandlerCircuitDto;
   @ApiProperty({ ...AUTH_VIEW_SCHEMA, description: 'How the handler authenticates to its target; null: no authentication. Its secret is never shown.' })
   auth: TargetAuthViewDto | null;
   @ApiProperty({ ...CERTIFICATE_VIEW_SCHEMA, description: 'The mTLS client certificate; null: none. Its key is never shown.' })

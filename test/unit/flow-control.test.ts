@@ -1,0 +1,210 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { cooldownMs, flowOutcomeStatements, planClaim, rateTokens, type FlowOutcome } from '../../src/dispatcher/flow-control.js';
+import type { HandlerFlow } from '../../src/handlers/handler-flow.js';
+import { planShares } from '../../src/queue/delivery-queue.js';
+import { pausedAt, windowsAt } from '../../src/handlers/handler-view.js';
+import type { HandlerPauseEntity } from '../../src/handlers/handler-pause.entity.js';
+
+/** The pure parts of flow control per handler: shares, the rate limiter, cool-downs, the circuit's statements, the pause view. */
+const NOW = 1_000_000;
+const flow = (handlerId: number, over: Partial<HandlerFlow> = {}): HandlerFlow => ({
+  handlerId,
+  status: 'enabled',
+  maxConcurrency: null,
+  rateLimit: null,
+  ratePeriod: null,
+  rateTat: null,
+  holdUntil: null,
+  circuitState: 'closed',
+  circuitRetryAt: null,
+  paused: false,
+  ...over,
+});
+const settings = { defaultCap: 4 };
+const plan = (flows: HandlerFlow[], limit = 16, holdings = new Map<number, number>()) =>
+  planClaim(flows.map((f, i) => ({ handlerId: f.handlerId, firstDueAt: NOW - 1000 + i })), new Map(flows.map((f) => [f.handlerId, f])), holdings, limit, NOW, NOW, settings);
+const shares = (p: ReturnType<typeof plan>) => Object.fromEntries(p.shares.map((share) => [share.handlerId, share.limit]));
+
+describe('planShares', () => {
+  it('goes round the due handlers one at a time, the longest-waiting first, each up to its cap', () => {
+    const pending = [
+      { handlerId: 1, firstDueAt: 30 },
+      { handlerId: 2, firstDueAt: 10 },
+      { handlerId: 3, firstDueAt: 20 },
+      { handlerId: 4, firstDueAt: 999 },
+    ];
+    assert.deepEqual(planShares(pending, 4, 100), [
+      { handlerId: 2, limit: 2 },
+      { handlerId: 3, limit: 1 },
+      { handlerId: 1, limit: 1 },
+    ]);
+    assert.deepEqual(planShares(pending, 10, 100, new Map([[2, 1], [3, 0], [1, 2]])), [
+      { handlerId: 2, limit: 1 },
+      { handlerId: 1, limit: 2 },
+    ]);
+    assert.deepEqual(planShares([], 10, 100), []);
+  });
+});
+
+describe('planClaim', () => {
+  it('gives each handler twice its cap less what the worker holds, nothing to a paused one, and releases the held ones from the order', () => {
+    const p = plan([flow(1), flow(2, { maxConcurrency: 2 }), flow(3, { paused: true }), flow(4)], 16, new Map([[4, 8], [1, 1]]));
+    assert.deepEqual(shares(p), { 1: 7, 2: 4 });
+    assert.deepEqual(p.released, [3]);
+    assert.deepEqual([...p.held], [3]);
+  });
+
+  it('holds a handler during a Retry-After and while its circuit is open; one probe once the cool-down is over', () => {
+    const p = plan([
+      flow(1, { holdUntil: NOW + 1 }),
+      flow(2, { circuitState: 'open', circuitRetryAt: NOW + 1 }),
+      flow(3, { circuitState: 'open', circuitRetryAt: NOW }),
+      flow(4, { circuitState: 'half_open', circuitRetryAt: NOW + 5000 }),
+      flow(5, { holdUntil: NOW }),
+    ]);
+    assert.deepEqual(shares(p), { 3: 1, 5: 8 });
+    assert.deepEqual([...p.probes], [3]);
+    assert.deepEqual([...p.held].sort(), [1, 2, 3, 4]);
+    assert.equal(p.shares[0]!.handlerId, 3, 'the probe goes first');
+  });
+
+  it('skips flow control for a disabled or deleted handler (their deliveries are skipped, not called), but a pause holds any', () => {
+    const p = planClaim(
+      [{ handlerId: 1, firstDueAt: 0 }, { handlerId: 2, firstDueAt: 0 }, { handlerId: 3, firstDueAt: 0 }],
+      new Map([
+        [1, flow(1, { status: 'disabled', circuitState: 'open', circuitRetryAt: NOW + 1, rateLimit: 1, rateTat: NOW + 60_000 })],
+        [3, flow(3, { status: 'disabled', paused: true })],
+      ]),
+      new Map(),
+      16,
+      NOW,
+      NOW,
+      settings,
+    );
+    assert.deepEqual(shares(p), { 1: 8, 2: 8 });
+    assert.deepEqual(p.released, [3]);
+  });
+
+  it('leaves out a handler whose last share found nothing claimable, unless its probe is due', () => {
+    const flows = [flow(1), flow(2), flow(3, { circuitState: 'open', circuitRetryAt: NOW })];
+    const p = planClaim(
+      flows.map((f) => ({ handlerId: f.handlerId, firstDueAt: NOW - 10 })),
+      new Map(flows.map((f) => [f.handlerId, f])),
+      new Map(),
+      16,
+      NOW,
+      NOW,
+      { ...settings, resting: new Set([1, 3]) },
+    );
+    assert.deepEqual(shares(p), { 2: 8, 3: 1 });
+  });
+
+  it('gives a rate-limited handler the calls its limiter allows now', () => {
+    const p = plan([flow(1, { rateLimit: 10, ratePeriod: 'second', maxConcurrency: 50 }), flow(2, { rateLimit: 10, rateTat: NOW + 150 })]);
+    assert.deepEqual(shares(p), { 1: 2 }, '100 ms apart, 100 ms ahead: two now; the other is 150 ms ahead');
+    assert.deepEqual(p.waits, [NOW + 50], 'the other may call again in 50 ms');
+    assert.deepEqual(shares(plan([flow(1, { rateLimit: 600, ratePeriod: 'minute' })])), { 1: 2 });
+  });
+});
+
+describe('rateTokens (GCRA)', () => {
+  it('allows a call every interval, up to the tolerance ahead, and saves no idle time', () => {
+    assert.deepEqual(rateTokens(null, 1000, 100, 250), { tokens: 3, start: 1000 });
+    assert.deepEqual(rateTokens(1200, 1000, 100, 250), { tokens: 1, start: 1200 });
+    assert.deepEqual(rateTokens(1251, 1000, 100, 250), { tokens: 0, start: 1251 });
+    assert.deepEqual(rateTokens(0, 1_000_000, 100, 250), { tokens: 3, start: 1_000_000 });
+  });
+
+  it("keeps the rate over a run of claims no further apart than the tolerance (the worker wakes when the next call is allowed)", () => {
+    for (const every of [7, 33, 50, 100]) {
+      let tat: number | null = null;
+      let calls = 0;
+      for (let now = 0; now < 10_000; now += every) {
+        const { tokens, start } = rateTokens(tat, now, 50, 100);
+        if (tokens > 0) {
+          calls += tokens;
+          tat = start + tokens * 50;
+        }
+      }
+      assert.ok(calls >= 195 && calls <= 203, `claims every ${every} ms: ${calls} calls in 10 s at 20 a second`);
+    }
+  });
+});
+
+describe('cooldownMs', () => {
+  it('doubles with each opening in a row, up to the longest', () => {
+    assert.deepEqual([1, 2, 3, 4, 10, 100].map((opens) => cooldownMs(opens, 30_000, 600_000)), [30_000, 60_000, 120_000, 240_000, 600_000, 600_000]);
+  });
+});
+
+describe('flowOutcomeStatements', () => {
+  const circuit = { failureThreshold: 3, cooldownMs: 30_000, cooldownMaxMs: 600_000 };
+  const outcome = (handlerId: number, over: Partial<FlowOutcome> = {}): FlowOutcome => ({
+    handlerId,
+    ok: false,
+    probe: false,
+    failuresBefore: 0,
+    stateBefore: 'closed',
+    opensBefore: 0,
+    error: 'receiver answered 503',
+    holdUntil: null,
+    ...over,
+  });
+  const summary = (statements: ReturnType<typeof flowOutcomeStatements>) =>
+    statements.map((statement) => [
+      statement.handlerId,
+      statement.change ?? (statement.sql.includes('circuit_failures + ?') ? 'count' : statement.sql.includes('SET circuit_failures = 0') ? 'reset' : statement.sql),
+    ]);
+
+  it('counts a run of failures once per handler, with a check that opens the circuit, in handler id order', () => {
+    const statements = flowOutcomeStatements([outcome(7), outcome(2), outcome(7)], NOW, circuit);
+    assert.deepEqual(summary(statements), [
+      [2, 'count'],
+      [2, 'circuit_opened'],
+      [7, 'count'],
+      [7, 'circuit_opened'],
+    ]);
+    assert.deepEqual(statements[2]!.params, [2, 7], 'two failures of handler 7 in one statement');
+    assert.equal(statements[3]!.until, NOW + 30_000);
+    assert.equal(statements[3]!.reason, '3 failed calls in a row; the last: receiver answered 503');
+  });
+
+  it('writes nothing for a success with nothing to reset; a success after failures ends the run and closes the circuit', () => {
+    assert.deepEqual(flowOutcomeStatements([outcome(1, { ok: true })], NOW, circuit), []);
+    assert.deepEqual(summary(flowOutcomeStatements([outcome(1, { ok: true, failuresBefore: 2 })], NOW, circuit)), [[1, 'reset']]);
+    assert.deepEqual(summary(flowOutcomeStatements([outcome(1), outcome(1, { ok: true })], NOW, circuit)).map(([, what]) => what), [
+      'count',
+      'circuit_opened',
+      'reset',
+    ]);
+    assert.deepEqual(summary(flowOutcomeStatements([outcome(1, { ok: true, probe: true, stateBefore: 'half_open' })], NOW, circuit)), [[1, 'circuit_closed']]);
+  });
+
+  it('re-opens after a failed probe for a longer cool-down; holds a handler that answered with a Retry-After', () => {
+    const reopened = flowOutcomeStatements([outcome(1, { probe: true, stateBefore: 'half_open', opensBefore: 2 })], NOW, circuit);
+    assert.deepEqual(summary(reopened).map(([, what]) => what), ['count', 'circuit_reopened']);
+    assert.equal(reopened[1]!.until, NOW + 90_000 + 30_000);
+    const held = flowOutcomeStatements([outcome(1, { holdUntil: NOW + 120_000 })], NOW, { ...circuit, failureThreshold: 0 });
+    assert.deepEqual(summary(held), [[1, 'held']], 'with the breaker off only the hold');
+    assert.equal(held[0]!.until, NOW + 120_000);
+  });
+});
+
+describe('the pause on the handler view', () => {
+  const pause = (id: number, kind: 'manual' | 'window', startsAt: number, endsAt: number | null, reason: string | null = null): HandlerPauseEntity =>
+    ({ id, handlerId: 1, kind, startsAt, endsAt, reason, createdAt: 0 }) as HandlerPauseEntity;
+
+  it('shows the pause in force, manual first; null before and after', () => {
+    const rows = [pause(1, 'window', NOW - 10, NOW + 100, 'upgrade'), pause(2, 'manual', NOW - 5, null, 'by hand')];
+    assert.deepEqual(pausedAt(rows, NOW), { since: new Date(NOW - 10).toISOString(), until: null, reason: 'by hand', kind: 'manual' });
+    assert.deepEqual(pausedAt([rows[0]!], NOW), { since: new Date(NOW - 10).toISOString(), until: new Date(NOW + 100).toISOString(), reason: 'upgrade', kind: 'window' });
+    assert.equal(pausedAt([rows[0]!], NOW + 100), null);
+    assert.equal(pausedAt([rows[0]!], NOW - 11), null);
+  });
+
+  it('lists the windows not over yet, earliest first', () => {
+    const rows = [pause(3, 'window', NOW + 500, NOW + 600), pause(1, 'window', NOW - 10, NOW + 100), pause(2, 'window', NOW - 100, NOW), pause(4, 'manual', NOW, null)];
+    assert.deepEqual(windowsAt(rows, NOW).map((w) => w.id), [1, 3]);
+  });
+});
