@@ -50,6 +50,7 @@ const { values: args } = parseArgs({
     'neighbour-seconds': { type: 'string' },
     'neighbour-bad': { type: 'string' },
     'neighbour-settle': { type: 'string' },
+    'neighbour-rounds': { type: 'string' },
     'scale-rows': { type: 'string' },
     'scale-requests': { type: 'string' },
     'scale-dispatch': { type: 'string' },
@@ -94,11 +95,12 @@ const settings = {
   // The service's default DISPATCH_CONCURRENCY (16) and handler defaults: the noisy neighbour as an operator meets it.
   neighbour: {
     rate: Number(args['neighbour-rate'] ?? (quick ? 100 : 200)),
-    seconds: Number(args['neighbour-seconds'] ?? (quick ? 2 : 20)),
+    seconds: Number(args['neighbour-seconds'] ?? (quick ? 2 : 12)),
     handlers: 2,
     badEvents: Number(args['neighbour-bad'] ?? (quick ? 40 : 100)),
     concurrency: 16,
     settleSeconds: Number(args['neighbour-settle'] ?? (quick ? 5 : 60)),
+    rounds: Number(args['neighbour-rounds'] ?? (quick ? 1 : 5)),
   },
   cache: { sizes: [10, 10_000], lookups: 1_000_000, rounds: quick ? 5 : 15 },
   scale: {

@@ -3,10 +3,13 @@
 // databases, with this checkout's benchmark code driving both. It prints, for dispatch and
 // single-event ingest on each database, the median of each side, the spread of its rounds, and
 // after ÷ before; and the run-to-run noise it measured (the spread of the rounds of one side),
-// which is the yardstick a ratio is read against.
+// which is the yardstick a ratio is read against. Then the bytes on disk per 1,000,000
+// deliveries of each build, table by table (./lib/bytes.mjs: the same real deliveries through
+// each build, retries included).
 //
 //   npm run bench:compare                      HEAD~1 against this checkout, SQLite and MariaDB
 //   npm run bench:compare -- --base a2fe0df --rounds 4 --db sqlite
+//   npm run bench:compare -- --base a2fe0df --parts bytes      bytes on disk per delivery only
 //
 // The earlier commit is checked out (detached) into a temporary folder, compiled with this
 // checkout's node_modules, and removed at the end.
@@ -17,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runIngest } from './lib/ingest.mjs';
 import { dispatchOnce } from './lib/dispatch.mjs';
+import { bytesPerDelivery } from './lib/bytes.mjs';
 import { mysqlVersion, startReceiver } from './lib/service.mjs';
 import { commit, machine } from './lib/report.mjs';
 import { round } from './lib/util.mjs';
@@ -28,10 +32,13 @@ const { values: args } = parseArgs({
     db: { type: 'string', default: 'both' },
     deliveries: { type: 'string', default: '12000' },
     seconds: { type: 'string', default: '4' },
+    'bytes-events': { type: 'string', default: '10000' },
+    parts: { type: 'string', default: 'speed,bytes' },
     out: { type: 'string', default: 'bench/results/compare.json' },
   },
 });
-const rounds = Number(args.rounds);
+const rounds = args.parts.split(',').includes('speed') ? Number(args.rounds) : 0;
+const measureBytes = args.parts.split(',').includes('bytes');
 const mysqlUrl = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/';
 const kinds = args.db === 'both' ? ['sqlite', 'mysql'] : [args.db];
 const version = kinds.includes('mysql') ? await mysqlVersion(mysqlUrl) : null;
@@ -54,6 +61,7 @@ const sides = [
 const receiver = await startReceiver();
 const started = Date.now();
 const samples = {};
+const bytes = {};
 try {
   symlinkSync(resolve('node_modules'), join(baseDir, 'node_modules'));
   log(`Compiling ${baseCommit} in ${baseDir}`);
@@ -88,6 +96,18 @@ try {
       }
     }
   }
+  // Bytes on disk: one run per build and database (the same events give the same rows: no noise to average out).
+  if (measureBytes) {
+    for (const kind of kinds) {
+      const name = kind === 'sqlite' ? 'sqlite' : /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+      for (const side of sides) {
+        process.env.BENCH_SERVICE_MAIN = side.main;
+        log(`bytes ${name} ${side.name}:`);
+        const result = await bytesPerDelivery({ kind, serverUrl: mysqlUrl, receiver, events: Number(args['bytes-events']), handlers: 3, log });
+        (bytes[name] ??= {})[side.name] = result;
+      }
+    }
+  }
 } finally {
   delete process.env.BENCH_SERVICE_MAIN;
   await receiver.stop();
@@ -114,8 +134,20 @@ log('|---|---|---|---|---|---|---|');
 for (const row of rows) {
   log(`| ${row.database} | ${row.figure} | ${row.before} (${row.beforeRounds.join(', ')}) | ${row.after} (${row.afterRounds.join(', ')}) | ${row.ratio} | ${row.noise} | ${row.droppedBeyondNoise ? 'yes' : 'no'} |`);
 }
+const mib = (n) => (n / 2 ** 20).toFixed(1);
+for (const [database, bySide] of Object.entries(bytes)) {
+  const [before, after] = sides.map((side) => bySide[side.name]);
+  const tables = [...new Set([...Object.keys(before.tables), ...Object.keys(after.tables)])].filter((t) => (before.tables[t]?.data ?? 0) + (after.tables[t]?.data ?? 0) > 65_536);
+  log(`\nBytes on disk per 1,000,000 deliveries, ${database} (${after.deliveries} deliveries, ${after.attempts} attempts; MiB, data + indexes):`);
+  log('| table | before | after | after ÷ before |');
+  log('|---|---|---|---|');
+  const per = (r, t) => (r.tables[t] ? ((r.tables[t].data + r.tables[t].indexes) * 1_000_000) / r.deliveries : 0);
+  for (const table of tables) log(`| ${table} | ${mib(per(before, table))} (${mib((before.tables[table]?.indexes ?? 0) * 1_000_000 / before.deliveries)} indexes) | ${mib(per(after, table))} (${mib((after.tables[table]?.indexes ?? 0) * 1_000_000 / after.deliveries)} indexes) | ${per(before, table) > 0 ? round(per(after, table) / per(before, table), 3) : '—'} |`);
+  log(`| all tables | ${mib(before.perMillionDeliveries)} | ${mib(after.perMillionDeliveries)} | ${round(after.perMillionDeliveries / before.perMillionDeliveries, 3)} |`);
+}
+
 const out = resolve(args.out);
 mkdirSync(dirname(out), { recursive: true });
-const report = { date: new Date().toISOString(), before: baseCommit, after: commit(), rounds, durationSeconds: Math.round((Date.now() - started) / 1000), machine: machine(version), rows };
+const report = { date: new Date().toISOString(), before: baseCommit, after: commit(), rounds, durationSeconds: Math.round((Date.now() - started) / 1000), machine: machine(version), rows, bytes };
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 log(`\nWritten to ${args.out} (${report.durationSeconds} s)`);

@@ -5,6 +5,10 @@
 // accepts connections and then says nothing (the noisy neighbour, ./neighbour.mjs). Those are
 // counted apart (`hanging`, `hung`) and held until a reset with {release: true} or the stop.
 //
+// Flaky mode, by path: a request to /flaky… whose object id ends in 0 is answered 503 (an
+// nginx error page) the first time that path and object come, like a target that fails one
+// delivery in ten once; counted apart (`refused`), and answered 200 when it comes again.
+//
 // Controlled over IPC (see ./util.mjs ipc): reset {record, target, release}, stats {arrivals}.
 // With a `target`, it reports the first arrival {type: 'first', at} and, when the count
 // reaches the target, {type: 'reached', first, at}.
@@ -23,6 +27,10 @@ let arrivals = [];
 /** Requests to /hang… that are being held, and how many came since the last reset. */
 const held = new Set();
 let hung = 0;
+/** Flaky mode: the path and object pairs answered 503 once already. */
+const failedOnce = new Set();
+let refused = 0;
+const PAGE_503 = '<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n</body>\r\n</html>\r\n';
 
 const release = () => {
   for (const res of held) res.destroy();
@@ -38,6 +46,17 @@ const server = http.createServer((req, res) => {
       held.add(res);
       res.on('close', () => held.delete(res));
       return;
+    }
+    if (req.url?.startsWith('/flaky')) {
+      const id = OBJECT_ID.exec(Buffer.concat(chunks).toString('latin1'))?.[1];
+      const key = `${req.url} ${id}`;
+      if (id !== undefined && id.endsWith('0') && !failedOnce.has(key)) {
+        failedOnce.add(key);
+        refused += 1;
+        res.writeHead(503, { 'content-type': 'text/html', 'content-length': String(PAGE_503.length) });
+        res.end(PAGE_503);
+        return;
+      }
     }
     const at = now();
     count += 1;
@@ -66,10 +85,12 @@ process.on('message', (message) => {
     record = Boolean(message.record);
     arrivals = [];
     hung = 0;
+    refused = 0;
+    failedOnce.clear();
     if (message.release) release();
     process.send({ id: message.id, type: 'reset' });
   } else if (message.type === 'stats') {
-    process.send({ id: message.id, type: 'stats', count, first, last, hanging: held.size, hung, arrivals: message.arrivals ? arrivals : undefined });
+    process.send({ id: message.id, type: 'stats', count, first, last, hanging: held.size, hung, refused, arrivals: message.arrivals ? arrivals : undefined });
   } else if (message.type === 'stop') {
     release();
     server.closeAllConnections();

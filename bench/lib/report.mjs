@@ -245,8 +245,10 @@ export function printTables(runs, cache, list) {
       `\nNoisy neighbour on ${db}: ${n.offeredRate} events/s for ${n.seconds} s to ${n.healthyHandlers} healthy handlers, DISPATCH_CONCURRENCY ${n.concurrency}; ` +
         `beside: ${n.badDeliveriesQueued} deliveries queued to a target that never answers (timeout ${n.badHandler.timeout_ms} ms); wait for stragglers ${n.settleSeconds} s:`,
     );
-    console.table([row('alone', n.alone), row('beside the bad target', n.beside)]);
-    console.log(`  p99 beside ÷ alone: ${n.p99Ratio ?? `more than ${n.p99RatioAtLeast}`} (target <= 2)`);
+    const rounds = n.roundResults ?? [{ alone: n.alone, beside: n.beside }];
+    console.table(rounds.flatMap((r, i) => [row(`round ${i + 1} alone`, r.alone), row(`round ${i + 1} beside the bad target`, r.beside)]));
+    const spread = n.roundRatios?.length > 1 ? `; each round's ratio: ${n.roundRatios.join(', ')}` : '';
+    console.log(`  median p99 beside ÷ median p99 alone: ${n.p99Ratio ?? `more than ${n.p99RatioAtLeast}`} (target <= 2)${spread}`);
   }
   for (const [db, r] of Object.entries(runs)) if (r.scale?.sizes?.length) printScale(db, r.scale);
   if (cache) {
