@@ -52,6 +52,8 @@ export const DEFAULTS = Object.freeze({
   circuitFailureThreshold: 10,
   circuitCooldownMs: 30_000,
   circuitCooldownMaxMs: 10 * 60_000,
+  circuitRateWindowMs: 60_000,
+  circuitRateMinCalls: 20,
   logRetentionDays: 30,
   logCleanupCron: '17 * * * *',
   logSearchWindowRows: 10_000,
@@ -137,6 +139,13 @@ export class AppConfig {
       /** The first cool-down; it doubles after each failed probe, up to `cooldownMaxMs`. */
       readonly cooldownMs: number;
       readonly cooldownMaxMs: number;
+      /**
+       * The failure-rate rule: the circuit also opens once at least this share of the calls in a
+       * window of `rateWindowMs` failed, `rateMinCalls` calls at least; 0 turns the rule off.
+       */
+      readonly failureRate: number;
+      readonly rateWindowMs: number;
+      readonly rateMinCalls: number;
     };
   };
   readonly logs!: {
@@ -212,6 +221,22 @@ function secretsConfig(
   return { key, previousKeys, keyFile };
 }
 
+/**
+ * CIRCUIT_FAILURE_RATE: a fraction of the calls, 0 < r <= 1 (`0.5`: half of them); unset or 0
+ * turns the rule off. Kept to four decimal places, the precision the rule compares with.
+ */
+function failureRate(value: string | undefined, problems: string[]): number {
+  if (value === undefined) return 0;
+  const rate = /^(\d+(\.\d*)?|\.\d+)$/.test(value) ? Number(value) : Number.NaN;
+  if (!(rate >= 0 && rate <= 1)) {
+    problems.push('CIRCUIT_FAILURE_RATE: must be a fraction of the calls from 0 to 1 (e.g. 0.5 for half of them; 0 turns the rule off)');
+    return 0;
+  }
+  const rounded = Math.round(rate * 10_000) / 10_000;
+  if (rate > 0 && rounded === 0) problems.push('CIRCUIT_FAILURE_RATE: must be at least 0.0001 (or 0 to turn the rule off)');
+  return rounded;
+}
+
 /** Validates the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(input: EnvInput): AppConfig {
   const { env, problems } = validateEnvironment(input);
@@ -250,6 +275,9 @@ export function loadConfig(input: EnvInput): AppConfig {
   const circuitCooldownMaxMs = duration('CIRCUIT_COOLDOWN_MAX', env.CIRCUIT_COOLDOWN_MAX, Math.max(DEFAULTS.circuitCooldownMaxMs, circuitCooldownMs));
   if (circuitCooldownMs < 100) problems.push('CIRCUIT_COOLDOWN: must be at least 100ms');
   if (circuitCooldownMaxMs < circuitCooldownMs) problems.push('CIRCUIT_COOLDOWN_MAX: must not be shorter than CIRCUIT_COOLDOWN');
+  const circuitFailureRate = failureRate(env.CIRCUIT_FAILURE_RATE, problems);
+  const circuitRateWindowMs = duration('CIRCUIT_RATE_WINDOW', env.CIRCUIT_RATE_WINDOW, DEFAULTS.circuitRateWindowMs);
+  if (circuitRateWindowMs < 1000) problems.push('CIRCUIT_RATE_WINDOW: must be at least 1s');
   const concurrency = env.DISPATCH_CONCURRENCY ?? DEFAULTS.dispatchConcurrency;
   const auditRetentionMs = duration('AUDIT_RETENTION', env.AUDIT_RETENTION, 0);
   // A trail that forgets within hours is a mistake, not a policy.
@@ -343,6 +371,9 @@ export function loadConfig(input: EnvInput): AppConfig {
         failureThreshold: env.CIRCUIT_FAILURE_THRESHOLD ?? DEFAULTS.circuitFailureThreshold,
         cooldownMs: circuitCooldownMs,
         cooldownMaxMs: circuitCooldownMaxMs,
+        failureRate: circuitFailureRate,
+        rateWindowMs: circuitRateWindowMs,
+        rateMinCalls: env.CIRCUIT_RATE_MIN_CALLS ?? DEFAULTS.circuitRateMinCalls,
       },
     },
     logs: {

@@ -407,7 +407,7 @@ export const OPERATIONAL_EVENTS: readonly EventDefinition[] = Object.freeze([
     'provisioning.handler.circuit_opened',
     OPERATIONAL_GROUP,
     'handler',
-    "The handler's circuit opened after a run of failures: its deliveries wait for a cool-down, then one probe call.",
+    "The handler's circuit opened after a run of failures in a row, or too many failed calls in a window (CIRCUIT_FAILURE_RATE): its deliveries wait for a cool-down, then one probe call.",
     HANDLER_ID,
     { ...SAMPLE_HANDLER, cause: 'failures', reason: '5 failed calls in a row', until: '2026-11-22T10:20:30+00:00' },
   ),
