@@ -56,6 +56,7 @@ export const DEFAULTS = Object.freeze({
   circuitRateMinCalls: 20,
   logRetentionDays: 30,
   logCleanupCron: '17 * * * *',
+  pauseCheckCron: '*/5 * * * * *',
   logSearchWindowRows: 10_000,
   retentionBatchSize: 2000,
   retentionPauseMs: 10,
@@ -158,6 +159,11 @@ export class AppConfig {
     /** Shortest pause between two batches, so writers get the database; a pause also lasts as long as the batch before it. */
     readonly retentionPauseMs: number;
   };
+  /**
+   * Pauses and maintenance windows (src/handlers/handler-pauses.service.ts): when each instance
+   * looks for those that began or ended by the clock, to emit provisioning.handler.paused / .resumed.
+   */
+  readonly pauses!: { readonly checkCron: string };
   /** 0: audit rows are kept for ever (they are not removed with the logs). */
   readonly audit!: { readonly retentionMs: number };
   readonly decisions!: { readonly budgetMs: number };
@@ -251,6 +257,7 @@ export function loadConfig(input: EnvInput): AppConfig {
   };
   const refreshCron = cron('CACHE_REFRESH_CRON', env.CACHE_REFRESH_CRON ?? DEFAULTS.cacheRefreshCron);
   const cleanupCron = cron('LOG_CLEANUP_CRON', env.LOG_CLEANUP_CRON ?? DEFAULTS.logCleanupCron);
+  const pauseCheckCron = cron('PAUSE_CHECK_CRON', env.PAUSE_CHECK_CRON ?? DEFAULTS.pauseCheckCron);
   const duration = (name: string, value: string | undefined, fallback: number): number => {
     if (value === undefined) return fallback;
     if (value === '0') return 0;
@@ -383,6 +390,7 @@ export function loadConfig(input: EnvInput): AppConfig {
       retentionBatchSize: env.RETENTION_BATCH_SIZE ?? DEFAULTS.retentionBatchSize,
       retentionPauseMs: env.RETENTION_PAUSE_MS ?? DEFAULTS.retentionPauseMs,
     },
+    pauses: { checkCron: pauseCheckCron },
     audit: { retentionMs: auditRetentionMs },
     decisions: { budgetMs: env.DECISION_BUDGET_MS ?? DEFAULTS.decisionBudgetMs },
     filters: { maxBytes: env.FILTER_MAX_BYTES ?? DEFAULTS.filterMaxBytes, maxDepth: env.FILTER_MAX_DEPTH ?? DEFAULTS.filterMaxDepth },

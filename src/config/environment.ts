@@ -281,6 +281,11 @@ export class EnvironmentVariables {
   @IsString()
   LOG_CLEANUP_CRON?: string;
 
+  /** When each instance looks for maintenance windows and timed pauses that began or ended, to emit their operational events (a cron expression, seconds allowed). */
+  @IsOptional()
+  @IsString()
+  PAUSE_CHECK_CRON?: string;
+
   /** The most rows one page of an execution-log search examines (error text, or filters no single index serves). */
   @IsOptional()
   @Type(() => Number)
@@ -394,6 +399,7 @@ export const ENV_KEYS = Object.freeze([
   'CIRCUIT_RATE_MIN_CALLS',
   'LOG_RETENTION_DAYS',
   'LOG_CLEANUP_CRON',
+  'PAUSE_CHECK_CRON',
   'LOG_SEARCH_WINDOW_ROWS',
   'AUDIT_RETENTION',
   'RETENTION_BATCH_SIZE',

@@ -37,6 +37,11 @@ describe('loadConfig defaults', () => {
     assert.equal(config.cache.refreshCron, '*/5 * * * *');
   });
 
+  it('looks for pauses that began or ended every 5 seconds', () => {
+    assert.equal(config.pauses.checkCron, '*/5 * * * * *');
+    assert.equal(loadConfig({ PAUSE_CHECK_CRON: '*/30 * * * * *' }).pauses.checkCron, '*/30 * * * * *');
+  });
+
   it('disables script handlers', () => {
     assert.equal(config.scripts.enabled, false);
   });
@@ -206,6 +211,7 @@ describe('loadConfig rejects bad values, naming the variable', () => {
     ['INGEST_RATE_LIMIT', '-1'],
     ['INGEST_RATE_WINDOW_MS', '5'],
     ['INSTANCE_ROLE', 'everything'],
+    ['PAUSE_CHECK_CRON', 'every 5 seconds'],
     ['AUDIT_RETENTION', 'a year'],
     // shorter than a day: refused rather than an audit trail that forgets today's changes
     ['AUDIT_RETENTION', '12h'],

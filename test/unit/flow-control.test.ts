@@ -5,8 +5,9 @@ import type { HandlerFlow } from '../../src/handlers/handler-flow.js';
 import { planShares } from '../../src/queue/delivery-queue.js';
 import { pausedAt, windowsAt } from '../../src/handlers/handler-view.js';
 import type { HandlerPauseEntity } from '../../src/handlers/handler-pause.entity.js';
+import { settleStep, type PauseRow } from '../../src/handlers/handler-pauses.service.js';
 
-/** The pure parts of flow control per handler: shares, the rate limiter, cool-downs, the circuit's statements, the pause view. */
+/** The pure parts of flow control per handler: shares, the rate limiter, cool-downs, the circuit's statements, the pause view and its boundaries. */
 const NOW = 1_000_000;
 const flow = (handlerId: number, over: Partial<HandlerFlow> = {}): HandlerFlow => ({
   handlerId,
@@ -264,5 +265,61 @@ describe('the pause on the handler view', () => {
   it('lists the windows not over yet, earliest first', () => {
     const rows = [pause(3, 'window', NOW + 500, NOW + 600), pause(1, 'window', NOW - 10, NOW + 100), pause(2, 'window', NOW - 100, NOW), pause(4, 'manual', NOW, null)];
     assert.deepEqual(windowsAt(rows, NOW).map((w) => w.id), [1, 3]);
+  });
+});
+
+describe('the boundary step of pauses (settleStep)', () => {
+  const row = (id: number, kind: 'manual' | 'window', startsAt: number, endsAt: number | null, announced: 0 | 1, reason: string | null = null): PauseRow => ({
+    id,
+    handlerId: 1,
+    kind,
+    startsAt,
+    endsAt,
+    reason,
+    announced,
+  });
+  const what = (step: ReturnType<typeof settleStep>) => ({
+    writes: step.writes.map((statement) => [statement.sql.split(' ')[0], statement.params]),
+    boundary: step.boundary,
+  });
+
+  it('tells a window that began once: announced by a guarded update, paused until its end; the second run finds nothing', () => {
+    assert.deepEqual(what(settleStep([row(3, 'window', NOW + 1, NOW + 100, 0)], NOW)), { writes: [], boundary: null }, 'not yet');
+    const begun = settleStep([row(3, 'window', NOW, NOW + 100, 0, 'upgrade')], NOW);
+    assert.deepEqual(what(begun), {
+      writes: [['UPDATE', [3]]],
+      boundary: { type: 'provisioning.handler.paused', cause: 'window', reason: 'upgrade', until: NOW + 100 },
+    });
+    assert.match(begun.writes[0]!.sql, /WHERE id IN \(\?\) AND announced = 0$/);
+    assert.deepEqual(what(settleStep([row(3, 'window', NOW, NOW + 100, 1, 'upgrade')], NOW + 50)), { writes: [], boundary: null }, 'told already');
+    assert.equal(settleStep([row(3, 'window', NOW, NOW + 100, 0)], NOW)!.boundary!.reason, 'Maintenance window', 'a window without a reason');
+  });
+
+  it('tells the end of a window, and of a timed manual pause, once: deleted by a guarded delete, resumed', () => {
+    const ended = settleStep([row(3, 'window', NOW - 100, NOW, 1, 'upgrade')], NOW);
+    assert.deepEqual(what(ended), {
+      writes: [['DELETE', [3, NOW]]],
+      boundary: { type: 'provisioning.handler.resumed', cause: 'window', reason: 'The maintenance window ended: upgrade', until: null },
+    });
+    assert.match(ended.writes[0]!.sql, /WHERE id IN \(\?\) AND ends_at <= \?$/);
+    assert.deepEqual(what(settleStep([row(4, 'manual', NOW - 100, NOW - 1, 1)], NOW)).boundary, {
+      type: 'provisioning.handler.resumed',
+      cause: 'expired',
+      reason: 'The pause ran out',
+      until: null,
+    });
+    assert.deepEqual(what(settleStep([], NOW)), { writes: [], boundary: null }, 'gone: nothing to tell again');
+  });
+
+  it('tells nothing while another pause told goes on: a window inside a manual pause, a window right after another', () => {
+    assert.deepEqual(what(settleStep([row(1, 'manual', NOW - 100, null, 1), row(2, 'window', NOW - 5, NOW + 100, 0)], NOW)), { writes: [['UPDATE', [2]]], boundary: null });
+    assert.deepEqual(what(settleStep([row(1, 'window', NOW - 100, NOW, 1), row(2, 'window', NOW, NOW + 100, 0)], NOW)), { writes: [['DELETE', [1, NOW]], ['UPDATE', [2]]], boundary: null });
+    assert.deepEqual(what(settleStep([row(1, 'manual', NOW - 100, null, 1), row(2, 'window', NOW - 50, NOW - 1, 1)], NOW)), { writes: [['DELETE', [2, NOW]]], boundary: null }, 'the manual pause goes on');
+  });
+
+  it('tells one pause for windows that begin together, until the last end; nothing for a window that began and ended between two checks', () => {
+    const two = settleStep([row(1, 'window', NOW - 10, NOW + 100, 0), row(2, 'window', NOW - 20, NOW + 300, 0, 'second')], NOW);
+    assert.deepEqual(what(two), { writes: [['UPDATE', [1, 2]]], boundary: { type: 'provisioning.handler.paused', cause: 'window', reason: 'second', until: NOW + 300 } });
+    assert.deepEqual(what(settleStep([row(1, 'window', NOW - 10, NOW - 5, 0)], NOW)), { writes: [['DELETE', [1, NOW]]], boundary: null });
   });
 });
