@@ -52,8 +52,11 @@ export const DEFAULTS = Object.freeze({
   circuitFailureThreshold: 10,
   circuitCooldownMs: 30_000,
   circuitCooldownMaxMs: 10 * 60_000,
+  circuitRateWindowMs: 60_000,
+  circuitRateMinCalls: 20,
   logRetentionDays: 30,
   logCleanupCron: '17 * * * *',
+  pauseCheckCron: '*/5 * * * * *',
   logSearchWindowRows: 10_000,
   retentionBatchSize: 2000,
   retentionPauseMs: 10,
@@ -137,6 +140,13 @@ export class AppConfig {
       /** The first cool-down; it doubles after each failed probe, up to `cooldownMaxMs`. */
       readonly cooldownMs: number;
       readonly cooldownMaxMs: number;
+      /**
+       * The failure-rate rule: the circuit also opens once at least this share of the calls in a
+       * window of `rateWindowMs` failed, `rateMinCalls` calls at least; 0 turns the rule off.
+       */
+      readonly failureRate: number;
+      readonly rateWindowMs: number;
+      readonly rateMinCalls: number;
     };
   };
   readonly logs!: {
@@ -149,6 +159,11 @@ export class AppConfig {
     /** Shortest pause between two batches, so writers get the database; a pause also lasts as long as the batch before it. */
     readonly retentionPauseMs: number;
   };
+  /**
+   * Pauses and maintenance windows (src/handlers/handler-pauses.service.ts): when each instance
+   * looks for those that began or ended by the clock, to emit provisioning.handler.paused / .resumed.
+   */
+  readonly pauses!: { readonly checkCron: string };
   /** 0: audit rows are kept for ever (they are not removed with the logs). */
   readonly audit!: { readonly retentionMs: number };
   readonly decisions!: { readonly budgetMs: number };
@@ -212,6 +227,22 @@ function secretsConfig(
   return { key, previousKeys, keyFile };
 }
 
+/**
+ * CIRCUIT_FAILURE_RATE: a fraction of the calls, 0 < r <= 1 (`0.5`: half of them); unset or 0
+ * turns the rule off. Kept to four decimal places, the precision the rule compares with.
+ */
+function failureRate(value: string | undefined, problems: string[]): number {
+  if (value === undefined) return 0;
+  const rate = /^(\d+(\.\d*)?|\.\d+)$/.test(value) ? Number(value) : Number.NaN;
+  if (!(rate >= 0 && rate <= 1)) {
+    problems.push('CIRCUIT_FAILURE_RATE: must be a fraction of the calls from 0 to 1 (e.g. 0.5 for half of them; 0 turns the rule off)');
+    return 0;
+  }
+  const rounded = Math.round(rate * 10_000) / 10_000;
+  if (rate > 0 && rounded === 0) problems.push('CIRCUIT_FAILURE_RATE: must be at least 0.0001 (or 0 to turn the rule off)');
+  return rounded;
+}
+
 /** Validates the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(input: EnvInput): AppConfig {
   const { env, problems } = validateEnvironment(input);
@@ -226,6 +257,7 @@ export function loadConfig(input: EnvInput): AppConfig {
   };
   const refreshCron = cron('CACHE_REFRESH_CRON', env.CACHE_REFRESH_CRON ?? DEFAULTS.cacheRefreshCron);
   const cleanupCron = cron('LOG_CLEANUP_CRON', env.LOG_CLEANUP_CRON ?? DEFAULTS.logCleanupCron);
+  const pauseCheckCron = cron('PAUSE_CHECK_CRON', env.PAUSE_CHECK_CRON ?? DEFAULTS.pauseCheckCron);
   const duration = (name: string, value: string | undefined, fallback: number): number => {
     if (value === undefined) return fallback;
     if (value === '0') return 0;
@@ -250,6 +282,9 @@ export function loadConfig(input: EnvInput): AppConfig {
   const circuitCooldownMaxMs = duration('CIRCUIT_COOLDOWN_MAX', env.CIRCUIT_COOLDOWN_MAX, Math.max(DEFAULTS.circuitCooldownMaxMs, circuitCooldownMs));
   if (circuitCooldownMs < 100) problems.push('CIRCUIT_COOLDOWN: must be at least 100ms');
   if (circuitCooldownMaxMs < circuitCooldownMs) problems.push('CIRCUIT_COOLDOWN_MAX: must not be shorter than CIRCUIT_COOLDOWN');
+  const circuitFailureRate = failureRate(env.CIRCUIT_FAILURE_RATE, problems);
+  const circuitRateWindowMs = duration('CIRCUIT_RATE_WINDOW', env.CIRCUIT_RATE_WINDOW, DEFAULTS.circuitRateWindowMs);
+  if (circuitRateWindowMs < 1000) problems.push('CIRCUIT_RATE_WINDOW: must be at least 1s');
   const concurrency = env.DISPATCH_CONCURRENCY ?? DEFAULTS.dispatchConcurrency;
   const auditRetentionMs = duration('AUDIT_RETENTION', env.AUDIT_RETENTION, 0);
   // A trail that forgets within hours is a mistake, not a policy.
@@ -343,6 +378,9 @@ export function loadConfig(input: EnvInput): AppConfig {
         failureThreshold: env.CIRCUIT_FAILURE_THRESHOLD ?? DEFAULTS.circuitFailureThreshold,
         cooldownMs: circuitCooldownMs,
         cooldownMaxMs: circuitCooldownMaxMs,
+        failureRate: circuitFailureRate,
+        rateWindowMs: circuitRateWindowMs,
+        rateMinCalls: env.CIRCUIT_RATE_MIN_CALLS ?? DEFAULTS.circuitRateMinCalls,
       },
     },
     logs: {
@@ -352,6 +390,7 @@ export function loadConfig(input: EnvInput): AppConfig {
       retentionBatchSize: env.RETENTION_BATCH_SIZE ?? DEFAULTS.retentionBatchSize,
       retentionPauseMs: env.RETENTION_PAUSE_MS ?? DEFAULTS.retentionPauseMs,
     },
+    pauses: { checkCron: pauseCheckCron },
     audit: { retentionMs: auditRetentionMs },
     decisions: { budgetMs: env.DECISION_BUDGET_MS ?? DEFAULTS.decisionBudgetMs },
     filters: { maxBytes: env.FILTER_MAX_BYTES ?? DEFAULTS.filterMaxBytes, maxDepth: env.FILTER_MAX_DEPTH ?? DEFAULTS.filterMaxDepth },

@@ -251,6 +251,25 @@ export class EnvironmentVariables {
   @IsString()
   CIRCUIT_COOLDOWN_MAX?: string;
 
+  /** The failure-rate rule: the share of a window's calls (0 < r <= 1, checked in app-config.ts) that opens the circuit; unset or 0 turns it off. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(20)
+  CIRCUIT_FAILURE_RATE?: string;
+
+  /** The failure-rate rule's window of calls (a duration). */
+  @IsOptional()
+  @IsString()
+  CIRCUIT_RATE_WINDOW?: string;
+
+  /** The fewest calls in a window for the failure-rate rule to judge it. */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100000)
+  CIRCUIT_RATE_MIN_CALLS?: number;
+
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -261,6 +280,11 @@ export class EnvironmentVariables {
   @IsOptional()
   @IsString()
   LOG_CLEANUP_CRON?: string;
+
+  /** When each instance looks for maintenance windows and timed pauses that began or ended, to emit their operational events (a cron expression, seconds allowed). */
+  @IsOptional()
+  @IsString()
+  PAUSE_CHECK_CRON?: string;
 
   /** The most rows one page of an execution-log search examines (error text, or filters no single index serves). */
   @IsOptional()
@@ -370,8 +394,12 @@ export const ENV_KEYS = Object.freeze([
   'CIRCUIT_FAILURE_THRESHOLD',
   'CIRCUIT_COOLDOWN',
   'CIRCUIT_COOLDOWN_MAX',
+  'CIRCUIT_FAILURE_RATE',
+  'CIRCUIT_RATE_WINDOW',
+  'CIRCUIT_RATE_MIN_CALLS',
   'LOG_RETENTION_DAYS',
   'LOG_CLEANUP_CRON',
+  'PAUSE_CHECK_CRON',
   'LOG_SEARCH_WINDOW_ROWS',
   'AUDIT_RETENTION',
   'RETENTION_BATCH_SIZE',

@@ -21,6 +21,8 @@ import { AuditLog1764360000000 } from './migrations/1764360000000-audit-log.js';
 import { EventTraceParent1764900000000 } from './migrations/1764900000000-event-trace-parent.js';
 import { ExecutionLogFilters1765100000000 } from './migrations/1765100000000-execution-log-filters.js';
 import { ExecutionLogsByDay1765500000000 } from './migrations/1765500000000-execution-logs-by-day.js';
+import { CircuitFailureRate1765600000000 } from './migrations/1765600000000-circuit-failure-rate.js';
+import { PauseAnnouncements1765700000000 } from './migrations/1765700000000-pause-announcements.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity, HandlerPauseEntity];
@@ -41,6 +43,8 @@ export const MIGRATIONS = [
   EventTraceParent1764900000000,
   ExecutionLogFilters1765100000000,
   ExecutionLogsByDay1765500000000,
+  CircuitFailureRate1765600000000,
+  PauseAnnouncements1765700000000,
 ];
 
 /**

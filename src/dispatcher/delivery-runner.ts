@@ -36,6 +36,8 @@ export function webhookId(delivery: Pick<ClaimedDelivery, 'id'>): string {
 export class DeliveryRunner {
   private readonly logger = new Logger('Dispatch');
   private readonly retries: RetryPolicy;
+  /** The failure-rate rule is on: every call of a handler counts in its window, successes too. */
+  private readonly countsEveryCall: boolean;
 
   constructor(
     private readonly http: HttpExecutor,
@@ -45,6 +47,7 @@ export class DeliveryRunner {
     private readonly clock: Clock,
   ) {
     this.retries = new RetryPolicy(config.dispatch.retryScheduleMs);
+    this.countsEveryCall = config.dispatch.circuit.failureRate > 0;
   }
 
   /**
@@ -154,13 +157,14 @@ export class DeliveryRunner {
   /**
    * What the call says about the handler's flow (src/dispatcher/flow-control.ts): a failure
    * counts towards opening its circuit; a success ends the run and closes the circuit, and is
-   * worth a write only when the claim saw something to reset; a Retry-After holds the handler.
+   * worth a write only when the claim saw something to reset, or when the failure-rate rule
+   * counts every call; a Retry-After holds the handler.
    */
   private flowOutcome(delivery: ClaimedDelivery, result: CallResult): FlowOutcome | undefined {
     const row = delivery.handlerRow;
     const probe = delivery.probe === true;
     const holdUntil = !result.ok && result.retryAfterMs !== null && result.retryAfterMs > 0 ? this.clock.now() + result.retryAfterMs : null;
-    if (result.ok && !probe && holdUntil === null && (!row || (row.circuitFailures === 0 && row.circuitState === 'closed'))) return undefined;
+    if (result.ok && !probe && holdUntil === null && !this.countsEveryCall && (!row || (row.circuitFailures === 0 && row.circuitState === 'closed'))) return undefined;
     return {
       handlerId: delivery.handlerId,
       ok: result.ok,

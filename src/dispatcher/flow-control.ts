@@ -6,10 +6,12 @@ import { num } from '../database/sql.js';
 import {
   closeCircuit,
   countFailures,
+  countWindow,
   HandlerFlow,
   holdUntil,
   lockFlow,
   openCircuit,
+  openCircuitByRate,
   readFlow,
   reopenCircuit,
   resetFailures,
@@ -37,8 +39,10 @@ import { ClaimedDelivery, ClaimShare, PendingHandler } from '../queue/delivery.j
  *   MySQL/MariaDB, and advanced in the claim's transaction by the deliveries it took.
  * - **Pause** (manual, or a maintenance window) and **hold** (a Retry-After answer): nothing is
  *   claimed until it ends; the deliveries wait, and stop holding other handlers' order.
- * - **Circuit breaker**: open, nothing is claimed (no attempt counted) until the cool-down ends;
- *   then one claim takes exactly one delivery, the probe, and marks the circuit half-open.
+ * - **Circuit breaker**: opened by a run of failed calls (CIRCUIT_FAILURE_THRESHOLD in a row) or,
+ *   when CIRCUIT_FAILURE_RATE is set, by a share of failed calls in a window; open, nothing is
+ *   claimed (no attempt counted) until the cool-down ends; then one claim takes exactly one
+ *   delivery, the probe, and marks the circuit half-open.
  *
  * A claim reads the handlers with pending deliveries (one index seek or two each), plans each
  * handler's share of the claim, and reads each share along its handler's own index range, so a
@@ -150,8 +154,7 @@ export class FlowControl {
    * when it changes a row: the circuit opened, re-opened or closed, the handler held.
    */
   outcomeStatements(outcomes: readonly FlowOutcome[]): ReportedStatement[] {
-    const { failureThreshold, cooldownMs, cooldownMaxMs } = this.config.dispatch.circuit;
-    return flowOutcomeStatements(outcomes, this.clock.now(), { failureThreshold, cooldownMs, cooldownMaxMs });
+    return flowOutcomeStatements(outcomes, this.clock.now(), this.config.dispatch.circuit);
   }
 }
 
@@ -367,17 +370,31 @@ function flowIds(pending: readonly PendingHandler[], holdings: WorkerHoldings): 
   return [...new Set([...pending.map((handler) => handler.handlerId), ...holdings.waiting])];
 }
 
+/** The circuit breaker's rules (AppConfig.dispatch.circuit); the failure-rate rule is off unless `failureRate` is above 0. */
+export interface CircuitRules {
+  /** Failed calls in a row that open the circuit; 0: this rule is off. */
+  failureThreshold: number;
+  cooldownMs: number;
+  cooldownMaxMs: number;
+  /** The share of a window's calls that, failed, opens the circuit; 0 or absent: this rule is off. */
+  failureRate?: number;
+  rateWindowMs?: number;
+  rateMinCalls?: number;
+}
+
 /**
  * The circuit statements for these outcomes (see FlowControl.outcomeStatements): per handler,
  * in the order the attempts ended, failures counted in runs (a run may open the circuit), a
  * failed probe re-opens it for a longer cool-down, a success closes it and ends the run; a
  * Retry-After holds the handler. A success on a handler with nothing to reset writes nothing.
+ *
+ * With the failure-rate rule on, the calls of the batch (probes aside: they judge an open
+ * circuit, not a closed one) are also counted in the handler's window, one statement per
+ * handler, and a batch with a failure among them checks the rate: a batch of successes only
+ * lowers it. Either rule may open the circuit; the first that does gives the reason, and the
+ * other finds it no longer closed and changes nothing.
  */
-export function flowOutcomeStatements(
-  outcomes: readonly FlowOutcome[],
-  now: number,
-  circuit: { failureThreshold: number; cooldownMs: number; cooldownMaxMs: number },
-): ReportedStatement[] {
+export function flowOutcomeStatements(outcomes: readonly FlowOutcome[], now: number, circuit: CircuitRules): ReportedStatement[] {
   const byHandler = new Map<number, FlowOutcome[]>();
   for (const outcome of outcomes) {
     const list = byHandler.get(outcome.handlerId);
@@ -385,11 +402,17 @@ export function flowOutcomeStatements(
     else byHandler.set(outcome.handlerId, [outcome]);
   }
   const statements: ReportedStatement[] = [];
-  const breaker = circuit.failureThreshold > 0;
+  const inARow = circuit.failureThreshold > 0;
+  const rate = circuit.failureRate ?? 0;
+  const byRate = rate > 0;
+  const breaker = inARow || byRate;
   for (const handlerId of [...byHandler.keys()].sort((a, b) => a - b)) {
     let run = 0;
     let lastError: string | null = null;
     let failedHere = false;
+    // The calls of the batch the window counts: those that ended after the circuit last closed in it.
+    let windowCalls = 0;
+    let windowFailures = 0;
     const endRun = () => {
       if (run === 0) return;
       statements.push({ handlerId, ...countFailures(handlerId, run) });
@@ -408,23 +431,50 @@ export function flowOutcomeStatements(
         if (outcome.stateBefore !== 'closed' || outcome.probe) {
           const reason = outcome.probe ? 'the probe call succeeded' : 'a call succeeded';
           statements.push({ handlerId, ...closeCircuit(handlerId, now, reason), change: 'circuit_closed', reason });
+          windowCalls = 0;
+          windowFailures = 0;
+        } else {
+          windowCalls += 1;
         }
-        if (outcome.failuresBefore > 0 || failedHere) statements.push({ handlerId, ...resetFailures(handlerId) });
+        if (inARow && (outcome.failuresBefore > 0 || failedHere)) statements.push({ handlerId, ...resetFailures(handlerId) });
         failedHere = false;
       } else if (outcome.probe) {
         endRun();
-        statements.push({ handlerId, ...countFailures(handlerId, 1) });
+        if (inARow) statements.push({ handlerId, ...countFailures(handlerId, 1) });
         const until = now + cooldownMs(outcome.opensBefore + 1, circuit.cooldownMs, circuit.cooldownMaxMs);
         const reason = `the probe call failed: ${outcome.error ?? 'failed'}`;
         statements.push({ handlerId, ...reopenCircuit(handlerId, now, until, reason), change: 'circuit_reopened', reason, until });
         failedHere = true;
       } else {
-        run += 1;
+        if (inARow) run += 1;
         lastError = outcome.error;
         failedHere = true;
+        windowCalls += 1;
+        windowFailures += 1;
       }
     }
     endRun();
+    if (byRate && windowCalls > 0) {
+      const windowMs = circuit.rateWindowMs ?? 60_000;
+      const minCalls = circuit.rateMinCalls ?? 1;
+      statements.push({ handlerId, ...countWindow(handlerId, windowCalls, windowFailures, now, windowMs) });
+      if (windowFailures > 0) {
+        const until = now + cooldownMs(1, circuit.cooldownMs, circuit.cooldownMaxMs);
+        const reason = `at least ${percent(rate)} of ${minCalls}+ calls failed within ${durationText(windowMs)}; the last: ${lastError ?? 'failed'}`;
+        const open = openCircuitByRate(handlerId, minCalls, Math.round(rate * 10_000), now, until, reason);
+        statements.push({ handlerId, ...open, change: 'circuit_opened', reason, until });
+      }
+    }
   }
   return statements;
+}
+
+/** 0.5 as "50%", 0.125 as "12.5%". */
+function percent(fraction: number): string {
+  return `${Number((fraction * 100).toFixed(2))}%`;
+}
+
+/** A window's length as the reason shows it: whole seconds when it is, else milliseconds. */
+function durationText(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

@@ -389,13 +389,14 @@ const SAMPLE_HANDLER = { id: HANDLER_ID, name: 'Softswitch A', status: 'enabled'
  * the words shown to people). A disabled handler: failing longer than AUTO_DISABLE_AFTER
  * (`auto_disable`), a 410 Gone answer (`gone`) or an operator (`operator`). An exhausted
  * delivery: its retry limit spent (`retries`), a 410 Gone answer (`gone`) or a manual retry
- * that failed (`manual`). A pause or resume: an operator or a scheduled maintenance window.
+ * that failed (`manual`). A pause or resume: an operator or a scheduled maintenance window
+ * (its start or end, by the clock); a resume also a timed pause that ran out (`expired`).
  */
 export const OPERATIONAL_CAUSES = Object.freeze({
   'provisioning.handler.circuit_opened': ['failures'],
   'provisioning.handler.circuit_closed': ['probe'],
   'provisioning.handler.paused': ['operator', 'window'],
-  'provisioning.handler.resumed': ['operator', 'window'],
+  'provisioning.handler.resumed': ['operator', 'window', 'expired'],
   'provisioning.handler.disabled': ['auto_disable', 'gone', 'operator'],
   'provisioning.delivery.exhausted': ['retries', 'gone', 'manual'],
 } as const);
@@ -407,7 +408,7 @@ export const OPERATIONAL_EVENTS: readonly EventDefinition[] = Object.freeze([
     'provisioning.handler.circuit_opened',
     OPERATIONAL_GROUP,
     'handler',
-    "The handler's circuit opened after a run of failures: its deliveries wait for a cool-down, then one probe call.",
+    "The handler's circuit opened after a run of failures in a row, or too many failed calls in a window (CIRCUIT_FAILURE_RATE): its deliveries wait for a cool-down, then one probe call.",
     HANDLER_ID,
     { ...SAMPLE_HANDLER, cause: 'failures', reason: '5 failed calls in a row', until: '2026-11-22T10:20:30+00:00' },
   ),
@@ -423,7 +424,7 @@ export const OPERATIONAL_EVENTS: readonly EventDefinition[] = Object.freeze([
     'provisioning.handler.paused',
     OPERATIONAL_GROUP,
     'handler',
-    "The handler was paused: its deliveries are held (not skipped) until it resumes.",
+    'The handler was paused (by an operator, or a maintenance window began): its deliveries are held (not skipped) until it resumes.',
     HANDLER_ID,
     { ...SAMPLE_HANDLER, cause: 'window', reason: 'Maintenance window', until: '2026-11-23T02:00:00+00:00' },
   ),
@@ -431,7 +432,7 @@ export const OPERATIONAL_EVENTS: readonly EventDefinition[] = Object.freeze([
     'provisioning.handler.resumed',
     OPERATIONAL_GROUP,
     'handler',
-    'The handler was resumed: its held deliveries go out in their order.',
+    'The handler was resumed (by an operator, a maintenance window ended or a timed pause ran out): its held deliveries go out in their order.',
     HANDLER_ID,
     { ...SAMPLE_HANDLER, cause: 'operator', reason: 'Resumed by an operator' },
   ),

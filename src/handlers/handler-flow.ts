@@ -5,10 +5,11 @@ import type { CircuitState, RatePeriod } from './handler.entity.js';
 /**
  * The flow state of handlers (columns of `handlers`, rows of `handler_pauses`) as statements
  * for the dispatcher's transactions: the claim reads it and takes rate-limit tokens and the
- * circuit's probe (src/dispatcher/flow-control.ts); the outcome writer counts failures, opens
- * and closes the circuit and holds a handler after a Retry-After
- * (src/dispatcher/outcome-writer.ts). Like the failure streak (failure-streak.ts), none of this
- * bumps `updated_at` or makes a change-feed row: every claim reads it afresh.
+ * circuit's probe (src/dispatcher/flow-control.ts); the outcome writer counts failures (in a
+ * row, and in a window of calls when the failure-rate rule is on), opens and closes the
+ * circuit and holds a handler after a Retry-After (src/dispatcher/outcome-writer.ts). Like the
+ * failure streak (failure-streak.ts), none of this bumps `updated_at` or makes a change-feed
+ * row: every claim reads it afresh.
  */
 export interface HandlerFlow {
   handlerId: number;
@@ -117,6 +118,42 @@ export function openCircuit(handlerId: number, threshold: number, now: number, r
   };
 }
 
+/**
+ * The failure-rate rule: counts `calls` calls, `failures` of them failed, in the handler's
+ * window of calls, or starts a new window with them when the current one began `windowMs`
+ * ago or more (a tumbling window; none after the circuit closed). Only while the circuit is
+ * closed: what happens while it is open is judged by its probe.
+ *
+ * MySQL/MariaDB assigns SET columns left to right, each later one seeing the values already
+ * assigned, where SQLite sees the old row throughout: the window's start is assigned last, so
+ * both test the old start for every column.
+ */
+export function countWindow(handlerId: number, calls: number, failures: number, now: number, windowMs: number): Statement {
+  const stale = 'circuit_window_start IS NULL OR circuit_window_start <= ?';
+  const expired = now - windowMs;
+  return {
+    sql: `UPDATE handlers SET
+             circuit_window_calls = CASE WHEN ${stale} THEN ? ELSE circuit_window_calls + ? END,
+             circuit_window_failures = CASE WHEN ${stale} THEN ? ELSE circuit_window_failures + ? END,
+             circuit_window_start = CASE WHEN ${stale} THEN ? ELSE circuit_window_start END
+           WHERE id = ? AND circuit_state = 'closed'`,
+    params: [expired, calls, calls, expired, failures, failures, expired, now, handlerId],
+  };
+}
+
+/**
+ * Opens a closed circuit once the window holds at least `minCalls` calls of which at least
+ * `rateBasisPoints` ten-thousandths failed (integers on both sides: no rounding of a fraction
+ * decides); changes one row when it opened.
+ */
+export function openCircuitByRate(handlerId: number, minCalls: number, rateBasisPoints: number, now: number, retryAt: number, reason: string): Statement {
+  return {
+    sql: `UPDATE handlers SET circuit_state = 'open', circuit_since = ?, circuit_reason = ?, circuit_retry_at = ?, circuit_opens = 1
+           WHERE id = ? AND circuit_state = 'closed' AND circuit_window_calls >= ? AND circuit_window_failures * 10000 >= ? * circuit_window_calls`,
+    params: [now, reason.slice(0, 500), retryAt, handlerId, minCalls, rateBasisPoints],
+  };
+}
+
 /** The probe failed: open again, for a longer cool-down; changes one row when it re-opened. */
 export function reopenCircuit(handlerId: number, now: number, retryAt: number, reason: string): Statement {
   return {
@@ -126,10 +163,11 @@ export function reopenCircuit(handlerId: number, now: number, retryAt: number, r
   };
 }
 
-/** A call succeeded: close an open or half-open circuit; changes one row when it closed. */
+/** A call succeeded: close an open or half-open circuit, with a fresh window of calls; changes one row when it closed. */
 export function closeCircuit(handlerId: number, now: number, reason: string): Statement {
   return {
-    sql: `UPDATE handlers SET circuit_state = 'closed', circuit_since = ?, circuit_reason = ?, circuit_retry_at = NULL, circuit_opens = 0, circuit_failures = 0
+    sql: `UPDATE handlers SET circuit_state = 'closed', circuit_since = ?, circuit_reason = ?, circuit_retry_at = NULL, circuit_opens = 0, circuit_failures = 0,
+             circuit_window_start = NULL, circuit_window_calls = 0, circuit_window_failures = 0
            WHERE id = ? AND circuit_state <> 'closed'`,
     params: [now, reason.slice(0, 500), handlerId],
   };

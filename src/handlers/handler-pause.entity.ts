@@ -33,4 +33,12 @@ export class HandlerPauseEntity {
 
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs })
   createdAt: number;
+
+  /**
+   * 1 once the pause's beginning is told (provisioning.handler.paused, or another pause of the
+   * handler in force then was): a manual pause when it is asked for, a window by the check of
+   * HandlerPausesService when its start has come. Its end is told only if it was.
+   */
+  @Column({ type: 'integer', default: 0 })
+  announced: number;
 }

@@ -181,6 +181,21 @@ export class HandlerEntity {
   @Column({ name: 'circuit_retry_at', type: 'bigint', nullable: true, default: null, transformer: epochMs })
   circuitRetryAt: number | null;
 
+  /**
+   * The failure-rate rule (CIRCUIT_FAILURE_RATE): when the current window of calls began; null
+   * before the first call counted and after the circuit closed. Written only while the rule is on.
+   */
+  @Column({ name: 'circuit_window_start', type: 'bigint', nullable: true, default: null, transformer: epochMs })
+  circuitWindowStart: number | null;
+
+  /** Calls counted in the current window. */
+  @Column({ name: 'circuit_window_calls', type: 'integer', default: 0 })
+  circuitWindowCalls: number;
+
+  /** Failed calls among them. */
+  @Column({ name: 'circuit_window_failures', type: 'integer', default: 0 })
+  circuitWindowFailures: number;
+
   @Column({ name: 'created_at', type: 'bigint', transformer: epochMs })
   createdAt: number;
 
@@ -198,4 +213,7 @@ export const FLOW_STATE_COLUMNS = [
   'circuitFailures',
   'circuitOpens',
   'circuitRetryAt',
+  'circuitWindowStart',
+  'circuitWindowCalls',
+  'circuitWindowFailures',
 ] as const satisfies readonly (keyof HandlerEntity)[];

@@ -7,6 +7,7 @@ import { FlowControl, type ClaimRound } from '../../src/dispatcher/flow-control.
 import { OutcomeWriter } from '../../src/dispatcher/outcome-writer.js';
 import { IngestService } from '../../src/events/ingest.service.js';
 import { HandlerPausesService } from '../../src/handlers/handler-pauses.service.js';
+import { closeCircuit, countWindow, openCircuitByRate, type Statement } from '../../src/handlers/handler-flow.js';
 import { HandlersService } from '../../src/handlers/handlers.service.js';
 import type { HandlerEntity } from '../../src/handlers/handler.entity.js';
 import type { ClaimedDelivery } from '../../src/queue/delivery.js';
@@ -314,6 +315,37 @@ forEachDatabaseModule(
       const states = await deliveriesOf(fragile);
       const waited = states.filter((d) => waiting.some((w) => w.id === d.id));
       assert.deepEqual(waited.map((d) => [d.status, d.attempts]), waited.map(() => ['succeeded', 1]), 'one attempt each: none spent while open');
+    });
+
+    it("the failure-rate rule's statements count in a tumbling window, open by the rate, and start afresh on closing, alike on both databases", async () => {
+      const rated = await handler('rated', 'clients.create');
+      const T = 1_900_000_000_000;
+      const run = async (statement: Statement) => void (await sql(statement.sql, statement.params));
+      const window = async () => {
+        const [row] = await sql('SELECT circuit_state, circuit_window_start, circuit_window_calls, circuit_window_failures FROM handlers WHERE id = ?', [rated.id]);
+        return [row.circuit_state, row.circuit_window_start === null ? null : Number(row.circuit_window_start), Number(row.circuit_window_calls), Number(row.circuit_window_failures)];
+      };
+      assert.deepEqual(await window(), ['closed', null, 0, 0]);
+      await run(countWindow(rated.id, 3, 2, T, 60_000));
+      assert.deepEqual(await window(), ['closed', T, 3, 2], 'the first calls start a window');
+      await run(countWindow(rated.id, 2, 1, T + 59_999, 60_000));
+      assert.deepEqual(await window(), ['closed', T, 5, 3], 'added within the window');
+      // The start is tested before it is moved, for every column: MySQL/MariaDB assigns left to right.
+      await run(countWindow(rated.id, 1, 1, T + 60_000, 60_000));
+      assert.deepEqual(await window(), ['closed', T + 60_000, 1, 1], 'a window as old as its length gives way to a new one');
+
+      await run(openCircuitByRate(rated.id, 2, 5000, T + 60_000, T + 90_000, 'rate'));
+      assert.equal((await window())[0], 'closed', 'one call is fewer than the fewest judged');
+      await run(countWindow(rated.id, 2, 0, T + 61_000, 60_000));
+      await run(openCircuitByRate(rated.id, 2, 5000, T + 61_000, T + 91_000, 'rate'));
+      assert.equal((await window())[0], 'closed', 'one failure in three is under half');
+      await run(countWindow(rated.id, 1, 1, T + 62_000, 60_000));
+      await run(openCircuitByRate(rated.id, 2, 5000, T + 62_000, T + 92_000, 'rate'));
+      assert.deepEqual(await window(), ['open', T + 60_000, 4, 2], 'two of four: half, which is the rate');
+      await run(countWindow(rated.id, 5, 5, T + 63_000, 60_000));
+      assert.deepEqual((await window()).slice(2), [4, 2], 'nothing counted while open');
+      await run(closeCircuit(rated.id, T + 100_000, 'the probe call succeeded'));
+      assert.deepEqual(await window(), ['closed', null, 0, 0], 'closing starts afresh');
     });
 
     it('a failed probe opens the circuit again for a longer cool-down', async () => {

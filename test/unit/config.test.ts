@@ -37,6 +37,11 @@ describe('loadConfig defaults', () => {
     assert.equal(config.cache.refreshCron, '*/5 * * * *');
   });
 
+  it('looks for pauses that began or ended every 5 seconds', () => {
+    assert.equal(config.pauses.checkCron, '*/5 * * * * *');
+    assert.equal(loadConfig({ PAUSE_CHECK_CRON: '*/30 * * * * *' }).pauses.checkCron, '*/30 * * * * *');
+  });
+
   it('disables script handlers', () => {
     assert.equal(config.scripts.enabled, false);
   });
@@ -206,6 +211,7 @@ describe('loadConfig rejects bad values, naming the variable', () => {
     ['INGEST_RATE_LIMIT', '-1'],
     ['INGEST_RATE_WINDOW_MS', '5'],
     ['INSTANCE_ROLE', 'everything'],
+    ['PAUSE_CHECK_CRON', 'every 5 seconds'],
     ['AUDIT_RETENTION', 'a year'],
     // shorter than a day: refused rather than an audit trail that forgets today's changes
     ['AUDIT_RETENTION', '12h'],
@@ -284,12 +290,28 @@ describe('loadConfig flow control per handler', () => {
   });
 
   it('opens a circuit after 10 failures in a row, for 30 s doubling up to 10 min, unless told otherwise', () => {
-    assert.deepEqual({ ...loadConfig({}).dispatch.circuit }, { failureThreshold: 10, cooldownMs: 30_000, cooldownMaxMs: 600_000 });
+    const rateOff = { failureRate: 0, rateWindowMs: 60_000, rateMinCalls: 20 };
+    assert.deepEqual({ ...loadConfig({}).dispatch.circuit }, { failureThreshold: 10, cooldownMs: 30_000, cooldownMaxMs: 600_000, ...rateOff });
     assert.deepEqual(
       { ...loadConfig({ CIRCUIT_FAILURE_THRESHOLD: '0', CIRCUIT_COOLDOWN: '1m', CIRCUIT_COOLDOWN_MAX: '1h' }).dispatch.circuit },
-      { failureThreshold: 0, cooldownMs: 60_000, cooldownMaxMs: 3_600_000 },
+      { failureThreshold: 0, cooldownMs: 60_000, cooldownMaxMs: 3_600_000, ...rateOff },
     );
     assert.equal(loadConfig({ CIRCUIT_COOLDOWN: '20m' }).dispatch.circuit.cooldownMaxMs, 1_200_000, 'the longest is never shorter than the first');
+  });
+
+  it('turns the failure-rate rule on only when CIRCUIT_FAILURE_RATE is a fraction above 0, with its window and fewest calls', () => {
+    const on = loadConfig({ CIRCUIT_FAILURE_RATE: '0.5', CIRCUIT_RATE_WINDOW: '2m', CIRCUIT_RATE_MIN_CALLS: '50' }).dispatch.circuit;
+    assert.deepEqual([on.failureRate, on.rateWindowMs, on.rateMinCalls, on.failureThreshold], [0.5, 120_000, 50, 10], 'the rule in a row stays on beside it');
+    assert.equal(loadConfig({ CIRCUIT_FAILURE_RATE: '1' }).dispatch.circuit.failureRate, 1);
+    assert.equal(loadConfig({ CIRCUIT_FAILURE_RATE: '.25' }).dispatch.circuit.failureRate, 0.25);
+    assert.equal(loadConfig({ CIRCUIT_FAILURE_RATE: '0' }).dispatch.circuit.failureRate, 0, '0 is off');
+    assert.equal(loadConfig({ CIRCUIT_FAILURE_RATE: '0.33333' }).dispatch.circuit.failureRate, 0.3333, 'four decimal places');
+    for (const bad of ['1.5', '-0.1', '50%', 'half', '0.00001', '1e-1']) {
+      assert.match(configError({ CIRCUIT_FAILURE_RATE: bad }).message, /CIRCUIT_FAILURE_RATE: must be/, bad);
+    }
+    assert.match(configError({ CIRCUIT_RATE_WINDOW: '500ms' }).message, /CIRCUIT_RATE_WINDOW: must be at least 1s/);
+    assert.match(configError({ CIRCUIT_RATE_WINDOW: 'a while' }).message, /CIRCUIT_RATE_WINDOW: Invalid duration/);
+    for (const bad of ['0', '1.5', '100001']) assert.match(configError({ CIRCUIT_RATE_MIN_CALLS: bad }).message, /CIRCUIT_RATE_MIN_CALLS/, bad);
   });
 
   it('names every bad flow-control variable', () => {

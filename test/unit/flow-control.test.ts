@@ -5,8 +5,9 @@ import type { HandlerFlow } from '../../src/handlers/handler-flow.js';
 import { planShares } from '../../src/queue/delivery-queue.js';
 import { pausedAt, windowsAt } from '../../src/handlers/handler-view.js';
 import type { HandlerPauseEntity } from '../../src/handlers/handler-pause.entity.js';
+import { settleStep, type PauseRow } from '../../src/handlers/handler-pauses.service.js';
 
-/** The pure parts of flow control per handler: shares, the rate limiter, cool-downs, the circuit's statements, the pause view. */
+/** The pure parts of flow control per handler: shares, the rate limiter, cool-downs, the circuit's statements, the pause view and its boundaries. */
 const NOW = 1_000_000;
 const flow = (handlerId: number, over: Partial<HandlerFlow> = {}): HandlerFlow => ({
   handlerId,
@@ -189,6 +190,64 @@ describe('flowOutcomeStatements', () => {
     assert.deepEqual(summary(held), [[1, 'held']], 'with the breaker off only the hold');
     assert.equal(held[0]!.until, NOW + 120_000);
   });
+
+  describe('the failure-rate rule', () => {
+    const rated = { ...circuit, failureRate: 0.5, rateWindowMs: 60_000, rateMinCalls: 20 };
+    const kinds = (statements: ReturnType<typeof flowOutcomeStatements>) =>
+      statements.map((statement) =>
+        statement.change ?? (statement.sql.includes('circuit_window_calls = CASE') ? 'window' : statement.sql.includes('circuit_failures + ?') ? 'count' : statement.sql.includes('SET circuit_failures = 0') ? 'reset' : statement.sql),
+      );
+
+    it('is off unless a rate is set: a success with nothing to reset still writes nothing', () => {
+      assert.deepEqual(flowOutcomeStatements([outcome(1, { ok: true }), outcome(1, { ok: true })], NOW, { ...circuit, failureRate: 0, rateWindowMs: 60_000, rateMinCalls: 20 }), []);
+      assert.ok(!flowOutcomeStatements([outcome(1), outcome(1, { ok: true })], NOW, circuit).some((statement) => statement.sql.includes('circuit_window')));
+    });
+
+    it("counts a batch's calls and failures in one statement per handler, and checks the rate only after a failure", () => {
+      const alone = { ...rated, failureThreshold: 0 };
+      const mixed = flowOutcomeStatements([outcome(4), outcome(4, { ok: true }), outcome(9, { ok: true }), outcome(4), outcome(4, { ok: true, failuresBefore: 1 })], NOW, alone);
+      assert.deepEqual(mixed.map((statement) => [statement.handlerId, kinds([statement])[0]]), [
+        [4, 'window'],
+        [4, 'circuit_opened'],
+        [9, 'window'],
+      ]);
+      const window = mixed[0]!;
+      // (start stale, calls, calls, start stale, failures, failures, start stale, now, id): a fresh window starts now.
+      assert.deepEqual(window.params, [NOW - 60_000, 4, 4, NOW - 60_000, 2, 2, NOW - 60_000, NOW, 4]);
+      assert.match(window.sql, /circuit_window_failures = CASE[\s\S]*circuit_window_start = CASE/, 'the start is assigned last: MySQL/MariaDB sees the old start in every column');
+      assert.match(window.sql, /WHERE id = \? AND circuit_state = 'closed'$/);
+      const open = mixed[1]!;
+      assert.deepEqual(open.params.slice(3), [4, 20, 5000], 'at least 20 calls, failures ≥ 5000/10000 of the calls');
+      assert.match(open.sql, /circuit_state = 'closed' AND circuit_window_calls >= \? AND circuit_window_failures \* 10000 >= \? \* circuit_window_calls/);
+      assert.equal(open.reason, 'at least 50% of 20+ calls failed within 60s; the last: receiver answered 503');
+      assert.equal(open.until, NOW + 30_000);
+      assert.deepEqual(kinds(flowOutcomeStatements([outcome(9, { ok: true })], NOW, rated)), ['window'], 'successes only: counted, no check');
+      // With the rule in a row on too, each run still gets its count and its check (guarded by the count) first.
+      assert.deepEqual(kinds(flowOutcomeStatements([outcome(4), outcome(4, { ok: true })], NOW, rated)), ['count', 'circuit_opened', 'reset', 'window', 'circuit_opened']);
+    });
+
+    it('works without the rule in a row: no failure count, and the probe still closes and re-opens the circuit', () => {
+      const alone = { ...rated, failureThreshold: 0 };
+      assert.deepEqual(kinds(flowOutcomeStatements([outcome(1), outcome(1), outcome(1, { ok: true, failuresBefore: 2 })], NOW, alone)), ['window', 'circuit_opened']);
+      assert.deepEqual(kinds(flowOutcomeStatements([outcome(1, { probe: true, stateBefore: 'half_open' })], NOW, alone)), ['circuit_reopened'], 'a failed probe is not a call of the window');
+      assert.deepEqual(kinds(flowOutcomeStatements([outcome(1, { ok: true, probe: true, stateBefore: 'half_open' })], NOW, alone)), ['circuit_closed']);
+    });
+
+    it('counts in the fresh window only what ended after the circuit closed (closing resets it)', () => {
+      const statements = flowOutcomeStatements([outcome(1), outcome(1, { ok: true, probe: true, stateBefore: 'half_open' }), outcome(1), outcome(1, { ok: true })], NOW, { ...rated, failureThreshold: 0 });
+      assert.deepEqual(kinds(statements), ['circuit_closed', 'window', 'circuit_opened']);
+      assert.match(statements[0]!.sql, /circuit_window_start = NULL, circuit_window_calls = 0, circuit_window_failures = 0/);
+      assert.deepEqual(statements[1]!.params.slice(1, 3).concat(statements[1]!.params.slice(4, 6)), [2, 2, 1, 1], 'two calls after the close, one failed');
+    });
+
+    it('says the rule that opened the circuit: a run in a row opens first, and the rate check then finds it open', () => {
+      const both = flowOutcomeStatements([outcome(2), outcome(2), outcome(2, { error: 'timed out' })], NOW, rated);
+      assert.deepEqual(kinds(both), ['count', 'circuit_opened', 'window', 'circuit_opened']);
+      assert.equal(both[1]!.reason, '3 failed calls in a row; the last: timed out');
+      assert.equal(both[3]!.reason, 'at least 50% of 20+ calls failed within 60s; the last: timed out');
+      assert.equal(flowOutcomeStatements([outcome(2)], NOW, { ...rated, failureRate: 0.125, rateWindowMs: 1500, rateMinCalls: 5 })[3]!.reason, 'at least 12.5% of 5+ calls failed within 1500ms; the last: receiver answered 503');
+    });
+  });
 });
 
 describe('the pause on the handler view', () => {
@@ -206,5 +265,61 @@ describe('the pause on the handler view', () => {
   it('lists the windows not over yet, earliest first', () => {
     const rows = [pause(3, 'window', NOW + 500, NOW + 600), pause(1, 'window', NOW - 10, NOW + 100), pause(2, 'window', NOW - 100, NOW), pause(4, 'manual', NOW, null)];
     assert.deepEqual(windowsAt(rows, NOW).map((w) => w.id), [1, 3]);
+  });
+});
+
+describe('the boundary step of pauses (settleStep)', () => {
+  const row = (id: number, kind: 'manual' | 'window', startsAt: number, endsAt: number | null, announced: 0 | 1, reason: string | null = null): PauseRow => ({
+    id,
+    handlerId: 1,
+    kind,
+    startsAt,
+    endsAt,
+    reason,
+    announced,
+  });
+  const what = (step: ReturnType<typeof settleStep>) => ({
+    writes: step.writes.map((statement) => [statement.sql.split(' ')[0], statement.params]),
+    boundary: step.boundary,
+  });
+
+  it('tells a window that began once: announced by a guarded update, paused until its end; the second run finds nothing', () => {
+    assert.deepEqual(what(settleStep([row(3, 'window', NOW + 1, NOW + 100, 0)], NOW)), { writes: [], boundary: null }, 'not yet');
+    const begun = settleStep([row(3, 'window', NOW, NOW + 100, 0, 'upgrade')], NOW);
+    assert.deepEqual(what(begun), {
+      writes: [['UPDATE', [3]]],
+      boundary: { type: 'provisioning.handler.paused', cause: 'window', reason: 'upgrade', until: NOW + 100 },
+    });
+    assert.match(begun.writes[0]!.sql, /WHERE id IN \(\?\) AND announced = 0$/);
+    assert.deepEqual(what(settleStep([row(3, 'window', NOW, NOW + 100, 1, 'upgrade')], NOW + 50)), { writes: [], boundary: null }, 'told already');
+    assert.equal(settleStep([row(3, 'window', NOW, NOW + 100, 0)], NOW)!.boundary!.reason, 'Maintenance window', 'a window without a reason');
+  });
+
+  it('tells the end of a window, and of a timed manual pause, once: deleted by a guarded delete, resumed', () => {
+    const ended = settleStep([row(3, 'window', NOW - 100, NOW, 1, 'upgrade')], NOW);
+    assert.deepEqual(what(ended), {
+      writes: [['DELETE', [3, NOW]]],
+      boundary: { type: 'provisioning.handler.resumed', cause: 'window', reason: 'The maintenance window ended: upgrade', until: null },
+    });
+    assert.match(ended.writes[0]!.sql, /WHERE id IN \(\?\) AND ends_at <= \?$/);
+    assert.deepEqual(what(settleStep([row(4, 'manual', NOW - 100, NOW - 1, 1)], NOW)).boundary, {
+      type: 'provisioning.handler.resumed',
+      cause: 'expired',
+      reason: 'The pause ran out',
+      until: null,
+    });
+    assert.deepEqual(what(settleStep([], NOW)), { writes: [], boundary: null }, 'gone: nothing to tell again');
+  });
+
+  it('tells nothing while another pause told goes on: a window inside a manual pause, a window right after another', () => {
+    assert.deepEqual(what(settleStep([row(1, 'manual', NOW - 100, null, 1), row(2, 'window', NOW - 5, NOW + 100, 0)], NOW)), { writes: [['UPDATE', [2]]], boundary: null });
+    assert.deepEqual(what(settleStep([row(1, 'window', NOW - 100, NOW, 1), row(2, 'window', NOW, NOW + 100, 0)], NOW)), { writes: [['DELETE', [1, NOW]], ['UPDATE', [2]]], boundary: null });
+    assert.deepEqual(what(settleStep([row(1, 'manual', NOW - 100, null, 1), row(2, 'window', NOW - 50, NOW - 1, 1)], NOW)), { writes: [['DELETE', [2, NOW]]], boundary: null }, 'the manual pause goes on');
+  });
+
+  it('tells one pause for windows that begin together, until the last end; nothing for a window that began and ended between two checks', () => {
+    const two = settleStep([row(1, 'window', NOW - 10, NOW + 100, 0), row(2, 'window', NOW - 20, NOW + 300, 0, 'second')], NOW);
+    assert.deepEqual(what(two), { writes: [['UPDATE', [1, 2]]], boundary: { type: 'provisioning.handler.paused', cause: 'window', reason: 'second', until: NOW + 300 } });
+    assert.deepEqual(what(settleStep([row(1, 'window', NOW - 10, NOW - 5, 0)], NOW)), { writes: [['DELETE', [1, NOW]]], boundary: null });
   });
 });

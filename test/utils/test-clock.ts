@@ -15,3 +15,14 @@ export class TestClock extends Clock {
     this.offsetMs += ms;
   }
 }
+
+/**
+ * For a suite that starts the whole app (test/utils/suite.ts), where providers cannot be
+ * replaced: puts the app's one Clock, the instance every service was given, under the test's
+ * control, real time plus an offset. Answers how to move it.
+ */
+export function takeOverClock(clock: Clock): Pick<TestClock, 'advance'> {
+  let offsetMs = 0;
+  clock.now = () => Date.now() + offsetMs;
+  return { advance: (ms: number) => void (offsetMs += ms) };
+}
