@@ -8,7 +8,7 @@ import { DirectSql, Row } from '../database/direct-sql.js';
 import { num } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
 import { ExecutionLogsService, LogPartition } from '../execution-logs/execution-logs.service.js';
-import { DeliveryQueue } from '../queue/delivery-queue.js';
+import { DeliveryPurge } from '../queue/delivery-purge.js';
 import { planLogPartitions } from './log-partitions.js';
 
 const JOB = 'retention';
@@ -47,7 +47,7 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
   constructor(
     private readonly sql: DirectSql,
     private readonly events: EventStore,
-    private readonly queue: DeliveryQueue,
+    private readonly deliveries: DeliveryPurge,
     private readonly logs: ExecutionLogsService,
     private readonly audit: AuditStore,
     private readonly scheduler: SchedulerRegistry,
@@ -170,13 +170,13 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
   private purgeEvents(ids: number[]): Promise<number> {
     if (!this.sql.mysql) {
       return this.sql.transactionSqlite(() => {
-        const finished = this.queue.purgeFinishedSqlite(ids);
+        const finished = this.deliveries.purgeFinishedSqlite(ids);
         this.events.purgeSqlite(finished);
         return finished.length;
       });
     }
     return this.sql.transactionReadCommitted(async (session) => {
-      const finished = await this.queue.purgeFinishedMysql(session, ids);
+      const finished = await this.deliveries.purgeFinishedMysql(session, ids);
       await this.events.purgeMysql(session, finished);
       return finished.length;
     });
