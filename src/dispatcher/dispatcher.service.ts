@@ -12,8 +12,7 @@ import { WorkSignal } from '../queue/work-signal.js';
 import { DeliveryRunner } from './delivery-runner.js';
 import { FlowChangeReport, Outcome, OutcomeWriter } from './outcome-writer.js';
 import { ClaimRound, FlowControl } from './flow-control.js';
-import { SpanKind, type Attributes, type Context } from '@opentelemetry/api';
-import { contextOf, inSpan, tracingEnabled } from '../telemetry/tracing.js';
+import { claimSpans, DeliverySpans } from './delivery-spans.js';
 
 interface Claimed {
   delivery: ClaimedDelivery;
@@ -223,7 +222,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         await this.release(claimed.map((delivery) => delivery.id));
         return;
       }
-      if (tracingEnabled()) for (const delivery of claimed) endedSpan('claim', delivery, now);
+      claimSpans(claimed, now);
       for (const delivery of claimed) this.keep(delivery, handlers.get(delivery.handlerId));
       await this.releaseHeld();
       this.startReady();
@@ -372,11 +371,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    * handed back.
    */
   private async deliver(delivery: ClaimedDelivery, handler: HandlerEntity | undefined): Promise<void> {
-    const trace = tracingEnabled() ? deliverySpans(delivery, handler) : null;
+    const spans = DeliverySpans.of(delivery, handler);
     let outcome: Outcome | null;
     try {
       const call = () => this.runner.run(delivery, handler, this.stopping.signal);
-      outcome = trace ? await inSpan('call', trace.attributes, call, trace.parent, SpanKind.CLIENT) : await call();
+      outcome = spans ? await spans.call(call) : await call();
     } finally {
       if (this.endCall(delivery)) this.wake();
     }
@@ -384,10 +383,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     const nextFlow = { released: this.released, excluded: this.fullHandlers() };
     const record = () => this.outcomes.record(this.owner, delivery, outcome, { claimNext: true, nextFlow });
     const recordedFrom = Date.now();
-    const next = trace ? await inSpan('record', trace.attributes, record, trace.parent) : await record();
+    const next = spans ? await spans.record(record) : await record();
     if (!next) return;
     // The next delivery of the event was claimed in the same transaction as this outcome.
-    if (trace) endedSpan('claim', next, recordedFrom);
+    spans?.nextClaimed(next, recordedFrom);
     await this.takeSuccessor(next);
   }
 
@@ -457,24 +456,4 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (this.claimFailures > 0) this.logger.debug(message);
     else this.logger.error(message);
   }
-}
-
-/** The parent (the event's ingest span, stored with it) and attributes of one delivery's spans. */
-function deliverySpans(delivery: ClaimedDelivery, handler: HandlerEntity | undefined): { parent: Context; attributes: Attributes } {
-  return {
-    parent: contextOf(delivery.traceParent),
-    attributes: {
-      'provisioning.delivery_id': delivery.id,
-      'provisioning.event_id': delivery.eventId,
-      'provisioning.event': delivery.eventType,
-      'provisioning.handler_id': delivery.handlerId,
-      'provisioning.handler_type': handler?.type ?? 'deleted',
-      'provisioning.attempt': delivery.attempts + 1,
-    },
-  };
-}
-
-/** A span for a step already done (the claim of `delivery`, from `startedAt` until now), in the event's trace. */
-function endedSpan(name: string, delivery: ClaimedDelivery, startedAt: number): void {
-  void inSpan(name, { 'provisioning.delivery_id': delivery.id, 'provisioning.event_id': delivery.eventId }, async () => undefined, contextOf(delivery.traceParent), SpanKind.INTERNAL, startedAt);
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module.js';
+import { ExecutionLogPartitions } from './execution-log-partitions.js';
 import { ExecutionLogsController } from './execution-logs.controller.js';
 import { ExecutionLogsService } from './execution-logs.service.js';
 
@@ -7,7 +8,7 @@ import { ExecutionLogsService } from './execution-logs.service.js';
   // The detail rebuilds a delivery's payload from its event (EventStore.envelopeOf).
   imports: [EventsModule],
   controllers: [ExecutionLogsController],
-  providers: [ExecutionLogsService],
-  exports: [ExecutionLogsService],
+  providers: [ExecutionLogsService, ExecutionLogPartitions],
+  exports: [ExecutionLogsService, ExecutionLogPartitions],
 })
 export class ExecutionLogsModule {}

@@ -66,7 +66,8 @@ function logInsert(rows: number): string {
 const INSERT_ONE_LOG = logInsert(1);
 
 /**
- * The owner of `execution_logs`: the one insert path (on its own, or inside the transaction
+ * The owner of `execution_logs`, with ExecutionLogPartitions (its day partitions,
+ * ./execution-log-partitions.ts): the one insert path (on its own, or inside the transaction
  * that records a delivery's outcome), the lists and their counts, the detail with the payload
  * sent, and the purge of old rows.
  */
@@ -384,59 +385,7 @@ export class ExecutionLogsService {
     return text === undefined ? { ...log, requestPayload: null, payloadSource: 'removed' } : { ...log, requestPayload: text, payloadSource: payload === null ? 'event' : 'stored' };
   }
 
-  // --- Retention steps (src/retention/): day partitions on MySQL/MariaDB, batched deletes ------
-
-  /**
-   * The partitions of the table (MySQL/MariaDB, see the ExecutionLogsByDay migration), oldest
-   * first, with the server's estimate of their rows; null when it has none (always on SQLite).
-   */
-  async partitions(): Promise<LogPartition[] | null> {
-    if (!this.sql.mysql) return null;
-    const rows = await this.sql.queryMysql(
-      `SELECT PARTITION_NAME AS name, PARTITION_DESCRIPTION AS bound, TABLE_ROWS AS n FROM information_schema.PARTITIONS
-        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'execution_logs' AND PARTITION_NAME IS NOT NULL
-        ORDER BY PARTITION_ORDINAL_POSITION`,
-    );
-    if (rows.length === 0) return null;
-    return rows.map((row) => ({ name: String(row.name), lessThan: row.bound === 'MAXVALUE' ? null : num(row.bound), rows: num(row.n ?? 0) }));
-  }
-
-  /**
-   * Adds day partitions (oldest first, after every bounded one): split off the MAXVALUE
-   * partition `future`, which is empty while retention runs, so no row moves; with no MAXVALUE
-   * partition, they are appended together with a new one, `p_future`.
-   */
-  async addPartitions(days: readonly { name: string; lessThan: number }[], future: string | null): Promise<void> {
-    if (days.length === 0) return;
-    const parts = days.map((day) => `PARTITION ${partitionName(day.name)} VALUES LESS THAN (${Math.trunc(day.lessThan)})`);
-    if (future === null) {
-      await this.alterPartitions(`ALTER TABLE execution_logs ADD PARTITION (${parts.join(', ')}, PARTITION p_future VALUES LESS THAN MAXVALUE)`);
-    } else {
-      const name = partitionName(future);
-      await this.alterPartitions(`ALTER TABLE execution_logs REORGANIZE PARTITION ${name} INTO (${parts.join(', ')}, PARTITION ${name} VALUES LESS THAN MAXVALUE)`);
-    }
-  }
-
-  /** Drops whole partitions: their rows go at once, with no row-by-row delete and no lock on the others' rows. */
-  async dropPartitions(names: readonly string[]): Promise<void> {
-    if (names.length > 0) await this.alterPartitions(`ALTER TABLE execution_logs DROP PARTITION ${names.map(partitionName).join(', ')}`);
-  }
-
-  /**
-   * A partition change waits at most PARTITION_LOCK_WAIT_SECONDS for the table's metadata lock
-   * (held by statements in progress): while it waits, every later statement on the table waits
-   * behind it, inserts too. Past that it fails (errno 1205) and retention tries again later.
-   */
-  private alterPartitions(statement: string): Promise<void> {
-    return this.sql.onPooledConnection(async (session) => {
-      await session.query(`SET SESSION lock_wait_timeout = ${PARTITION_LOCK_WAIT_SECONDS}`);
-      try {
-        await session.query(statement);
-      } finally {
-        await session.query('SET SESSION lock_wait_timeout = DEFAULT');
-      }
-    });
-  }
+  // --- Retention steps (src/retention/): the batched walk (day partitions: execution-log-partitions.ts)
 
   /**
    * The id of the newest row created before `cutoff` (the highest id of the latest such
@@ -488,23 +437,4 @@ function isStatementTimeout(error: unknown): boolean {
   const driver = (error as { driverError?: { errno?: number; code?: string } } | null)?.driverError ?? (error as { errno?: number; code?: string } | null);
   // MariaDB's max_statement_time (1969), MySQL 8's MAX_EXECUTION_TIME (3024).
   return driver?.errno === 1969 || driver?.errno === 3024 || driver?.code === 'ER_STATEMENT_TIMEOUT' || driver?.code === 'ER_QUERY_TIMEOUT';
-}
-
-// --- Retention (src/retention/): the partitions of execution_logs ----------------------------
-
-/** A partition of `execution_logs` (MySQL/MariaDB): rows with `created_at` below `lessThan` (null: MAXVALUE) and not in an earlier one. */
-export interface LogPartition {
-  name: string;
-  lessThan: number | null;
-  /** The server's estimate (information_schema.PARTITIONS.TABLE_ROWS). */
-  rows: number;
-}
-
-/** How long a partition change waits for the table's metadata lock. */
-const PARTITION_LOCK_WAIT_SECONDS = 2;
-
-/** A partition name as SQL: only names of letters, digits and underscores are ever made or read. */
-function partitionName(name: string): string {
-  if (!/^\w{1,64}$/.test(name)) throw new Error(`Unexpected partition name ${JSON.stringify(name)}`);
-  return `\`${name}\``;
 }

@@ -1,7 +1,7 @@
 import { createPrivateKey, KeyObject, X509Certificate } from 'node:crypto';
 import { DomainError, FieldProblem } from '../common/errors.js';
 import { NetworkPolicy } from '../common/network-policy.js';
-import type { ClientCertificateDto, ClientCertificateViewDto, TargetAuthDto, TargetAuthViewDto } from './dto/handler.dto.js';
+import type { ClientCertificateDto, ClientCertificateViewDto, TargetAuthDto, TargetAuthViewDto } from './dto/handler-credentials.dto.js';
 import { AuthType, HandlerEntity, TargetAuthSettings } from './handler.entity.js';
 import { assertTargetAllowed } from './handler-target.js';
 

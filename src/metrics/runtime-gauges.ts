@@ -3,7 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Gauge } from 'prom-client';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { DispatcherService } from '../dispatcher/dispatcher.service.js';
-import { DeliveryQueue, QueuePosition, QueueState } from '../queue/delivery-queue.js';
+import { DeliveryCounts, QueuePosition, QueueState } from '../queue/delivery-counts.js';
 import { HandlersService } from '../handlers/handlers.service.js';
 import type { CircuitState } from '../handlers/handler.entity.js';
 import { MetricsService } from './metrics.service.js';
@@ -44,7 +44,7 @@ interface Walked {
 export class RuntimeGauges implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly metrics: MetricsService,
-    private readonly queue: DeliveryQueue,
+    private readonly queueDepth: DeliveryCounts,
     private readonly cache: CacheManagerService,
     private readonly dispatcher: DispatcherService,
     private readonly handlers: HandlersService,
@@ -69,7 +69,7 @@ export class RuntimeGauges implements OnModuleInit, OnApplicationShutdown {
 
   private async queryQueue(now: number): Promise<QueueSnapshot> {
     const { exactUpTo } = this.queueCountLimits;
-    const { due, scheduled, inFlight, failed, oldestDueAt } = await this.queue.counts(now, exactUpTo);
+    const { due, scheduled, inFlight, failed, oldestDueAt } = await this.queueDepth.counts(now, exactUpTo);
     const capped = { due, scheduled, in_flight: inFlight, failed };
     const counts = { ...capped };
     const ages = { due: 0, scheduled: 0, in_flight: 0, failed: 0 };
@@ -97,7 +97,7 @@ export class RuntimeGauges implements OnModuleInit, OnApplicationShutdown {
       try {
         for (let position: QueuePosition | null = null; ; ) {
           if (this.stopped) return;
-          const slice = await this.queue.countSlice(state, startedAt, position, sliceSize);
+          const slice = await this.queueDepth.countSlice(state, startedAt, position, sliceSize);
           value += slice.counted;
           if (slice.next === null) break;
           position = slice.next;

@@ -15,7 +15,6 @@ import {
   FinishedAttempt,
   PlannedDelivery,
   PlannedDeliveryName,
-  QueueCounts,
 } from './delivery.js';
 
 /**
@@ -148,49 +147,11 @@ const ENQUEUE_ONE = ENQUEUE + placeholders(1, ENQUEUE_COLUMNS.length);
 
 const MYSQL_DEADLOCK = 1213;
 
-/** The states of the queue gauges, each a range of idx_deliveries_due (status, next_attempt_at, id): a status, and for pending ones a side of now. */
-export type QueueState = 'due' | 'scheduled' | 'in_flight' | 'failed';
-const STATES: Record<QueueState, { status: DeliveryStatus; now?: 'up to' | 'after' }> = {
-  due: { status: 'pending', now: 'up to' },
-  scheduled: { status: 'pending', now: 'after' },
-  in_flight: { status: 'in_progress' },
-  failed: { status: 'failed' },
-};
-
 /**
- * The WHERE of a state's range at `now`, from `after` on (in index order) when given: the
- * position then starts the index range (next_attempt_at >= ?), so a walk never reads an entry
- * twice; a scheduled delivery's own bound (after now) is implied by it.
- */
-function stateRange(state: QueueState, now: number, after: QueuePosition | null): { where: string; params: unknown[] } {
-  const { status, now: side } = STATES[state];
-  const where = [`status = '${status}'`];
-  const params: unknown[] = [];
-  if (after) {
-    where.push('next_attempt_at >= ? AND (next_attempt_at > ? OR id > ?)');
-    params.push(after.at, after.at, after.id);
-  }
-  if (side === 'up to' || (side === 'after' && !after)) {
-    where.push(side === 'up to' ? 'next_attempt_at <= ?' : 'next_attempt_at > ?');
-    params.push(now);
-  }
-  return { where: where.join(' AND '), params };
-}
-
-/** Where a count slice stopped: the last delivery it passed, in index order. */
-export interface QueuePosition {
-  at: number;
-  id: number;
-}
-
-/** Purge finished: the events of a batch that still have a delivery to make, then the deliveries of the others (both through idx_deliveries_event). */
-const UNFINISHED = "SELECT DISTINCT event_id FROM deliveries WHERE status IN ('pending', 'in_progress') AND event_id IN ";
-const PURGE = 'DELETE FROM deliveries WHERE event_id IN ';
-
-/**
- * The durable queue: the owner of the `deliveries` table. Every statement on that table is
- * here, as named steps: enqueue, claim, finish and claim next, renew, release, take over
- * expired, requeue, purge finished, and the reads of the event detail, replays and gauges.
+ * The durable queue: the owner of the `deliveries` table, with DeliveryCounts (the gauges'
+ * counts, ./delivery-counts.ts) and DeliveryPurge (retention's purge, ./delivery-purge.ts).
+ * Every other statement on that table is here, as named steps: enqueue, claim, finish and claim
+ * next, renew, release, take over expired, requeue, and the reads of the event detail and replays.
  *
  * The hot-path writes run inside another module's transaction on purpose (an event with its
  * deliveries; a log row with the delivery's update and its successor's claim): those steps
@@ -447,29 +408,6 @@ export class DeliveryQueue {
     );
   }
 
-  // --- purge finished -------------------------------------------------------------------------
-
-  /**
-   * Purge finished (retention, inside the caller's SQLite transaction): deletes the deliveries
-   * of those `eventIds` none of whose deliveries is pending or in progress, and answers those
-   * events, which the caller may now delete.
-   */
-  purgeFinishedSqlite(eventIds: readonly number[]): number[] {
-    if (eventIds.length === 0) return [];
-    const unfinished = this.sql.statement(UNFINISHED + placeholders(1, eventIds.length)).all(...eventIds) as Row[];
-    const finished = withoutUnfinished(eventIds, unfinished);
-    if (finished.length > 0) this.sql.statement(PURGE + placeholders(1, finished.length)).run(...finished);
-    return finished;
-  }
-
-  /** Purge finished on MySQL/MariaDB, on the session of the caller's transaction. */
-  async purgeFinishedMysql(session: MysqlSession, eventIds: readonly number[]): Promise<number[]> {
-    if (eventIds.length === 0) return [];
-    const finished = withoutUnfinished(eventIds, await session.query(UNFINISHED + placeholders(1, eventIds.length), eventIds));
-    if (finished.length > 0) await session.write(PURGE + placeholders(1, finished.length), finished);
-    return finished;
-  }
-
   // --- reads ----------------------------------------------------------------------------------
 
   /** The deliveries of one event in run order, with their handlers' names (the event detail). */
@@ -512,52 +450,6 @@ export class DeliveryQueue {
     }
     return planned;
   }
-
-  /**
-   * Counts (the queue gauges): the deliveries of every instance in each state, each counted up
-   * to `limit` + 1 rows only, so the statement costs the same however deep the queue is (a
-   * figure above `limit` means "more than `limit`"; countSlice walks such a state), and when the
-   * longest-waiting due delivery came due (one index lookup). One statement, every state a
-   * range of idx_deliveries_due.
-   */
-  async counts(now: number, limit = 1000): Promise<QueueCounts> {
-    const states: QueueState[] = ['due', 'scheduled', 'in_flight', 'failed'];
-    const ranges = states.map((state) => stateRange(state, now, null));
-    const [row]: Row[] = await this.dataSource.query(
-      `SELECT ${ranges.map(({ where }, i) => `(SELECT COUNT(*) FROM (SELECT 1 AS one FROM deliveries WHERE ${where} LIMIT ?) capped) AS ${states[i]}`).join(', ')},
-              (SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending') AS earliest`,
-      ranges.flatMap(({ params }) => [...params, limit + 1]),
-    );
-    const earliest = numOrNull(row!.earliest);
-    return {
-      due: num(row!.due),
-      scheduled: num(row!.scheduled),
-      inFlight: num(row!.in_flight),
-      failed: num(row!.failed),
-      oldestDueAt: earliest !== null && earliest <= now ? earliest : null,
-    };
-  }
-
-  /**
-   * Count slice: one step of an exact count of a large state (as of `now`), walking its range
-   * of idx_deliveries_due in (next_attempt_at, id) order from `after` (null: the start). Reads
-   * at most `size` index entries: answers how many it passed and where to go on from, or null
-   * when the state's range has ended.
-   */
-  async countSlice(state: QueueState, now: number, after: QueuePosition | null, size: number): Promise<{ counted: number; next: QueuePosition | null }> {
-    const { where, params } = stateRange(state, now, after);
-    const range = `FROM deliveries WHERE ${where}`;
-    const [last]: Row[] = await this.dataSource.query(`SELECT next_attempt_at AS at, id ${range} ORDER BY next_attempt_at, id LIMIT 1 OFFSET ?`, [...params, size - 1]);
-    if (last) return { counted: size, next: { at: num(last.at), id: num(last.id) } };
-    const [rest]: Row[] = await this.dataSource.query(`SELECT COUNT(*) AS n FROM (SELECT 1 AS one ${range} LIMIT ?) capped`, [...params, size]);
-    return { counted: num(rest!.n), next: null };
-  }
-}
-
-/** The events of `eventIds` that are not among the `unfinished` rows' event_id. */
-function withoutUnfinished(eventIds: readonly number[], unfinished: readonly Row[]): number[] {
-  const waiting = new Set(unfinished.map((row) => num(row.event_id)));
-  return eventIds.filter((id) => !waiting.has(id));
 }
 
 /** A claim of the next delivery without flow control: no handler released or excluded. */

@@ -118,15 +118,3 @@ export interface PlannedDeliveryName {
   handlerName: string | null;
   seq: number;
 }
-
-/** The deliveries of every instance by state, at one moment, each counted up to a limit (DeliveryQueue.counts). */
-export interface QueueCounts {
-  /** Pending and due: waiting for a worker. */
-  due: number;
-  /** Pending, due later (a retry). */
-  scheduled: number;
-  inFlight: number;
-  failed: number;
-  /** When the longest-waiting due delivery came due; null when none is due. */
-  oldestDueAt: number | null;
-}

@@ -1,4 +1,4 @@
-import type { LogPartition } from '../execution-logs/execution-logs.service.js';
+import type { LogPartition } from '../execution-logs/execution-log-partitions.js';
 
 export const DAY_MS = 86_400_000;
 

@@ -7,8 +7,9 @@ import { AuditStore } from '../audit/audit-store.js';
 import { DirectSql, Row } from '../database/direct-sql.js';
 import { num } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
-import { ExecutionLogsService, LogPartition } from '../execution-logs/execution-logs.service.js';
-import { DeliveryQueue } from '../queue/delivery-queue.js';
+import { ExecutionLogPartitions, LogPartition } from '../execution-logs/execution-log-partitions.js';
+import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
+import { DeliveryPurge } from '../queue/delivery-purge.js';
 import { planLogPartitions } from './log-partitions.js';
 
 const JOB = 'retention';
@@ -47,8 +48,9 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
   constructor(
     private readonly sql: DirectSql,
     private readonly events: EventStore,
-    private readonly queue: DeliveryQueue,
+    private readonly deliveries: DeliveryPurge,
     private readonly logs: ExecutionLogsService,
+    private readonly logPartitions: ExecutionLogPartitions,
     private readonly audit: AuditStore,
     private readonly scheduler: SchedulerRegistry,
     private readonly config: AppConfig,
@@ -111,12 +113,12 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
     const cutoff = this.cutoff(now);
     let removed = 0;
     let rowCutoff = cutoff;
-    const partitions = await this.logs.partitions();
+    const partitions = await this.logPartitions.partitions();
     if (partitions) {
       const plan = planLogPartitions(partitions, cutoff, now);
       await this.addLogPartitions(partitions, plan.add);
       if (plan.drop.length > 0) {
-        await this.alter(() => this.logs.dropPartitions(plan.drop.map((partition) => partition.name)));
+        await this.alter(() => this.logPartitions.dropPartitions(plan.drop.map((partition) => partition.name)));
         const rows = plan.drop.reduce((sum, partition) => sum + partition.rows, 0);
         removed += rows;
         this.logger.log(
@@ -152,7 +154,7 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
 
   /** MySQL/MariaDB: the partitions of the coming days exist (at start; every run checks it too). Answers how many were added. */
   async prepareLogPartitions(now = Date.now()): Promise<number> {
-    const partitions = await this.logs.partitions();
+    const partitions = await this.logPartitions.partitions();
     if (!partitions) return 0;
     const { add } = planLogPartitions(partitions, this.cutoff(now), now);
     await this.addLogPartitions(partitions, add);
@@ -162,7 +164,7 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
   private async addLogPartitions(partitions: readonly LogPartition[], add: { name: string; lessThan: number }[]): Promise<void> {
     if (add.length === 0) return;
     const future = partitions.find((partition) => partition.lessThan === null)?.name ?? null;
-    await this.alter(() => this.logs.addPartitions(add, future));
+    await this.alter(() => this.logPartitions.addPartitions(add, future));
     this.logger.log(`Prepared execution-log partitions ${add[0]!.name}…${add[add.length - 1]!.name}`);
   }
 
@@ -170,13 +172,13 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
   private purgeEvents(ids: number[]): Promise<number> {
     if (!this.sql.mysql) {
       return this.sql.transactionSqlite(() => {
-        const finished = this.queue.purgeFinishedSqlite(ids);
+        const finished = this.deliveries.purgeFinishedSqlite(ids);
         this.events.purgeSqlite(finished);
         return finished.length;
       });
     }
     return this.sql.transactionReadCommitted(async (session) => {
-      const finished = await this.queue.purgeFinishedMysql(session, ids);
+      const finished = await this.deliveries.purgeFinishedMysql(session, ids);
       await this.events.purgeMysql(session, finished);
       return finished.length;
     });

@@ -11,6 +11,7 @@ import { bearer } from '../utils/test-app.js';
 import { eventually } from '../utils/receiver.js';
 import { createHandler } from '../factories/handler.factory.js';
 import { postEvent } from '../factories/event.factory.js';
+import { logRecord } from '../factories/execution-log.factory.js';
 import { AUDIT_ACTION_NAMES } from '../../src/audit/audit-actions.js';
 import { AuditStore } from '../../src/audit/audit-store.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
@@ -370,10 +371,7 @@ forEachDatabase('audit trail', { env: { DISPATCH_POLL_INTERVAL_MS: '50' } }, (t)
     const logsCursor = Buffer.from(`v1:${first.items[1]!.id}:${'0'.repeat(16)}`).toString('base64url');
     await refusedCursor(`actor_key_id=901&cursor=${logsCursor}`);
     await t.app.get(ExecutionLogsService).insert(
-      Array.from({ length: 3 }, () => ({
-        deliveryId: null, eventId: null, eventType: 'clients.update', handlerId: 77, handlerName: 'x', objectId: 1, stage: 'after' as const, attempt: 1,
-        trigger: 'auto' as const, status: 'success' as const, requestPayload: '{}', responseCode: 200, responseBody: null, error: null, durationMs: 1, createdAt: Date.now(),
-      })),
+      Array.from({ length: 3 }, () => logRecord({ handlerId: 77, handlerName: 'x', responseBody: null })),
     );
     const logs = await t.http.get('/api/v1/execution-logs?limit=1').set(t.admin);
     assert.ok(logs.body.next_cursor);

@@ -2,6 +2,8 @@ import { before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
 import { DirectSql } from '../../src/database/direct-sql.js';
+import { DeliveryCounts } from '../../src/queue/delivery-counts.js';
+import { DeliveryPurge } from '../../src/queue/delivery-purge.js';
 import { DeliveryQueue } from '../../src/queue/delivery-queue.js';
 import type { ClaimedDelivery, DeliveryUpdate } from '../../src/queue/delivery.js';
 import { DeliveryRunner } from '../../src/dispatcher/delivery-runner.js';
@@ -285,10 +287,11 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     await queue.claim('worker-a', 10, now, now + LEASE_MS);
     assert.equal((await rows(running))[0]!.status, 'in_progress');
     const direct = s.get(DirectSql);
+    const purge = s.get(DeliveryPurge);
     const events = [done, waiting, running];
     const purged = direct.mysql
-      ? await direct.transactionMysql((session) => queue.purgeFinishedMysql(session, events))
-      : await direct.transactionSqlite(() => queue.purgeFinishedSqlite(events));
+      ? await direct.transactionMysql((session) => purge.purgeFinishedMysql(session, events))
+      : await direct.transactionSqlite(() => purge.purgeFinishedSqlite(events));
     assert.deepEqual(purged, [done]);
     assert.deepEqual(
       await Promise.all([done, waiting, running].map(async (id) => (await rows(id)).length)),
@@ -298,7 +301,8 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
 
   it('counts the deliveries of the shared queue by state, and when the oldest due one came due', async () => {
     await emptyQueue();
-    const before = await queue.counts(Date.now());
+    const depth = s.get(DeliveryCounts);
+    const before = await depth.counts(Date.now());
     assert.deepEqual([before.due, before.scheduled, before.inFlight, before.oldestDueAt], [0, 0, 0, null]);
     const [a, b] = [await enqueue(), await enqueue()];
     const now = Date.now();
@@ -307,10 +311,10 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     const [claimed] = await queue.claim('worker-a', 1, now, now + LEASE_MS);
     assert.equal(claimed!.eventId, a);
     await finish('worker-a', claimed!, failed, now);
-    const counts = await queue.counts(now);
+    const counts = await depth.counts(now);
     assert.deepEqual(counts, { due: 1, scheduled: 2, inFlight: 0, failed: before.failed + 1, oldestDueAt: now - 5000 });
     await queue.claim('worker-a', 1, now, now + LEASE_MS);
-    assert.deepEqual([(await queue.counts(now)).due, (await queue.counts(now)).inFlight], [0, 1]);
+    assert.deepEqual([(await depth.counts(now)).due, (await depth.counts(now)).inFlight], [0, 1]);
   });
 
   it('reads the deliveries of an event in run order, with their handlers and states (the event detail)', async () => {

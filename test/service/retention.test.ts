@@ -6,13 +6,13 @@ import { DirectSql } from '../../src/database/direct-sql.js';
 import { IngestService } from '../../src/events/ingest.service.js';
 import { EventStore } from '../../src/events/event-store.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
-import type { ExecutionLogRecord } from '../../src/execution-logs/execution-log.js';
 import { HandlersService } from '../../src/handlers/handlers.service.js';
 import { RetentionService } from '../../src/retention/retention.service.js';
 import { dayPartitionName, PARTITION_DAYS_AHEAD } from '../../src/retention/log-partitions.js';
 import type { Principal } from '../../src/api-keys/auth.decorators.js';
 import { handlerBody } from '../factories/handler.factory.js';
 import { eventBody } from '../factories/event.factory.js';
+import { logRecord } from '../factories/execution-log.factory.js';
 import { forEachDatabaseModule } from '../utils/service-suite.js';
 
 /**
@@ -22,27 +22,6 @@ import { forEachDatabaseModule } from '../utils/service-suite.js';
  */
 const admin: Principal = { keyId: 0, name: 'service tier', scopes: new Set(['admin']) };
 const DAY = 86_400_000;
-
-function logRecord(createdAt: number): ExecutionLogRecord {
-  return {
-    deliveryId: null,
-    eventId: null,
-    eventType: 'clients.create',
-    handlerId: 1,
-    handlerName: 'old',
-    objectId: 1,
-    stage: 'after',
-    attempt: 1,
-    trigger: 'auto',
-    status: 'success',
-    requestPayload: '{}',
-    responseCode: 200,
-    responseBody: null,
-    error: null,
-    durationMs: 1,
-    createdAt,
-  };
-}
 
 // Batches of 1,000 rows (250 events): the tests below pass more than a batch.
 forEachDatabaseModule('retention', { RETENTION_BATCH_SIZE: '1000' }, (s) => {
@@ -90,8 +69,8 @@ forEachDatabaseModule('retention', { RETENTION_BATCH_SIZE: '1000' }, (s) => {
     const logs = s.get(ExecutionLogsService);
     const now = Date.now();
     const old = now - (s.config.logs.retentionDays + 1) * DAY;
-    await logs.insert(Array.from({ length: 1001 }, () => logRecord(old)));
-    const kept = await logs.insert([logRecord(now)]);
+    await logs.insert(Array.from({ length: 1001 }, () => logRecord({ createdAt: old })));
+    const kept = await logs.insert([logRecord({ createdAt: now })]);
     assert.equal(await s.get(RetentionService).removeExpiredLogs(), 1001);
     assert.equal(await count('SELECT COUNT(*) AS n FROM execution_logs'), 1);
     assert.equal((await logs.get(kept)).createdAt, now);
@@ -135,9 +114,9 @@ forEachDatabaseModule('retention while events come in', { RETENTION_BATCH_SIZE: 
     // (younger than the cutoff), one of yesterday, and an old event still being delivered.
     const logs = s.get(ExecutionLogsService);
     for (const daysAgo of [retentionDays + 8, retentionDays + 3, retentionDays + 1]) {
-      await logs.insert(Array.from({ length: 500 }, (_, i) => logRecord(today - daysAgo * DAY + i * 60_000)));
+      await logs.insert(Array.from({ length: 500 }, (_, i) => logRecord({ createdAt: today - daysAgo * DAY + i * 60_000 })));
     }
-    const keptLogs = [await logs.insert([logRecord(cutoff + 60_000)]), await logs.insert([logRecord(now - DAY)])];
+    const keptLogs = [await logs.insert([logRecord({ createdAt: cutoff + 60_000 })]), await logs.insert([logRecord({ createdAt: now - DAY })])];
     const ingest = s.get(IngestService);
     const oldEvents: number[] = [];
     for (let start = 0; start < 1000; start += 250) {
@@ -155,7 +134,7 @@ forEachDatabaseModule('retention while events come in', { RETENTION_BATCH_SIZE: 
     const meanwhile = (async () => {
       for (let i = 0; running; i++) {
         accepted.push((await ingest.accept(eventBody({ object_id: 40_000 + i }), undefined, null)).id);
-        written.push(await logs.insert([logRecord(Date.now())]));
+        written.push(await logs.insert([logRecord()]));
         await yieldToOthers();
       }
     })();

@@ -6,6 +6,7 @@ import { HandlerIndex, TesterOf } from '../../src/cache-manager/handler-index.js
 import type { HandlerEntity } from '../../src/handlers/handler.entity.js';
 import { DomainError } from '../../src/common/errors.js';
 import { DEFAULTS } from '../../src/config/app-config.js';
+import { handlerEntity } from '../factories/handler-entity.factory.js';
 
 const LIMITS: FilterLimits = { maxBytes: DEFAULTS.filterMaxBytes, maxDepth: DEFAULTS.filterMaxDepth };
 
@@ -212,27 +213,8 @@ describe('payload filters: validation', () => {
   });
 });
 
-function handler(overrides: Partial<HandlerEntity> & { id: number }): HandlerEntity {
-  return {
-    name: `handler ${overrides.id}`,
-    event: 'clients.update',
-    type: 'http',
-    task: '127.0.0.1:5000/api',
-    status: 'enabled',
-    priority: 10,
-    stage: 'after',
-    timeoutMs: 15_000,
-    retryLimit: 7,
-    headers: {},
-    filter: null,
-    onFailure: null,
-    disabledReason: null,
-    createdAt: 0,
-    updatedAt: 0,
-    ...overrides,
-  } as HandlerEntity;
-}
-
+/** The handlers of these tests listen to clients.update unless they say otherwise. */
+const handler = (overrides: Partial<HandlerEntity> & { id: number }) => handlerEntity({ event: 'clients.update', ...overrides });
 const compiled: TesterOf = (h) => (h.filter === null ? null : compileFilter(h.filter));
 const source = (dataJson: string, eventType = 'clients.update') => ({ eventType, objectId: 12, dt: '2026-11-22T10:15:30+00:00', dataJson });
 const ids = (list: readonly HandlerEntity[]) => list.map((h) => h.id);

@@ -3,26 +3,7 @@ import assert from 'node:assert/strict';
 
 import { compareHandlers, HandlerIndex } from '../../src/cache-manager/handler-index.js';
 import type { HandlerEntity } from '../../src/handlers/handler.entity.js';
-
-function handler(overrides: Partial<HandlerEntity> & { id: number }): HandlerEntity {
-  return {
-    name: `handler ${overrides.id}`,
-    event: 'clients.create',
-    type: 'http',
-    task: '127.0.0.1:5000/api',
-    status: 'enabled',
-    priority: 10,
-    stage: 'after',
-    timeoutMs: 15_000,
-    retryLimit: 7,
-    headers: {},
-    onFailure: null,
-    disabledReason: null,
-    createdAt: 0,
-    updatedAt: 0,
-    ...overrides,
-  } as HandlerEntity;
-}
+import { handlerEntity as handler } from '../factories/handler-entity.factory.js';
 
 const ids = (list: readonly HandlerEntity[]) => list.map((h) => h.id);
 

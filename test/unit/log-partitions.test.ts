@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LogPartition } from '../../src/execution-logs/execution-logs.service.js';
+import type { LogPartition } from '../../src/execution-logs/execution-log-partitions.js';
 import { DAY_MS, dayPartitionName, PARTITION_DAYS_AHEAD, planLogPartitions } from '../../src/retention/log-partitions.js';
 
 const day = (iso: string) => Date.parse(`${iso}T00:00:00Z`);

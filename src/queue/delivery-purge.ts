@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
+import { num, placeholders } from '../database/sql.js';
+
+/** Purge finished: the events of a batch that still have a delivery to make, then the deliveries of the others (both through idx_deliveries_event). */
+const UNFINISHED = "SELECT DISTINCT event_id FROM deliveries WHERE status IN ('pending', 'in_progress') AND event_id IN ";
+const PURGE = 'DELETE FROM deliveries WHERE event_id IN ';
+
+/**
+ * Retention's step on `deliveries`: the purge of finished deliveries, run inside retention's
+ * transaction (src/retention/retention.service.ts) with the deletion of their events. Part of
+ * the queue module, which owns the table (DeliveryQueue holds its other steps).
+ */
+@Injectable()
+export class DeliveryPurge {
+  constructor(private readonly sql: DirectSql) {}
+
+  /**
+   * Purge finished (retention, inside the caller's SQLite transaction): deletes the deliveries
+   * of those `eventIds` none of whose deliveries is pending or in progress, and answers those
+   * events, which the caller may now delete.
+   */
+  purgeFinishedSqlite(eventIds: readonly number[]): number[] {
+    if (eventIds.length === 0) return [];
+    const unfinished = this.sql.statement(UNFINISHED + placeholders(1, eventIds.length)).all(...eventIds) as Row[];
+    const finished = withoutUnfinished(eventIds, unfinished);
+    if (finished.length > 0) this.sql.statement(PURGE + placeholders(1, finished.length)).run(...finished);
+    return finished;
+  }
+
+  /** Purge finished on MySQL/MariaDB, on the session of the caller's transaction. */
+  async purgeFinishedMysql(session: MysqlSession, eventIds: readonly number[]): Promise<number[]> {
+    if (eventIds.length === 0) return [];
+    const finished = withoutUnfinished(eventIds, await session.query(UNFINISHED + placeholders(1, eventIds.length), eventIds));
+    if (finished.length > 0) await session.write(PURGE + placeholders(1, finished.length), finished);
+    return finished;
+  }
+}
+
+/** The events of `eventIds` that are not among the `unfinished` rows' event_id. */
+function withoutUnfinished(eventIds: readonly number[], unfinished: readonly Row[]): number[] {
+  const waiting = new Set(unfinished.map((row) => num(row.event_id)));
+  return eventIds.filter((id) => !waiting.has(id));
+}
