@@ -23,6 +23,7 @@ import { ExecutionLogFilters1765100000000 } from './migrations/1765100000000-exe
 import { ExecutionLogsByDay1765500000000 } from './migrations/1765500000000-execution-logs-by-day.js';
 import { CircuitFailureRate1765600000000 } from './migrations/1765600000000-circuit-failure-rate.js';
 import { PauseAnnouncements1765700000000 } from './migrations/1765700000000-pause-announcements.js';
+import { LogIndexesNameTheId1765800000000 } from './migrations/1765800000000-log-indexes-name-the-id.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity, HandlerPauseEntity];
@@ -45,6 +46,7 @@ export const MIGRATIONS = [
   ExecutionLogsByDay1765500000000,
   CircuitFailureRate1765600000000,
   PauseAnnouncements1765700000000,
+  LogIndexesNameTheId1765800000000,
 ];
 
 /**

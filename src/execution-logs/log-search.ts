@@ -27,8 +27,10 @@ export interface Condition {
  * How one list is read. Every list is newest first by id (the keyset cursor), so it walks an
  * index whose order within one equality is the id — `(handler_id, id)` and the like — or the
  * primary key. Such a walk reaches only rows that match, already in the list's order: a page
- * costs its own rows, whatever the size of the table. (Every index ends with the id, named or
- * not: InnoDB appends the primary key, SQLite the rowid.) A status is several ranges of
+ * costs its own rows, whatever the size of the table. (Every index ends with the id: SQLite's
+ * entries end with the rowid; on MySQL/MariaDB the indexes name `id`, since on the table
+ * partitioned by day the optimizer orders by the appended primary key only within a partition,
+ * see 1765800000000-log-indexes-name-the-id.ts.) A status is several ranges of
  * `(status, error_kind)`, one per error kind, merged newest first.
  *
  * Filters the walk does not answer by itself (a second equality, the error text) are
