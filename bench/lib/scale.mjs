@@ -433,6 +433,36 @@ async function deferIndexes(db, tables) {
   };
 }
 
+/** Rows per INSERT … SELECT of the fill: SQLite fills in one transaction anyway; MariaDB's chunks keep each statement's undo small. */
+export const FILL_CHUNK = { sqlite: 1_000_000, mysql: 100_000 };
+
+/**
+ * MySQL/MariaDB: the partition the ExecutionLogsByDay migration leaves for the rows older than
+ * the day it ran (`p_history`) split into one partition per UTC day from the day of `from` on,
+ * while it is still empty (before the fill): the table as it is once the service has kept its
+ * days for as long as the rows go back, each past day a partition retention can drop whole.
+ * Answers how many day partitions it made (0 on SQLite, or when the first partition is a day
+ * already).
+ */
+export async function partitionHistoryByDay(db, from) {
+  if (db.kind === 'sqlite') return 0;
+  const [partitions] = await db.conn.query(
+    `SELECT PARTITION_NAME AS name, PARTITION_DESCRIPTION AS bound FROM information_schema.PARTITIONS
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'execution_logs' AND PARTITION_NAME IS NOT NULL ORDER BY PARTITION_ORDINAL_POSITION`,
+  );
+  const history = partitions[0];
+  if (!history || /^p\d{8}$/.test(history.name) || history.bound === 'MAXVALUE') return 0;
+  const bound = Number(history.bound);
+  if (bound % DAY !== 0) throw new Error(`scale: execution_logs partition ${history.name} ends at ${bound}, not at a UTC midnight`);
+  const days = [];
+  for (let day = Math.floor(from / DAY) * DAY; day < bound; day += DAY) {
+    days.push(`PARTITION p${new Date(day).toISOString().slice(0, 10).replaceAll('-', '')} VALUES LESS THAN (${day + DAY})`);
+  }
+  if (days.length === 0) return 0;
+  await db.conn.query(`ALTER TABLE execution_logs REORGANIZE PARTITION \`${history.name}\` INTO (${days.join(', ')})`);
+  return days.length;
+}
+
 /**
  * Fills events, deliveries and execution_logs for plan `p`, in chunks of `chunk` rows per
  * statement. SQLite: one writer, so one transaction for the three tables, with the journal off
@@ -873,7 +903,7 @@ async function runSize({ kind, name, serverUrl, receiver, types, rows, requests,
 }
 
 /** The part: every size in turn on one database; ratios to the first size. */
-export async function runScale({ kind, name = kind, serverUrl, receiver, sizes, requests, dispatchDeliveries, dispatchRepeats = 3, concurrency, log, chunk = { sqlite: 1_000_000, mysql: 100_000 } }) {
+export async function runScale({ kind, name = kind, serverUrl, receiver, sizes, requests, dispatchDeliveries, dispatchRepeats = 3, concurrency, log, chunk = FILL_CHUNK }) {
   const types = await eventTypes();
   const runs = [];
   for (const rows of sizes) {
