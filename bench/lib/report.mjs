@@ -346,4 +346,19 @@ function printRetention(db, t) {
     `  older than the cutoff and left: ${fmt(r.leftBehind.events)} events, ${fmt(r.leftBehind.deliveries)} deliveries, ${fmt(r.leftBehind.executionLogs)} execution logs; ` +
       `end of the run: ${r.end}; fill ${fmt(t.fillSeconds)} s`,
   );
+  if (t.stream) {
+    const statuses = Object.entries(t.stream.byStatus).map(([status, n]) => `${fmt(n)} ${status}`).join(', ');
+    console.log(
+      `  posted while the service ran: ${fmt(t.stream.acceptedEvents)} events accepted, ${fmt(t.stream.deliveriesStored)} of their ${fmt(t.stream.deliveriesExpected)} deliveries stored ` +
+        `(${statuses || 'none'} when the service stopped); ${t.stream.lost === 0 ? 'none lost' : `${fmt(t.stream.lost)} LOST`}`,
+    );
+  }
+  // A quiet phase whose delays grow second by second is a backlog: the stream is more than the service delivers on this machine, and the ratios say little.
+  const worst = t.before.worstBySecond ?? [];
+  if (worst.length > 1 && worst.at(-1) > 1000 && worst.at(-1) > 2 * worst[0]) {
+    console.log(
+      `  note: the quiet phase built a backlog (slowest delivery of its first second ${fmt(worst[0])} ms, of its last ${fmt(worst.at(-1))} ms): ` +
+        `${t.offeredRate} events/s is more than the service delivered here before the run; the during ÷ before ratios are not retention's alone`,
+    );
+  }
 }

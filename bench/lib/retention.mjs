@@ -25,7 +25,8 @@
 // polled every 50 ms by the bench, on a connection of its own. Rows removed: the filled rows
 // counted by SQL after the service stopped (ids 1..N are the fill's; the stream's come after),
 // and those older than the cutoff still there (MariaDB: the logs of the day the cutoff falls in,
-// whose partition goes once the whole day has expired).
+// whose partition goes once the whole day has expired). Nothing lost: the deliveries of every
+// event accepted while the service ran are counted by status (3 per event, none failed).
 //
 // The service runs with its defaults otherwise: DISPATCH_CONCURRENCY, RETENTION_BATCH_SIZE,
 // RETENTION_PAUSE_MS, LOG_LEVEL=warn as every part.
@@ -93,6 +94,7 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
     });
     const pool = new Pool(service.url, { connections: 64, keepAliveTimeout: 60_000 });
     let stream;
+    let warmup;
     let run;
     try {
       if (Date.now() > runAt - GUARD_MS - WARMUP_MS) {
@@ -110,7 +112,7 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
         if (res.statusCode !== 202) throw new Error(`event ${id}: ${res.statusCode}`);
         return now();
       };
-      await offer(post, rate, WARMUP_MS / 1000, WARMUP_ID);
+      warmup = await offer(post, rate, WARMUP_MS / 1000, WARMUP_ID);
       // The quiet phase starts `beforeSeconds` before the run (later if the start took long: it is then shorter).
       await sleep(Math.max(500, runAt - GUARD_MS - beforeSeconds * 1000 - Date.now()));
       await receiver.ask('reset', { record: true });
@@ -155,6 +157,9 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
     } finally {
       await after.close();
     }
+    // Every accepted event (warm-up and stream) has its deliveries stored; those not delivered when the service stopped are still queued, not lost.
+    const acceptedEvents = warmup.accepted.size + stream.accepted.size;
+    const stored = Object.values(counts.streamDeliveries).reduce((sum, n) => sum + n, 0);
     const removed = { events: p.events - counts.events, deliveries: p.deliveries - counts.deliveries, executionLogs: p.logs - counts.executionLogs };
     const perSecond = (n) => round(n / runSeconds);
     const dropped = partitionsBefore ? partitionsBefore.filter((partition) => !partitionsAfter.includes(partition)) : null;
@@ -180,6 +185,7 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
         logPartitionsDropped: dropped ? dropped.length : null,
         end: kind === 'sqlite' ? 'no execution log older than the cutoff left' : "retention's named lock let go",
       },
+      stream: { acceptedEvents, deliveriesExpected: acceptedEvents * HANDLERS, deliveriesStored: stored, byStatus: counts.streamDeliveries, lost: acceptedEvents * HANDLERS - stored },
       before,
       during,
       p99Ratio: { ingest: ratioOf(during.ingest.p99_ms, before.ingest.p99_ms), delivered: ratioOf(during.delivered.p99_ms, before.delivered.p99_ms) },
@@ -317,7 +323,7 @@ function percentiles(values, missing) {
 
 const ratioOf = (value, base) => (value === null || base === null ? null : Math.round((value / Math.max(base, 0.01)) * 100) / 100);
 
-/** The filled rows still there (ids 1..N are the fill's), and how many rows older than the cutoff are left in each table. */
+/** The filled rows still there (ids 1..N are the fill's), how many rows older than the cutoff are left in each table, and the stream's deliveries. */
 async function countRows(db, p, cutoff) {
   const queries = {
     events: [`SELECT COUNT(*) AS n FROM events WHERE id <= ${p.events}`, `SELECT COUNT(*) AS n FROM events WHERE accepted_at < ${cutoff}`],
@@ -329,11 +335,15 @@ async function countRows(db, p, cutoff) {
     const [[row]] = await db.conn.query(statement);
     return Number(row.n);
   };
-  const counts = { expired: {} };
+  const counts = { expired: {}, streamDeliveries: {} };
   for (const [table, [kept, expired]] of Object.entries(queries)) {
     counts[table] = await one(kept);
     counts.expired[table] = await one(expired);
   }
+  // The deliveries of the events posted while the service ran (ids after the fill's), by status.
+  const byStatus = `SELECT status, COUNT(*) AS n FROM deliveries WHERE id > ${p.deliveries} GROUP BY status`;
+  const rows = db.kind === 'sqlite' ? db.conn.prepare(byStatus).all() : (await db.conn.query(byStatus))[0];
+  for (const row of rows) counts.streamDeliveries[row.status] = Number(row.n);
   return counts;
 }
 
