@@ -1,12 +1,15 @@
-// The benchmark suite: ingest, dispatch, peers (BullMQ), end-to-end latency, the noisy neighbour, handler cache and memory, on the
-// embedded SQLite database and, when DATABASE_URL points at one, on MySQL/MariaDB. Prints
-// tables and writes the figures as JSON. It measures and reports; it never fails on a figure.
+// The benchmark suite: ingest, dispatch, peers (BullMQ), end-to-end latency, the noisy neighbour, handler cache and memory
+// (and, on request, retention under load and scale), on the embedded SQLite database and, when DATABASE_URL points at one,
+// on MySQL/MariaDB. Prints tables and writes the figures as JSON. It measures and reports; it never fails on a figure.
 //
 //   npm run bench                                      SQLite only
 //   DATABASE_URL=mariadb://root@127.0.0.1:3306/x npm run bench    SQLite and MariaDB
 //   npm run bench -- --db mysql --only dispatch        one database, one part
 //   npm run bench -- --only peers                      dispatch against BullMQ peers (needs Redis)
 //   npm run bench -- --only neighbour --db both        healthy handlers' latency beside a target that never answers
+//   npm run bench -- --only retention --db both        one retention run on 2,000,000 filled deliveries (2/3 expired):
+//                                                      its removal rate, ingest and delivery latency before and during it
+//                                                      (not part of the default run)
 //   BENCH_QUICK=1 npm run bench                        everything, small (a check that it works)
 //   npm run bench -- --only ingest --ingest-routes single --ingest-concurrency 64 --seconds 20
 //                                                      one ingest cell (with BENCH_NODE_ARGS=--cpu-prof: a profile of it)
@@ -28,6 +31,7 @@ import { runLatency } from './lib/latency.mjs';
 import { runNeighbour } from './lib/neighbour.mjs';
 import { runCache } from './lib/cache.mjs';
 import { runScale } from './lib/scale.mjs';
+import { runRetention } from './lib/retention.mjs';
 import { redisStatus, runPeers } from './lib/peers.mjs';
 import { mysqlVersion, startReceiver } from './lib/service.mjs';
 import { commit, machine, printTables, targets } from './lib/report.mjs';
@@ -51,6 +55,9 @@ const { values: args } = parseArgs({
     'neighbour-bad': { type: 'string' },
     'neighbour-settle': { type: 'string' },
     'neighbour-rounds': { type: 'string' },
+    'retention-rows': { type: 'string' },
+    'retention-rate': { type: 'string' },
+    'retention-seconds': { type: 'string' },
     'scale-rows': { type: 'string' },
     'scale-requests': { type: 'string' },
     'scale-dispatch': { type: 'string' },
@@ -103,6 +110,14 @@ const settings = {
     rounds: Number(args['neighbour-rounds'] ?? (quick ? 1 : 5)),
   },
   cache: { sizes: [10, 10_000], lookups: 1_000_000, rounds: quick ? 5 : 15 },
+  // Deliveries filled over 30 days, 2/3 of them older than LOG_RETENTION_DAYS; the stream's rate; the quiet phase before the run.
+  retention: {
+    rows: Number((args['retention-rows'] ?? (quick ? '100000' : '2000000')).replace(/_/g, '')),
+    rate: Number(args['retention-rate'] ?? 300),
+    beforeSeconds: Number(args['retention-seconds'] ?? (quick ? 3 : 20)),
+    retentionDays: 10,
+    settleSeconds: quick ? 10 : 30,
+  },
   scale: {
     // Deliveries in the tables (events: a third; execution logs: 1.1 per delivery); the first size is the base of the ratios.
     sizes: (args['scale-rows'] ?? (quick ? '10000,100000' : '10000,1000000,10000000')).split(',').map((n) => Number(n.replace(/_/g, ''))),
@@ -113,6 +128,10 @@ const settings = {
     concurrency: Number(args['dispatch-concurrency']),
   },
 };
+if (!Number.isInteger(settings.retention.rows) || settings.retention.rows < 30 || !(settings.retention.rate > 0) || !(settings.retention.beforeSeconds >= 1)) {
+  console.error(`--retention-rows (at least 30), --retention-rate (events/s) and --retention-seconds (at least 1): got ${args['retention-rows']}, ${args['retention-rate']}, ${args['retention-seconds']}`);
+  process.exit(2);
+}
 if (settings.scale.sizes.some((n) => !Number.isInteger(n) || n < 3)) {
   console.error(`--scale-rows: a list of row counts (at least 3 each), e.g. 10000,1000000; got ${args['scale-rows']}`);
   process.exit(2);
@@ -167,6 +186,16 @@ try {
     }
     if (parts.has('latency')) run.latency = await part('end-to-end latency', () => runLatency({ ...common, receiver, ...settings.latency }));
     if (parts.has('neighbour')) run.neighbour = await part('noisy neighbour', () => runNeighbour({ ...common, receiver, ...settings.neighbour }));
+    if (parts.has('retention')) {
+      const r = settings.retention;
+      run.retention = {
+        date: new Date().toISOString(),
+        commit: commit(),
+        ...(await part(`retention (${r.rows.toLocaleString('en-US')} deliveries, ${r.rate} events/s)`, () =>
+          runRetention({ ...common, receiver, ...r, dispatchRate: run.dispatch?.['deliveries/s'] ?? null }),
+        )),
+      };
+    }
     if (parts.has('scale')) {
       run.scale = {
         date: new Date().toISOString(),

@@ -97,16 +97,18 @@ export function endToEnd(accepted, arrivals, handlers) {
  * Posts at `rate` per second for `seconds` on a fixed schedule, whatever the answers do.
  * Answers the time each event's 202 was read, keyed by object id, and each post's latency
  * measured from its scheduled send time (so a stalled service cannot hide its queue).
+ * With `seconds` null the stream goes on until `until()` says stop (checked before each send);
+ * the post of id `firstId + n` was due at `started + n * 1000 / rate`, `sent` posts in all.
  */
-export async function offer(post, rate, seconds, firstId) {
-  const total = Math.round(rate * seconds);
+export async function offer(post, rate, seconds, firstId, { until } = {}) {
+  const total = seconds === null ? Infinity : Math.round(rate * seconds);
   const accepted = new Map();
   const acceptLatency = [];
   const inFlight = [];
   let failures = 0;
   const started = now();
   let sent = 0;
-  while (sent < total) {
+  while (sent < total && !until?.()) {
     const due = Math.min(total, Math.floor(((now() - started) / 1000) * rate) + 1);
     while (sent < due) {
       const id = firstId + sent;
@@ -128,5 +130,5 @@ export async function offer(post, rate, seconds, firstId) {
     await sleep(Math.max(0, nextAt - now()));
   }
   await Promise.all(inFlight);
-  return { accepted, acceptLatency, failures };
+  return { accepted, acceptLatency, failures, started, sent };
 }

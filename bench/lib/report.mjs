@@ -86,6 +86,12 @@ export function targets(runs, cache, topConcurrency) {
       const value = n.p99Ratio ?? (n.p99RatioAtLeast === null ? null : `> ${n.p99RatioAtLeast}`);
       add(`healthy p99 beside a target that never answers ÷ alone, ${n.offeredRate} events/s`, db, value, '<= 2', n.p99Ratio !== null && n.p99Ratio <= 2);
     }
+    if (r.retention) {
+      // The issue's goal for retention's batched deletes: keep pace with twice the dispatch rate, measured in the same run.
+      const t = r.retention.run;
+      if (t.ratioToDispatch !== null) add(`retention: deliveries removed/s ÷ dispatch deliveries/s of the same run, ${r.retention.offeredRate} events/s posted`, db, t.ratioToDispatch, '>= 2', t.ratioToDispatch >= 2);
+      else add(`retention: deliveries removed/s, ${r.retention.offeredRate} events/s posted (no dispatch part in the run to compare with)`, db, t['deliveries/s'], '>= 2 × dispatch', null);
+    }
   }
   if (cache) add('cache lookup, 10,000 ÷ 10 handlers', '-', cache.ratio, 'same (<= 1.25)', cache.ratio <= 1.25);
   return list;
@@ -250,6 +256,7 @@ export function printTables(runs, cache, list) {
     const spread = n.roundRatios?.length > 1 ? `; each round's ratio: ${n.roundRatios.join(', ')}` : '';
     console.log(`  median p99 beside ÷ median p99 alone: ${n.p99Ratio ?? `more than ${n.p99RatioAtLeast}`} (target <= 2)${spread}`);
   }
+  for (const [db, r] of Object.entries(runs)) if (r.retention) printRetention(db, r.retention);
   for (const [db, r] of Object.entries(runs)) if (r.scale?.sizes?.length) printScale(db, r.scale);
   if (cache) {
     console.log('\nHandler cache lookup:');
@@ -300,4 +307,58 @@ function printScale(db, s) {
   );
   const notes = [...new Set(sizes.flatMap((run) => run.fill.warnings ?? []))];
   for (const note of notes) console.log(`  note: ${note}`);
+}
+
+/** Retention: the stream's latency before and during one run, the run's removal rate. */
+function printRetention(db, t) {
+  const ms = (v) => fmt(v ?? '>wait');
+  const row = (label, p) => ({
+    phase: label,
+    seconds: fmt(p.seconds),
+    events: fmt(p.events),
+    'failed posts': p.failures,
+    'not delivered': p.missing,
+    'ingest p50 ms': fmt(p.ingest.p50_ms),
+    'ingest p95 ms': fmt(p.ingest.p95_ms),
+    'ingest p99 ms': fmt(p.ingest.p99_ms),
+    '202 → delivered p50 ms': ms(p.delivered.p50_ms),
+    '202 → delivered p95 ms': ms(p.delivered.p95_ms),
+    '202 → delivered p99 ms': ms(p.delivered.p99_ms),
+    '202 → delivered max ms': ms(p.delivered.max_ms),
+  });
+  console.log(
+    `\nRetention on ${db}: ${fmt(t.filled.deliveries)} deliveries filled by SQL over 30 days (${fmt(t.filled.events)} events, ${fmt(t.filled.executionLogs)} execution logs), ` +
+      `LOG_RETENTION_DAYS=${t.retentionDays}; ${t.offeredRate} events/s posted to ${t.handlersPerEvent} handlers each, before the run (quiet) and during it; ` +
+      `ingest from the scheduled send, delivered: 202 read → body at the last handler; wait for stragglers ${t.settleSeconds} s:`,
+  );
+  console.table([
+    row('before the run', t.before),
+    row('during the run', t.during),
+    { phase: 'during ÷ before, p99', 'ingest p99 ms': fmt(t.p99Ratio.ingest), '202 → delivered p99 ms': fmt(t.p99Ratio.delivered) },
+  ]);
+  const r = t.run;
+  const ratio = r.ratioToDispatch === null ? '' : ` = ${fmt(r.ratioToDispatch)} × this run's dispatch rate (${fmt(r.dispatchRate)}/s)`;
+  console.log(
+    `  run: ${fmt(r.seconds)} s; removed ${fmt(r.removed.deliveries)} deliveries (${fmt(r['deliveries/s'])}/s${ratio}), ${fmt(r.removed.events)} events, ` +
+      `${fmt(r.removed.executionLogs)} execution logs${r.logPartitionsDropped === null ? '' : ` (${r.logPartitionsDropped} day partitions dropped)`}; ${fmt(r['rows/s'])} rows/s in all`,
+  );
+  console.log(
+    `  older than the cutoff and left: ${fmt(r.leftBehind.events)} events, ${fmt(r.leftBehind.deliveries)} deliveries, ${fmt(r.leftBehind.executionLogs)} execution logs; ` +
+      `end of the run: ${r.end}; fill ${fmt(t.fillSeconds)} s`,
+  );
+  if (t.stream) {
+    const statuses = Object.entries(t.stream.byStatus).map(([status, n]) => `${fmt(n)} ${status}`).join(', ');
+    console.log(
+      `  posted while the service ran: ${fmt(t.stream.acceptedEvents)} events accepted, ${fmt(t.stream.deliveriesStored)} of their ${fmt(t.stream.deliveriesExpected)} deliveries stored ` +
+        `(${statuses || 'none'} when the service stopped); ${t.stream.lost === 0 ? 'none lost' : `${fmt(t.stream.lost)} LOST`}`,
+    );
+  }
+  // A quiet phase whose delays grow second by second is a backlog: the stream is more than the service delivers on this machine, and the ratios say little.
+  const worst = t.before.worstBySecond ?? [];
+  if (worst.length > 1 && worst.at(-1) > 1000 && worst.at(-1) > 2 * worst[0]) {
+    console.log(
+      `  note: the quiet phase built a backlog (slowest delivery of its first second ${fmt(worst[0])} ms, of its last ${fmt(worst.at(-1))} ms): ` +
+        `${t.offeredRate} events/s is more than the service delivered here before the run; the during ÷ before ratios are not retention's alone`,
+    );
+  }
 }

@@ -76,37 +76,39 @@ const JSON_400 = '{"error":"validation_failed","details":[{"field":"data.currenc
  * Outcomes of a call, each with its weight out of 1,000. `body: [prefix, suffix]` puts the
  * object id between the two (answers that echo the record); `timeout` and network errors have
  * no response. The capped body is as long as RESPONSE_BODY_CAP_BYTES keeps (4096 by default).
+ * `kind` is the error kind the service stores with such a call (src/calls/call-result.ts), so
+ * the error_kind filter is timed on rows like production's.
  */
-const outcome = (weight, status, code, body, error, duration, jitter) => ({ weight, status, code, body, error, duration, jitter });
+const outcome = (weight, status, code, body, error, kind, duration, jitter) => ({ weight, status, code, body, error, kind, duration, jitter });
 const FINAL = [
-  outcome(620, 'success', 200, ['{"ok":true,"id":"', '"}'], null, 35, 120),
-  outcome(200, 'success', 200, ['{"status":"accepted","reference":"REF-', '","received_at":"2026-11-22T10:15:31Z"}'], null, 60, 200),
-  outcome(100, 'success', 204, ['', null], null, 25, 80),
-  outcome(45, 'success', 201, ['{"created":true,"record":{"id":"', '","state":"synced","version":3,"links":{"self":"/api/records/sync/3","history":"/api/records/sync/3/history"},"warnings":[]}}'], null, 90, 300),
-  outcome(6, 'fail', null, null, 'timeout after 15000 ms', 15000, 40),
-  outcome(4, 'fail', 500, [JSON_500, '"}'], 'receiver answered 500', 120, 300),
-  outcome(4, 'fail', 503, [HTML_503, null], 'receiver answered 503', 8, 30),
-  outcome(3, 'fail', 502, [HTML_502, null], 'receiver answered 502', 30, 60),
-  outcome(2, 'fail', 400, [JSON_400, '"}'], 'receiver answered 400', 40, 80),
-  outcome(2, 'fail', null, null, 'connection refused', 1, 3),
-  outcome(1, 'fail', 500, [STACK.repeat(Math.ceil(RESPONSE_CAP / STACK.length)).slice(0, RESPONSE_CAP), null], 'receiver answered 500', 400, 600),
-  outcome(13, 'skipped', null, null, 'skipped: handler is disabled', 0, 0),
+  outcome(620, 'success', 200, ['{"ok":true,"id":"', '"}'], null, null, 35, 120),
+  outcome(200, 'success', 200, ['{"status":"accepted","reference":"REF-', '","received_at":"2026-11-22T10:15:31Z"}'], null, null, 60, 200),
+  outcome(100, 'success', 204, ['', null], null, null, 25, 80),
+  outcome(45, 'success', 201, ['{"created":true,"record":{"id":"', '","state":"synced","version":3,"links":{"self":"/api/records/sync/3","history":"/api/records/sync/3/history"},"warnings":[]}}'], null, null, 90, 300),
+  outcome(6, 'fail', null, null, 'timeout after 15000 ms', 'timeout', 15000, 40),
+  outcome(4, 'fail', 500, [JSON_500, '"}'], 'receiver answered 500', 'http_5xx', 120, 300),
+  outcome(4, 'fail', 503, [HTML_503, null], 'receiver answered 503', 'http_5xx', 8, 30),
+  outcome(3, 'fail', 502, [HTML_502, null], 'receiver answered 502', 'http_5xx', 30, 60),
+  outcome(2, 'fail', 400, [JSON_400, '"}'], 'receiver answered 400', 'http_4xx', 40, 80),
+  outcome(2, 'fail', null, null, 'connection refused', 'connection_refused', 1, 3),
+  outcome(1, 'fail', 500, [STACK.repeat(Math.ceil(RESPONSE_CAP / STACK.length)).slice(0, RESPONSE_CAP), null], 'receiver answered 500', 'http_5xx', 400, 600),
+  outcome(13, 'skipped', null, null, 'skipped: handler is disabled', 'skipped', 0, 0),
 ];
 /** The first, failed attempt of a delivery that was retried. */
 const FIRST_FAILURE = [
-  outcome(350, 'fail', null, null, 'timeout after 15000 ms', 15000, 40),
-  outcome(150, 'fail', 503, [HTML_503, null], 'receiver answered 503', 8, 30),
-  outcome(100, 'fail', 502, [HTML_502, null], 'receiver answered 502', 30, 60),
-  outcome(100, 'fail', 500, [JSON_500, '"}'], 'receiver answered 500', 120, 300),
-  outcome(20, 'fail', 500, [STACK.repeat(Math.ceil(RESPONSE_CAP / STACK.length)).slice(0, RESPONSE_CAP), null], 'receiver answered 500', 400, 600),
-  outcome(150, 'fail', null, null, 'connection refused', 1, 3),
-  outcome(60, 'fail', null, null, 'connection reset by the receiver', 200, 400),
-  outcome(30, 'fail', 400, [JSON_400, '"}'], 'receiver answered 400', 40, 80),
-  outcome(20, 'fail', null, null, 'host name lookup failed (temporary)', 5, 20),
-  outcome(20, 'fail', null, null, 'TLS certificate expired', 15, 20),
+  outcome(350, 'fail', null, null, 'timeout after 15000 ms', 'timeout', 15000, 40),
+  outcome(150, 'fail', 503, [HTML_503, null], 'receiver answered 503', 'http_5xx', 8, 30),
+  outcome(100, 'fail', 502, [HTML_502, null], 'receiver answered 502', 'http_5xx', 30, 60),
+  outcome(100, 'fail', 500, [JSON_500, '"}'], 'receiver answered 500', 'http_5xx', 120, 300),
+  outcome(20, 'fail', 500, [STACK.repeat(Math.ceil(RESPONSE_CAP / STACK.length)).slice(0, RESPONSE_CAP), null], 'receiver answered 500', 'http_5xx', 400, 600),
+  outcome(150, 'fail', null, null, 'connection refused', 'connection_refused', 1, 3),
+  outcome(60, 'fail', null, null, 'connection reset by the receiver', 'network', 200, 400),
+  outcome(30, 'fail', 400, [JSON_400, '"}'], 'receiver answered 400', 'http_4xx', 40, 80),
+  outcome(20, 'fail', null, null, 'host name lookup failed (temporary)', 'dns', 5, 20),
+  outcome(20, 'fail', null, null, 'TLS certificate expired', 'tls', 15, 20),
 ];
 /** Every call to the archive target while it is down. */
-const OUTAGE = outcome(1, 'fail', null, null, 'connection refused', 1, 3);
+const OUTAGE = outcome(1, 'fail', null, null, 'connection refused', 'connection_refused', 1, 3);
 const OUTAGE_SLOT = 2000;
 
 /** Odd multipliers of the multiplicative hashes that spread types, objects and outcomes over the rows. */
@@ -316,6 +318,7 @@ export function generators(sql, p, refs) {
       response_code: 'o.code',
       response_body: `CASE WHEN o.body_prefix IS NULL THEN NULL WHEN o.body_suffix IS NULL THEN o.body_prefix ELSE ${sql.cat('o.body_prefix', 'x.oid', 'o.body_suffix')} END`,
       error: 'o.error',
+      error_kind: 'o.error_kind',
       duration_ms: '(o.duration + x.h % (o.jitter + 1))',
       created_at: '(x.acc + (x.s - 1) * 30 + (x.attempt - 1) * 5030)',
     },
@@ -373,7 +376,7 @@ export async function helperTables(db, types, handlers) {
   const outcomeRows = [];
   const addOutcomes = (list, base) => {
     let slot = base;
-    for (const o of list) for (let n = 0; n < o.weight; n++) outcomeRows.push([slot++, o.status, o.code, o.body?.[0] ?? null, o.body?.[1] ?? null, o.error, o.duration, o.jitter]);
+    for (const o of list) for (let n = 0; n < o.weight; n++) outcomeRows.push([slot++, o.status, o.code, o.body?.[0] ?? null, o.body?.[1] ?? null, o.error, o.kind, o.duration, o.jitter]);
   };
   addOutcomes(FINAL, 0);
   addOutcomes(FIRST_FAILURE, 1000);
@@ -381,7 +384,7 @@ export async function helperTables(db, types, handlers) {
   const tables = [
     ['scale_types', 'slot INTEGER PRIMARY KEY, events_id VARCHAR(100), entity VARCHAR(32), family INTEGER, data_prefix TEXT, data_suffix TEXT, has_id INTEGER', typeRows],
     ['scale_handlers', 'family INTEGER, seq INTEGER, handler_id INTEGER, handler_name VARCHAR(200), PRIMARY KEY (family, seq)', handlerRows],
-    ['scale_outcomes', 'slot INTEGER PRIMARY KEY, status VARCHAR(8), code INTEGER, body_prefix TEXT, body_suffix TEXT, error VARCHAR(1000), duration INTEGER, jitter INTEGER', outcomeRows],
+    ['scale_outcomes', 'slot INTEGER PRIMARY KEY, status VARCHAR(8), code INTEGER, body_prefix TEXT, body_suffix TEXT, error VARCHAR(1000), error_kind VARCHAR(20), duration INTEGER, jitter INTEGER', outcomeRows],
   ];
   for (const [name, definition, rows] of tables) {
     const marks = `(${rows[0].map(() => '?').join(', ')})`;
@@ -428,6 +431,36 @@ async function deferIndexes(db, tables) {
       if (lines(row['Create Table']) !== lines(definition)) throw new Error(`scale: ${table} differs from the migrations' definition after its indexes were rebuilt:\n${row['Create Table']}`);
     }
   };
+}
+
+/** Rows per INSERT … SELECT of the fill: SQLite fills in one transaction anyway; MariaDB's chunks keep each statement's undo small. */
+export const FILL_CHUNK = { sqlite: 1_000_000, mysql: 100_000 };
+
+/**
+ * MySQL/MariaDB: the partition the ExecutionLogsByDay migration leaves for the rows older than
+ * the day it ran (`p_history`) split into one partition per UTC day from the day of `from` on,
+ * while it is still empty (before the fill): the table as it is once the service has kept its
+ * days for as long as the rows go back, each past day a partition retention can drop whole.
+ * Answers how many day partitions it made (0 on SQLite, or when the first partition is a day
+ * already).
+ */
+export async function partitionHistoryByDay(db, from) {
+  if (db.kind === 'sqlite') return 0;
+  const [partitions] = await db.conn.query(
+    `SELECT PARTITION_NAME AS name, PARTITION_DESCRIPTION AS bound FROM information_schema.PARTITIONS
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'execution_logs' AND PARTITION_NAME IS NOT NULL ORDER BY PARTITION_ORDINAL_POSITION`,
+  );
+  const history = partitions[0];
+  if (!history || /^p\d{8}$/.test(history.name) || history.bound === 'MAXVALUE') return 0;
+  const bound = Number(history.bound);
+  if (bound % DAY !== 0) throw new Error(`scale: execution_logs partition ${history.name} ends at ${bound}, not at a UTC midnight`);
+  const days = [];
+  for (let day = Math.floor(from / DAY) * DAY; day < bound; day += DAY) {
+    days.push(`PARTITION p${new Date(day).toISOString().slice(0, 10).replaceAll('-', '')} VALUES LESS THAN (${day + DAY})`);
+  }
+  if (days.length === 0) return 0;
+  await db.conn.query(`ALTER TABLE execution_logs REORGANIZE PARTITION \`${history.name}\` INTO (${days.join(', ')})`);
+  return days.length;
 }
 
 /**
@@ -638,6 +671,8 @@ async function queryList(service, key, p, refs) {
     ['logs: from/to (one hour, 15 days ago)', `${logs}?from=${encodeURIComponent(hourFrom)}&to=${encodeURIComponent(hourTo)}`],
     ['logs: error=timeout (frequent)', `${logs}?error=timeout`],
     ['logs: error=certificate (rare)', `${logs}?error=certificate`],
+    ['logs: error_kind=timeout (frequent)', `${logs}?error_kind=timeout`, { needs: 'error_kind' }],
+    ['logs: error_kind=tls (rare)', `${logs}?error_kind=tls`, { needs: 'error_kind' }],
     ['logs: error text found nowhere', `${logs}?error=${encodeURIComponent('no such error text')}`],
     ['logs: page=200 (deprecated OFFSET paging, exact total)', `${logs}?page=200`, { needs: 'page' }],
     ['handler logs tab', tab],
@@ -868,7 +903,7 @@ async function runSize({ kind, name, serverUrl, receiver, types, rows, requests,
 }
 
 /** The part: every size in turn on one database; ratios to the first size. */
-export async function runScale({ kind, name = kind, serverUrl, receiver, sizes, requests, dispatchDeliveries, dispatchRepeats = 3, concurrency, log, chunk = { sqlite: 1_000_000, mysql: 100_000 } }) {
+export async function runScale({ kind, name = kind, serverUrl, receiver, sizes, requests, dispatchDeliveries, dispatchRepeats = 3, concurrency, log, chunk = FILL_CHUNK }) {
   const types = await eventTypes();
   const runs = [];
   for (const rows of sizes) {
