@@ -862,6 +862,9 @@ async function runSize({ kind, name, serverUrl, receiver, types, rows, requests,
     let filled;
     let bytes;
     try {
+      // A month-old table has a partition per day (MySQL/MariaDB): a page merges them all.
+      const dayPartitions = await partitionHistoryByDay(conn, p.start);
+      if (dayPartitions > 0) log(`    execution_logs: p_history split into ${dayPartitions} day partitions`);
       const fillBegan = performance.now();
       filled = await fill(conn, p, types, handlers, { log, chunk: kind === 'sqlite' ? chunk.sqlite : chunk.mysql });
       filled.totalSeconds = round((performance.now() - fillBegan) / 1000, 1);
