@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
 import { DirectSql } from '../../src/database/direct-sql.js';
 import { DeliveryCounts } from '../../src/queue/delivery-counts.js';
-import { DeliveryPurge } from '../../src/queue/delivery-purge.js';
+import { DeliveryPurge, unfinishedSql } from '../../src/queue/delivery-purge.js';
 import { DeliveryQueue } from '../../src/queue/delivery-queue.js';
 import type { ClaimedDelivery, DeliveryUpdate } from '../../src/queue/delivery.js';
 import { DeliveryRunner } from '../../src/dispatcher/delivery-runner.js';
@@ -297,6 +297,18 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
       await Promise.all([done, waiting, running].map(async (id) => (await rows(id)).length)),
       [0, 2, 2],
     );
+  });
+
+  it('purge finished reads a batch through the event index, not through every pending delivery of the queue', async () => {
+    // A backlog of pending deliveries (a target that is down) makes a status-first index look attractive to the planner.
+    for (let i = 0; i < 20; i++) await enqueue();
+    const events = [1, 2, 3];
+    const direct = s.get(DirectSql);
+    const text = unfinishedSql(direct.mysql, events.length);
+    const plan: Record<string, unknown>[] = await sql(direct.mysql ? `EXPLAIN ${text}` : `EXPLAIN QUERY PLAN ${text}`, events);
+    const used = plan.map((row) => String(direct.mysql ? row.key : row.detail)).join(' | ');
+    assert.match(used, /idx_deliveries_event/, used);
+    assert.doesNotMatch(used, /idx_deliveries_handler_due|idx_deliveries_due/, used);
   });
 
   it('counts the deliveries of the shared queue by state, and when the oldest due one came due', async () => {
