@@ -13,7 +13,7 @@ import { HttpExecutor } from '../calls/http-executor.js';
 import { ScriptExecutor } from '../calls/script-executor.js';
 import { RetryPolicy } from './retry-policy.js';
 import { Clock } from '../common/clock.js';
-import { FlowOutcome } from './flow-control.js';
+import { FlowOutcome } from './circuit-outcomes.js';
 
 /**
  * What a delivery's log row keeps of the body sent: nothing, since the body is the envelope of

@@ -12,7 +12,8 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { OperationalEvents } from '../operational-events/operational-events.service.js';
 import { DeliveryQueue } from '../queue/delivery-queue.js';
 import { ClaimedDelivery, DeliveryUpdate, FinishedAttempt, NextClaimFlow } from '../queue/delivery.js';
-import { FlowChange, FlowControl, FlowOutcome, ReportedStatement } from './flow-control.js';
+import { FlowChange, FlowOutcome, ReportedStatement } from './circuit-outcomes.js';
+import { FlowControl } from './flow-control.js';
 
 /** Everything one attempt changes, as the runner decided it (src/dispatcher/delivery-runner.ts). */
 export interface Outcome {

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cooldownMs, flowOutcomeStatements, planClaim, rateTokens, type FlowOutcome } from '../../src/dispatcher/flow-control.js';
+import { cooldownMs, flowOutcomeStatements, type FlowOutcome } from '../../src/dispatcher/circuit-outcomes.js';
+import { planClaim, rateTokens } from '../../src/dispatcher/flow-control.js';
 import type { HandlerFlow } from '../../src/handlers/handler-flow.js';
 import { planShares } from '../../src/queue/delivery-queue.js';
 import { pausedAt, windowsAt } from '../../src/handlers/handler-view.js';
