@@ -13,18 +13,7 @@ export async function runLatency({ kind, name = kind, serverUrl, receiver, rate,
   try {
     const api = adminClient(service, key);
     await createHandlers(api, receiver.port, handlers);
-    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-    const post = async (id) => {
-      const res = await pool.request({
-        path: '/api/v1/events',
-        method: 'POST',
-        headers,
-        body: `{"event":"clients.update","object_id":${id},"data":{"id":${id},"name":"client ${id}","balance":"12.50"}}`,
-      });
-      await res.body.text();
-      if (res.statusCode !== 202) throw new Error(`event ${id}: ${res.statusCode}`);
-      return now();
-    };
+    const post = eventPoster(pool, key);
     // Warm-up: a second at the same rate, not counted.
     await offer(post, rate, Math.min(1, seconds / 3), 1_000_000_000);
     await sleep(Math.min(500, seconds * 100));
@@ -62,6 +51,23 @@ export async function runLatency({ kind, name = kind, serverUrl, receiver, rate,
     await service.stop();
     await db.drop();
   }
+}
+
+/** The clients.update body of object `id`, as the latency parts post it. */
+export const clientUpdate = (id, event = 'clients.update') => `{"event":"${event}","object_id":${id},"data":{"id":${id},"name":"client ${id}","balance":"12.50"}}`;
+
+/**
+ * Posts one event (the body `bodyOf(id)`) through `pool` with the key, and answers when its 202
+ * was read; anything but a 202 throws. What every stream of the latency parts sends.
+ */
+export function eventPoster(pool, key, bodyOf = clientUpdate) {
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  return async (id) => {
+    const res = await pool.request({ path: '/api/v1/events', method: 'POST', headers, body: bodyOf(id) });
+    await res.body.text();
+    if (res.statusCode !== 202) throw new Error(`event ${id}: ${res.statusCode}`);
+    return now();
+  };
 }
 
 /**

@@ -14,7 +14,7 @@
 // `missing`), never as fast.
 import { Pool } from 'undici';
 import { adminClient, createDatabase, createHandlers, newKey, startService } from './service.mjs';
-import { endToEnd, offer } from './latency.mjs';
+import { endToEnd, eventPoster, offer } from './latency.mjs';
 import { now, percentile, sleep } from './util.mjs';
 
 /**
@@ -38,18 +38,7 @@ export async function runNeighbour({ kind, name = kind, serverUrl, receiver, rat
     // handler's defaults (timeout, retry limit, concurrency cap) as an operator would leave them.
     const bad = await api('POST', '/api/v1/handlers', { name: 'never answers', event: 'dids.update', type: 'http', task: `127.0.0.1:${receiver.port}/hang`, priority: 1 });
     await api('POST', `/api/v1/handlers/${bad.id}/pause`, { reason: 'benchmark: alone phase' });
-    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-    const post = async (id) => {
-      const res = await pool.request({
-        path: '/api/v1/events',
-        method: 'POST',
-        headers,
-        body: `{"event":"clients.update","object_id":${id},"data":{"id":${id},"name":"client ${id}"}}`,
-      });
-      await res.body.text();
-      if (res.statusCode !== 202) throw new Error(`event ${id}: ${res.statusCode}`);
-      return now();
-    };
+    const post = eventPoster(pool, key, (id) => `{"event":"clients.update","object_id":${id},"data":{"id":${id},"name":"client ${id}"}}`);
 
     // Warm-up at the same rate, not counted.
     await offer(post, rate, Math.min(1, seconds / 3), 1_000_000_000);

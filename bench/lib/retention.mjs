@@ -34,7 +34,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { createConnection } from 'mysql2/promise';
 import { Pool } from 'undici';
-import { offer } from './latency.mjs';
+import { clientUpdate, eventPoster, offer } from './latency.mjs';
 import { eventTypes, fill, FILL_CHUNK, open, partitionHistoryByDay, plan, prepare } from './scale.mjs';
 import { startService } from './service.mjs';
 import { now, percentile, round, sleep } from './util.mjs';
@@ -100,18 +100,7 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
       if (Date.now() > runAt - GUARD_MS - WARMUP_MS) {
         throw new Error(`retention: the service took over ${START_ALLOWANCE_MS / 1000} s to start on the filled database; no quiet phase is left before the run`);
       }
-      const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-      const post = async (id) => {
-        const res = await pool.request({
-          path: '/api/v1/events',
-          method: 'POST',
-          headers,
-          body: `{"event":"${EVENT}","object_id":${id},"data":{"id":${id},"name":"client ${id}","balance":"12.50"}}`,
-        });
-        await res.body.text();
-        if (res.statusCode !== 202) throw new Error(`event ${id}: ${res.statusCode}`);
-        return now();
-      };
+      const post = eventPoster(pool, key, (id) => clientUpdate(id, EVENT));
       warmup = await offer(post, rate, WARMUP_MS / 1000, WARMUP_ID);
       // The quiet phase starts `beforeSeconds` before the run (later if the start took long: it is then shorter).
       await sleep(Math.max(500, runAt - GUARD_MS - beforeSeconds * 1000 - Date.now()));
