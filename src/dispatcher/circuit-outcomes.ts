@@ -9,7 +9,6 @@ import {
   resetFailures,
   Statement,
 } from '../handlers/handler-flow.js';
-import type { CircuitState } from '../handlers/handler.entity.js';
 
 /*
  * What the outcomes of attempts do to their handlers' flow, as statements for the outcome
@@ -26,7 +25,6 @@ export interface FlowOutcome {
   probe: boolean;
   /** The handler as the claim read it: a success writes only when there is something to reset. */
   failuresBefore: number;
-  stateBefore: CircuitState;
   opensBefore: number;
   error: string | null;
   /** A Retry-After answer: hold the handler's deliveries until then (flow time). */
@@ -64,8 +62,15 @@ export interface CircuitRules {
 /**
  * The circuit statements for these outcomes (see FlowControl.outcomeStatements): per handler,
  * in the order the attempts ended, failures counted in runs (a run may open the circuit), a
- * failed probe re-opens it for a longer cool-down, a success closes it and ends the run; a
- * Retry-After holds the handler. A success on a handler with nothing to reset writes nothing.
+ * failed probe re-opens it for a longer cool-down, a successful probe closes it, any success
+ * ends the run; a Retry-After holds the handler. A success on a handler with nothing to reset
+ * writes nothing.
+ *
+ * Only the probe closes an open circuit. A claim takes no other call of a handler whose circuit
+ * is not closed, so any other call that ends while it is open was in flight when it opened (on
+ * MySQL/MariaDB, a claim and the opening commit side by side): its success tells of the target
+ * before the opening, and closing on it would end the cool-down the failures just began. Its
+ * failure changes nothing either: the count in a row and the window count only while closed.
  *
  * With the failure-rate rule on, the calls of the batch (probes aside: they judge an open
  * circuit, not a closed one) are also counted in the handler's window, one statement per
@@ -107,8 +112,8 @@ export function flowOutcomeStatements(outcomes: readonly FlowOutcome[], now: num
       if (!breaker) continue;
       if (outcome.ok) {
         endRun();
-        if (outcome.stateBefore !== 'closed' || outcome.probe) {
-          const reason = outcome.probe ? 'the probe call succeeded' : 'a call succeeded';
+        if (outcome.probe) {
+          const reason = 'the probe call succeeded';
           statements.push({ handlerId, ...closeCircuit(handlerId, now, reason), change: 'circuit_closed', reason });
           windowCalls = 0;
           windowFailures = 0;

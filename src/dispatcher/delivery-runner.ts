@@ -170,7 +170,6 @@ export class DeliveryRunner {
       ok: result.ok,
       probe,
       failuresBefore: row?.circuitFailures ?? 0,
-      stateBefore: row?.circuitState ?? 'closed',
       opensBefore: row?.circuitOpens ?? 0,
       error: result.error,
       holdUntil,

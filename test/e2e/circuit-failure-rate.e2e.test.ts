@@ -29,12 +29,7 @@ forEachDatabase(
     },
   },
   (t) => {
-    // Known defect on MySQL/MariaDB, open: now and then (about one run in five under load) the
-    // window counts only some of the calls (seen: 4 of 12, all deliveries then succeeded and the
-    // circuit never opened). The test runs there as a todo, so its result is reported without
-    // failing the run, until the cause is found.
-    const todo = t.kind.name === 'mysql' ? 'the failure-rate window sometimes misses calls on MySQL/MariaDB (open defect)' : undefined;
-    it('a target failing every other call opens the circuit by its rate, waits out the cool-down without spending attempts, and closes on the probe', { todo }, async () => {
+    it('a target failing every other call opens the circuit by its rate, waits out the cool-down without spending attempts, and closes on the probe', async () => {
       const clock = takeOverClock(t.app.get(Clock));
       const sql = (text: string, params: unknown[] = []) => t.app.get(DataSource).query(text, params);
       const pager = await t.receiver();

@@ -147,7 +147,6 @@ describe('flowOutcomeStatements', () => {
     ok: false,
     probe: false,
     failuresBefore: 0,
-    stateBefore: 'closed',
     opensBefore: 0,
     error: 'receiver answered 503',
     holdUntil: null,
@@ -172,7 +171,7 @@ describe('flowOutcomeStatements', () => {
     assert.equal(statements[3]!.reason, '3 failed calls in a row; the last: receiver answered 503');
   });
 
-  it('writes nothing for a success with nothing to reset; a success after failures ends the run and closes the circuit', () => {
+  it('writes nothing for a success with nothing to reset; a success after failures ends the run, a successful probe closes the circuit', () => {
     assert.deepEqual(flowOutcomeStatements([outcome(1, { ok: true })], NOW, circuit), []);
     assert.deepEqual(summary(flowOutcomeStatements([outcome(1, { ok: true, failuresBefore: 2 })], NOW, circuit)), [[1, 'reset']]);
     assert.deepEqual(summary(flowOutcomeStatements([outcome(1), outcome(1, { ok: true })], NOW, circuit)).map(([, what]) => what), [
@@ -180,11 +179,22 @@ describe('flowOutcomeStatements', () => {
       'circuit_opened',
       'reset',
     ]);
-    assert.deepEqual(summary(flowOutcomeStatements([outcome(1, { ok: true, probe: true, stateBefore: 'half_open' })], NOW, circuit)), [[1, 'circuit_closed']]);
+    assert.deepEqual(summary(flowOutcomeStatements([outcome(1, { ok: true, probe: true })], NOW, circuit)), [[1, 'circuit_closed']]);
+  });
+
+  it('closes the circuit only on the probe: a call in flight when it opened changes nothing', () => {
+    // Such a call was claimed while the circuit was closed: its success tells of the target before the opening.
+    const late = flowOutcomeStatements([outcome(1, { ok: true, failuresBefore: 1 })], NOW, circuit);
+    assert.ok(!late.some((statement) => statement.change === 'circuit_closed'), 'no close without the probe');
+    assert.deepEqual(summary(late), [[1, 'reset']], 'only the run in a row ends (the close resets it anyway)');
+    const rated = { ...circuit, failureRate: 0.5, rateWindowMs: 60_000, rateMinCalls: 6 };
+    const counted = flowOutcomeStatements([outcome(1, { ok: true }), outcome(1, { ok: true, probe: true }), outcome(1, { ok: true })], NOW, rated);
+    assert.deepEqual(summary(counted).map(([, what]) => what), ['circuit_closed', counted[1]!.sql], 'the probe closes; the window counts from there');
+    assert.deepEqual(counted[1]!.params.slice(1, 3), [1, 1], 'one call after the close');
   });
 
   it('re-opens after a failed probe for a longer cool-down; holds a handler that answered with a Retry-After', () => {
-    const reopened = flowOutcomeStatements([outcome(1, { probe: true, stateBefore: 'half_open', opensBefore: 2 })], NOW, circuit);
+    const reopened = flowOutcomeStatements([outcome(1, { probe: true, opensBefore: 2 })], NOW, circuit);
     assert.deepEqual(summary(reopened).map(([, what]) => what), ['count', 'circuit_reopened']);
     assert.equal(reopened[1]!.until, NOW + 90_000 + 30_000);
     const held = flowOutcomeStatements([outcome(1, { holdUntil: NOW + 120_000 })], NOW, { ...circuit, failureThreshold: 0 });
@@ -230,12 +240,12 @@ describe('flowOutcomeStatements', () => {
     it('works without the rule in a row: no failure count, and the probe still closes and re-opens the circuit', () => {
       const alone = { ...rated, failureThreshold: 0 };
       assert.deepEqual(kinds(flowOutcomeStatements([outcome(1), outcome(1), outcome(1, { ok: true, failuresBefore: 2 })], NOW, alone)), ['window', 'circuit_opened']);
-      assert.deepEqual(kinds(flowOutcomeStatements([outcome(1, { probe: true, stateBefore: 'half_open' })], NOW, alone)), ['circuit_reopened'], 'a failed probe is not a call of the window');
-      assert.deepEqual(kinds(flowOutcomeStatements([outcome(1, { ok: true, probe: true, stateBefore: 'half_open' })], NOW, alone)), ['circuit_closed']);
+      assert.deepEqual(kinds(flowOutcomeStatements([outcome(1, { probe: true })], NOW, alone)), ['circuit_reopened'], 'a failed probe is not a call of the window');
+      assert.deepEqual(kinds(flowOutcomeStatements([outcome(1, { ok: true, probe: true })], NOW, alone)), ['circuit_closed']);
     });
 
     it('counts in the fresh window only what ended after the circuit closed (closing resets it)', () => {
-      const statements = flowOutcomeStatements([outcome(1), outcome(1, { ok: true, probe: true, stateBefore: 'half_open' }), outcome(1), outcome(1, { ok: true })], NOW, { ...rated, failureThreshold: 0 });
+      const statements = flowOutcomeStatements([outcome(1), outcome(1, { ok: true, probe: true }), outcome(1), outcome(1, { ok: true })], NOW, { ...rated, failureThreshold: 0 });
       assert.deepEqual(kinds(statements), ['circuit_closed', 'window', 'circuit_opened']);
       assert.match(statements[0]!.sql, /circuit_window_start = NULL, circuit_window_calls = 0, circuit_window_failures = 0/);
       assert.deepEqual(statements[1]!.params.slice(1, 3).concat(statements[1]!.params.slice(4, 6)), [2, 2, 1, 1], 'two calls after the close, one failed');
