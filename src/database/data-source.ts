@@ -24,6 +24,7 @@ import { ExecutionLogsByDay1765500000000 } from './migrations/1765500000000-exec
 import { CircuitFailureRate1765600000000 } from './migrations/1765600000000-circuit-failure-rate.js';
 import { PauseAnnouncements1765700000000 } from './migrations/1765700000000-pause-announcements.js';
 import { LogIndexesNameTheId1765800000000 } from './migrations/1765800000000-log-indexes-name-the-id.js';
+import { LeanerDeliveryIndexes1765900000000 } from './migrations/1765900000000-leaner-delivery-indexes.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity, HandlerPauseEntity];
@@ -47,6 +48,7 @@ export const MIGRATIONS = [
   CircuitFailureRate1765600000000,
   PauseAnnouncements1765700000000,
   LogIndexesNameTheId1765800000000,
+  LeanerDeliveryIndexes1765900000000,
 ];
 
 /**
