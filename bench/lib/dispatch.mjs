@@ -136,7 +136,8 @@ export async function dispatchOnce({ kind, name, serverUrl, receiver, deliveries
     }
     const seconds = (arrival.at - arrival.first) / 1000;
     const rate = (total - 1) / seconds;
-    const [{ succeeded }] = await queryDatabase(db, "SELECT COUNT(*) AS succeeded FROM deliveries WHERE status = 'succeeded'");
+    // Deliveries with a success log row: a success leaves the queue (builds from before kept it there, and logged it too).
+    const [{ succeeded }] = await queryDatabase(db, "SELECT COUNT(DISTINCT delivery_id) AS succeeded FROM execution_logs WHERE status = 'success' AND delivery_id IS NOT NULL");
     const [{ logged }] = await queryDatabase(db, "SELECT COUNT(*) AS logged FROM execution_logs WHERE status = 'success'");
     const result = {
       events,

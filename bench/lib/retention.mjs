@@ -149,7 +149,7 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
     // Every accepted event (warm-up and stream) has its deliveries stored; those not delivered when the service stopped are still queued, not lost.
     const acceptedEvents = warmup.accepted.size + stream.accepted.size;
     const stored = Object.values(counts.streamDeliveries).reduce((sum, n) => sum + n, 0);
-    const removed = { events: p.events - counts.events, deliveries: p.deliveries - counts.deliveries, executionLogs: p.logs - counts.executionLogs };
+    const removed = { events: p.events - counts.events, deliveries: filled.stored.deliveries - counts.deliveries, executionLogs: p.logs - counts.executionLogs };
     const perSecond = (n) => round(n / runSeconds);
     const dropped = partitionsBefore ? partitionsBefore.filter((partition) => !partitionsAfter.includes(partition)) : null;
     const result = {
@@ -333,6 +333,11 @@ async function countRows(db, p, cutoff) {
   const byStatus = `SELECT status, COUNT(*) AS n FROM deliveries WHERE id > ${p.deliveries} GROUP BY status`;
   const rows = db.kind === 'sqlite' ? db.conn.prepare(byStatus).all() : (await db.conn.query(byStatus))[0];
   for (const row of rows) counts.streamDeliveries[row.status] = Number(row.n);
+  // A delivery that succeeded has left the queue (a build from before that keeps it, counted above): its success log row tells it.
+  const delivered = `SELECT COUNT(DISTINCT l.delivery_id) AS n FROM execution_logs l
+    WHERE l.delivery_id > ${p.deliveries} AND l.status = 'success' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = l.delivery_id)`;
+  const left = await one(delivered);
+  if (left > 0) counts.streamDeliveries.succeeded = (counts.streamDeliveries.succeeded ?? 0) + left;
   return counts;
 }
 

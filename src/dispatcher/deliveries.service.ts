@@ -22,7 +22,8 @@ export class DeliveriesService {
   /** One failed (or skipped) delivery gets one more attempt now, logged with trigger manual. */
   async retry(id: number, principal: Principal): Promise<void> {
     const delivery = await this.queue.find(id);
-    if (!delivery) throw DomainError.field('DELIVERY_NOT_FOUND', 'id', `Delivery ${id} does not exist`);
+    // A delivery that succeeded has left the queue (its log rows remain): not found here, as one whose event expired.
+    if (!delivery) throw DomainError.field('DELIVERY_NOT_FOUND', 'id', `Delivery ${id} is not in the queue: it does not exist, it succeeded, or its event expired`);
     if (delivery.status !== 'failed' && delivery.status !== 'skipped') {
       throw DomainError.field('DELIVERY_NOT_RETRYABLE', 'id', `Delivery ${id} is ${delivery.status}; only failed or skipped deliveries can be retried`);
     }

@@ -11,6 +11,8 @@ import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { DeliveryQueue } from '../queue/delivery-queue.js';
 import { DeliveryState, PlannedDelivery, PlannedDeliveryName } from '../queue/delivery.js';
 import { WorkSignal } from '../queue/work-signal.js';
+import { DeliveredLogs } from '../execution-logs/delivered-logs.js';
+import { eventDeliveries, plannedDeliveries } from './event-deliveries.js';
 import { validateEvent, ValidEvent } from './event-validation.js';
 import { EventStore } from './event-store.js';
 import { AcceptedEventDto, BatchItemResultDto, BatchResultDto, DeliveryStateDto, EventDetailDto } from './dto/event.dto.js';
@@ -104,6 +106,7 @@ export class IngestService {
     private readonly signal: WorkSignal,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
+    private readonly delivered: DeliveredLogs,
   ) {
     // When a write gets no answer within the database bounds, the posts queued behind it fail
     // with it (503) instead of each waiting out the same bound again.
@@ -187,7 +190,8 @@ export class IngestService {
   async get(id: number): Promise<EventDetailDto> {
     const event = await this.events.get(id);
     if (!event) throw DomainError.field('EVENT_NOT_FOUND', 'id', `Event ${id} does not exist`);
-    const deliveries = await this.queue.deliveriesOf(id);
+    const [queued, delivered] = await Promise.all([this.queue.deliveriesOf(id), this.delivered.of([id])]);
+    const deliveries = eventDeliveries(queued, delivered);
     return {
       id: event.id,
       event: event.eventType,
@@ -289,7 +293,9 @@ export class IngestService {
     const replays = new Map<string, Earlier>();
     const earlier = await this.events.findByIdempotencyKeys(keys);
     if (earlier.length === 0) return replays;
-    const planned = await this.queue.plannedFor(earlier.map((event) => event.id));
+    const ids = earlier.map((event) => event.id);
+    const [queued, delivered] = await Promise.all([this.queue.plannedFor(ids), this.delivered.of(ids)]);
+    const planned = plannedDeliveries(queued, delivered);
     for (const event of earlier) {
       const key = event.idempotencyKey!;
       const answer: AcceptedEventDto = {

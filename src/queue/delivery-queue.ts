@@ -14,7 +14,7 @@ import {
   DeliveryUpdate,
   FinishedAttempt,
   PlannedDelivery,
-  PlannedDeliveryName,
+  QueuedDeliveryName,
 } from './delivery.js';
 
 /**
@@ -410,7 +410,7 @@ export class DeliveryQueue {
 
   // --- reads ----------------------------------------------------------------------------------
 
-  /** The deliveries of one event in run order, with their handlers' names (the event detail). */
+  /** The deliveries of one event still in the queue (a success leaves it), in run order, with their handlers' names (the event detail). */
   async deliveriesOf(eventId: number): Promise<DeliveryState[]> {
     const rows: Row[] = await this.dataSource.query(
       `SELECT d.id, d.handler_id, h.name AS handler_name, d.seq, d.status, d.attempts, d.next_attempt_at,
@@ -433,12 +433,12 @@ export class DeliveryQueue {
     }));
   }
 
-  /** The deliveries planned for each of `eventIds`, in run order, in one statement however many events (idempotent replays). */
-  async plannedFor(eventIds: readonly number[]): Promise<Map<number, PlannedDeliveryName[]>> {
-    const planned = new Map<number, PlannedDeliveryName[]>();
+  /** The deliveries of each of `eventIds` still in the queue, in run order, in one statement however many events (idempotent replays). */
+  async plannedFor(eventIds: readonly number[]): Promise<Map<number, QueuedDeliveryName[]>> {
+    const planned = new Map<number, QueuedDeliveryName[]>();
     if (eventIds.length === 0) return planned;
     const rows: Row[] = await this.dataSource.query(
-      `SELECT d.event_id, d.handler_id, h.name AS handler_name, d.seq FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id
+      `SELECT d.id, d.event_id, d.handler_id, h.name AS handler_name, d.seq FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id
         WHERE d.event_id IN ${placeholders(1, eventIds.length)} ORDER BY d.event_id, d.seq`,
       [...eventIds],
     );
@@ -446,7 +446,7 @@ export class DeliveryQueue {
       const eventId = num(row.event_id);
       let list = planned.get(eventId);
       if (!list) planned.set(eventId, (list = []));
-      list.push({ handlerId: num(row.handler_id), handlerName: (row.handler_name as string | null) ?? null, seq: num(row.seq) });
+      list.push({ id: num(row.id), handlerId: num(row.handler_id), handlerName: (row.handler_name as string | null) ?? null, seq: num(row.seq) });
     }
     return planned;
   }
@@ -522,24 +522,38 @@ async function leaseMysql(session: MysqlSession, ids: readonly number[], owner: 
 }
 
 /**
- * The UPDATEs that record how attempts ended, each only where the owner still holds the lease.
+ * The statements that record how attempts ended, each only where the owner still holds the
+ * lease. A delivery that succeeded leaves the queue: its row is deleted, and the success log row
+ * the same transaction writes is its record from then on (the event detail and replays read it:
+ * src/execution-logs/delivered-logs.ts). The queue keeps what is still to do and what an
+ * operator may send again (failed, skipped): a finished delivery's row and its index entries
+ * would otherwise stay, for nothing, until its event expired. Other endings UPDATE the row; a
+ * finished one's next_attempt_at is the time of this write.
+ *
  * Attempts that ended the same way for the same owner share one statement ('grouped': usually
  * one for a whole batch of successes); 'per-row' gives one statement of one text per delivery
- * (SQLite, where a prepared statement run per row is cheapest). A finished delivery's
- * next_attempt_at is the time of this write.
+ * (SQLite, where a prepared statement run per row is cheapest).
  */
 function finishStatements(finished: readonly FinishedAttempt[], now: number, shape: 'grouped' | 'per-row'): { sql: string; params: unknown[] }[] {
   const groups = new Map<string, FinishedAttempt[]>();
   for (const attempt of finished) {
-    const key = JSON.stringify([attempt.owner, ...endColumns(attempt.update, now)]);
+    const key = attempt.update.status === 'succeeded' ? JSON.stringify([attempt.owner]) : JSON.stringify([attempt.owner, ...endColumns(attempt.update, now)]);
     const group = groups.get(key);
     if (group) group.push(attempt);
     else groups.set(key, [attempt]);
   }
   return [...groups.values()].flatMap((group) => {
-    const values = [...endColumns(group[0]!.update, now), now, group[0]!.owner];
     const ids = group.map((attempt) => attempt.delivery.id);
-    return (shape === 'grouped' ? [ids] : ids.map((id) => [id])).map((batch) => ({
+    const batches = shape === 'grouped' ? [ids] : ids.map((id) => [id]);
+    const owner = group[0]!.owner;
+    if (group[0]!.update.status === 'succeeded') {
+      return batches.map((batch) => ({
+        sql: `DELETE FROM deliveries WHERE lease_owner = ? AND status = 'in_progress' AND id IN ${placeholders(1, batch.length)}`,
+        params: [owner, ...batch],
+      }));
+    }
+    const values = [...endColumns(group[0]!.update, now), now, owner];
+    return batches.map((batch) => ({
       sql: `UPDATE deliveries
                SET status = ?, attempts = attempts + ?, manual = ?, next_attempt_at = ?, last_response_code = ?, last_error = ?,
                    holds_order = 0, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?

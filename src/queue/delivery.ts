@@ -118,3 +118,8 @@ export interface PlannedDeliveryName {
   handlerName: string | null;
   seq: number;
 }
+
+/** A planned delivery still in the queue, with its id. */
+export interface QueuedDeliveryName extends PlannedDeliveryName {
+  id: number;
+}

@@ -5,6 +5,7 @@ import { Clock } from '../../src/common/clock.js';
 import { createHandler } from '../factories/handler.factory.js';
 import { postEvent } from '../factories/event.factory.js';
 import { eventually } from '../utils/receiver.js';
+import { deliveryRows } from '../utils/delivery-rows.js';
 import { forEachDatabase } from '../utils/suite.js';
 import { takeOverClock } from '../utils/test-clock.js';
 
@@ -45,12 +46,7 @@ forEachDatabase(
         const line = page.split('\n').find((l) => l.startsWith(`provisioning_handler_circuit_state{handler_id="${handler.id}",`));
         return Number(line?.split(' ').at(-1));
       };
-      const deliveries = async (): Promise<{ id: number; status: string; attempts: number }[]> =>
-        (await sql('SELECT id, status, attempts FROM deliveries WHERE handler_id = ? ORDER BY id', [handler.id])).map((r: Record<string, unknown>) => ({
-          id: Number(r.id),
-          status: String(r.status),
-          attempts: Number(r.attempts),
-        }));
+      const deliveries = async () => (await deliveryRows(sql, { handlerId: handler.id })).map(({ id, status, attempts }) => ({ id, status, attempts }));
       const pagerCalls = (type: string) =>
         pager.requests.map((r) => JSON.parse(r.body)).filter((body) => body.event.events_id === type && body.event.object_id === handler.id);
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { forEachDatabase, Suite } from '../utils/suite.js';
 import { keyHeaders } from '../factories/key.factory.js';
 import { postHandler } from '../factories/handler.factory.js';
-import { bearer, countRows } from '../utils/test-app.js';
+import { bearer, countDeliveries, countRows } from '../utils/test-app.js';
 import { Received, Responder, TestReceiver } from '../utils/receiver.js';
 
 
@@ -80,7 +80,7 @@ forEachDatabase('decisions: before handlers asked synchronously', { env: { RETRY
     return response.body.items as { id: number; status: string; stage: string; attempt: number; trigger: string; event: string; event_id: number | null; object_id: number; response_code: number | null; error: string | null }[];
   };
   const counts = async () => {
-    return { events: await countRows(t, 'events'), deliveries: await countRows(t, 'deliveries') };
+    return { events: await countRows(t, 'events'), deliveries: await countDeliveries(t) };
   };
 
   it('runs the before handlers by priority; each sees the data as changed by the earlier ones; answers the final data', async () => {

@@ -6,7 +6,7 @@ import { keyHeaders } from '../factories/key.factory.js';
 import { postHandler } from '../factories/handler.factory.js';
 import { postEvent, waitUntilSettled } from '../factories/event.factory.js';
 import { logRecord } from '../factories/execution-log.factory.js';
-import { bearer, countRows } from '../utils/test-app.js';
+import { bearer, countDeliveries, countRows } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
 import { RetentionService } from '../../src/retention/retention.service.js';
@@ -34,6 +34,24 @@ forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,10
   const settled = (id: number) => waitUntilSettled(t, id, { headers: admin });
   const logsOf = async (query: string) => (await t.http.get(`/api/v1/execution-logs?${query}`).set(admin)).body;
   const nextObject = () => ++objectId;
+
+  it('a retry of a delivery still waiting answers 409 DELIVERY_NOT_RETRYABLE and changes nothing', async () => {
+    const r = await t.receiver();
+    const h = await handler(r, { event: 'dids.stock' });
+    const paused = await t.http.post(`/api/v1/handlers/${h.id}/pause`).set(admin).send({ reason: 'held for the test' });
+    assert.equal(paused.status, 200, JSON.stringify(paused.body));
+    const accepted = await post({ event: 'dids.stock', object_id: nextObject(), data: {} });
+    const before = (await eventState(accepted.id)).deliveries.find((d: { handler_id: number }) => d.handler_id === h.id);
+    assert.equal(before.status, 'pending');
+    const refused = await t.http.post(`/api/v1/deliveries/${before.id}/retry`).set(admin);
+    assert.deepEqual([refused.status, refused.body.code], [409, 'DELIVERY_NOT_RETRYABLE']);
+    assert.match(refused.body.message, /is pending; only failed or skipped deliveries can be retried/);
+    const after = (await eventState(accepted.id)).deliveries.find((d: { handler_id: number }) => d.handler_id === h.id);
+    assert.deepEqual(after, before, 'nothing changed');
+    assert.equal(r.requests.length, 0, 'nothing sent while paused');
+    await t.http.post(`/api/v1/handlers/${h.id}/resume`).set(admin).expect(200);
+    await r.waitFor(1);
+  });
 
   it('sends exactly the envelope as JSON, with custom headers, once per handler', async () => {
     const r = await t.receiver();
@@ -121,9 +139,10 @@ forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,10
     assert.equal(manual.items[0].trigger, 'manual');
     assert.equal(manual.items[0].attempt, 3);
 
+    // It succeeded and left the queue: a retry finds nothing to send again.
     const again = await t.http.post(`/api/v1/deliveries/${deliveryId}/retry`).set(admin);
-    assert.equal(again.status, 409);
-    assert.equal(again.body.code, 'DELIVERY_NOT_RETRYABLE');
+    assert.equal(again.status, 404);
+    assert.equal(again.body.code, 'DELIVERY_NOT_FOUND');
     assert.equal((await t.http.post('/api/v1/deliveries/99999999/retry').set(admin)).body.code, 'DELIVERY_NOT_FOUND');
 
     const from = new Date(Date.now() - 60_000).toISOString();
@@ -357,7 +376,7 @@ forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,10
   for (const [label, body, code, field] of badEvents) {
     it(`refuses ${label} with ${code} and stores nothing`, async () => {
       const counts = async () => {
-        return `${await countRows(t, 'events')}/${await countRows(t, 'deliveries')}`;
+        return `${await countRows(t, 'events')}/${await countDeliveries(t)}`;
       };
       const before = await counts();
       const response = await t.http.post('/api/v1/events').set(events).send(body as object);

@@ -7,6 +7,7 @@ import { CreatedHandler, handlerBody, postHandler } from '../factories/handler.f
 import { postEvent, waitUntilSettled } from '../factories/event.factory.js';
 import { Received, TestReceiver } from '../utils/receiver.js';
 import { CacheManagerService } from '../../src/cache-manager/cache-manager.service.js';
+import { deliveryRows as deliveriesOf } from '../utils/delivery-rows.js';
 
 const envelopeOf = (request: Received) => JSON.parse(request.body) as { event: { events_id: string; object_id: number }; data: Record<string, unknown> };
 
@@ -34,11 +35,8 @@ forEachDatabase('payload filters', { env: { DISPATCH_POLL_INTERVAL_MS: '50', FIL
     const task = String(h.task);
     return receiver.requests.filter((r) => r.path === task.slice(task.indexOf('/'))).map(envelopeOf);
   };
-  /** The delivery rows of an event, read with SQL: handler ids in run order. */
-  const deliveryRows = async (eventId: number) =>
-    ((await t.app.get(DataSource).query('SELECT handler_id FROM deliveries WHERE event_id = ? ORDER BY seq', [eventId])) as { handler_id: unknown }[]).map((row) =>
-      Number(row.handler_id),
-    );
+  /** The deliveries of an event, read with SQL (those delivered from their log rows): handler ids in run order. */
+  const deliveryRows = async (eventId: number) => (await deliveriesOf((text, params) => t.app.get(DataSource).query(text, params), { eventId })).map((row) => row.handlerId);
   const handlerRows = async () => JSON.stringify(await t.app.get(DataSource).query('SELECT * FROM handlers ORDER BY id'));
   /** provisioning_events_filtered_out_total for one handler (0 when it has no sample yet). */
   const filteredOut = async (handlerId: number) => {

@@ -9,6 +9,7 @@ import { postEvent } from '../factories/event.factory.js';
 import { eventually, type Received, TestReceiver } from '../utils/receiver.js';
 import { forEachDatabase, type Suite } from '../utils/suite.js';
 import { takeOverClock } from '../utils/test-clock.js';
+import { deliveryRows } from '../utils/delivery-rows.js';
 
 /**
  * Pauses that begin and end by the clock, told as operational events, on each database: a
@@ -56,10 +57,7 @@ function setUp(t: Suite) {
     assert.equal(detail.request_payload, call.request.body);
   };
   const deliveries = async (handlerId: number): Promise<[string, number][]> =>
-    (await t.app.get(DataSource).query('SELECT status, attempts FROM deliveries WHERE handler_id = ? ORDER BY id', [handlerId])).map((r: Record<string, unknown>) => [
-      String(r.status),
-      Number(r.attempts),
-    ]);
+    (await deliveryRows((text, params) => t.app.get(DataSource).query(text, params), { handlerId })).map((row) => [row.status, row.attempts]);
   /** Two checks at once, as two instances (or a slow tick and the next) would run them. */
   const checkTwiceAtOnce = () => Promise.all([t.app.get(HandlerPausesService).checkBoundaries(), t.app.get(HandlerPausesService).checkBoundaries()]);
   /** The delivery ids the target got, in the order it got them (webhook-id msg_d<id>). */

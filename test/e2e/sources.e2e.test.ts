@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { forEachDatabase } from '../utils/suite.js';
 import { keyHeaders } from '../factories/key.factory.js';
 import { clientRecord } from '../factories/event.factory.js';
-import { bearer, countRows } from '../utils/test-app.js';
+import { bearer, countDeliveries, countRows } from '../utils/test-app.js';
 import { TestReceiver } from '../utils/receiver.js';
 import { EVENT_CATALOG } from '../../src/events/event-catalog.js';
 
@@ -23,7 +23,7 @@ forEachDatabase('event-source adapters over HTTP', { env: { DISPATCH_POLL_INTERV
   });
 
   const counts = async () => {
-    return `${await countRows(t, 'events')}/${await countRows(t, 'deliveries')}`;
+    return `${await countRows(t, 'events')}/${await countDeliveries(t)}`;
   };
   const client = clientRecord;
 

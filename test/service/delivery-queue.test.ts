@@ -125,8 +125,7 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     assert.deepEqual(await queue.claim('worker-b', 10, now, now + LEASE_MS), [], 'nothing else is due');
 
     await finish('worker-a', claimed[0]!, succeeded, now + 1);
-    const [done] = await rows(eventId);
-    assert.deepEqual([done!.status, done!.owner, done!.attempts], ['succeeded', null, 1]);
+    assert.deepEqual((await rows(eventId)).map((r) => r.id), [second!.id], 'a success leaves the queue');
     const next = await queue.claim('worker-b', 10, now + 2, now + LEASE_MS);
     assert.deepEqual(next.map((d) => d.id), [second!.id]);
   });
@@ -138,9 +137,10 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     const later = await enqueue(object);
     const now = Date.now();
     const [claimed] = await queue.claim('worker-a', 10, now, now + LEASE_MS);
+    const [first] = await rows(eventId);
     const next = await finish('worker-a', claimed!, succeeded, now + 1, true);
-    const [first, second] = await rows(eventId);
-    assert.deepEqual([first!.status, first!.holdsOrder], ['succeeded', 0]);
+    const [second, ...others] = await rows(eventId);
+    assert.deepEqual([second!.id > first!.id, others], [true, []], 'the first succeeded and left the queue');
     assert.deepEqual(next.map((d) => d.id), [second!.id]);
     assert.deepEqual([second!.status, second!.owner, second!.leaseExpiresAt], ['in_progress', 'worker-a', now + 1 + LEASE_MS]);
     const [successor] = next;
@@ -182,10 +182,10 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     assert.deepEqual([second?.seq, more], [1, []], 'the second handler only');
     // The second handler's attempt ends after the first one's retry came due.
     const next = await finish('worker-a', second!, succeeded, now + 3, true);
-    const [a, b, c] = await rows(eventId);
+    const [a, c, ...others] = await rows(eventId);
     assert.deepEqual(next.map((d) => d.id), [c!.id], 'the third handler only: the outcome writer hands the worker one successor per event');
     assert.deepEqual([a!.status, a!.owner, a!.attempts], ['pending', null, 1], 'the due retry is left to the general claim, not claimed for nobody to run');
-    assert.equal(b!.status, 'succeeded');
+    assert.deepEqual([c!.id > second!.id, others], [true, []], 'the second succeeded and left the queue');
     assert.deepEqual((await queue.claim('worker-b', 10, now + 4, now + LEASE_MS)).map((d) => d.id), [a!.id]);
   });
 
@@ -347,8 +347,8 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     const detail = await ingest.get(eventId);
     assert.deepEqual(detail.deliveries.map((d) => [d.status, d.next_attempt_at === null]), [['failed', true], ['pending', false]]);
     assert.deepEqual((await queue.plannedFor([eventId])).get(eventId), [
-      { handlerId: handlers[0]!.id, handlerName: 'first', seq: 0 },
-      { handlerId: handlers[1]!.id, handlerName: 'second', seq: 1 },
+      { id: states[0]!.id, handlerId: handlers[0]!.id, handlerName: 'first', seq: 0 },
+      { id: states[1]!.id, handlerId: handlers[1]!.id, handlerName: 'second', seq: 1 },
     ]);
   });
 
@@ -357,6 +357,7 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     const eventId = await enqueue();
     const now = Date.now();
     const [claimed] = await queue.claim('worker-a', 10, now, now + LEASE_MS);
+    const [, waiting] = await rows(eventId);
     const handler = await s.get(HandlersService).get(claimed!.handlerId);
     const seen = receiver.requests.length;
     const outcome = await s.get(DeliveryRunner).run(claimed!, handler);
@@ -365,10 +366,22 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     assert.equal(receiver.requests.length, seen + 1);
     assert.equal(receiver.requests.at(-1)!.path, '/first');
     assert.equal(JSON.parse(receiver.requests.at(-1)!.body).event.object_id, objectId);
-    const [done] = await rows(eventId);
-    assert.deepEqual([done!.status, done!.owner, done!.attempts], ['succeeded', null, 1]);
-    const logs = await sql('SELECT status, attempt, response_code FROM execution_logs WHERE event_id = ?', [eventId]);
-    assert.deepEqual(logs.map((l: Record<string, unknown>) => [l.status, Number(l.attempt), Number(l.response_code)]), [['success', 1, 200]]);
+    assert.ok(!(await rows(eventId)).some((r) => r.id === claimed!.id), 'it succeeded and left the queue');
+    const logs = await sql('SELECT delivery_id, status, attempt, response_code FROM execution_logs WHERE event_id = ?', [eventId]);
+    assert.deepEqual(
+      logs.map((l: Record<string, unknown>) => [Number(l.delivery_id), l.status, Number(l.attempt), Number(l.response_code)]),
+      [[claimed!.id, 'success', 1, 200]],
+      'its log row, written with the outcome, is its record now',
+    );
+    const detail = await ingest.get(eventId);
+    assert.deepEqual(
+      detail.deliveries.map((d) => [d.id, d.seq, d.status, d.attempts, d.last_response_code]),
+      [
+        [claimed!.id, 0, 'succeeded', 1, 200],
+        [waiting!.id, 1, 'pending', 0, null],
+      ],
+      'the event detail tells it from its log row, in its place',
+    );
   });
 
   it('the outcome writer answers the next delivery of the event, claimed with the outcome, when the worker asks for it', async () => {
@@ -378,15 +391,23 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     const [claimed] = await queue.claim('worker-a', 10, now, now + LEASE_MS);
     const runner = s.get(DeliveryRunner);
     const writer = s.get(OutcomeWriter);
+    const [, waiting] = await rows(eventId);
     const outcome = await runner.run(claimed!, await s.get(HandlersService).get(claimed!.handlerId));
     const next = await writer.record('worker-a', claimed!, outcome!, { claimNext: true });
-    const [first, second] = await rows(eventId);
-    assert.equal(first!.status, 'succeeded');
+    const [second, ...others] = await rows(eventId);
+    assert.deepEqual([second!.id, others], [waiting!.id, []], 'the first succeeded and left the queue');
     assert.equal(next?.id, second!.id);
     assert.deepEqual([second!.status, second!.owner], ['in_progress', 'worker-a']);
     const last = await runner.run(next!, await s.get(HandlersService).get(next!.handlerId));
     assert.equal(await writer.record('worker-a', next!, last!, { claimNext: true }), null, 'the last handler of the event has no next');
-    assert.deepEqual((await rows(eventId)).map((r) => r.status), ['succeeded', 'succeeded']);
+    assert.deepEqual(await rows(eventId), [], 'both succeeded');
+    assert.deepEqual(
+      (await ingest.get(eventId)).deliveries.map((d) => [d.seq, d.status]),
+      [
+        [0, 'succeeded'],
+        [1, 'succeeded'],
+      ],
+    );
     assert.deepEqual(receiver.requests.slice(-2).map((r) => r.path), ['/first', '/second']);
   });
 });

@@ -12,6 +12,7 @@ import { eventBody } from '../factories/event.factory.js';
 import { eventually, type Received, type Responder, type TestReceiver } from '../utils/receiver.js';
 import { forEachDatabaseModule } from '../utils/service-suite.js';
 import { TestClock } from '../utils/test-clock.js';
+import { deliveryRows } from '../utils/delivery-rows.js';
 
 /**
  * Flow control with the worker running (DispatcherService in the testing module), on each
@@ -53,12 +54,7 @@ forEachDatabaseModule(
     const handler = (name: string, event: string, receiver: TestReceiver, extra: Record<string, unknown> = {}): Promise<HandlerEntity> =>
       service.create(handlerBody({ name, event, task: receiver.task(`/${name}`), ...extra }) as never, admin);
     const post = async (event: string, id = ++objectId) => (await ingest.accept(eventBody({ event, object_id: id }), undefined, null)).id;
-    const deliveriesOf = async (h: HandlerEntity): Promise<{ id: number; status: string; attempts: number }[]> =>
-      (await sql('SELECT id, status, attempts FROM deliveries WHERE handler_id = ? ORDER BY id', [h.id])).map((r: Record<string, unknown>) => ({
-        id: Number(r.id),
-        status: String(r.status),
-        attempts: Number(r.attempts),
-      }));
+    const deliveriesOf = async (h: HandlerEntity) => (await deliveryRows(sql, { handlerId: h.id })).map(({ id, status, attempts }) => ({ id, status, attempts }));
     /** The delivery id a call carried (webhook-id msg_d<id>, the same on every attempt). */
     const deliveryId = (request: Received) => Number(String(request.headers['webhook-id']).slice('msg_d'.length));
     const objectOf = (request: Received) => JSON.parse(request.body).event.object_id as number;

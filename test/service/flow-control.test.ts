@@ -17,6 +17,7 @@ import { eventBody } from '../factories/event.factory.js';
 import type { TestReceiver } from '../utils/receiver.js';
 import { forEachDatabaseModule } from '../utils/service-suite.js';
 import { TestClock } from '../utils/test-clock.js';
+import { deliveryRows } from '../utils/delivery-rows.js';
 
 /**
  * Flow control at the claim, on each database, without a worker of its own: the claims are
@@ -68,13 +69,7 @@ forEachDatabaseModule(
     };
     const ids = (claimed: ClaimedDelivery[]) => claimed.map((delivery) => delivery.id);
     const byHandler = (claimed: ClaimedDelivery[], h: HandlerEntity) => claimed.filter((delivery) => delivery.handlerId === h.id);
-    const deliveriesOf = async (h: HandlerEntity): Promise<{ id: number; eventId: number; status: string; attempts: number }[]> =>
-      (await sql('SELECT id, event_id, status, attempts FROM deliveries WHERE handler_id = ? ORDER BY id', [h.id])).map((r: Record<string, unknown>) => ({
-        id: Number(r.id),
-        eventId: Number(r.event_id),
-        status: String(r.status),
-        attempts: Number(r.attempts),
-      }));
+    const deliveriesOf = async (h: HandlerEntity) => (await deliveryRows(sql, { handlerId: h.id })).map(({ id, eventId, status, attempts }) => ({ id, eventId, status, attempts }));
     /** Calls the handler of each claimed delivery and records the outcome, as the worker does. */
     const run = async (claimed: ClaimedDelivery[]) => {
       for (const delivery of claimed) {

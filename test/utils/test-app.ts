@@ -168,3 +168,16 @@ export async function countRows(t: Pick<TestApp, 'app'>, table: string): Promise
   const [row] = await t.app.get(DataSource).query(`SELECT COUNT(*) AS n FROM ${table}`);
   return Number(row.n);
 }
+
+/**
+ * How many deliveries were planned (and have not expired): those in the queue and those that
+ * succeeded, which left it in the transaction that wrote their success log row (so a delivery
+ * finishing meanwhile does not change the figure).
+ */
+export async function countDeliveries(t: Pick<TestApp, 'app'>): Promise<number> {
+  const [row] = await t.app.get(DataSource).query(
+    `SELECT (SELECT COUNT(*) FROM deliveries) + (SELECT COUNT(DISTINCT l.delivery_id) FROM execution_logs l
+       WHERE l.status = 'success' AND l.delivery_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = l.delivery_id)) AS n`,
+  );
+  return Number(row.n);
+}
