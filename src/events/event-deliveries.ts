@@ -5,8 +5,10 @@ import type { DeliveryState, PlannedDeliveryName, QueuedDeliveryName } from '../
  * The deliveries of an event, whole again: a delivery that succeeded has left the queue and is
  * told by its success log row (src/execution-logs/delivered-logs.ts). An event's deliveries are
  * enqueued together in run order, so their ids ascend with `seq` (0, 1, 2, …): a delivery that
- * left the queue takes its place by its id. A row still in the queue wins over a log row of the
- * same delivery (a success from before deliveries left the queue on success).
+ * left the queue takes its place by its id. A row still in the queue wins over a success log row
+ * of the same delivery: the delivery is still to do (a call that succeeded after its lease ran
+ * out, which another worker sends again), or it is a success from before deliveries left the
+ * queue on success. The caller reads the queue before the logs, so no delivery falls between.
  */
 
 /** The deliveries of one event for its detail, in run order. */

@@ -190,8 +190,10 @@ export class IngestService {
   async get(id: number): Promise<EventDetailDto> {
     const event = await this.events.get(id);
     if (!event) throw DomainError.field('EVENT_NOT_FOUND', 'id', `Event ${id} does not exist`);
-    const [queued, delivered] = await Promise.all([this.queue.deliveriesOf(id), this.delivered.of([id])]);
-    const deliveries = eventDeliveries(queued, delivered);
+    // The queue first, then the logs: a delivery that left the queue before the first read has its
+    // success log row committed with that, so the second finds it; none goes missing in between.
+    const queued = await this.queue.deliveriesOf(id);
+    const deliveries = eventDeliveries(queued, await this.delivered.of([id]));
     return {
       id: event.id,
       event: event.eventType,
@@ -294,8 +296,9 @@ export class IngestService {
     const earlier = await this.events.findByIdempotencyKeys(keys);
     if (earlier.length === 0) return replays;
     const ids = earlier.map((event) => event.id);
-    const [queued, delivered] = await Promise.all([this.queue.plannedFor(ids), this.delivered.of(ids)]);
-    const planned = plannedDeliveries(queued, delivered);
+    // The queue first, then the logs (as in `get`).
+    const queued = await this.queue.plannedFor(ids);
+    const planned = plannedDeliveries(queued, await this.delivered.of(ids));
     for (const event of earlier) {
       const key = event.idempotencyKey!;
       const answer: AcceptedEventDto = {
