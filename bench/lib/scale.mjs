@@ -499,7 +499,8 @@ export async function fill(db, p, types, handlers, { log, chunk }) {
     }
     seconds[table] = round((performance.now() - began) / 1000, 1);
     cpu[table] = round(clock() - cpuBefore, 1);
-    log(`    ${table}: ${count.toLocaleString('en-US')} rows in ${seconds[table]} s (${cpu[table]} s CPU${c.kind === 'sqlite' ? '' : ' in its server thread'})`);
+    const rows = gens[table].where ? `${count.toLocaleString('en-US')} rows generated (those still queued inserted)` : `${count.toLocaleString('en-US')} rows`;
+    log(`    ${table}: ${rows} in ${seconds[table]} s (${cpu[table]} s CPU${c.kind === 'sqlite' ? '' : ' in its server thread'})`);
   };
 
   if (db.kind === 'sqlite') {

@@ -1,7 +1,8 @@
 import { Injectable, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Row } from '../database/direct-sql.js';
-import { num, numOrNull, placeholders } from '../database/sql.js';
+import { isMysql, num, numOrNull, placeholders } from '../database/sql.js';
+import { tableThrough } from './log-search.js';
 
 /** A delivery that succeeded, as its success log row tells it. */
 export interface DeliveredAttempt {
@@ -34,20 +35,20 @@ export class DeliveredLogs {
 
   /**
    * The succeeded deliveries of these events, one per delivery (its latest success: a delivery
-   * whose lease ran out during its call can have been sent, and have succeeded, twice), along
-   * idx_logs_event.
+   * whose lease ran out during its call can have been sent, and have succeeded, twice). Named
+   * index, no ORDER BY: left to itself, a planner may walk the primary key for the order, through
+   * the whole table (the rows of a few events are sorted here instead).
    */
   async of(eventIds: readonly number[]): Promise<DeliveredAttempt[]> {
     if (eventIds.length === 0) return [];
     const rows: Row[] = await this.dataSource.query(
       `SELECT id, delivery_id, event_id, handler_id, handler_name, attempt, response_code, error, created_at
-         FROM execution_logs
-        WHERE event_id IN ${placeholders(1, eventIds.length)} AND status = 'success' AND delivery_id IS NOT NULL
-        ORDER BY id`,
+         FROM ${tableThrough('idx_logs_event', isMysql(this.dataSource))}
+        WHERE event_id IN ${placeholders(1, eventIds.length)} AND status = 'success' AND delivery_id IS NOT NULL`,
       [...eventIds],
     );
     const latest = new Map<number, DeliveredAttempt>();
-    for (const row of rows) {
+    for (const row of rows.sort((a, b) => num(a.id) - num(b.id))) {
       latest.set(num(row.delivery_id), {
         deliveryId: num(row.delivery_id),
         eventId: num(row.event_id),
