@@ -174,6 +174,28 @@ if (report.cache) {
   }
 }
 
+const scaleDbs = dbs.filter((db) => report.results[db].scale?.sizes?.length);
+for (const db of scaleDbs) {
+  const sc = report.results[db].scale;
+  const sizes = sc.sizes;
+  const figure = (v) => (v === null || v === undefined ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: 2 }));
+  out.push(`\n### Scale on ${label(db)}\n`);
+  out.push(`Run of ${sc.date.slice(0, 16).replace('T', ' ')} UTC, commit ${sc.commit}; p50 / p99 ms of ${sc.requestsPerQuery} calls, [× the ${n(sc.baseRows)}-row figures]:\n`);
+  const rows = Object.keys(sizes[0].queries).map((query) => [
+    query,
+    ...sizes.map((size, i) => {
+      const q = size.queries[query];
+      if (!q) return '—';
+      const own = `${figure(q.p50)} / ${figure(q.p99)}`;
+      return i === 0 || !q.ratio ? own : `${own} [×${figure(q.ratio.p50)} / ×${figure(q.ratio.p99)}]`;
+    }),
+  ]);
+  rows.push(['dispatch deliveries/s, full ÷ empty tables (same minutes)', ...sizes.map((size) => `${n(size.dispatch['deliveries/s'])} ÷ ${n(size.dispatch.emptyTables)} = ${n(size.dispatch.ratioToEmpty, 3)}`)]);
+  rows.push(['bytes on disk per 1,000,000 deliveries, MiB', ...sizes.map((size) => n(size.bytes.perMillionDeliveries / 2 ** 20, 1))]);
+  rows.push(['fill by SQL, s', ...sizes.map((size) => n(size.fill?.totalSeconds ?? size.fill?.seconds?.total ?? null, 1))]);
+  out.push(table(['query', ...sizes.map((size) => `${n(size.rows)} rows`)], rows));
+}
+
 out.push('\n### Targets\n');
 out.push(table(['target', 'database', 'value', 'goal', 'met'], report.targets.map((t) => [t.target, t.database === '-' ? '—' : label(t.database), n(t.value, t.value < 10 ? 2 : 0), t.goal, t.met === null ? '—' : t.met ? 'yes' : '**no**'])));
 console.log(out.join('\n'));
