@@ -94,8 +94,8 @@ export function targets(runs, cache, topConcurrency) {
     if (r.retention) {
       // The issue's goal for retention's batched deletes: keep pace with twice the dispatch rate, measured in the same run.
       const t = r.retention.run;
-      if (t.ratioToDispatch !== null) add(`retention: deliveries removed/s ÷ dispatch deliveries/s of the same run, ${r.retention.offeredRate} events/s posted`, db, t.ratioToDispatch, '>= 2', t.ratioToDispatch >= 2);
-      else add(`retention: deliveries removed/s, ${r.retention.offeredRate} events/s posted (no dispatch part in the run to compare with)`, db, t['deliveries/s'], '>= 2 × dispatch', null);
+      if (t.ratioToDispatch !== null) add(`retention: deliveries cleared/s ÷ dispatch deliveries/s of the same run, ${r.retention.offeredRate} events/s posted`, db, t.ratioToDispatch, '>= 2', t.ratioToDispatch >= 2);
+      else add(`retention: deliveries cleared/s, ${r.retention.offeredRate} events/s posted (no dispatch part in the run to compare with)`, db, t['deliveries/s'], '>= 2 × dispatch', null);
     }
   }
   if (cache) add('cache lookup, 10,000 ÷ 10 handlers', '-', cache.ratio, 'same (<= 1.25)', cache.ratio <= 1.25);
@@ -344,7 +344,7 @@ function printRetention(db, t) {
   const r = t.run;
   const ratio = r.ratioToDispatch === null ? '' : ` = ${fmt(r.ratioToDispatch)} × this run's dispatch rate (${fmt(r.dispatchRate)}/s)`;
   console.log(
-    `  run: ${fmt(r.seconds)} s; removed ${fmt(r.removed.deliveries)} deliveries (${fmt(r['deliveries/s'])}/s${ratio}), ${fmt(r.removed.events)} events, ` +
+    `  run: ${fmt(r.seconds)} s; cleared ${fmt(r.deliveriesCleared ?? r.removed.deliveries)} deliveries (${fmt(r['deliveries/s'])}/s${ratio}): ${fmt(r.removed.events)} events, ${fmt(r.removed.deliveries)} queue rows, ` +
       `${fmt(r.removed.executionLogs)} execution logs${r.logPartitionsDropped === null ? '' : ` (${r.logPartitionsDropped} day partitions dropped)`}; ${fmt(r['rows/s'])} rows/s in all`,
   );
   console.log(

@@ -151,6 +151,9 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
     const stored = Object.values(counts.streamDeliveries).reduce((sum, n) => sum + n, 0);
     const removed = { events: p.events - counts.events, deliveries: filled.stored.deliveries - counts.deliveries, executionLogs: p.logs - counts.executionLogs };
     const perSecond = (n) => round(n / runSeconds);
+    // The deliveries whose data the run cleared: each event removed stood for HANDLERS of them (the
+    // queue rows of those not delivered went with it; a delivered one had left the queue already).
+    const cleared = removed.events * HANDLERS;
     const dropped = partitionsBefore ? partitionsBefore.filter((partition) => !partitionsAfter.includes(partition)) : null;
     const result = {
       rows,
@@ -162,11 +165,13 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
       run: {
         seconds: round(runSeconds, 2),
         removed,
-        'deliveries/s': perSecond(removed.deliveries),
+        deliveriesCleared: cleared,
+        'deliveries/s': perSecond(cleared),
+        'queueRows/s': perSecond(removed.deliveries),
         'events/s': perSecond(removed.events),
         'executionLogs/s': perSecond(removed.executionLogs),
         'rows/s': perSecond(removed.events + removed.deliveries + removed.executionLogs),
-        ratioToDispatch: dispatchRate ? round(removed.deliveries / runSeconds / dispatchRate, 2) : null,
+        ratioToDispatch: dispatchRate ? round(cleared / runSeconds / dispatchRate, 2) : null,
         dispatchRate,
         // Older than the run's cutoff and still there: on MySQL/MariaDB the logs of the day the cutoff falls in (its partition goes once the
         // whole day has expired); on SQLite a log row or two past the end of the walk (see newestExpiredLog), for the next run.
@@ -183,8 +188,8 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
     };
     const ms = (v) => (v === null ? 'not delivered' : v);
     log(
-      `    run ${result.run.seconds} s: removed ${removed.deliveries.toLocaleString('en-US')} deliveries (${result.run['deliveries/s']}/s), ` +
-        `${removed.events.toLocaleString('en-US')} events, ${removed.executionLogs.toLocaleString('en-US')} execution logs${dropped ? ` (${dropped.length} day partitions dropped)` : ''}`,
+      `    run ${result.run.seconds} s: cleared ${cleared.toLocaleString('en-US')} deliveries (${result.run['deliveries/s']}/s): ` +
+        `${removed.events.toLocaleString('en-US')} events, ${removed.deliveries.toLocaleString('en-US')} queue rows, ${removed.executionLogs.toLocaleString('en-US')} execution logs${dropped ? ` (${dropped.length} day partitions dropped)` : ''}`,
     );
     for (const [label, ph] of [['before', before], ['during', during]]) {
       log(
