@@ -1,8 +1,8 @@
 import { MigrationInterface, QueryRunner, TableIndex } from 'typeorm';
 
 /**
- * Fewer index entries per delivery, for the bytes a finished delivery keeps until its event
- * expires and for the writes every enqueue and status change makes:
+ * Fewer index entries per delivery, for the bytes the queue's rows keep (failed and skipped
+ * ones until their event expires) and for the writes every enqueue and status change makes:
  *
  * - idx_deliveries_handler_time (handler_id, created_at) goes. It served one statement,
  *   requeue-failed of a handler within a period (src/queue/delivery-queue.ts requeueFailed),
