@@ -155,16 +155,16 @@ export class DeliveryRunner {
   }
 
   /**
-   * What the call says about the handler's flow (src/dispatcher/flow-control.ts): a failure
-   * counts towards opening its circuit; a success ends the run and closes the circuit, and is
-   * worth a write only when the claim saw something to reset, or when the failure-rate rule
-   * counts every call; a Retry-After holds the handler.
+   * What the call says about the handler's flow (src/dispatcher/circuit-outcomes.ts): a failure
+   * counts towards opening its circuit; a success ends the run (a probe's also closes the
+   * circuit), and is worth a write only when it is the probe, when the claim saw failures to
+   * reset, or when the failure-rate rule counts every call; a Retry-After holds the handler.
    */
   private flowOutcome(delivery: ClaimedDelivery, result: CallResult): FlowOutcome | undefined {
     const row = delivery.handlerRow;
     const probe = delivery.probe === true;
     const holdUntil = !result.ok && result.retryAfterMs !== null && result.retryAfterMs > 0 ? this.clock.now() + result.retryAfterMs : null;
-    if (result.ok && !probe && holdUntil === null && !this.countsEveryCall && (!row || (row.circuitFailures === 0 && row.circuitState === 'closed'))) return undefined;
+    if (result.ok && !probe && holdUntil === null && !this.countsEveryCall && (!row || row.circuitFailures === 0)) return undefined;
     return {
       handlerId: delivery.handlerId,
       ok: result.ok,
