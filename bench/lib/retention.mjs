@@ -174,7 +174,8 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
         ratioToDispatch: dispatchRate ? round(cleared / runSeconds / dispatchRate, 2) : null,
         dispatchRate,
         // Older than the run's cutoff and still there: on MySQL/MariaDB the logs of the day the cutoff falls in (its partition goes once the
-        // whole day has expired); on SQLite a log row or two past the end of the walk (see newestExpiredLog), for the next run.
+        // whole day has expired); on SQLite none (the walk ends past every
+        // row dated before the cutoff, see newestExpiredLog).
         leftBehind: counts.expired,
         logPartitionsDropped: dropped ? dropped.length : null,
         end: kind === 'sqlite' ? 'no execution log older than the cutoff left' : "retention's named lock let go",
@@ -204,16 +205,16 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
 }
 
 /**
- * The id where retention's walk of the execution logs ends (src/execution-logs/execution-logs.service.ts,
- * newestCreatedBefore): the highest id of the newest row older than `cutoff`. The walk goes no
- * further, so an older row with a higher id stays for the next run: the fill writes a retried
- * delivery's second attempt 5 s after its first, before the rows of the next deliveries.
+ * The highest id of an execution log older than `cutoff`: the run's walk goes at least that far
+ * (src/execution-logs/execution-logs.service.ts walkEndBefore ends it past every row dated before
+ * the cutoff, by the late-write margin). Read along the primary key from the newest row, past
+ * the rows that have not expired (no index on created_at since 1766000000000-ids-by-time.ts).
  */
 async function newestExpiredLog(db, cutoff) {
-  const statement = `SELECT MAX(id) AS id FROM execution_logs WHERE created_at = (SELECT MAX(created_at) FROM execution_logs WHERE created_at < ${cutoff})`;
-  if (db.kind === 'sqlite') return db.conn.prepare(statement).get().id;
+  const statement = `SELECT id FROM execution_logs WHERE created_at < ${cutoff} ORDER BY id DESC LIMIT 1`;
+  if (db.kind === 'sqlite') return db.conn.prepare(statement).get()?.id ?? null;
   const [[row]] = await db.conn.query(statement);
-  return row.id === null ? null : Number(row.id);
+  return row === undefined ? null : Number(row.id);
 }
 
 /**

@@ -617,7 +617,9 @@ export async function measureBytes(db, deliveries) {
     const owners = new Map(db.conn.prepare('SELECT name, type, tbl_name FROM sqlite_master').all().map((r) => [r.name, r]));
     for (const row of db.conn.prepare('SELECT name, pgsize FROM dbstat WHERE aggregate = TRUE').all()) {
       const owner = owners.get(row.name);
-      add(owner?.tbl_name ?? row.name, owner?.type === 'index' ? 'indexes' : 'data', row.pgsize);
+      const table = owner?.tbl_name ?? row.name;
+      add(table, owner?.type === 'index' ? 'indexes' : 'data', row.pgsize);
+      (tables[table].byIndex ??= {})[row.name] = Number(row.pgsize);
     }
   } else {
     for (const name of await tableNames(db)) await db.conn.query(`ANALYZE TABLE \`${name}\``);
@@ -627,6 +629,16 @@ export async function measureBytes(db, deliveries) {
     for (const row of rows) {
       add(row.name, 'data', row.data);
       add(row.name, 'indexes', row.idx);
+    }
+    // Each index's pages (summed over a partitioned table's partitions), to tell which index weighs what.
+    const [stats] = await db.conn.query(
+      `SELECT table_name AS tbl, index_name AS idx, SUM(stat_value) * @@innodb_page_size AS bytes FROM mysql.innodb_index_stats
+        WHERE database_name = DATABASE() AND stat_name = 'size' GROUP BY 1, 2`,
+    );
+    for (const row of stats) {
+      const table = String(row.tbl).replace(/#P#.*$/, '');
+      if (!tables[table]) continue;
+      (tables[table].byIndex ??= {})[row.idx] = (tables[table].byIndex[row.idx] ?? 0) + Number(row.bytes);
     }
     try {
       const [spaces] = await db.conn.query(

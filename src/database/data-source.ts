@@ -25,6 +25,7 @@ import { CircuitFailureRate1765600000000 } from './migrations/1765600000000-circ
 import { PauseAnnouncements1765700000000 } from './migrations/1765700000000-pause-announcements.js';
 import { LogIndexesNameTheId1765800000000 } from './migrations/1765800000000-log-indexes-name-the-id.js';
 import { LeanerDeliveryIndexes1765900000000 } from './migrations/1765900000000-leaner-delivery-indexes.js';
+import { IdsByTime1766000000000 } from './migrations/1766000000000-ids-by-time.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity, HandlerPauseEntity];
@@ -49,6 +50,7 @@ export const MIGRATIONS = [
   PauseAnnouncements1765700000000,
   LogIndexesNameTheId1765800000000,
   LeanerDeliveryIndexes1765900000000,
+  IdsByTime1766000000000,
 ];
 
 /**

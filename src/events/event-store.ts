@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
 import { num, placeholders } from '../database/sql.js';
+import { AppConfig } from '../config/app-config.js';
+import { lateWriteMs, splitAt, tableIdOrder, walkEnd } from '../database/ids-by-time.js';
 import { envelopeJson } from './envelope.js';
 import type { ValidEvent } from './event-validation.js';
 
@@ -43,10 +45,16 @@ function eventValues(event: NewEvent, now: number): unknown[] {
  */
 @Injectable()
 export class EventStore {
+  /** How late after its accepted_at an event may be written, at most (src/database/ids-by-time.ts). */
+  private readonly lateWriteMs: number;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly sql: DirectSql,
-  ) {}
+    config: AppConfig,
+  ) {
+    this.lateWriteMs = lateWriteMs(config);
+  }
 
   /** Inserts the events inside the caller's SQLite transaction (DirectSql.transactionSqlite); answers their ids in order. */
   insertSqlite(events: readonly NewEvent[], now: number): number[] {
@@ -114,16 +122,14 @@ export class EventStore {
   // --- purge (retention, src/retention/) -----------------------------------------------------
 
   /**
-   * The id of the newest event accepted before `cutoff` (the highest id of the latest such
-   * accepted_at, two lookups in idx_events_accepted_at): where retention's walk by id ends.
-   * Null when there is none.
+   * Where retention's walk by id ends: the highest id an event accepted before `cutoff` can have,
+   * found along the primary key (src/database/ids-by-time.ts); null when none was accepted that
+   * early. The walk tests accepted_at, so the events of the margin stay.
    */
-  async newestAcceptedBefore(cutoff: number): Promise<number | null> {
-    const [row]: Row[] = await this.dataSource.query(
-      'SELECT MAX(id) AS id FROM events WHERE accepted_at = (SELECT MAX(accepted_at) FROM events WHERE accepted_at < ?)',
-      [cutoff],
-    );
-    return row?.id === null || row?.id === undefined ? null : num(row.id);
+  async walkEndBefore(cutoff: number): Promise<number | null> {
+    const moment = cutoff + this.lateWriteMs;
+    const read = async (sql: string, params: unknown[]): Promise<Row[]> => (this.sql.mysql ? this.sql.queryMysql<Row[]>(sql, params) : (this.sql.statement(sql).all(...params) as Row[]));
+    return walkEnd(await splitAt(tableIdOrder(read, 'events', 'accepted_at'), moment, (at) => at <= moment));
   }
 
   /**

@@ -78,7 +78,7 @@ export class ExecutionLogPartitions {
 }
 
 /** A partition name as SQL: only names of letters, digits and underscores are ever made or read. */
-function partitionName(name: string): string {
+export function partitionName(name: string): string {
   if (!/^\w{1,64}$/.test(name)) throw new Error(`Unexpected partition name ${JSON.stringify(name)}`);
   return `\`${name}\``;
 }

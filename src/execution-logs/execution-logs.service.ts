@@ -2,11 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
-import { DirectSql, MysqlSession } from '../database/direct-sql.js';
+import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
+import { highestIdTo, lateWriteMs, lowestIdFrom, Split, splitAt, tableIdOrder, TimedRow, walkEnd } from '../database/ids-by-time.js';
 import { isMysql, num, placeholders } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
 import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, readPayload, rowToLog } from './execution-log.js';
 import { CursorFilters, decodeCursor, encodeCursor } from '../common/list-cursor.js';
+import { ExecutionLogPartitions, partitionName } from './execution-log-partitions.js';
 import { Condition, LogFilters, matchesNothing, planSearch, SearchPlan, searchPlans, tableThrough, whereOf } from './log-search.js';
 
 export interface LogQuery extends LogFilters {
@@ -51,7 +53,7 @@ export interface ExecutionLogDetail extends ExecutionLog {
 }
 
 /** Ids from `low` to `high`, both included. */
-interface IdRange {
+export interface IdRange {
   low: number;
   high: number;
 }
@@ -73,12 +75,7 @@ const INSERT_ONE_LOG = logInsert(1);
  */
 @Injectable()
 export class ExecutionLogsService {
-  /**
-   * How late after its created_at a row may be written, at most: an outcome is written again for
-   * up to the lease while the database is unreachable, a statement waits up to the query
-   * timeout, and a minute is left for clocks of instances that differ. The date range finds rows
-   * by id within this margin (idRange).
-   */
+  /** How late after its created_at a row may be written, at most (src/database/ids-by-time.ts): the date range finds rows by id within this margin (idsDated). */
   private readonly lateWriteMs: number;
   /** The most rows one page of a search examines (LOG_SEARCH_WINDOW_ROWS). */
   searchWindowRows: number;
@@ -87,9 +84,10 @@ export class ExecutionLogsService {
     private readonly dataSource: DataSource,
     private readonly sql: DirectSql,
     private readonly events: EventStore,
+    private readonly partitions: ExecutionLogPartitions,
     config: AppConfig,
   ) {
-    this.lateWriteMs = config.dispatch.leaseMs + config.databaseTimeouts.queryMs + 60_000;
+    this.lateWriteMs = lateWriteMs(config);
     this.searchWindowRows = config.logs.searchWindowRows;
   }
 
@@ -138,7 +136,7 @@ export class ExecutionLogsService {
     if (query.legacy) return this.legacyPage(query, filters);
     const empty: LogPage = { items: [], nextCursor: null, hasMore: false, ...(query.withCount ? { count: { value: 0, exact: true } } : {}) };
     if (matchesNothing(query)) return empty;
-    const whole = await this.idRange(query);
+    const whole = await this.idsDated(query);
     const range = { low: whole.low, high: after === undefined ? whole.high : Math.min(whole.high, after - 1) };
     let page: LogPage = { items: [], nextCursor: null, hasMore: false };
     let plan = planSearch(query);
@@ -251,26 +249,45 @@ export class ExecutionLogsService {
   }
 
   /**
-   * The ids of the rows a date range can hold, found with two reads of the created_at index,
-   * so a range far in the past is read from its own end, never by walking newer rows first. Ids
-   * are assigned when rows are written, and a row is written at most lateWriteMs after its
-   * created_at; so every row created at or after `from` has a larger id than any row created
-   * before `from - lateWriteMs`, and every row created at or before `to` a smaller id than any
-   * row created after `to + lateWriteMs`. The rows of the margins are tested by their created_at.
+   * The ids of the rows a date range can hold, found along the primary key (splitAt): every row
+   * created at or after `from` has a larger id than a row created before `from - lateWriteMs`,
+   * and every row created at or before `to` a smaller id than a row created after
+   * `to + lateWriteMs`; so a range far in the past is read from its own end, never by walking
+   * newer rows first. The rows of the margins are tested by their created_at.
    */
-  private async idRange({ from, to }: LogFilters): Promise<IdRange> {
-    let low = 1;
-    let high = NO_ID_LIMIT;
-    const byTime = tableThrough('idx_logs_created_at', this.sql.mysql);
-    if (from !== undefined) {
-      const [before] = await this.dataSource.query(`SELECT id FROM ${byTime} WHERE created_at < ? ORDER BY created_at DESC LIMIT 1`, [from - this.lateWriteMs]);
-      if (before !== undefined) low = num(before.id) + 1;
-    }
-    if (to !== undefined) {
-      const [past] = await this.dataSource.query(`SELECT id FROM ${byTime} WHERE created_at > ? ORDER BY created_at LIMIT 1`, [to + this.lateWriteMs]);
-      if (past !== undefined) high = num(past.id) - 1;
-    }
-    return { low, high };
+  async idsDated({ from, to }: Pick<LogFilters, 'from' | 'to'>): Promise<IdRange> {
+    const late = this.lateWriteMs;
+    const low = from === undefined ? 1 : lowestIdFrom(await this.splitByDate(from - late, (at) => at < from - late));
+    const high = to === undefined ? null : highestIdTo(await this.splitByDate(to + late, (at) => at <= to + late));
+    return { low, high: high ?? NO_ID_LIMIT };
+  }
+
+  /**
+   * Where `moment` falls among the rows in id order (src/database/ids-by-time.ts). On the table
+   * partitioned by day (MySQL/MariaDB) the search runs within the partition that holds the
+   * moment, each read one index dive; every row of an earlier partition is dated before it and
+   * of a later one after, so when the moment falls at the partition's edge, the row before or
+   * after is the last row of the earlier partitions or the first of the later ones.
+   */
+  private async splitByDate(moment: number, isBefore: (at: number) => boolean): Promise<Split> {
+    if (!this.sql.mysql) return splitAt(tableIdOrder(async (sql, params) => this.sql.statement(sql).all(...params) as Row[], 'execution_logs', 'created_at'), moment, isBefore);
+    const partitions = await this.partitions.partitions();
+    return this.sql.onPooledConnection(async (session) => {
+      const read = (sql: string, params: unknown[]): Promise<Row[]> => session.query<Row[]>(sql, params);
+      const index = partitions?.findIndex((partition) => partition.lessThan === null || partition.lessThan > moment) ?? -1;
+      if (index < 0) return splitAt(tableIdOrder(read, 'execution_logs', 'created_at'), moment, isBefore);
+      const partition = partitions![index]!;
+      const split = await splitAt(tableIdOrder(read, `execution_logs PARTITION (${partitionName(partition.name)})`, 'created_at'), moment, isBefore);
+      const edge = async (sql: string, bound: number): Promise<TimedRow | null> => {
+        const [row] = await read(`SELECT id, created_at AS at FROM execution_logs FORCE INDEX (PRIMARY) ${sql}`, [bound]);
+        return row === undefined ? null : { id: num(row.id), at: num(row.at) };
+      };
+      const earlier = index > 0 ? partitions![index - 1]!.lessThan : null;
+      return {
+        before: split.before ?? (earlier === null ? null : await edge('WHERE created_at < ? ORDER BY id DESC LIMIT 1', earlier)),
+        after: split.after ?? (partition.lessThan === null ? null : await edge('WHERE created_at >= ? ORDER BY id LIMIT 1', partition.lessThan)),
+      };
+    });
   }
 
   private through(plan: SearchPlan): string {
@@ -388,16 +405,12 @@ export class ExecutionLogsService {
   // --- Retention steps (src/retention/): the batched walk (day partitions: execution-log-partitions.ts)
 
   /**
-   * The id of the newest row created before `cutoff` (the highest id of the latest such
-   * created_at): where retention's walk by id ends. Null when there is none. Two lookups in an
-   * index on created_at (an ORDER BY created_at DESC, id DESC would sort across partitions).
+   * Where retention's walk by id ends: the highest id a row created before `cutoff` can have
+   * (src/database/ids-by-time.ts), or null when no row was created that early. The walk tests
+   * created_at, so the rows of the margin stay.
    */
-  async newestCreatedBefore(cutoff: number): Promise<number | null> {
-    const [row] = await this.dataSource.query(
-      'SELECT MAX(id) AS id FROM execution_logs WHERE created_at = (SELECT MAX(created_at) FROM execution_logs WHERE created_at < ?)',
-      [cutoff],
-    );
-    return row?.id === null || row?.id === undefined ? null : num(row.id);
+  async walkEndBefore(cutoff: number): Promise<number | null> {
+    return walkEnd(await this.splitByDate(cutoff + this.lateWriteMs, (at) => at <= cutoff + this.lateWriteMs));
   }
 
   /**

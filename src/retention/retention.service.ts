@@ -93,7 +93,7 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
   /** Finished events accepted before the retention period, each batch with its deliveries in one transaction. Answers how many went. */
   async removeExpiredEvents(now = Date.now()): Promise<number> {
     const cutoff = this.cutoff(now);
-    const upTo = await this.events.newestAcceptedBefore(cutoff);
+    const upTo = await this.events.walkEndBefore(cutoff);
     if (upTo === null) return 0;
     const removed = await this.inBatches(
       Math.max(1, Math.round(this.config.logs.retentionBatchSize / 4)),
@@ -127,7 +127,7 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
       }
       rowCutoff = plan.deleteBefore;
     }
-    const upTo = await this.logs.newestCreatedBefore(rowCutoff);
+    const upTo = await this.logs.walkEndBefore(rowCutoff);
     if (upTo === null) return removed;
     const deleted = await this.inBatches(
       this.config.logs.retentionBatchSize,

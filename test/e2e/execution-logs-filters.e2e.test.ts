@@ -242,6 +242,47 @@ forEachDatabase('execution logs: every filter through its index, searches in a b
     assert.equal(page.search_window, undefined);
     assert.equal(page.has_more, false);
   });
+  it('finds a date range whose edges fall in another day, an empty day or past the last row, as SQL does', async () => {
+    // Last of the suite: these rows are dated after every other row, as rows written last are.
+    // On MySQL/MariaDB each of these days has its own partition (the migration prepares the coming
+    // week), so the search for an edge runs in the day that holds it and, when that day has no row
+    // on the wanted side, goes on in the days before or after (ExecutionLogsService.splitByDate).
+    const DAY = 86_400_000;
+    const day1 = Math.floor(Date.now() / DAY) * DAY + DAY;
+    const day3 = day1 + 2 * DAY; // day 2 has no rows
+    await logs.insert(Array.from({ length: 30 }, (_, i) => logRecord({ handlerId: 11, createdAt: day1 + 8 * 60 * MINUTE + i * 10 * MINUTE })));
+    await logs.insert(Array.from({ length: 30 }, (_, i) => logRecord({ handlerId: 11, createdAt: day3 + i * MINUTE })));
+    const ranges: [number | null, number | null][] = [
+      [day3, day3 + 10 * MINUTE], // `from` less the margin falls in the empty day
+      [day1 + 8 * 60 * MINUTE + 5 * MINUTE, day3 + 30_000], // across the empty day
+      [day1 - 30_000, day1 + 9 * 60 * MINUTE], // `from` in the day before, which has no such rows
+      [day3 + 20 * MINUTE, day3 + DAY - 1], // `to` past the last row
+      [day1 + DAY, null], // from the empty day on
+      [null, day1 + 8 * 60 * MINUTE], // up to the first row of day 1
+      [day1 + DAY + 1000, day1 + 2 * DAY - 1000], // within the empty day: nothing
+    ];
+    for (const [from, to] of ranges) {
+      const query = [from === null ? '' : `from=${iso(from)}`, to === null ? '' : `to=${iso(to)}`].filter(Boolean).join('&');
+      const where = [from === null ? '' : 'created_at >= ?', to === null ? '' : 'created_at <= ?'].filter(Boolean).join(' AND ');
+      const params = [from, to].filter((bound) => bound !== null);
+      const expected = await idsWhere(`handler_id = 11 AND ${where}`, params);
+      // Every range but the one within the empty day holds some of these rows.
+      assert.equal(expected.length === 0, from === day1 + DAY + 1000, query);
+      assert.deepEqual(idsOf(await walk(`handler_id=11&${query}`)), expected, query);
+      assert.deepEqual(idsOf(await walk(query)), await idsWhere(where, params), query);
+      // The walk is bounded: the id range holds no row dated beyond the margin of either edge
+      // (a search that found no edge in the day that holds it would give the whole table).
+      const { low, high } = await logs.idsDated({ from: from ?? undefined, to: to ?? undefined });
+      const late = 100_000;
+      const [outside] = await dataSource.query('SELECT COUNT(*) AS n FROM execution_logs WHERE id >= ? AND id <= ? AND (created_at < ? OR created_at > ?)', [
+        low,
+        high,
+        (from ?? 0) - late,
+        (to ?? Number.MAX_SAFE_INTEGER) + late,
+      ]);
+      assert.equal(Number(outside.n), 0, `${query}: ids ${low} to ${high}`);
+    }
+  });
 });
 
 forEachDatabase('execution logs: error kinds and payloads of real calls', { env: { RETRY_SCHEDULE: '100ms', DISPATCH_POLL_INTERVAL_MS: '50' } }, (t) => {
