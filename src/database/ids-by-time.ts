@@ -41,7 +41,7 @@ export interface Split {
  * with halving the range (so a table written in bursts still takes at most twice the steps of a
  * binary search). Rows written late break the order of dates only locally; wherever the search
  * ends, `before` is a row dated before the moment and `after` one that is not, which is all
- * the callers rely on (lowestIdFrom, highestIdTo).
+ * the callers rely on (firstIdFrom, lastIdTo).
  */
 export async function splitAt(rows: IdOrder, moment: number, isBefore: (at: number) => boolean): Promise<Split> {
   const first = await rows.atOrAbove(0);
@@ -79,31 +79,26 @@ export function lateWriteMs(config: AppConfig): number {
   return config.dispatch.leaseMs + config.databaseTimeouts.queryMs + 60_000;
 }
 
+/** An id above every row's: where the ids of a range that holds no row begin. */
+export const NO_ROW_ABOVE = Number.MAX_SAFE_INTEGER;
+
 /**
- * The lowest id a row dated at or after `from` can have: one more than the id of a row dated
- * before `from - late`, which was written before `from`, so before any row dated `from` or later
- * was. 1 when there is none.
+ * The lowest id a row dated at or after `from` can have, from the split at `from - late`: one
+ * more than the id of a row dated before `from - late`, which was written before `from`, so
+ * before any row dated `from` or later was. NO_ROW_ABOVE when every row is dated before.
  */
-export function lowestIdFrom(split: Split): number {
-  return split.before === null ? 1 : split.before.id + 1;
+export function firstIdFrom(split: Split): number {
+  if (split.after === null) return NO_ROW_ABOVE;
+  return split.before === null ? split.after.id : split.before.id + 1;
 }
 
 /**
- * The highest id a row dated at or before `to` can have: one less than the id of a row dated
- * after `to + late`, which was written after every row dated `to` or before. Null (no limit)
- * when there is none.
+ * The highest id a row dated at or before `to` can have, from the split at `to + late`: one less
+ * than the id of a row dated after `to + late`, which was written after every row dated `to` or
+ * before. 0 when no row is dated that early.
  */
-export function highestIdTo(split: Split): number | null {
-  return split.after === null ? null : split.after.id - 1;
-}
-
-/**
- * Where a walk by id over the rows dated before a cutoff ends, from the split at `cutoff + late`:
- * the highest id such a row can have (every row after the split's `after` was written too late
- * to be dated before the cutoff); null when no row is dated that early.
- */
-export function walkEnd(split: Split): number | null {
-  if (split.before === null) return null;
+export function lastIdTo(split: Split): number {
+  if (split.before === null) return 0;
   return split.after === null ? split.before.id : split.after.id - 1;
 }
 

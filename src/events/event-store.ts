@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
 import { num, placeholders } from '../database/sql.js';
 import { AppConfig } from '../config/app-config.js';
-import { lateWriteMs, splitAt, tableIdOrder, walkEnd } from '../database/ids-by-time.js';
+import { lastIdTo, lateWriteMs, splitAt, tableIdOrder } from '../database/ids-by-time.js';
 import { envelopeJson } from './envelope.js';
 import type { ValidEvent } from './event-validation.js';
 
@@ -129,7 +129,8 @@ export class EventStore {
   async walkEndBefore(cutoff: number): Promise<number | null> {
     const moment = cutoff + this.lateWriteMs;
     const read = async (sql: string, params: unknown[]): Promise<Row[]> => (this.sql.mysql ? this.sql.queryMysql<Row[]>(sql, params) : (this.sql.statement(sql).all(...params) as Row[]));
-    return walkEnd(await splitAt(tableIdOrder(read, 'events', 'accepted_at'), moment, (at) => at <= moment));
+    const end = lastIdTo(await splitAt(tableIdOrder(read, 'events', 'accepted_at'), moment, (at) => at <= moment));
+    return end === 0 ? null : end;
   }
 
   /**

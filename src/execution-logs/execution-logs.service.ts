@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
 import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
-import { highestIdTo, lateWriteMs, lowestIdFrom, Split, splitAt, tableIdOrder, TimedRow, walkEnd } from '../database/ids-by-time.js';
+import { firstIdFrom, lastIdTo, lateWriteMs, Split, splitAt, tableIdOrder } from '../database/ids-by-time.js';
 import { isMysql, num, placeholders } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
 import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, readPayload, rowToLog } from './execution-log.js';
@@ -257,36 +257,41 @@ export class ExecutionLogsService {
    */
   async idsDated({ from, to }: Pick<LogFilters, 'from' | 'to'>): Promise<IdRange> {
     const late = this.lateWriteMs;
-    const low = from === undefined ? 1 : lowestIdFrom(await this.splitByDate(from - late, (at) => at < from - late));
-    const high = to === undefined ? null : highestIdTo(await this.splitByDate(to + late, (at) => at <= to + late));
-    return { low, high: high ?? NO_ID_LIMIT };
+    const low = from === undefined ? 1 : await this.idBound('from', from - late);
+    const high = to === undefined ? NO_ID_LIMIT : await this.idBound('to', to + late);
+    return { low, high };
   }
 
   /**
-   * Where `moment` falls among the rows in id order (src/database/ids-by-time.ts). On the table
-   * partitioned by day (MySQL/MariaDB) the search runs within the partition that holds the
-   * moment, each read one index dive; every row of an earlier partition is dated before it and
-   * of a later one after, so when the moment falls at the partition's edge, the row before or
-   * after is the last row of the earlier partitions or the first of the later ones.
+   * `from`: the lowest id a row created at or after `moment + lateWriteMs` can have (firstIdFrom);
+   * `to`: the highest id a row created at or before `moment - lateWriteMs` can have (lastIdTo, 0
+   * when there is none). On the table partitioned by day (MySQL/MariaDB) the search runs within
+   * the partition that holds the moment, each read one index dive; every row of an earlier
+   * partition is dated before the moment and of a later one after it, so the bound also takes in
+   * the first id of the later partitions (`from`) or the last of the earlier ones (`to`), and
+   * needs no order of ids across partitions (rows written before the table was partitioned sit
+   * in p_history with ids of their own time).
    */
-  private async splitByDate(moment: number, isBefore: (at: number) => boolean): Promise<Split> {
-    if (!this.sql.mysql) return splitAt(tableIdOrder(async (sql, params) => this.sql.statement(sql).all(...params) as Row[], 'execution_logs', 'created_at'), moment, isBefore);
+  private async idBound(side: 'from' | 'to', moment: number): Promise<number> {
+    const isBefore = side === 'from' ? (at: number) => at < moment : (at: number) => at <= moment;
+    const bound = (split: Split): number => (side === 'from' ? firstIdFrom(split) : lastIdTo(split));
+    if (!this.sql.mysql) return bound(await splitAt(tableIdOrder(async (sql, params) => this.sql.statement(sql).all(...params) as Row[], 'execution_logs', 'created_at'), moment, isBefore));
     const partitions = await this.partitions.partitions();
     return this.sql.onPooledConnection(async (session) => {
       const read = (sql: string, params: unknown[]): Promise<Row[]> => session.query<Row[]>(sql, params);
       const index = partitions?.findIndex((partition) => partition.lessThan === null || partition.lessThan > moment) ?? -1;
-      if (index < 0) return splitAt(tableIdOrder(read, 'execution_logs', 'created_at'), moment, isBefore);
+      if (index < 0) return bound(await splitAt(tableIdOrder(read, 'execution_logs', 'created_at'), moment, isBefore));
       const partition = partitions![index]!;
-      const split = await splitAt(tableIdOrder(read, `execution_logs PARTITION (${partitionName(partition.name)})`, 'created_at'), moment, isBefore);
-      const edge = async (sql: string, bound: number): Promise<TimedRow | null> => {
-        const [row] = await read(`SELECT id, created_at AS at FROM execution_logs FORCE INDEX (PRIMARY) ${sql}`, [bound]);
-        return row === undefined ? null : { id: num(row.id), at: num(row.at) };
-      };
+      const within = bound(await splitAt(tableIdOrder(read, `execution_logs PARTITION (${partitionName(partition.name)})`, 'created_at'), moment, isBefore));
+      if (side === 'from') {
+        if (partition.lessThan === null) return within;
+        const [later] = await read('SELECT id FROM execution_logs FORCE INDEX (PRIMARY) WHERE created_at >= ? ORDER BY id LIMIT 1', [partition.lessThan]);
+        return later === undefined ? within : Math.min(within, num(later.id));
+      }
       const earlier = index > 0 ? partitions![index - 1]!.lessThan : null;
-      return {
-        before: split.before ?? (earlier === null ? null : await edge('WHERE created_at < ? ORDER BY id DESC LIMIT 1', earlier)),
-        after: split.after ?? (partition.lessThan === null ? null : await edge('WHERE created_at >= ? ORDER BY id LIMIT 1', partition.lessThan)),
-      };
+      if (earlier === null) return within;
+      const [last] = await read('SELECT id FROM execution_logs FORCE INDEX (PRIMARY) WHERE created_at < ? ORDER BY id DESC LIMIT 1', [earlier]);
+      return last === undefined ? within : Math.max(within, num(last.id));
     });
   }
 
@@ -406,11 +411,12 @@ export class ExecutionLogsService {
 
   /**
    * Where retention's walk by id ends: the highest id a row created before `cutoff` can have
-   * (src/database/ids-by-time.ts), or null when no row was created that early. The walk tests
-   * created_at, so the rows of the margin stay.
+   * (idBound), or null when no row was created that early. The walk tests created_at, so the
+   * rows of the margin stay.
    */
   async walkEndBefore(cutoff: number): Promise<number | null> {
-    return walkEnd(await this.splitByDate(cutoff + this.lateWriteMs, (at) => at <= cutoff + this.lateWriteMs));
+    const end = await this.idBound('to', cutoff + this.lateWriteMs);
+    return end === 0 ? null : end;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { highestIdTo, IdOrder, lowestIdFrom, splitAt, TimedRow, walkEnd } from '../../src/database/ids-by-time.js';
+import { firstIdFrom, IdOrder, lastIdTo, NO_ROW_ABOVE, splitAt, TimedRow } from '../../src/database/ids-by-time.js';
 
 /** Rows in id order as the search reads them, counting its reads. */
 function order(rows: readonly TimedRow[]): IdOrder & { reads: number } {
@@ -74,12 +74,12 @@ describe('splitAt: where a moment falls among rows in id order', () => {
     for (let i = 0; i < 200; i++) {
       const from = first + Math.floor(next() * span);
       const to = from + Math.floor(next() * 3_600_000);
-      const low = lowestIdFrom(await splitAt(order(rows), from - late, (at) => at < from - late));
-      const high = highestIdTo(await splitAt(order(rows), to + late, (at) => at <= to + late)) ?? Number.MAX_SAFE_INTEGER;
+      const low = firstIdFrom(await splitAt(order(rows), from - late, (at) => at < from - late));
+      const high = lastIdTo(await splitAt(order(rows), to + late, (at) => at <= to + late));
       for (const row of rows.filter((r) => r.at >= from && r.at <= to)) assert.ok(row.id >= low && row.id <= high, `row ${row.id} dated ${row.at} is within [${low}, ${high}]`);
       const cutoff = from;
-      const end = walkEnd(await splitAt(order(rows), cutoff + late, (at) => at <= cutoff + late));
-      for (const row of rows.filter((r) => r.at < cutoff)) assert.ok(end !== null && row.id <= end, `row ${row.id} dated before the cutoff is within the walk`);
+      const end = lastIdTo(await splitAt(order(rows), cutoff + late, (at) => at <= cutoff + late));
+      for (const row of rows.filter((r) => r.at < cutoff)) assert.ok(row.id <= end, `row ${row.id} dated before the cutoff is within the walk`);
     }
   });
 
@@ -114,10 +114,11 @@ describe('splitAt: where a moment falls among rows in id order', () => {
       { id: 9, at: 30 },
     ];
     assert.deepEqual(await splitAt(order(rows), 25, (at) => at < 25), { before: rows[1], after: rows[2] });
-    assert.equal(lowestIdFrom({ before: null, after: rows[0]! }), 1);
-    assert.equal(highestIdTo({ before: rows[2]!, after: null }), null);
-    assert.equal(walkEnd({ before: null, after: rows[0]! }), null);
-    assert.equal(walkEnd({ before: rows[2]!, after: null }), 9);
-    assert.equal(walkEnd({ before: rows[1]!, after: rows[2]! }), 8);
+    assert.equal(firstIdFrom({ before: null, after: rows[0]! }), 1);
+    assert.equal(firstIdFrom({ before: rows[1]!, after: rows[2]! }), 3);
+    assert.equal(firstIdFrom({ before: rows[2]!, after: null }), NO_ROW_ABOVE);
+    assert.equal(lastIdTo({ before: null, after: rows[0]! }), 0);
+    assert.equal(lastIdTo({ before: rows[2]!, after: null }), 9);
+    assert.equal(lastIdTo({ before: rows[1]!, after: rows[2]! }), 8);
   });
 });
