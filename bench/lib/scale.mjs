@@ -632,13 +632,16 @@ export async function measureBytes(db, deliveries) {
     }
     // Each index's pages (summed over a partitioned table's partitions), to tell which index weighs what.
     const [stats] = await db.conn.query(
-      `SELECT table_name AS tbl, index_name AS idx, SUM(stat_value) * @@innodb_page_size AS bytes FROM mysql.innodb_index_stats
-        WHERE database_name = DATABASE() AND stat_name = 'size' GROUP BY 1, 2`,
+      `SELECT table_name AS tbl, index_name AS idx, SUM(IF(stat_name = 'size', stat_value, 0)) * @@innodb_page_size AS bytes,
+              SUM(IF(stat_name = 'n_leaf_pages', stat_value, 0)) * @@innodb_page_size AS leaves
+         FROM mysql.innodb_index_stats WHERE database_name = DATABASE() AND stat_name IN ('size', 'n_leaf_pages') GROUP BY 1, 2`,
     );
     for (const row of stats) {
       const table = String(row.tbl).replace(/#P#.*$/, '');
       if (!tables[table]) continue;
       (tables[table].byIndex ??= {})[row.idx] = (tables[table].byIndex[row.idx] ?? 0) + Number(row.bytes);
+      // Leaf pages in use, of the pages allocated: the rest is the segment's reserve and the inner pages.
+      (tables[table].leafBytes ??= {})[row.idx] = (tables[table].leafBytes[row.idx] ?? 0) + Number(row.leaves);
     }
     try {
       const [spaces] = await db.conn.query(
