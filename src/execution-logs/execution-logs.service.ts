@@ -2,13 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
-import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
-import { firstIdFrom, lastIdTo, lateWriteMs, Split, splitAt, tableIdOrder } from '../database/ids-by-time.js';
+import { DirectSql, MysqlSession } from '../database/direct-sql.js';
 import { isMysql, num, placeholders } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
 import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, readPayload, rowToLog } from './execution-log.js';
 import { CursorFilters, decodeCursor, encodeCursor } from '../common/list-cursor.js';
-import { ExecutionLogPartitions, partitionName } from './execution-log-partitions.js';
+import { IdRange, LogDates, NO_ID_LIMIT } from './log-dates.js';
 import { Condition, LogFilters, matchesNothing, planSearch, SearchPlan, searchPlans, tableThrough, whereOf } from './log-search.js';
 
 export interface LogQuery extends LogFilters {
@@ -52,13 +51,6 @@ export interface ExecutionLogDetail extends ExecutionLog {
   payloadSource: PayloadSource;
 }
 
-/** Ids from `low` to `high`, both included. */
-export interface IdRange {
-  low: number;
-  high: number;
-}
-
-const NO_ID_LIMIT = Number.MAX_SAFE_INTEGER;
 const LIST_COLUMNS =
   'id, delivery_id, event_id, events_id, handler_id, handler_name, object_id, stage, attempt, trigger_type, status, response_code, response_body, error, error_kind, duration_ms, created_at';
 /** The one INSERT of log rows: `rows` rows of LOG_COLUMNS. */
@@ -75,8 +67,6 @@ const INSERT_ONE_LOG = logInsert(1);
  */
 @Injectable()
 export class ExecutionLogsService {
-  /** How late after its created_at a row may be written, at most (src/database/ids-by-time.ts): the date range finds rows by id within this margin (idsDated). */
-  private readonly lateWriteMs: number;
   /** The most rows one page of a search examines (LOG_SEARCH_WINDOW_ROWS). */
   searchWindowRows: number;
 
@@ -84,10 +74,9 @@ export class ExecutionLogsService {
     private readonly dataSource: DataSource,
     private readonly sql: DirectSql,
     private readonly events: EventStore,
-    private readonly partitions: ExecutionLogPartitions,
+    private readonly dates: LogDates,
     config: AppConfig,
   ) {
-    this.lateWriteMs = lateWriteMs(config);
     this.searchWindowRows = config.logs.searchWindowRows;
   }
 
@@ -136,7 +125,7 @@ export class ExecutionLogsService {
     if (query.legacy) return this.legacyPage(query, filters);
     const empty: LogPage = { items: [], nextCursor: null, hasMore: false, ...(query.withCount ? { count: { value: 0, exact: true } } : {}) };
     if (matchesNothing(query)) return empty;
-    const whole = await this.idsDated(query);
+    const whole = await this.dates.idsDated(query);
     const range = { low: whole.low, high: after === undefined ? whole.high : Math.min(whole.high, after - 1) };
     let page: LogPage = { items: [], nextCursor: null, hasMore: false };
     let plan = planSearch(query);
@@ -246,53 +235,6 @@ export class ExecutionLogsService {
   private async newestId(): Promise<number> {
     const [row] = await this.dataSource.query('SELECT id FROM execution_logs ORDER BY id DESC LIMIT 1');
     return row === undefined ? 0 : num(row.id);
-  }
-
-  /**
-   * The ids of the rows a date range can hold, found along the primary key (splitAt): every row
-   * created at or after `from` has a larger id than a row created before `from - lateWriteMs`,
-   * and every row created at or before `to` a smaller id than a row created after
-   * `to + lateWriteMs`; so a range far in the past is read from its own end, never by walking
-   * newer rows first. The rows of the margins are tested by their created_at.
-   */
-  async idsDated({ from, to }: Pick<LogFilters, 'from' | 'to'>): Promise<IdRange> {
-    const late = this.lateWriteMs;
-    const low = from === undefined ? 1 : await this.idBound('from', from - late);
-    const high = to === undefined ? NO_ID_LIMIT : await this.idBound('to', to + late);
-    return { low, high };
-  }
-
-  /**
-   * `from`: the lowest id a row created at or after `moment + lateWriteMs` can have (firstIdFrom);
-   * `to`: the highest id a row created at or before `moment - lateWriteMs` can have (lastIdTo, 0
-   * when there is none). On the table partitioned by day (MySQL/MariaDB) the search runs within
-   * the partition that holds the moment, each read one index dive; every row of an earlier
-   * partition is dated before the moment and of a later one after it, so the bound also takes in
-   * the first id of the later partitions (`from`) or the last of the earlier ones (`to`), and
-   * needs no order of ids across partitions (rows written before the table was partitioned sit
-   * in p_history with ids of their own time).
-   */
-  private async idBound(side: 'from' | 'to', moment: number): Promise<number> {
-    const isBefore = side === 'from' ? (at: number) => at < moment : (at: number) => at <= moment;
-    const bound = (split: Split): number => (side === 'from' ? firstIdFrom(split) : lastIdTo(split));
-    if (!this.sql.mysql) return bound(await splitAt(tableIdOrder(async (sql, params) => this.sql.statement(sql).all(...params) as Row[], 'execution_logs', 'created_at'), moment, isBefore));
-    const partitions = await this.partitions.partitions();
-    return this.sql.onPooledConnection(async (session) => {
-      const read = (sql: string, params: unknown[]): Promise<Row[]> => session.query<Row[]>(sql, params);
-      const index = partitions?.findIndex((partition) => partition.lessThan === null || partition.lessThan > moment) ?? -1;
-      if (index < 0) return bound(await splitAt(tableIdOrder(read, 'execution_logs', 'created_at'), moment, isBefore));
-      const partition = partitions![index]!;
-      const within = bound(await splitAt(tableIdOrder(read, `execution_logs PARTITION (${partitionName(partition.name)})`, 'created_at'), moment, isBefore));
-      if (side === 'from') {
-        if (partition.lessThan === null) return within;
-        const [later] = await read('SELECT id FROM execution_logs FORCE INDEX (PRIMARY) WHERE created_at >= ? ORDER BY id LIMIT 1', [partition.lessThan]);
-        return later === undefined ? within : Math.min(within, num(later.id));
-      }
-      const earlier = index > 0 ? partitions![index - 1]!.lessThan : null;
-      if (earlier === null) return within;
-      const [last] = await read('SELECT id FROM execution_logs FORCE INDEX (PRIMARY) WHERE created_at < ? ORDER BY id DESC LIMIT 1', [earlier]);
-      return last === undefined ? within : Math.max(within, num(last.id));
-    });
   }
 
   private through(plan: SearchPlan): string {
@@ -408,16 +350,6 @@ export class ExecutionLogsService {
   }
 
   // --- Retention steps (src/retention/): the batched walk (day partitions: execution-log-partitions.ts)
-
-  /**
-   * Where retention's walk by id ends: the highest id a row created before `cutoff` can have
-   * (idBound), or null when no row was created that early. The walk tests created_at, so the
-   * rows of the margin stay.
-   */
-  async walkEndBefore(cutoff: number): Promise<number | null> {
-    const end = await this.idBound('to', cutoff + this.lateWriteMs);
-    return end === 0 ? null : end;
-  }
 
   /**
    * One batch of retention's walk: the ids in (afterId, upTo] of rows created before `cutoff`,

@@ -38,7 +38,7 @@ export interface Condition {
  * Such a list is a search, and a search examines at most a window of rows per page
  * (LOG_SEARCH_WINDOW_ROWS; ExecutionLogsService.list).
  *
- * A date range becomes an id range (ExecutionLogsService.idsDated); `timeBounds` are the exact
+ * A date range becomes an id range (LogDates.idsDated, ./log-dates.ts); `timeBounds` are the exact
  * created_at tests, which only the rows at the two edges of that id range can fail.
  */
 export interface SearchPlan {

@@ -9,6 +9,7 @@ import { num } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
 import { ExecutionLogPartitions, LogPartition } from '../execution-logs/execution-log-partitions.js';
 import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
+import { LogDates } from '../execution-logs/log-dates.js';
 import { DeliveryPurge } from '../queue/delivery-purge.js';
 import { planLogPartitions } from './log-partitions.js';
 
@@ -51,6 +52,7 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
     private readonly deliveries: DeliveryPurge,
     private readonly logs: ExecutionLogsService,
     private readonly logPartitions: ExecutionLogPartitions,
+    private readonly logDates: LogDates,
     private readonly audit: AuditStore,
     private readonly scheduler: SchedulerRegistry,
     private readonly config: AppConfig,
@@ -127,7 +129,7 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
       }
       rowCutoff = plan.deleteBefore;
     }
-    const upTo = await this.logs.walkEndBefore(rowCutoff);
+    const upTo = await this.logDates.walkEndBefore(rowCutoff);
     if (upTo === null) return removed;
     const deleted = await this.inBatches(
       this.config.logs.retentionBatchSize,

@@ -9,6 +9,7 @@ import { postHandler } from '../factories/handler.factory.js';
 import { postEvent, waitUntilSettled } from '../factories/event.factory.js';
 import type { Received, TestReceiver } from '../utils/receiver.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
+import { LogDates } from '../../src/execution-logs/log-dates.js';
 import { ExecutionLogRecord, LOG_COLUMNS, logValues, LogStatus } from '../../src/execution-logs/execution-log.js';
 import { ErrorKind } from '../../src/calls/call-result.js';
 import { placeholders } from '../../src/database/sql.js';
@@ -246,7 +247,7 @@ forEachDatabase('execution logs: every filter through its index, searches in a b
     // Last of the suite: these rows are dated after every other row, as rows written last are.
     // On MySQL/MariaDB each of these days has its own partition (the migration prepares the coming
     // week), so the search for an edge runs in the day that holds it and, when that day has no row
-    // on the wanted side, goes on in the days before or after (ExecutionLogsService.splitByDate).
+    // on the wanted side, goes on in the days before or after (LogDates.idBound, src/execution-logs/log-dates.ts).
     const DAY = 86_400_000;
     const day1 = Math.floor(Date.now() / DAY) * DAY + DAY;
     const day3 = day1 + 2 * DAY; // day 2 has no rows
@@ -272,7 +273,7 @@ forEachDatabase('execution logs: every filter through its index, searches in a b
       assert.deepEqual(idsOf(await walk(query)), await idsWhere(where, params), query);
       // The walk is bounded: the id range holds no row dated beyond the margin of either edge
       // (a search that found no edge in the day that holds it would give the whole table).
-      const { low, high } = await logs.idsDated({ from: from ?? undefined, to: to ?? undefined });
+      const { low, high } = await t.app.get(LogDates).idsDated({ from: from ?? undefined, to: to ?? undefined });
       const late = 100_000;
       const [outside] = await dataSource.query('SELECT COUNT(*) AS n FROM execution_logs WHERE id >= ? AND id <= ? AND (created_at < ? OR created_at > ?)', [
         low,
