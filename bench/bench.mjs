@@ -121,7 +121,7 @@ const settings = {
   scale: {
     // Deliveries in the tables (events: a third; execution logs: 1.1 per delivery); the first size is the base of the ratios.
     sizes: (args['scale-rows'] ?? (quick ? '10000,100000' : '10000,1000000,10000000')).split(',').map((n) => Number(n.replace(/_/g, ''))),
-    requests: Number(args['scale-requests'] ?? (quick ? 10 : 30)),
+    requests: Number(args['scale-requests'] ?? (quick ? 10 : 200)),
     dispatchDeliveries: Number(args['scale-dispatch'] ?? (quick ? 600 : 6000)),
     // Pairs of dispatch runs (empty tables, then full) per size: the ratio is of their medians.
     dispatchRepeats: Number(args['scale-dispatch-repeats'] ?? (quick ? 1 : 3)),
