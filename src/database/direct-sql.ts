@@ -117,6 +117,11 @@ export class DirectSql implements OnApplicationShutdown {
     }
   }
 
+  /** One read outside a transaction, on either database: SQLite's prepared statement, or a pooled MySQL/MariaDB connection. */
+  async rows(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    return this.mysql ? this.queryMysql<Row[]>(sql, params) : (this.statement(sql).all(...params) as Row[]);
+  }
+
   /** One statement on any pooled connection, outside a transaction. */
   async queryMysql<T = Row[]>(sql: string, params: readonly unknown[] = []): Promise<T> {
     return this.onPooledConnection((session) => session.query<T>(sql, params));

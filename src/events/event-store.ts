@@ -128,8 +128,7 @@ export class EventStore {
    */
   async walkEndBefore(cutoff: number): Promise<number | null> {
     const moment = cutoff + this.lateWriteMs;
-    const read = async (sql: string, params: unknown[]): Promise<Row[]> => (this.sql.mysql ? this.sql.queryMysql<Row[]>(sql, params) : (this.sql.statement(sql).all(...params) as Row[]));
-    const end = lastIdTo(await splitAt(tableIdOrder(read, 'events', 'accepted_at'), moment, (at) => at <= moment));
+    const end = lastIdTo(await splitAt(tableIdOrder((sql, params) => this.sql.rows(sql, params), 'events', 'accepted_at'), moment, (at) => at <= moment));
     return end === 0 ? null : end;
   }
 

@@ -61,12 +61,12 @@ export class LogDates {
   private async idBound(side: 'from' | 'to', moment: number): Promise<number> {
     const isBefore = side === 'from' ? (at: number) => at < moment : (at: number) => at <= moment;
     const bound = (split: Split): number => (side === 'from' ? firstIdFrom(split) : lastIdTo(split));
-    if (!this.sql.mysql) return bound(await splitAt(tableIdOrder(async (sql, params) => this.sql.statement(sql).all(...params) as Row[], 'execution_logs', 'created_at'), moment, isBefore));
+    // SQLite (no partitions), or a moment past every bound: the whole table is one order.
     const partitions = await this.partitions.partitions();
+    const index = partitions?.findIndex((partition) => partition.lessThan === null || partition.lessThan > moment) ?? -1;
+    if (index < 0) return bound(await splitAt(tableIdOrder((sql, params) => this.sql.rows(sql, params), 'execution_logs', 'created_at'), moment, isBefore));
     return this.sql.onPooledConnection(async (session) => {
       const read = (sql: string, params: unknown[]): Promise<Row[]> => session.query<Row[]>(sql, params);
-      const index = partitions?.findIndex((partition) => partition.lessThan === null || partition.lessThan > moment) ?? -1;
-      if (index < 0) return bound(await splitAt(tableIdOrder(read, 'execution_logs', 'created_at'), moment, isBefore));
       const partition = partitions![index]!;
       const within = bound(await splitAt(tableIdOrder(read, `execution_logs PARTITION (${partitionName(partition.name)})`, 'created_at'), moment, isBefore));
       if (side === 'from') {
