@@ -8,6 +8,7 @@ import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { ClockModule } from './common/clock.js';
 import { loggerParams } from './common/app-logger.js';
+import { IngestRateStorage } from './common/ingest-rate-storage.js';
 import { buildDataSourceOptions } from './database/data-source.js';
 import { DirectSqlModule } from './database/direct-sql.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
@@ -51,8 +52,12 @@ export class AppModule {
         DirectSqlModule,
         SecretsModule,
         ScheduleModule.forRoot(),
-        // One throttler, applied only where IngestThrottlerGuard is used (the ingest routes).
-        ThrottlerModule.forRoot({ throttlers: [{ name: 'default', ttl: config.ingest.rateWindowMs, limit: config.ingest.rateLimit }] }),
+        // One throttler, applied only where IngestThrottlerGuard is used (the ingest routes), its
+        // counts kept at a cost flat in the rate (src/common/ingest-rate-storage.ts).
+        ThrottlerModule.forRoot({
+          throttlers: [{ name: 'default', ttl: config.ingest.rateWindowMs, limit: config.ingest.rateLimit }],
+          storage: new IngestRateStorage(),
+        }),
         MetricsModule,
         ApiKeysModule,
         CacheManagerModule,
