@@ -5,7 +5,7 @@ import { keyActor } from '../audit/audit-actor.js';
 import { AuditStore } from '../audit/audit-store.js';
 import { DomainError } from '../common/errors.js';
 import { HandlersService } from '../handlers/handlers.service.js';
-import { DeliveryQueue } from '../queue/delivery-queue.js';
+import { DeliveryRequeue } from '../queue/delivery-requeue.js';
 import { WorkSignal } from '../queue/work-signal.js';
 
 /** Recovery by hand: queue failed deliveries again, one or a handler's time range; each retry commits with its audit row. */
@@ -14,7 +14,7 @@ export class DeliveriesService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly audit: AuditStore,
-    private readonly queue: DeliveryQueue,
+    private readonly queue: DeliveryRequeue,
     private readonly handlers: HandlersService,
     private readonly signal: WorkSignal,
   ) {}

@@ -9,6 +9,7 @@ import { isDatabaseTimeout } from '../database/database-errors.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CacheManagerService } from '../cache-manager/cache-manager.service.js';
 import { DeliveryQueue } from '../queue/delivery-queue.js';
+import { DeliveryReads } from '../queue/delivery-reads.js';
 import { DeliveryState, PlannedDelivery, PlannedDeliveryName } from '../queue/delivery.js';
 import { WorkSignal } from '../queue/work-signal.js';
 import { DeliveredLogs } from '../execution-logs/delivered-logs.js';
@@ -107,6 +108,7 @@ export class IngestService {
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
     private readonly delivered: DeliveredLogs,
+    private readonly queued: DeliveryReads,
   ) {
     // When a write gets no answer within the database bounds, the posts queued behind it fail
     // with it (503) instead of each waiting out the same bound again.
@@ -192,7 +194,7 @@ export class IngestService {
     if (!event) throw DomainError.field('EVENT_NOT_FOUND', 'id', `Event ${id} does not exist`);
     // The queue first, then the logs: a delivery that left the queue before the first read has its
     // success log row committed with that, so the second finds it; none goes missing in between.
-    const queued = await this.queue.deliveriesOf(id);
+    const queued = await this.queued.deliveriesOf(id);
     const deliveries = eventDeliveries(queued, await this.delivered.of([id]));
     return {
       id: event.id,
@@ -297,7 +299,7 @@ export class IngestService {
     if (earlier.length === 0) return replays;
     const ids = earlier.map((event) => event.id);
     // The queue first, then the logs (as in `get`).
-    const queued = await this.queue.plannedFor(ids);
+    const queued = await this.queued.plannedFor(ids);
     const planned = plannedDeliveries(queued, await this.delivered.of(ids));
     for (const event of earlier) {
       const key = event.idempotencyKey!;

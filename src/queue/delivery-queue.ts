@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
 import { changedRows, num, numOrNull, placeholders } from '../database/sql.js';
 import { FLOW_SELECT, flowParams, FREE_HANDLER, freeHandlerParams } from '../handlers/handler-flow.js';
@@ -10,11 +10,8 @@ import {
   ClaimShare,
   NextClaimFlow,
   PendingHandler,
-  DeliveryState,
-  DeliveryStatus,
   FinishedAttempt,
   PlannedDelivery,
-  QueuedDeliveryName,
 } from './delivery.js';
 
 /**
@@ -148,10 +145,11 @@ const ENQUEUE_ONE = ENQUEUE + placeholders(1, ENQUEUE_COLUMNS.length);
 const MYSQL_DEADLOCK = 1213;
 
 /**
- * The durable queue: the owner of the `deliveries` table, with DeliveryCounts (the gauges'
- * counts, ./delivery-counts.ts) and DeliveryPurge (retention's purge, ./delivery-purge.ts).
- * Every other statement on that table is here, as named steps: enqueue, claim, finish and claim
- * next, renew, release, take over expired, requeue, and the reads of the event detail and replays.
+ * The durable queue: the owner of the `deliveries` table, with DeliveryRequeue (retries by hand,
+ * ./delivery-requeue.ts), DeliveryReads (the event detail's and replays' reads,
+ * ./delivery-reads.ts), DeliveryCounts (the gauges' counts, ./delivery-counts.ts) and
+ * DeliveryPurge (retention's purge, ./delivery-purge.ts). Every other statement on that table is
+ * here, as named steps: enqueue, claim, finish and claim next, renew, release, take over expired.
  *
  * The hot-path writes run inside another module's transaction on purpose (an event with its
  * deliveries; a log row with the delivery's update and its successor's claim): those steps
@@ -377,78 +375,6 @@ export class DeliveryQueue {
     );
     if (released > 0) this.logger.warn(`Took over ${released} deliveries whose lease had expired`);
     return released;
-  }
-
-  // --- requeue (retries by hand) --------------------------------------------------------------
-
-  /** The delivery's handler and state, or null when it does not exist. */
-  async find(id: number): Promise<{ id: number; handlerId: number; status: DeliveryStatus } | null> {
-    const [row]: Row[] = await this.dataSource.query('SELECT id, handler_id, status FROM deliveries WHERE id = ?', [id]);
-    return row ? { id: num(row.id), handlerId: num(row.handler_id), status: row.status as DeliveryStatus } : null;
-  }
-
-  /** Requeue one failed (or skipped) delivery: one more attempt, due now, marked manual. False when it is neither (any more). */
-  async requeue(id: number, now: number, manager?: EntityManager): Promise<boolean> {
-    const changed = await changedRows(
-      manager ?? this.dataSource,
-      `UPDATE deliveries SET status = 'pending', manual = 1, next_attempt_at = ?, updated_at = ?
-        WHERE id = ? AND status IN ('failed', 'skipped')`,
-      [now, now, id],
-    );
-    return changed > 0;
-  }
-
-  /** Requeue failed: every failed delivery of a handler created within [from, to], as `requeue` does one. */
-  requeueFailed(handlerId: number, from: number, to: number, now: number, manager?: EntityManager): Promise<number> {
-    return changedRows(
-      manager ?? this.dataSource,
-      `UPDATE deliveries SET status = 'pending', manual = 1, next_attempt_at = ?, updated_at = ?
-        WHERE handler_id = ? AND status = 'failed' AND created_at >= ? AND created_at <= ?`,
-      [now, now, handlerId, from, to],
-    );
-  }
-
-  // --- reads ----------------------------------------------------------------------------------
-
-  /** The deliveries of one event still in the queue (a success leaves it), in run order, with their handlers' names (the event detail). */
-  async deliveriesOf(eventId: number): Promise<DeliveryState[]> {
-    const rows: Row[] = await this.dataSource.query(
-      `SELECT d.id, d.handler_id, h.name AS handler_name, d.seq, d.status, d.attempts, d.next_attempt_at,
-              d.last_response_code, d.last_error, d.updated_at
-         FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id
-        WHERE d.event_id = ? ORDER BY d.seq`,
-      [eventId],
-    );
-    return rows.map((row) => ({
-      id: num(row.id),
-      handlerId: num(row.handler_id),
-      handlerName: (row.handler_name as string | null) ?? null,
-      seq: num(row.seq),
-      status: row.status as DeliveryStatus,
-      attempts: num(row.attempts),
-      nextAttemptAt: num(row.next_attempt_at),
-      lastResponseCode: numOrNull(row.last_response_code),
-      lastError: (row.last_error as string | null) ?? null,
-      updatedAt: num(row.updated_at),
-    }));
-  }
-
-  /** The deliveries of each of `eventIds` still in the queue, in run order, in one statement however many events (idempotent replays). */
-  async plannedFor(eventIds: readonly number[]): Promise<Map<number, QueuedDeliveryName[]>> {
-    const planned = new Map<number, QueuedDeliveryName[]>();
-    if (eventIds.length === 0) return planned;
-    const rows: Row[] = await this.dataSource.query(
-      `SELECT d.id, d.event_id, d.handler_id, h.name AS handler_name, d.seq FROM deliveries d LEFT JOIN handlers h ON h.id = d.handler_id
-        WHERE d.event_id IN ${placeholders(1, eventIds.length)} ORDER BY d.event_id, d.seq`,
-      [...eventIds],
-    );
-    for (const row of rows) {
-      const eventId = num(row.event_id);
-      let list = planned.get(eventId);
-      if (!list) planned.set(eventId, (list = []));
-      list.push({ id: num(row.id), handlerId: num(row.handler_id), handlerName: (row.handler_name as string | null) ?? null, seq: num(row.seq) });
-    }
-    return planned;
   }
 }
 

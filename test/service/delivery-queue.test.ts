@@ -5,6 +5,8 @@ import { DirectSql } from '../../src/database/direct-sql.js';
 import { DeliveryCounts } from '../../src/queue/delivery-counts.js';
 import { DeliveryPurge, unfinishedSql } from '../../src/queue/delivery-purge.js';
 import { DeliveryQueue } from '../../src/queue/delivery-queue.js';
+import { DeliveryReads } from '../../src/queue/delivery-reads.js';
+import { DeliveryRequeue } from '../../src/queue/delivery-requeue.js';
 import type { ClaimedDelivery, DeliveryUpdate } from '../../src/queue/delivery.js';
 import { DeliveryRunner } from '../../src/dispatcher/delivery-runner.js';
 import { OutcomeWriter } from '../../src/dispatcher/outcome-writer.js';
@@ -41,6 +43,8 @@ interface Row {
 
 forEachDatabaseModule('delivery queue', {}, (s) => {
   let queue: DeliveryQueue;
+  let requeues: DeliveryRequeue;
+  let reads: DeliveryReads;
   let ingest: IngestService;
   let handlers: HandlerEntity[];
   let receiver: TestReceiver;
@@ -48,6 +52,8 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
 
   before(async () => {
     queue = s.get(DeliveryQueue);
+    requeues = s.get(DeliveryRequeue);
+    reads = s.get(DeliveryReads);
     ingest = s.get(IngestService);
     receiver = await s.receiver();
     const service = s.get(HandlersService);
@@ -243,14 +249,14 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     const eventId = await enqueue();
     const now = Date.now();
     const [claimed] = await queue.claim('worker-a', 10, now, now + LEASE_MS);
-    assert.equal(await queue.requeue(claimed!.id, now), false, 'an attempt in progress is not requeued');
+    assert.equal(await requeues.requeue(claimed!.id, now), false, 'an attempt in progress is not requeued');
     await finish('worker-a', claimed!, failed, now + 1);
-    assert.deepEqual(await queue.find(claimed!.id), { id: claimed!.id, handlerId: handlers[0]!.id, status: 'failed' });
-    assert.equal(await queue.find(99_999_999), null);
-    assert.equal(await queue.requeue(claimed!.id, now + 2), true);
+    assert.deepEqual(await requeues.find(claimed!.id), { id: claimed!.id, handlerId: handlers[0]!.id, status: 'failed' });
+    assert.equal(await requeues.find(99_999_999), null);
+    assert.equal(await requeues.requeue(claimed!.id, now + 2), true);
     const [again] = await rows(eventId);
     assert.deepEqual([again!.status, again!.manual, again!.nextAttemptAt, again!.attempts], ['pending', 1, now + 2, 1]);
-    assert.equal(await queue.requeue(claimed!.id, now + 3), false, 'pending already');
+    assert.equal(await requeues.requeue(claimed!.id, now + 3), false, 'pending already');
   });
 
   it('requeue failed: every failed delivery of one handler created within the range', async () => {
@@ -267,7 +273,7 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     assert.equal(second.length, 3, 'the second handlers, now that the first ones failed');
     await finish('worker-a', second[0]!, failed, now + 3);
 
-    assert.equal(await queue.requeueFailed(handlers[0]!.id, from, now + 60_000, now + 4), 2, 'not the one created before the range');
+    assert.equal(await requeues.requeueFailed(handlers[0]!.id, from, now + 60_000, now + 4), 2, 'not the one created before the range');
     const states = await Promise.all(events.map(async (id) => (await rows(id)).map((r) => [r.status, r.manual])));
     assert.deepEqual(states, [
       [['failed', 0], ['failed', 0]],
@@ -336,7 +342,7 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     const now = Date.now();
     const [claimed] = await queue.claim('worker-a', 10, now, now + LEASE_MS);
     await finish('worker-a', claimed!, failed, now + 1);
-    const states = await queue.deliveriesOf(eventId);
+    const states = await reads.deliveriesOf(eventId);
     assert.deepEqual(
       states.map((d) => [d.handlerId, d.handlerName, d.seq, d.status, d.attempts, d.lastResponseCode, d.lastError]),
       [
@@ -346,7 +352,7 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     );
     const detail = await ingest.get(eventId);
     assert.deepEqual(detail.deliveries.map((d) => [d.status, d.next_attempt_at === null]), [['failed', true], ['pending', false]]);
-    assert.deepEqual((await queue.plannedFor([eventId])).get(eventId), [
+    assert.deepEqual((await reads.plannedFor([eventId])).get(eventId), [
       { id: states[0]!.id, handlerId: handlers[0]!.id, handlerName: 'first', seq: 0 },
       { id: states[1]!.id, handlerId: handlers[1]!.id, handlerName: 'second', seq: 1 },
     ]);
