@@ -279,7 +279,7 @@ function printScale(db, s) {
   const head = (run) => `${fmt(run.rows)} rows`;
   console.log(
     `\nScale on ${db}: tables filled by SQL to ${sizes.map((run) => fmt(run.rows)).join(', ')} deliveries (events a third, execution logs 1.1 per delivery, ` +
-      `a tenth pending for later); p50 / p99 ms of ${s.requestsPerQuery} calls in a row (5 when a call takes over 1 s), then [× the ${fmt(s.baseRows)}-row figures]:`,
+      `a tenth pending for later); p50 / p99 ms of ${s.requestsPerQuery} calls ${s.timedInTurn ? 'taken in turn with the other sizes, call by call' : 'in a row'} (5 when a call takes over 1 s), then [× the ${fmt(s.baseRows)}-row figures]:`,
   );
   const labels = [...new Set(sizes.flatMap((run) => Object.keys(run.queries)))];
   const rows = labels.map((label) => {

@@ -5,7 +5,9 @@
 // For each size: a fresh database; the compiled service starts once on it, so its own migrations
 // make the tables, and the handlers are created through the API; the service stops, the tables
 // are filled by set-based INSERT … SELECT (SQLite: a recursive CTE; MariaDB: the SEQUENCE
-// engine's seq_1_to_N; MySQL: a recursive CTE); the service starts again and is timed. The fill
+// engine's seq_1_to_N; MySQL: a recursive CTE). Once every size is filled, a service starts on
+// each and the queries are timed on all sizes in turn, call by call (timeQueriesInTurn); then
+// each size's dispatch runs. The fill
 // reads the columns the migrations made and fills those it knows (the `columns` of each table in
 // `generators`), so a column renamed or added by a later migration does not break it: an unknown
 // NOT NULL column without a default gets a neutral value and a warning, a table it does not know
@@ -732,47 +734,64 @@ async function queryList(service, key, p, refs) {
  * Each query: two untimed calls (the first one's time kept as `coldMs`), then `requests` calls in
  * a row; p50/p99 of those. A query whose warm call takes over a second is repeated 5 times only.
  */
-export async function timeQueries(service, key, p, refs, { requests, log }) {
-  const results = {};
-  for (const [label, path, options] of await queryList(service, key, p, refs)) {
-    let url = `${service.url}${path}`;
-    if (options?.cursorOf) {
-      const first = await getJson(`${service.url}${options.cursorOf}`, key);
-      const cursor = JSON.parse(first.text).next_cursor;
-      if (!cursor) {
-        results[label] = { skipped: 'no next page' };
+/**
+ * Times every query on every size, call by call in turn (10,000 rows, then 1,000,000, then
+ * 10,000,000, then again), so a slow minute of a shared machine lands on every size alike and
+ * the ratios between sizes measure the tables, not when each size happened to be timed.
+ * `sizes`: each with its running API service, its key, its plan and its refs. Answers the
+ * results of each size by label, in the order of `sizes`.
+ */
+export async function timeQueriesInTurn(sizes, { requests, log }) {
+  const lists = await Promise.all(sizes.map((size) => queryList(size.api, size.key, size.p, size.refs)));
+  const results = sizes.map(() => ({}));
+  for (const [index, [label]] of lists[0].entries()) {
+    // Each size's url (a cursor is that size's own), its cold call and a warm one.
+    const timed = [];
+    for (const [s, size] of sizes.entries()) {
+      const [, path, options] = lists[s][index];
+      let url = `${size.api.url}${path}`;
+      if (options?.cursorOf) {
+        const first = await getJson(`${size.api.url}${options.cursorOf}`, size.key);
+        const cursor = JSON.parse(first.text).next_cursor;
+        if (!cursor) {
+          results[s][label] = { skipped: 'no next page' };
+          continue;
+        }
+        url += `${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}`;
+      }
+      const cold = await getJson(url, size.key);
+      if (cold.status !== 200) {
+        results[s][label] = { path, error: `${cold.status} ${cold.text.slice(0, 200)}` };
+        log(`    ${size.rows.toLocaleString('en-US')}: ${label}: ${cold.status}`);
         continue;
       }
-      url += `${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}`;
+      const warm = await getJson(url, size.key);
+      // A call of over a second (OFFSET paging deep in a large table) is timed 5 times, not `requests`.
+      const n = warm.ms > 1000 ? Math.min(5, requests) : requests;
+      timed.push({ s, path, url, key: size.key, n, cold, ok: warm.status === 200 ? warm : cold, times: [], failed: [] });
     }
-    const cold = await getJson(url, key);
-    if (cold.status !== 200) {
-      results[label] = { path, error: `${cold.status} ${cold.text.slice(0, 200)}` };
-      log(`    ${label}: ${cold.status}`);
-      continue;
+    for (let i = 0; i < requests; i++) {
+      for (const t of timed) {
+        if (i >= t.n) continue;
+        // A call the service cuts (its database query timeout answers 503) is counted, not timed.
+        const answer = await getJson(t.url, t.key);
+        if (answer.status === 200) {
+          t.times.push(answer.ms);
+          t.ok = answer;
+        } else t.failed.push(`${answer.status} after ${round(answer.ms)} ms: ${answer.text.slice(0, 120)}`);
+      }
     }
-    const warm = await getJson(url, key);
-    const n = warm.ms > 1000 ? Math.min(5, requests) : requests;
-    const times = [];
-    let ok = warm.status === 200 ? warm : cold;
-    // A call the service cuts (its database query timeout answers 503) is counted, not timed.
-    const failed = [];
-    for (let i = 0; i < n; i++) {
-      const answer = await getJson(url, key);
-      if (answer.status === 200) {
-        times.push(answer.ms);
-        ok = answer;
-      } else failed.push(`${answer.status} after ${round(answer.ms)} ms: ${answer.text.slice(0, 120)}`);
+    for (const t of timed) {
+      if (t.times.length === 0) {
+        results[t.s][label] = { path: t.path, error: t.failed[0] };
+        log(`    ${sizes[t.s].rows.toLocaleString('en-US')}: ${label}: ${t.failed[0]}`);
+        continue;
+      }
+      const q = summarize(t.times);
+      const body = t.path === '/metrics' ? null : JSON.parse(t.ok.text);
+      results[t.s][label] = { path: t.path, count: q.count, p50: q.p50, p99: q.p99, coldMs: round(t.cold.ms, 1), items: Array.isArray(body?.items) ? body.items.length : undefined };
+      if (t.failed.length > 0) Object.assign(results[t.s][label], { failed: t.failed.length, firstFailure: t.failed[0] });
     }
-    if (times.length === 0) {
-      results[label] = { path, error: failed[0] };
-      log(`    ${label}: ${failed[0]}`);
-      continue;
-    }
-    const s = summarize(times);
-    const body = path === '/metrics' ? null : JSON.parse(ok.text);
-    results[label] = { path, count: s.count, p50: s.p50, p99: s.p99, coldMs: round(cold.ms, 1), items: Array.isArray(body?.items) ? body.items.length : undefined };
-    if (failed.length > 0) Object.assign(results[label], { failed: failed.length, firstFailure: failed[0] });
   }
   return results;
 }
@@ -889,7 +908,8 @@ async function dispatchPairs({ kind, serverUrl, receiver, types, db, key, delive
   };
 }
 
-async function runSize({ kind, name, serverUrl, receiver, types, rows, requests, dispatchDeliveries, dispatchRepeats, concurrency, chunk, log }) {
+/** One size: a fresh database filled to `rows` deliveries and measured on disk; the caller drops it. */
+async function fillSize({ kind, name, serverUrl, receiver, types, rows, chunk, log }) {
   const began = performance.now();
   const { db, key, handlers } = await prepare(kind, serverUrl, receiver, types);
   try {
@@ -912,43 +932,59 @@ async function runSize({ kind, name, serverUrl, receiver, types, rows, requests,
       await conn.close();
     }
     log(`    fill ${filled.totalSeconds} s; ${(bytes.totalBytes / 2 ** 20).toFixed(1)} MiB on disk (measured in ${bytes.seconds} s), ${(bytes.perMillionDeliveries / 2 ** 20).toFixed(1)} MiB per 1,000,000 deliveries`);
-
     const byFamily = (pattern, seq) => handlers.find((h) => h.pattern === pattern && h.seq === seq);
     const refs = { busy: byFamily('accounting.charges.*', 1), quiet: byFamily('email_rates_manager.*', 2), rareType: 'email_rates_manager.no_attachments' };
-    const api = await startService({ databaseUrl: db.url, key, env: { ...SERVICE_ENV, INSTANCE_ROLE: 'api' } });
-    let queries;
-    try {
-      queries = await timeQueries(api, key, p, refs, { requests, log });
-    } finally {
-      await api.stop();
-    }
-    log(`    queries: worst p99 ${Math.max(...Object.values(queries).map((q) => q.p99 ?? 0))} ms`);
-    const dispatch = await dispatchPairs({ kind, serverUrl, receiver, types, db, key, deliveries: dispatchDeliveries, concurrency, repeats: dispatchRepeats });
-    log(`    dispatch: ${dispatch['deliveries/s']} deliveries/s, on empty tables ${dispatch.emptyTables} (÷ ${dispatch.ratioToEmpty})`);
-    return {
-      rows,
-      events: p.events,
-      deliveries: p.deliveries,
-      pendingDeliveries: p.pending,
-      executionLogs: p.logs,
-      fill: filled,
-      bytes,
-      queries,
-      dispatch,
-      seconds: round((performance.now() - began) / 1000, 1),
-    };
-  } finally {
+    return { rows, db, key, p, refs, filled, bytes, fillSeconds: round((performance.now() - began) / 1000, 1) };
+  } catch (error) {
     await db.drop();
+    throw error;
   }
 }
 
-/** The part: every size in turn on one database; ratios to the first size. */
+/**
+ * The part, on one database: every size filled first (their databases side by side), then the
+ * queries timed on all sizes in turn (timeQueriesInTurn), then each size's dispatch pairs; ratios
+ * to the first size.
+ */
 export async function runScale({ kind, name = kind, serverUrl, receiver, sizes, requests, dispatchDeliveries, dispatchRepeats = 3, concurrency, log, chunk = FILL_CHUNK }) {
   const types = await eventTypes();
+  const filled = [];
   const runs = [];
-  for (const rows of sizes) {
-    runs.push(await runSize({ kind, name, serverUrl, receiver, types, rows, requests, dispatchDeliveries, dispatchRepeats, concurrency, chunk, log }));
-    await sleep(100);
+  try {
+    for (const rows of sizes) filled.push(await fillSize({ kind, name, serverUrl, receiver, types, rows, chunk, log }));
+    const apis = [];
+    let queries;
+    try {
+      for (const size of filled) apis.push(await startService({ databaseUrl: size.db.url, key: size.key, env: { ...SERVICE_ENV, INSTANCE_ROLE: 'api' } }));
+      const began = performance.now();
+      queries = await timeQueriesInTurn(
+        filled.map((size, i) => ({ ...size, api: apis[i] })),
+        { requests, log },
+      );
+      log(`  ${name}: queries of ${sizes.length} sizes timed in turn in ${round((performance.now() - began) / 1000, 1)} s; worst p99 ${filled.map((size, i) => `${size.rows.toLocaleString('en-US')}: ${Math.max(...Object.values(queries[i]).map((q) => q.p99 ?? 0))} ms`).join(', ')}`);
+    } finally {
+      for (const api of apis) await api.stop();
+    }
+    for (const [i, size] of filled.entries()) {
+      const began = performance.now();
+      const dispatch = await dispatchPairs({ kind, serverUrl, receiver, types, db: size.db, key: size.key, deliveries: dispatchDeliveries, concurrency, repeats: dispatchRepeats });
+      log(`  ${name} scale ${size.rows.toLocaleString('en-US')}: dispatch ${dispatch['deliveries/s']} deliveries/s, on empty tables ${dispatch.emptyTables} (÷ ${dispatch.ratioToEmpty})`);
+      runs.push({
+        rows: size.rows,
+        events: size.p.events,
+        deliveries: size.p.deliveries,
+        pendingDeliveries: size.p.pending,
+        executionLogs: size.p.logs,
+        fill: size.filled,
+        bytes: size.bytes,
+        queries: queries[i],
+        dispatch,
+        seconds: round(size.fillSeconds + (performance.now() - began) / 1000, 1),
+      });
+      await sleep(100);
+    }
+  } finally {
+    for (const size of filled) await size.db.drop();
   }
   const base = runs[0];
   for (const run of runs) {
@@ -961,6 +997,7 @@ export async function runScale({ kind, name = kind, serverUrl, receiver, sizes, 
   return {
     baseRows: base?.rows,
     requestsPerQuery: requests,
+    timedInTurn: true,
     eventTypes: types.types.length,
     handlers: types.families.length * ROLES.length,
     sizes: runs,
