@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { firstIdFrom, IdOrder, lastIdTo, NO_ROW_ABOVE, splitAt, TimedRow } from '../../src/database/ids-by-time.js';
+import { seededRandom } from '../utils/seeded-random.js';
 
 /** Rows in id order as the search reads them, counting its reads. */
 function order(rows: readonly TimedRow[]): IdOrder & { reads: number } {
@@ -18,23 +19,13 @@ function order(rows: readonly TimedRow[]): IdOrder & { reads: number } {
   return result;
 }
 
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Rows as a table gets them: written in id order (with gaps, as deleted rows and rolled-back
  * inserts leave), in bursts and lulls, each dated up to `late` ms before it was written.
  */
 function table(seed: number, count: number, late: number): TimedRow[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const rows: TimedRow[] = [];
   let id = 1 + Math.floor(next() * 1000);
   let written = 1_700_000_000_000;
@@ -49,7 +40,7 @@ function table(seed: number, count: number, late: number): TimedRow[] {
 describe('splitAt: where a moment falls among rows in id order', () => {
   it('answers a row before the moment and the row after it, which is not', async () => {
     const rows = table(7, 5000, 5000);
-    const next = random(11);
+    const next = seededRandom(11);
     const first = rows[0]!.at;
     const span = rows[rows.length - 1]!.at - first;
     for (let i = 0; i < 300; i++) {
@@ -68,7 +59,7 @@ describe('splitAt: where a moment falls among rows in id order', () => {
   it('gives id bounds that hold every row of a date range, with rows written up to `late` after their date', async () => {
     const late = 5000;
     const rows = table(3, 4000, late);
-    const next = random(5);
+    const next = seededRandom(5);
     const first = rows[0]!.at;
     const span = rows[rows.length - 1]!.at - first;
     for (let i = 0; i < 200; i++) {

@@ -2,17 +2,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ThrottlerStorageService } from '@nestjs/throttler';
 import { IngestRateStorage } from '../../src/common/ingest-rate-storage.js';
+import { seededRandom } from '../utils/seeded-random.js';
 
-/** A deterministic sequence of numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The answer as IngestThrottlerGuard reads it: timeToBlockExpire only when blocked (the library
@@ -41,7 +32,7 @@ describe('IngestRateStorage', () => {
       Date.now = () => now;
       const library = new ThrottlerStorageService();
       const ours = new IngestRateStorage(() => now);
-      const next = random(limit * 7919 + ttl);
+      const next = seededRandom(limit * 7919 + ttl);
       let blocked = 0;
       let passed = 0;
       try {
