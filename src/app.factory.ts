@@ -9,6 +9,7 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { clientErrorHandler, frameworkErrors } from './common/client-errors.js';
 import { parseJsonBody } from './common/json-body.js';
 import { createAppLogger } from './common/app-logger.js';
+import { registerRequestLogging } from './common/request-logging.js';
 import { acquireSqliteInstanceLock } from './database/sqlite-instance-lock.js';
 import { requestIdFrom } from './common/request-id.js';
 import { createValidationPipe } from './common/validation.js';
@@ -134,10 +135,11 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     }
     done(null, value);
   });
+  // Every line logged while serving a request carries its id, and each request its access line.
+  registerRequestLogging(http, config.log);
   // A worker-only instance still answers probes and scrapes, nothing else.
   const workerOnly = config.dispatch.role === 'worker';
-  // The caller gets the request id back to quote; every line logged while serving the request
-  // carries it too (nestjs-pino's request logger, bound before this hook runs).
+  // The caller gets the request id back to quote (the id its log lines carry).
   http.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     if (draining.has(app)) {

@@ -86,7 +86,7 @@ function mask(value: unknown, depth: number): unknown {
  * The access line of a request: which route, how it ended, how long it took, at `debug` (`warn`
  * for a 5xx). Never the headers or the body. The request id comes from the request's logger.
  */
-function accessLine(request: IncomingMessage, response: ServerResponse, responseTime: number): Record<string, unknown> {
+export function accessLine(request: IncomingMessage, response: ServerResponse, responseTime: number): Record<string, unknown> {
   const url = (request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url ?? '';
   return { context: 'HTTP', method: request.method, path: url.split('?')[0], status: response.statusCode, duration_ms: responseTime };
 }
@@ -113,14 +113,13 @@ function standardOutput(): DestinationStream {
 
 /**
  * nestjs-pino's settings for this configuration. One pino logger writes every line: Nest's
- * own, the application's (through Nest's Logger and AppLogger) and pino-http's access lines.
- * pino-http gives each request a child logger bound to its id, kept in nestjs-pino's
- * AsyncLocalStorage, so every line written while serving the request carries `request_id`.
- * Lines keep the field names of Nest's JSON console logger (nestjs-pino's nativeLoggerOptions):
- * level, pid, timestamp, message, context.
+ * own, the application's (through Nest's Logger and AppLogger) and the access lines. Each
+ * request's lines carry `request_id` through nestjs-pino's AsyncLocalStorage, which the Fastify
+ * hooks of ./request-logging.ts fill (not nestjs-pino's middleware: see there). Lines keep the
+ * field names of Nest's JSON console logger (nestjs-pino's nativeLoggerOptions): level, pid,
+ * timestamp, message, context.
  */
 export function loggerParams(config: AppConfig['log'], out: DestinationStream = standardOutput()): Params {
-  const debugEnabled = config.level === 'debug' || config.level === 'verbose';
   const options: HttpLoggerOptions & LoggerOptions = {
     ...nativeLoggerOptions,
     level: PINO_LEVELS[config.level],
@@ -130,20 +129,10 @@ export function loggerParams(config: AppConfig['log'], out: DestinationStream = 
     serializers: { err: (error: Error) => maskNested(stdSerializers.err(error) as unknown as Record<string, unknown>), req: () => undefined },
     wrapSerializers: false,
     stream: config.format === 'json' ? out : textDestination(out),
-    // The id is Fastify's (requestIdFrom, src/common/request-id.ts): @fastify/middie copies it to
-    // the raw request before this middleware runs, and the onRequest hook answers it in X-Request-Id.
-    customAttributeKeys: { reqId: 'request_id' },
-    quietReqLogger: true,
-    quietResLogger: true,
-    // `silent` ends pino-http's work for the request before the access line is built.
-    customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'warn' : debugEnabled ? 'debug' : 'silent'),
-    customSuccessMessage: () => 'request',
-    customSuccessObject: (request, response, value: { responseTime: number }) => accessLine(request, response, value.responseTime),
-    customErrorMessage: () => 'request failed',
-    customErrorObject: (request, response, _error, value: { responseTime: number }) => accessLine(request, response, value.responseTime),
   };
-  // LOG_LEVEL=silent writes nothing: no request needs a logger of its own.
-  return { pinoHttp: options, ...(config.level === 'silent' ? { forRoutes: [] } : {}) };
+  // nestjs-pino still builds the root logger from these options (PinoLogger.root); its
+  // middleware serves no route.
+  return { pinoHttp: options, forRoutes: [] };
 }
 
 /**
