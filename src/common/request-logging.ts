@@ -15,9 +15,9 @@ type LoggedRequest = FastifyRequest & { [REQUEST_LOGGER]?: PinoBaseLogger };
  *
  * Two Fastify hooks do what nestjs-pino's middleware with pino-http did, for less: that path
  * ran every request through @fastify/middie (Nest's middleware on Fastify), built two child
- * loggers and put three listeners on the response, even when no access line was written. A
- * benchmark run with the service's default LOG_LEVEL answered single-event ingest at about 0.64
- * of the same service with LOG_LEVEL=silent (BENCHMARKS.md, Ingest). Here a request costs one
+ * loggers and put three listeners on the response, even when no access line was written: at the
+ * default LOG_LEVEL single-event ingest ran at 0.64–0.73 of the same service with
+ * LOG_LEVEL=silent, and at 0.83–0.87 with these hooks (BENCHMARKS.md). Here a request costs one
  * child logger and the AsyncLocalStorage scope nestjs-pino's Logger reads (its `storage`), and
  * the access line is built only when it is written. LOG_LEVEL=silent registers nothing.
  */
