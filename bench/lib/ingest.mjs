@@ -9,16 +9,16 @@ import { round, summarize } from './util.mjs';
 let objectId = 0;
 const eventBody = (id, event = 'clients.update') => `{"event":"${event}","object_id":${id},"data":{"id":${id},"name":"client ${id}","balance":"12.50"}}`;
 /**
- * The filtered set: as many handlers as the plain set, on clients.create, each with a payload
- * filter that the posted data matches, so an event writes the same rows as on the plain set
- * and the difference is what the filters cost (the data parsed once, each filter evaluated).
- */
-/**
  * The services this part starts keep the ingest rate limiter in the path (its counting is part
  * of a request's cost) with a limit no run reaches: at the default 10,000 requests a second per
  * key, a fast build's single ingest is answered 429 in bursts, which would measure the limit.
  */
 const INGEST_ENV = { INGEST_RATE_LIMIT: '1000000' };
+/**
+ * The filtered set: as many handlers as the plain set, on clients.create, each with a payload
+ * filter that the posted data matches, so an event writes the same rows as on the plain set
+ * and the difference is what the filters cost (the data parsed once, each filter evaluated).
+ */
 const FILTERED_EVENT = 'clients.create';
 const INGEST_FILTERS = [
   { 'data.name': { $exists: true } },

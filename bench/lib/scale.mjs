@@ -731,13 +731,13 @@ async function queryList(service, key, p, refs) {
 }
 
 /**
- * Each query: two untimed calls (the first one's time kept as `coldMs`), then `requests` calls in
- * a row; p50/p99 of those. A query whose warm call takes over a second is repeated 5 times only.
- */
-/**
  * Times every query on every size, call by call in turn (10,000 rows, then 1,000,000, then
  * 10,000,000, then again), so a slow minute of a shared machine lands on every size alike and
- * the ratios between sizes measure the tables, not when each size happened to be timed.
+ * the ratios between sizes measure the tables, not when each size happened to be timed. The
+ * sizes share the machine's caches (and on MariaDB one buffer pool), as the databases of one
+ * server do. Each query on each size: two untimed calls (the first one's time kept as `coldMs`),
+ * then `requests` calls; p50/p99 of those. A query whose warm call takes over a second on a size
+ * is called 5 times there only, so the other sizes' last calls of it run without it between.
  * `sizes`: each with its running API service, its key, its plan and its refs. Answers the
  * results of each size by label, in the order of `sizes`.
  */
@@ -748,7 +748,8 @@ export async function timeQueriesInTurn(sizes, { requests, log }) {
     // Each size's url (a cursor is that size's own), its cold call and a warm one.
     const timed = [];
     for (const [s, size] of sizes.entries()) {
-      const [, path, options] = lists[s][index];
+      const [named, path, options] = lists[s][index];
+      if (named !== label) throw new Error(`scale: the query lists of the sizes differ (${named} where ${label} was expected)`);
       let url = `${size.api.url}${path}`;
       if (options?.cursorOf) {
         const first = await getJson(`${size.api.url}${options.cursorOf}`, size.key);
