@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger, nativeLoggerOptions, Params, PinoLogger } from 'nestjs-pino';
 import { pino, stdSerializers, type DestinationStream, type LevelWithSilent, type LoggerOptions } from 'pino';
 import type { Options as HttpLoggerOptions } from 'pino-http';
@@ -80,15 +79,6 @@ function mask(value: unknown, depth: number): unknown {
     if (masked !== item) (copy ??= { ...value })[key] = masked;
   }
   return copy ?? value;
-}
-
-/**
- * The access line of a request: which route, how it ended, how long it took, at `debug` (`warn`
- * for a 5xx). Never the headers or the body. The request id comes from the request's logger.
- */
-export function accessLine(request: IncomingMessage, response: ServerResponse, responseTime: number): Record<string, unknown> {
-  const url = (request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url ?? '';
-  return { context: 'HTTP', method: request.method, path: url.split('?')[0], status: response.statusCode, duration_ms: responseTime };
 }
 
 /** Log lines as text for a terminal: `[Provisioning] pid  - time  LEVEL [Context] message {fields}`. */

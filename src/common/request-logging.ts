@@ -1,9 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as PinoBaseLogger } from 'pino';
 import { PinoLogger } from 'nestjs-pino';
 import { storage, Store } from 'nestjs-pino/storage.js';
 import type { AppConfig } from '../config/app-config.js';
-import { accessLine } from './app-logger.js';
 
 /** The logger bound to a request's id, kept with the request for its access line. */
 const REQUEST_LOGGER = Symbol('requestLogger');
@@ -34,10 +33,18 @@ export function registerRequestLogging(http: FastifyInstance, config: AppConfig[
     const failed = reply.statusCode >= 500;
     if (failed || everyRequest) {
       const logger = request[REQUEST_LOGGER] ?? PinoLogger.root;
-      const line = accessLine(request.raw, reply.raw, Math.round(reply.elapsedTime));
+      const line = accessLine(request, reply);
       if (failed) logger.warn(line, 'request failed');
       else logger.debug(line, 'request');
     }
     done();
   });
+}
+
+/**
+ * The access line of a request: which route, how it ended, how long it took. Never the headers
+ * or the body; the request id comes from the request's logger.
+ */
+function accessLine(request: FastifyRequest, reply: FastifyReply): Record<string, unknown> {
+  return { context: 'HTTP', method: request.method, path: request.url.split('?')[0], status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) };
 }
