@@ -74,7 +74,7 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
     let runAt;
     let lastExpiredLog;
     try {
-      const dayPartitions = await partitionHistoryByDay(conn, p.start);
+      const dayPartitions = await partitionHistoryByDay(conn, p);
       if (dayPartitions > 0) log(`    execution_logs: p_history split into ${dayPartitions} day partitions`);
       const fillBegan = performance.now();
       filled = await fill(conn, p, types, handlers, { log, chunk: kind === 'sqlite' ? FILL_CHUNK.sqlite : FILL_CHUNK.mysql });

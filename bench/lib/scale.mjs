@@ -442,30 +442,52 @@ async function deferIndexes(db, tables) {
 export const FILL_CHUNK = { sqlite: 1_000_000, mysql: 100_000 };
 
 /**
- * MySQL/MariaDB: the partition the ExecutionLogsByDay migration leaves for the rows older than
- * the day it ran (`p_history`) split into one partition per UTC day from the day of `from` on,
- * while it is still empty (before the fill): the table as it is once the service has kept its
- * days for as long as the rows go back, each past day a partition retention can drop whole.
- * Answers how many day partitions it made (0 on SQLite, or when the first partition is a day
- * already).
+ * MySQL/MariaDB: the partition the ExecutionLogsById migration leaves for the rows written
+ * before it (`p_history`, every id below today's first) split, while still empty (before the
+ * fill), at the first id the fill gives each UTC day from the day of `p.start` on: the table as
+ * it is once the service has kept its days for as long as the rows go back, each past day's
+ * ids a partition retention can drop whole. What is left below today's first id (the fill's
+ * rows of today) stays `p_history`. Answers how many day partitions it made (0 on SQLite, or
+ * when the first partition is a day already).
  */
-export async function partitionHistoryByDay(db, from) {
+export async function partitionHistoryByDay(db, p) {
   if (db.kind === 'sqlite') return 0;
   const [partitions] = await db.conn.query(
     `SELECT PARTITION_NAME AS name, PARTITION_DESCRIPTION AS bound FROM information_schema.PARTITIONS
       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'execution_logs' AND PARTITION_NAME IS NOT NULL ORDER BY PARTITION_ORDINAL_POSITION`,
   );
   const history = partitions[0];
-  if (!history || /^p\d{8}$/.test(history.name) || history.bound === 'MAXVALUE') return 0;
-  const bound = Number(history.bound);
-  if (bound % DAY !== 0) throw new Error(`scale: execution_logs partition ${history.name} ends at ${bound}, not at a UTC midnight`);
+  if (!history || history.name !== 'p_history' || history.bound === 'MAXVALUE') return 0;
   const days = [];
-  for (let day = Math.floor(from / DAY) * DAY; day < bound; day += DAY) {
-    days.push(`PARTITION p${new Date(day).toISOString().slice(0, 10).replaceAll('-', '')} VALUES LESS THAN (${day + DAY})`);
+  for (let day = Math.floor(p.start / DAY) * DAY; day + DAY <= p.end - (p.end % DAY); day += DAY) {
+    const bound = firstLogIdFrom(p, day + DAY);
+    if (bound > 1 && bound <= p.logs) days.push(`PARTITION p${new Date(day).toISOString().slice(0, 10).replaceAll('-', '')} VALUES LESS THAN (${bound})`);
   }
   if (days.length === 0) return 0;
-  await db.conn.query(`ALTER TABLE execution_logs REORGANIZE PARTITION \`${history.name}\` INTO (${days.join(', ')})`);
+  await db.conn.query(`ALTER TABLE execution_logs REORGANIZE PARTITION p_history INTO (${days.join(', ')}, PARTITION p_history VALUES LESS THAN (${Number(history.bound)}))`);
   return days.length;
+}
+
+/** The fill's created_at of log row `l` (the JS twin of generators' execution_logs columns). */
+export function logCreatedAtOf(p, l) {
+  const k = l - 1;
+  const d = 10 * Math.floor(k / 11) + (k % 11 <= 1 ? 1 : k % 11);
+  const attempt = k % 11 === 1 ? 2 : 1;
+  const i = Math.floor((d - 1) / 3) + 1;
+  const s = ((d - 1) % 3) + 1;
+  return p.acceptedAtOf(i) + (s - 1) * 30 + (attempt - 1) * 5030;
+}
+
+/** The first log id whose created_at is at or after `at` (the fill's dates grow with the id but for a retry's few seconds). */
+function firstLogIdFrom(p, at) {
+  let low = 0; // dated before `at` (or none)
+  let high = p.logs + 1; // at or after (or past the last)
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    if (logCreatedAtOf(p, middle) < at) low = middle;
+    else high = middle;
+  }
+  return high;
 }
 
 /**
@@ -921,7 +943,7 @@ async function fillSize({ kind, name, serverUrl, receiver, types, rows, chunk, l
     let bytes;
     try {
       // A month-old table has a partition per day (MySQL/MariaDB): a page merges them all.
-      const dayPartitions = await partitionHistoryByDay(conn, p.start);
+      const dayPartitions = await partitionHistoryByDay(conn, p);
       if (dayPartitions > 0) log(`    execution_logs: p_history split into ${dayPartitions} day partitions`);
       const fillBegan = performance.now();
       filled = await fill(conn, p, types, handlers, { log, chunk: kind === 'sqlite' ? chunk.sqlite : chunk.mysql });

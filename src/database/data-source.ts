@@ -26,6 +26,7 @@ import { PauseAnnouncements1765700000000 } from './migrations/1765700000000-paus
 import { LogIndexesNameTheId1765800000000 } from './migrations/1765800000000-log-indexes-name-the-id.js';
 import { LeanerDeliveryIndexes1765900000000 } from './migrations/1765900000000-leaner-delivery-indexes.js';
 import { IdsByTime1766000000000 } from './migrations/1766000000000-ids-by-time.js';
+import { ExecutionLogsById1766100000000 } from './migrations/1766100000000-execution-logs-by-id.js';
 
 /** Every entity, listed explicitly (no globs): the app, the CLI and the tests share this list. */
 export const ENTITIES = [HandlerEntity, HandlerChangeEntity, ApiKeyEntity, AppMetaEntity, HandlerPauseEntity];
@@ -51,6 +52,7 @@ export const MIGRATIONS = [
   LogIndexesNameTheId1765800000000,
   LeanerDeliveryIndexes1765900000000,
   IdsByTime1766000000000,
+  ExecutionLogsById1766100000000,
 ];
 
 /**

@@ -17,12 +17,12 @@ export interface TimedRow {
   at: number;
 }
 
-/** Reads of rows in id order: a table, or one partition of it. */
+/** Reads of rows in id order. */
 export interface IdOrder {
   /** The row with the smallest id at or above `id`. */
   atOrAbove(id: number): Promise<TimedRow | undefined>;
-  /** The row with the largest id. */
-  last(): Promise<TimedRow | undefined>;
+  /** The row with the largest id (below `under`, when given). */
+  last(under?: number): Promise<TimedRow | undefined>;
 }
 
 /**
@@ -49,10 +49,16 @@ export async function splitAt(rows: IdOrder, moment: number, isBefore: (at: numb
   if (!isBefore(first.at)) return { before: null, after: first };
   const last = (await rows.last())!;
   if (isBefore(last.at)) return { before: last, after: null };
+  return splitBetween(rows, moment, isBefore, first, last);
+}
+
+/**
+ * The split of `rows` at `moment` between `low`, a row dated before it, and `next`, a later row
+ * that is not (the search of splitAt, started from a bracket the caller found).
+ */
+export async function splitBetween(rows: IdOrder, moment: number, isBefore: (at: number) => boolean, low: TimedRow, next: TimedRow): Promise<Split> {
   // `low` is dated before; the first row at or above the id `high` is `next`, which is not.
-  let low = first;
-  let high = last.id;
-  let next = last;
+  let high = next.id;
   for (let step = 0; high - low.id > 1; step++) {
     const byDate = step % 2 === 0 && next.at > low.at;
     const guess = byDate ? low.id + Math.round(((moment - low.at) / (next.at - low.at)) * (next.id - low.id)) : low.id + Math.floor((high - low.id) / 2);
@@ -102,14 +108,15 @@ export function lastIdTo(split: Split): number {
   return split.after === null ? split.before.id : split.after.id - 1;
 }
 
-/** The rows of `from` (a table, or a table and its partition clause) in id order, by their date column `at`. */
-export function tableIdOrder(read: (sql: string, params: unknown[]) => Promise<Row[]>, from: string, at: string): IdOrder {
+/** The rows of `table` in id order, by their date column `at`. */
+export function tableIdOrder(read: (sql: string, params: unknown[]) => Promise<Row[]>, table: string, at: string): IdOrder {
   const first = async (sql: string, params: unknown[]): Promise<TimedRow | undefined> => {
     const [row] = await read(sql, params);
     return row === undefined ? undefined : { id: num(row.id), at: num(row.at) };
   };
   return {
-    atOrAbove: (id) => first(`SELECT id, ${at} AS at FROM ${from} WHERE id >= ? ORDER BY id LIMIT 1`, [id]),
-    last: () => first(`SELECT id, ${at} AS at FROM ${from} ORDER BY id DESC LIMIT 1`, []),
+    atOrAbove: (id) => first(`SELECT id, ${at} AS at FROM ${table} WHERE id >= ? ORDER BY id LIMIT 1`, [id]),
+    last: (under) =>
+      under === undefined ? first(`SELECT id, ${at} AS at FROM ${table} ORDER BY id DESC LIMIT 1`, []) : first(`SELECT id, ${at} AS at FROM ${table} WHERE id < ? ORDER BY id DESC LIMIT 1`, [under]),
   };
 }

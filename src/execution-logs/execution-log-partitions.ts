@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DirectSql } from '../database/direct-sql.js';
 import { num } from '../database/sql.js';
 
-/** A partition of `execution_logs` (MySQL/MariaDB): rows with `created_at` below `lessThan` (null: MAXVALUE) and not in an earlier one. */
+/** A partition of `execution_logs` (MySQL/MariaDB): rows with an id below `lessThan` (null: MAXVALUE) and not in an earlier one. */
 export interface LogPartition {
   name: string;
   lessThan: number | null;
@@ -10,22 +10,43 @@ export interface LogPartition {
   rows: number;
 }
 
+/** A partition with the created_at of its newest row (the one with the highest id), null when it has none. */
+export interface DatedPartition extends LogPartition {
+  newestAt: number | null;
+}
+
+export const DAY_MS = 86_400_000;
+
+/**
+ * The ids of a UTC day begin at its number (days since 1970-01-01) times this: the table's
+ * AUTO_INCREMENT is set there when the day begins (startDay), and the day's partition holds
+ * the range (1766100000000-execution-logs-by-id.ts). Room for 115,000 rows a second all day;
+ * the ids of the year 4000 are still exact in a JavaScript number.
+ */
+export const IDS_PER_DAY = 10_000_000_000;
+
+/** The first id of the UTC day that holds `at` (epoch ms). */
+export function firstIdOfDay(at: number): number {
+  return Math.floor(at / DAY_MS) * IDS_PER_DAY;
+}
+
 /** How long a partition change waits for the table's metadata lock. */
 const PARTITION_LOCK_WAIT_SECONDS = 2;
 
 /**
- * Retention's steps on the day partitions of `execution_logs` (MySQL/MariaDB, see the
- * ExecutionLogsByDay migration): list them, prepare the coming days, drop expired days.
- * src/retention/log-partitions.ts plans what a run does with them. Part of the execution-logs
- * module, which owns the table (ExecutionLogsService holds its rows' statements); kept apart
- * because these change the table's layout, never its rows.
+ * The day partitions of `execution_logs` (MySQL/MariaDB, see the ExecutionLogsById migration):
+ * list them with their newest rows, start a day's ids, prepare the coming days, drop expired
+ * days. src/retention/log-partitions.ts plans what a retention run does with them; LogDates
+ * (./log-dates.ts) reads their bounds. Part of the execution-logs module, which owns the table
+ * (ExecutionLogsService holds its rows' statements); kept apart because these change the
+ * table's layout, never its rows.
  */
 @Injectable()
 export class ExecutionLogPartitions {
   constructor(private readonly sql: DirectSql) {}
 
   /**
-   * The partitions of the table (MySQL/MariaDB, see the ExecutionLogsByDay migration), oldest
+   * The partitions of the table (MySQL/MariaDB, see the ExecutionLogsById migration), oldest
    * first, with the server's estimate of their rows; null when it has none (always on SQLite).
    */
   async partitions(): Promise<LogPartition[] | null> {
@@ -37,6 +58,63 @@ export class ExecutionLogPartitions {
     );
     if (rows.length === 0) return null;
     return rows.map((row) => ({ name: String(row.name), lessThan: row.bound === 'MAXVALUE' ? null : num(row.bound), rows: num(row.n ?? 0) }));
+  }
+
+  /**
+   * Each partition with the created_at of its newest row: one read of the primary key's end of
+   * its id range each.
+   */
+  async withNewestRows(partitions: readonly LogPartition[]): Promise<DatedPartition[]> {
+    const dated: DatedPartition[] = [];
+    let lower = 0;
+    for (const partition of partitions) {
+      const upper = partition.lessThan ?? Number.MAX_SAFE_INTEGER;
+      const [row] = await this.sql.queryMysql('SELECT created_at AS at FROM execution_logs WHERE id >= ? AND id < ? ORDER BY id DESC LIMIT 1', [lower, upper]);
+      dated.push({ ...partition, newestAt: row === undefined ? null : num(row.at) });
+      lower = upper;
+    }
+    return dated;
+  }
+
+  /**
+   * The lowest id of the `count` ids at or below `high` that are in use or were (ids are handed
+   * out in order; only removed rows leave holes), or null when `low` is reached first. On
+   * MySQL/MariaDB each day's ids start at its own first id: the gap after a day's last id is
+   * skipped, day by day, one read of each end of a day's run of ids. On SQLite ids follow
+   * one another.
+   */
+  async lowestOfIds(high: number, count: number, low: number): Promise<number | null> {
+    const partitions = await this.partitions();
+    if (!partitions) return high - count + 1 > low ? high - count + 1 : null;
+    let left = count;
+    for (let top: number | undefined = high; top !== undefined && top >= low; ) {
+      const start = Math.max(low, partitions.reduce((lower, partition) => (partition.lessThan !== null && partition.lessThan <= top! ? partition.lessThan : lower), 0));
+      const [first] = await this.sql.queryMysql('SELECT id FROM execution_logs WHERE id >= ? ORDER BY id LIMIT 1', [start]);
+      const bottom = first === undefined ? top + 1 : Math.min(top + 1, num(first.id));
+      if (top - bottom + 1 >= left) return top - left + 1 > low ? top - left + 1 : null;
+      left -= top - bottom + 1;
+      const [below] = await this.sql.queryMysql('SELECT id FROM execution_logs WHERE id < ? ORDER BY id DESC LIMIT 1', [start]);
+      top = below === undefined ? undefined : num(below.id);
+    }
+    return null;
+  }
+
+  /**
+   * The ids of the day that holds `now` start at its first id (IDS_PER_DAY), so its rows go to
+   * its partition: the table's AUTO_INCREMENT is moved there unless ids have reached it. Every
+   * instance does it when a UTC day begins, at start and on every retention run; a row written
+   * between midnight and this goes to the day before's partition, which is only dropped once
+   * its newest row has expired (src/retention/log-partitions.ts). Changing AUTO_INCREMENT
+   * changes no row (ALGORITHM=INPLACE: the server refuses rather than copy the table); InnoDB
+   * never sets it below the highest id plus one. Answers whether it moved.
+   */
+  async startDay(now: number): Promise<boolean> {
+    if (!this.sql.mysql) return false;
+    const first = firstIdOfDay(now);
+    const [row] = await this.sql.queryMysql('SELECT MAX(id) AS id FROM execution_logs');
+    if (num(row?.id ?? 0) >= first) return false;
+    await this.alterPartitions(`ALTER TABLE execution_logs AUTO_INCREMENT = ${first}, ALGORITHM = INPLACE, LOCK = NONE`);
+    return true;
   }
 
   /**
@@ -61,7 +139,7 @@ export class ExecutionLogPartitions {
   }
 
   /**
-   * A partition change waits at most PARTITION_LOCK_WAIT_SECONDS for the table's metadata lock
+   * A layout change waits at most PARTITION_LOCK_WAIT_SECONDS for the table's metadata lock
    * (held by statements in progress): while it waits, every later statement on the table waits
    * behind it, inserts too. Past that it fails (errno 1205) and retention tries again later.
    */

@@ -7,6 +7,7 @@ import { isMysql, num, placeholders } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
 import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, readPayload, rowToLog } from './execution-log.js';
 import { CursorFilters, decodeCursor, encodeCursor } from '../common/list-cursor.js';
+import { ExecutionLogPartitions } from './execution-log-partitions.js';
 import { IdRange, LogDates, NO_ID_LIMIT } from './log-dates.js';
 import { Condition, LogFilters, matchesNothing, planSearch, SearchPlan, searchPlans, tableThrough, whereOf } from './log-search.js';
 
@@ -75,6 +76,7 @@ export class ExecutionLogsService {
     private readonly sql: DirectSql,
     private readonly events: EventStore,
     private readonly dates: LogDates,
+    private readonly partitions: ExecutionLogPartitions,
     config: AppConfig,
   ) {
     this.searchWindowRows = config.logs.searchWindowRows;
@@ -214,13 +216,14 @@ export class ExecutionLogsService {
   /**
    * The lowest id a search examines in `range` when it may examine `rows` rows of each range of
    * its walk, or null when no range has more rows than that there. On the primary key ids are
-   * counted (they are assigned in order, with gaps only where rows were removed); on an index,
-   * its entries (read without the rows).
+   * counted (they are assigned in order, with gaps only where rows were removed and between
+   * the days' ids: ExecutionLogPartitions.lowestOfIds); on an index, its entries (read without
+   * the rows).
    */
   private async windowFloor(plan: SearchPlan, range: IdRange, rows: number): Promise<number | null> {
     if (plan.index === null) {
       const high = range.high === NO_ID_LIMIT ? await this.newestId() : range.high;
-      return high - rows + 1 > range.low ? high - rows + 1 : null;
+      return this.partitions.lowestOfIds(high, rows, range.low);
     }
     const table = this.through(plan);
     const probes = plan.ranges.map((equality) => {

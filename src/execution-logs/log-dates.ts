@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { DirectSql, Row } from '../database/direct-sql.js';
-import { firstIdFrom, lastIdTo, lateWriteMs, Split, splitAt, tableIdOrder } from '../database/ids-by-time.js';
-import { num } from '../database/sql.js';
-import { ExecutionLogPartitions, partitionName } from './execution-log-partitions.js';
+import { DirectSql } from '../database/direct-sql.js';
+import { firstIdFrom, IdOrder, lastIdTo, lateWriteMs, Split, splitAt, splitBetween, tableIdOrder, TimedRow } from '../database/ids-by-time.js';
+import { ExecutionLogPartitions, LogPartition } from './execution-log-partitions.js';
 import type { LogFilters } from './log-search.js';
 
 /** Ids from `low` to `high`, both included. */
@@ -18,8 +17,8 @@ export const NO_ID_LIMIT = Number.MAX_SAFE_INTEGER;
 /**
  * Where a date falls among the ids of `execution_logs`: a date range's ids for the lists
  * (ExecutionLogsService) and where retention's walk ends. Found along the primary key
- * (src/database/ids-by-time.ts), with no index on created_at; on MySQL/MariaDB within the day
- * partition that holds the date. Part of the execution-logs module, which owns the table.
+ * (src/database/ids-by-time.ts), with no index on created_at; on MySQL/MariaDB first among the
+ * day partitions (splitAcross). Part of the execution-logs module, which owns the table.
  */
 @Injectable()
 export class LogDates {
@@ -51,34 +50,14 @@ export class LogDates {
   /**
    * `from`: the lowest id a row created at or after `moment + lateWriteMs` can have (firstIdFrom);
    * `to`: the highest id a row created at or before `moment - lateWriteMs` can have (lastIdTo, 0
-   * when there is none). On the table partitioned by day (MySQL/MariaDB) the search runs within
-   * the partition that holds the moment, each read one index dive; every row of an earlier
-   * partition is dated before the moment and of a later one after it, so the bound also takes in
-   * the first id of the later partitions (`from`) or the last of the earlier ones (`to`), and
-   * needs no order of ids across partitions (rows written before the table was partitioned sit
-   * in p_history with ids of their own time).
+   * when there is none).
    */
   private async idBound(side: 'from' | 'to', moment: number): Promise<number> {
     const isBefore = side === 'from' ? (at: number) => at < moment : (at: number) => at <= moment;
-    const bound = (split: Split): number => (side === 'from' ? firstIdFrom(split) : lastIdTo(split));
-    // SQLite (no partitions), or a moment past every bound: the whole table is one order.
+    const rows = tableIdOrder((sql, params) => this.sql.rows(sql, params), 'execution_logs', 'created_at');
     const partitions = await this.partitions.partitions();
-    const index = partitions?.findIndex((partition) => partition.lessThan === null || partition.lessThan > moment) ?? -1;
-    if (index < 0) return bound(await splitAt(tableIdOrder((sql, params) => this.sql.rows(sql, params), 'execution_logs', 'created_at'), moment, isBefore));
-    return this.sql.onPooledConnection(async (session) => {
-      const read = (sql: string, params: unknown[]): Promise<Row[]> => session.query<Row[]>(sql, params);
-      const partition = partitions![index]!;
-      const within = bound(await splitAt(tableIdOrder(read, `execution_logs PARTITION (${partitionName(partition.name)})`, 'created_at'), moment, isBefore));
-      if (side === 'from') {
-        if (partition.lessThan === null) return within;
-        const [later] = await read('SELECT id FROM execution_logs FORCE INDEX (PRIMARY) WHERE created_at >= ? ORDER BY id LIMIT 1', [partition.lessThan]);
-        return later === undefined ? within : Math.min(within, num(later.id));
-      }
-      const earlier = index > 0 ? partitions![index - 1]!.lessThan : null;
-      if (earlier === null) return within;
-      const [last] = await read('SELECT id FROM execution_logs FORCE INDEX (PRIMARY) WHERE created_at < ? ORDER BY id DESC LIMIT 1', [earlier]);
-      return last === undefined ? within : Math.max(within, num(last.id));
-    });
+    const split = partitions ? await splitAcross(rows, partitions, moment, isBefore) : await splitAt(rows, moment, isBefore);
+    return side === 'from' ? firstIdFrom(split) : lastIdTo(split);
   }
 
   /**
@@ -90,4 +69,37 @@ export class LogDates {
     const end = await this.idBound('to', cutoff + this.lateWriteMs);
     return end === 0 ? null : end;
   }
+}
+
+/**
+ * The split at `moment` of the table partitioned by day ranges of ids (MySQL/MariaDB): the ids
+ * are one order, written in turn, but each day's start at its own first id, leaving a gap of
+ * unused ids after every day that a search by halving would walk into. So the partition the
+ * split falls in is found first, by the first row at or above each partition's lower bound (a
+ * halving search over the partitions, a few index dives), then the split among that
+ * partition's rows, whose ids follow one another.
+ */
+async function splitAcross(rows: IdOrder, partitions: readonly LogPartition[], moment: number, isBefore: (at: number) => boolean): Promise<Split> {
+  const lowers = [0, ...partitions.slice(0, -1).map((partition) => partition.lessThan ?? Number.MAX_SAFE_INTEGER)];
+  const firsts = new Map<number, TimedRow | undefined>();
+  const firstFrom = async (index: number): Promise<TimedRow | undefined> => {
+    if (!firsts.has(index)) firsts.set(index, await rows.atOrAbove(lowers[index]!));
+    return firsts.get(index);
+  };
+  // The last partition whose first row is dated before the moment: `low` is, `high` is not.
+  let low = -1;
+  let high = lowers.length;
+  while (high - low > 1) {
+    const middle = (low + high) >> 1;
+    const first = await firstFrom(middle);
+    if (first !== undefined && isBefore(first.at)) low = middle;
+    else high = middle;
+  }
+  if (low < 0) return { before: null, after: (await firstFrom(0)) ?? null };
+  // The next partition's first row is not dated before, so the one found holds a row of its own.
+  const first = (await firstFrom(low))!;
+  const upper = lowers[low + 1];
+  const last = (await rows.last(upper))!;
+  if (isBefore(last.at)) return { before: last, after: upper === undefined ? null : ((await firstFrom(low + 1)) ?? null) };
+  return splitBetween(rows, moment, isBefore, first, last);
 }

@@ -7,11 +7,12 @@ import { AuditStore } from '../audit/audit-store.js';
 import { DirectSql, Row } from '../database/direct-sql.js';
 import { num } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
-import { ExecutionLogPartitions, LogPartition } from '../execution-logs/execution-log-partitions.js';
+import { DAY_MS, ExecutionLogPartitions, LogPartition } from '../execution-logs/execution-log-partitions.js';
 import { ExecutionLogsService } from '../execution-logs/execution-logs.service.js';
 import { LogDates } from '../execution-logs/log-dates.js';
 import { DeliveryPurge } from '../queue/delivery-purge.js';
 import { planLogPartitions } from './log-partitions.js';
+import { lateWriteMs } from '../database/ids-by-time.js';
 
 const JOB = 'retention';
 /** MySQL/MariaDB: one instance runs retention at a time (a named lock of the server, per database). */
@@ -25,10 +26,12 @@ const MYSQL_LOCK_WAIT_TIMEOUT = 1205;
  * Retention, on LOG_CLEANUP_CRON: data older than LOG_RETENTION_DAYS goes through its owners'
  * steps, so that it keeps up with the writes and never holds a lock for long.
  *
- * - Execution logs, MySQL/MariaDB: a partition per UTC day (the ExecutionLogsByDay migration);
- *   a day is dropped whole once its end is older than the retention period, and the days of
- *   the coming week are prepared (at start and on every run), so the MAXVALUE partition stays
- *   empty. Rows written before the table was partitioned go in batches.
+ * - Execution logs, MySQL/MariaDB: a partition per UTC day, a range of ids (the
+ *   ExecutionLogsById migration); a day is dropped whole once its newest row is older than the
+ *   retention period, and the days of the coming week are prepared (at start and on every run),
+ *   so the MAXVALUE partition stays empty. Each UTC day's ids are started when it begins (a
+ *   timer to the next midnight), at start and on every run. Rows written before the table was
+ *   partitioned go in batches.
  * - Execution logs on SQLite, events with their deliveries (both databases), audit rows: a walk
  *   along the primary key from the oldest id, up to the newest expired row, deleting
  *   RETENTION_BATCH_SIZE rows (events: a quarter as many, with their deliveries) per short
@@ -45,6 +48,7 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
   private readonly logger = new Logger(RetentionService.name);
   private running: Promise<void> | null = null;
   private stopping = false;
+  private dayTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly sql: DirectSql,
@@ -62,11 +66,31 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
   async onApplicationBootstrap(): Promise<void> {
     startCronJob(this.scheduler, JOB, this.config.logs.cleanupCron, () => this.scheduledRun(), (error) => this.logger.error(`Retention failed: ${error.message}`));
     await this.exclusively(() => this.prepareLogPartitions()).catch((error: Error) => this.logger.error(`Preparing execution-log partitions failed: ${error.message}`));
+    if (this.sql.mysql) this.startDaysAtMidnight();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    if (this.dayTimer) clearTimeout(this.dayTimer);
     await this.running?.catch(() => undefined);
+  }
+
+  /**
+   * MySQL/MariaDB: when a UTC day begins (a second after midnight), its ids are started
+   * (ExecutionLogPartitions.startDay), so its rows go to its partition; the next day's timer
+   * is set each time.
+   */
+  private startDaysAtMidnight(): void {
+    const now = Date.now();
+    const next = (Math.floor(now / DAY_MS) + 1) * DAY_MS + 1000;
+    this.dayTimer = setTimeout(() => {
+      void this.alter(() => this.logPartitions.startDay(Date.now()))
+        .catch((error: Error) => this.logger.error(`Starting the day's execution-log ids failed: ${error.message}`))
+        .finally(() => {
+          if (!this.stopping) this.startDaysAtMidnight();
+        });
+    }, next - now);
+    this.dayTimer.unref();
   }
 
   /** A tick of the schedule: a run, unless the previous one is still going. */
@@ -114,11 +138,12 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
   async removeExpiredLogs(now = Date.now()): Promise<number> {
     const cutoff = this.cutoff(now);
     let removed = 0;
-    let rowCutoff = cutoff;
+    let walkBelow = Number.MAX_SAFE_INTEGER;
     const partitions = await this.logPartitions.partitions();
     if (partitions) {
-      const plan = planLogPartitions(partitions, cutoff, now);
+      const plan = planLogPartitions(await this.logPartitions.withNewestRows(partitions), cutoff, now, lateWriteMs(this.config));
       await this.addLogPartitions(partitions, plan.add);
+      await this.alter(() => this.logPartitions.startDay(now));
       if (plan.drop.length > 0) {
         await this.alter(() => this.logPartitions.dropPartitions(plan.drop.map((partition) => partition.name)));
         const rows = plan.drop.reduce((sum, partition) => sum + partition.rows, 0);
@@ -127,14 +152,16 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
           `Dropped execution-log partitions ${plan.drop.map((partition) => partition.name).join(', ')} (about ${rows} rows, all older than ${this.config.logs.retentionDays} days)`,
         );
       }
-      rowCutoff = plan.deleteBefore;
+      walkBelow = plan.deleteBelowId;
+      if (walkBelow === 0) return removed;
     }
-    const upTo = await this.logDates.walkEndBefore(rowCutoff);
-    if (upTo === null) return removed;
+    const end = await this.logDates.walkEndBefore(cutoff);
+    if (end === null) return removed;
+    const upTo = Math.min(end, walkBelow - 1);
     const deleted = await this.inBatches(
       this.config.logs.retentionBatchSize,
-      (afterId, limit) => this.logs.expiredIds(rowCutoff, afterId, upTo, limit),
-      (ids) => this.logs.deleteExpired(rowCutoff, ids[0]!, ids[ids.length - 1]!),
+      (afterId, limit) => this.logs.expiredIds(cutoff, afterId, upTo, limit),
+      (ids) => this.logs.deleteExpired(cutoff, ids[0]!, ids[ids.length - 1]!),
     );
     if (deleted > 0) this.logger.log(`Removed ${deleted} execution logs older than ${this.config.logs.retentionDays} days`);
     return removed + deleted;
@@ -154,12 +181,16 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
     return removed;
   }
 
-  /** MySQL/MariaDB: the partitions of the coming days exist (at start; every run checks it too). Answers how many were added. */
+  /**
+   * MySQL/MariaDB: the partitions of the coming days exist, then today's ids are started
+   * (at start, when a UTC day begins, and on every run). Answers how many partitions were added.
+   */
   async prepareLogPartitions(now = Date.now()): Promise<number> {
     const partitions = await this.logPartitions.partitions();
     if (!partitions) return 0;
-    const { add } = planLogPartitions(partitions, this.cutoff(now), now);
+    const { add } = planLogPartitions(await this.logPartitions.withNewestRows(partitions), this.cutoff(now), now, lateWriteMs(this.config));
     await this.addLogPartitions(partitions, add);
+    await this.alter(() => this.logPartitions.startDay(now));
     return add.length;
   }
 
@@ -207,10 +238,11 @@ export class RetentionService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /** A partition change, tried again a little later when the table's metadata lock did not come in time. */
-  private async alter(change: () => Promise<void>): Promise<void> {
+  private async alter(change: () => Promise<unknown>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await change();
+        await change();
+        return;
       } catch (error) {
         if ((error as { errno?: number }).errno !== MYSQL_LOCK_WAIT_TIMEOUT || attempt >= ALTER_ATTEMPTS || this.stopping) throw error;
         this.logger.warn(`Execution-log partitions: the table was busy; trying again in ${ALTER_RETRY_MS / 1000} s`);

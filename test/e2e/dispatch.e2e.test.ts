@@ -9,6 +9,7 @@ import { logRecord } from '../factories/execution-log.factory.js';
 import { bearer, countDeliveries, countRows } from '../utils/test-app.js';
 import { eventually, TestReceiver } from '../utils/receiver.js';
 import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.service.js';
+import { LOG_COLUMNS, logValues } from '../../src/execution-logs/execution-log.js';
 import { RetentionService } from '../../src/retention/retention.service.js';
 import { DataSource } from 'typeorm';
 
@@ -338,14 +339,23 @@ forEachDatabase('dispatch to real receivers', { env: { RETRY_SCHEDULE: '100ms,10
     const old = (n: number, createdAt: number) => Array.from({ length: n }, () => logRecord({ eventType: 'clients.create', handlerId: 1, handlerName: 'old', responseBody: null, createdAt }));
     const countBefore = async (cutoff: number) => Number((await t.app.get(DataSource).query('SELECT COUNT(*) AS n FROM execution_logs WHERE created_at < ?', [cutoff]))[0].n);
     if (t.kind.name === 'mysql') {
-      // Rows older than the partitioning by day sit in p_history, in the order they were written
-      // (retention finds where the expired ones end along the ids of the partition that holds
-      // the cutoff: src/database/ids-by-time.ts); today's rows stay with their day's partition.
+      // Rows written before the table was partitioned by day ranges of ids keep their ids in
+      // p_history, in the order they were written; while a row there is young, the expired
+      // ones go in batches (retention finds where they end along the ids:
+      // src/database/ids-by-time.ts). Today's rows stay with their day's partition.
       const before = (await logsOf('per_page=1')).total;
-      await service.insert(old(1205, Date.now() - 40 * DAY));
+      const rows = [...old(1205, Date.now() - 40 * DAY), logRecord({ eventType: 'clients.create', handlerId: 1, handlerName: 'young', responseBody: null, createdAt: Date.now() - DAY })];
+      for (let from = 0; from < rows.length; from += 500) {
+        const chunk = rows.slice(from, from + 500);
+        await t.app.get(DataSource).query(
+          `INSERT INTO execution_logs (id, ${LOG_COLUMNS.join(', ')}) VALUES ${chunk.map(() => `(${Array(LOG_COLUMNS.length + 1).fill('?').join(', ')})`).join(', ')}`,
+          chunk.flatMap((record, i) => [from + i + 1, ...logValues(record)]),
+        );
+      }
       assert.equal(await countBefore(Date.now() - 30 * DAY), 1205);
       assert.equal(await t.app.get(RetentionService).removeExpiredLogs(), 1205);
-      assert.equal((await logsOf('per_page=1')).total, before);
+      assert.equal((await logsOf('per_page=1')).total, before + 1);
+      assert.equal((await t.app.get(DataSource).query('SELECT handler_name FROM execution_logs WHERE id = 1206'))[0].handler_name, 'young');
       return;
     }
     // SQLite: rows are written in the order of their dates, as a running service writes them

@@ -5,7 +5,8 @@ import { databaseKinds, TestDatabase } from '../utils/databases.js';
 import { buildDataSourceOptions, MIGRATIONS } from '../../src/database/data-source.js';
 import { parseDatabaseUrl } from '../../src/config/app-config.js';
 import { ExecutionLogsByDay1765500000000 } from '../../src/database/migrations/1765500000000-execution-logs-by-day.js';
-import { dayPartitionName, DAY_MS } from '../../src/retention/log-partitions.js';
+import { dayPartitionName } from '../../src/retention/log-partitions.js';
+import { DAY_MS } from '../../src/execution-logs/execution-log-partitions.js';
 
 const kinds = await databaseKinds();
 

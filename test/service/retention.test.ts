@@ -9,6 +9,7 @@ import { ExecutionLogsService } from '../../src/execution-logs/execution-logs.se
 import { HandlersService } from '../../src/handlers/handlers.service.js';
 import { RetentionService } from '../../src/retention/retention.service.js';
 import { dayPartitionName, PARTITION_DAYS_AHEAD } from '../../src/retention/log-partitions.js';
+import { firstIdOfDay } from '../../src/execution-logs/execution-log-partitions.js';
 import type { Principal } from '../../src/api-keys/auth.decorators.js';
 import { handlerBody } from '../factories/handler.factory.js';
 import { eventBody } from '../factories/event.factory.js';
@@ -18,7 +19,7 @@ import { forEachDatabaseModule } from '../utils/service-suite.js';
 /**
  * Retention without HTTP, on each database: one batch-delete loop over the owners' purge steps
  * (EventStore with the queue's purge finished, ExecutionLogsService); on MySQL/MariaDB the
- * execution logs go a whole day partition at a time.
+ * execution logs go a whole day partition (a day's range of ids) at a time.
  */
 const admin: Principal = { keyId: 0, name: 'service tier', scopes: new Set(['admin']) };
 const DAY = 86_400_000;
@@ -69,6 +70,9 @@ forEachDatabaseModule('retention', { RETENTION_BATCH_SIZE: '1000' }, (s) => {
     const logs = s.get(ExecutionLogsService);
     const now = Date.now();
     const old = now - (s.config.logs.retentionDays + 1) * DAY;
+    // MySQL/MariaDB: rows written before the table was partitioned by id (in p_history, which a
+    // row younger than the cutoff keeps from being dropped whole) go in batches too.
+    if (s.get(DirectSql).mysql) await sql('ALTER TABLE execution_logs AUTO_INCREMENT = 1');
     await logs.insert(Array.from({ length: 1001 }, () => logRecord({ createdAt: old })));
     const kept = await logs.insert([logRecord({ createdAt: now })]);
     assert.equal(await s.get(RetentionService).removeExpiredLogs(), 1001);
@@ -98,13 +102,17 @@ forEachDatabaseModule('retention while events come in', { RETENTION_BATCH_SIZE: 
     const today = Math.floor(now / DAY) * DAY;
     const retentionDays = s.config.logs.retentionDays;
     const cutoff = now - retentionDays * DAY;
+    /** MySQL/MariaDB: the ids of the day that holds `at` start now, as a running service starts each day's (ExecutionLogPartitions.startDay). */
+    const startIdsOf = async (at: number) => {
+      if (mysql) await sql(`ALTER TABLE execution_logs AUTO_INCREMENT = ${firstIdOfDay(at)}`);
+    };
     if (mysql) {
-      // The table as it is after 40 days of running, one partition per day, except that the
-      // coming week has not been prepared.
-      const day = (start: number) => `PARTITION ${dayPartitionName(start)} VALUES LESS THAN (${start + DAY})`;
+      // The table as it is after 40 days of running, one partition per day's ids, except that
+      // the coming week has not been prepared.
+      const day = (start: number) => `PARTITION ${dayPartitionName(start)} VALUES LESS THAN (${firstIdOfDay(start + DAY)})`;
       const past = Array.from({ length: 40 }, (_, i) => day(today - (40 - i) * DAY));
-      await sql(`ALTER TABLE execution_logs REORGANIZE PARTITION p_history INTO (PARTITION p_history VALUES LESS THAN (${today - 40 * DAY}), ${past.join(', ')})`);
-      const ahead = (await partitions()).filter((partition) => partition.bound === null || partition.bound > today + DAY).map((partition) => partition.name);
+      await sql(`ALTER TABLE execution_logs REORGANIZE PARTITION p_history INTO (PARTITION p_history VALUES LESS THAN (${firstIdOfDay(today - 40 * DAY)}), ${past.join(', ')})`);
+      const ahead = (await partitions()).filter((partition) => partition.bound === null || partition.bound > firstIdOfDay(today + DAY)).map((partition) => partition.name);
       await sql(`ALTER TABLE execution_logs REORGANIZE PARTITION ${ahead.join(', ')} INTO (PARTITION p_future VALUES LESS THAN MAXVALUE)`);
       assert.deepEqual((await partitions()).slice(-2).map((partition) => partition.name), [dayPartitionName(today), 'p_future']);
     }
@@ -112,11 +120,17 @@ forEachDatabaseModule('retention while events come in', { RETENTION_BATCH_SIZE: 
     // Expired: 500 log rows on each of three days older than the retention period, and 1,000
     // finished events with their deliveries. Kept: a row of the day that holds the cutoff
     // (younger than the cutoff), one of yesterday, and an old event still being delivered.
+    // Each written in its day, with the ids of its day.
     const logs = s.get(ExecutionLogsService);
     for (const daysAgo of [retentionDays + 8, retentionDays + 3, retentionDays + 1]) {
+      await startIdsOf(today - daysAgo * DAY);
       await logs.insert(Array.from({ length: 500 }, (_, i) => logRecord({ createdAt: today - daysAgo * DAY + i * 60_000 })));
     }
-    const keptLogs = [await logs.insert([logRecord({ createdAt: cutoff + 60_000 })]), await logs.insert([logRecord({ createdAt: now - DAY })])];
+    await startIdsOf(cutoff);
+    const keptLogs = [await logs.insert([logRecord({ createdAt: cutoff + 60_000 })])];
+    await startIdsOf(now - DAY);
+    keptLogs.push(await logs.insert([logRecord({ createdAt: now - DAY })]));
+    await startIdsOf(now);
     const ingest = s.get(IngestService);
     const oldEvents: number[] = [];
     for (let start = 0; start < 1000; start += 250) {
@@ -155,14 +169,16 @@ forEachDatabaseModule('retention while events come in', { RETENTION_BATCH_SIZE: 
     if (mysql) {
       const after = await partitions();
       const names = after.map((partition) => partition.name);
-      // Every day whose end is past the cutoff went whole; the day holding the cutoff stays.
-      assert.ok(after.every((partition) => partition.bound === null || partition.bound > cutoff), `no partition wholly older than the cutoff: ${names.join(' ')}`);
+      // Every day whose rows had all expired went whole, and the empty days before the
+      // cutoff's; the day holding the cutoff stays.
+      assert.ok(after.every((partition) => partition.bound === null || partition.bound > firstIdOfDay(cutoff)), `no partition of a day before the cutoff's: ${names.join(' ')}`);
       assert.equal(names[0], dayPartitionName(Math.floor(cutoff / DAY) * DAY), 'the oldest left holds the cutoff');
       assert.ok(!names.includes('p_history'));
       // The coming week is prepared, and nothing was written to the MAXVALUE partition.
       const week = Array.from({ length: PARTITION_DAYS_AHEAD + 1 }, (_, i) => dayPartitionName(today + i * DAY));
       assert.deepEqual(names.slice(-week.length - 1), [...week, 'p_future']);
-      assert.deepEqual(after.slice(-week.length - 1, -1).map((partition) => partition.bound), week.map((_, i) => today + (i + 1) * DAY));
+      assert.deepEqual(after.slice(-week.length - 1, -1).map((partition) => partition.bound), week.map((_, i) => firstIdOfDay(today + (i + 1) * DAY)));
+      assert.ok(written.every((id) => id >= firstIdOfDay(now)), "the rows written meanwhile have today's ids");
       assert.equal(await count('SELECT COUNT(*) AS n FROM execution_logs PARTITION (p_future)'), 0);
       assert.equal(await s.get(RetentionService).prepareLogPartitions(), 0, 'the start-up check finds the week prepared');
     }

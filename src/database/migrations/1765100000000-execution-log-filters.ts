@@ -22,11 +22,12 @@ export class ExecutionLogFilters1765100000000 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query('ALTER TABLE execution_logs ADD COLUMN error_kind VARCHAR(20) NULL');
-    const [range] = await queryRunner.query('SELECT MIN(id) AS low, MAX(id) AS high FROM execution_logs');
-    if (range?.low !== null && range?.low !== undefined) {
-      for (let from = Number(range.low); from <= Number(range.high); from += BATCH) {
-        await queryRunner.query(`UPDATE execution_logs SET error_kind = ${KIND_OF_OLD_ROW} WHERE id >= ? AND id < ? AND status <> 'success'`, [from, from + BATCH]);
-      }
+    // Batches of ids from the lowest on, each starting at the next id there is (the ids of a
+    // table partitioned by day ranges of ids, then rolled back, have gaps of billions).
+    for (let [next] = await queryRunner.query('SELECT MIN(id) AS id FROM execution_logs'); next?.id !== null && next?.id !== undefined; ) {
+      const from = Number(next.id);
+      await queryRunner.query(`UPDATE execution_logs SET error_kind = ${KIND_OF_OLD_ROW} WHERE id >= ? AND id < ? AND status <> 'success'`, [from, from + BATCH]);
+      [next] = await queryRunner.query('SELECT MIN(id) AS id FROM execution_logs WHERE id >= ?', [from + BATCH]);
     }
     // Both engines end every index entry with the row's id (InnoDB its primary key, SQLite the
     // rowid), so within one value an index is in id order without naming `id`, which SQLite
