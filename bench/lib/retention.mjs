@@ -173,8 +173,8 @@ export async function runRetention({ kind, name = kind, serverUrl, receiver, row
         'rows/s': perSecond(removed.events + removed.deliveries + removed.executionLogs),
         ratioToDispatch: dispatchRate ? round(cleared / runSeconds / dispatchRate, 2) : null,
         dispatchRate,
-        // Older than the run's cutoff and still there: on MySQL/MariaDB the logs of the day the cutoff falls in (its partition goes once the
-        // whole day has expired); on SQLite none (the walk ends past every
+        // Older than the run's cutoff and still there: on MySQL/MariaDB the logs of the day the cutoff falls in (its partition goes once its
+        // newest row has expired); on SQLite none (the walk ends past every
         // row dated before the cutoff, see newestExpiredLog).
         leftBehind: counts.expired,
         logPartitionsDropped: dropped ? dropped.length : null,
