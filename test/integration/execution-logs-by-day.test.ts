@@ -2,8 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
-import { buildDataSourceOptions, MIGRATIONS } from '../../src/database/data-source.js';
-import { parseDatabaseUrl } from '../../src/config/app-config.js';
+import { justBefore } from '../utils/one-migration.js';
 import { ExecutionLogsByDay1765500000000 } from '../../src/database/migrations/1765500000000-execution-logs-by-day.js';
 import { dayPartitionName } from '../../src/retention/log-partitions.js';
 import { DAY_MS } from '../../src/execution-logs/execution-log-partitions.js';
@@ -19,7 +18,6 @@ for (const kind of kinds) {
   describe(`execution logs partitioned by day on upgrade [${kind.name}]`, { skip: kind.skip }, () => {
     let db: TestDatabase;
     let dataSource: DataSource;
-    const upgrade = MIGRATIONS.indexOf(ExecutionLogsByDay1765500000000);
     const now = Date.now();
     const today = Math.floor(now / DAY_MS) * DAY_MS;
     const insert = (createdAt: number) =>
@@ -42,13 +40,7 @@ for (const kind of kinds) {
 
     before(async () => {
       db = await kind.create();
-      dataSource = new DataSource({ ...buildDataSourceOptions(parseDatabaseUrl(db.url)), migrations: MIGRATIONS.slice(0, upgrade), logging: false });
-      await dataSource.initialize();
-      await dataSource.runMigrations({ transaction: 'each' });
-      await dataSource.destroy();
-      // Then this migration alone, so that rolling back undoes it whatever comes after it.
-      dataSource = new DataSource({ ...buildDataSourceOptions(parseDatabaseUrl(db.url)), migrations: MIGRATIONS.slice(0, upgrade + 1), logging: false });
-      await dataSource.initialize();
+      dataSource = await justBefore(db.url, ExecutionLogsByDay1765500000000);
     });
     after(async () => {
       await dataSource?.destroy();

@@ -2,8 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataSource } from 'typeorm';
 import { databaseKinds, TestDatabase } from '../utils/databases.js';
-import { buildDataSourceOptions, MIGRATIONS } from '../../src/database/data-source.js';
-import { parseDatabaseUrl } from '../../src/config/app-config.js';
+import { justBefore } from '../utils/one-migration.js';
 import { ExecutionLogsById1766100000000 } from '../../src/database/migrations/1766100000000-execution-logs-by-id.js';
 import { DAY_MS, firstIdOfDay } from '../../src/execution-logs/execution-log-partitions.js';
 import { dayPartitionName } from '../../src/retention/log-partitions.js';
@@ -20,7 +19,6 @@ for (const kind of kinds) {
   describe(`execution logs partitioned by day ranges of ids on upgrade [${kind.name}]`, { skip: kind.skip }, () => {
     let db: TestDatabase;
     let dataSource: DataSource;
-    const upgrade = MIGRATIONS.indexOf(ExecutionLogsById1766100000000);
     const now = Date.now();
     const insert = (createdAt: number, status = 'success') =>
       dataSource.query(
@@ -46,13 +44,7 @@ for (const kind of kinds) {
 
     before(async () => {
       db = await kind.create();
-      dataSource = new DataSource({ ...buildDataSourceOptions(parseDatabaseUrl(db.url)), migrations: MIGRATIONS.slice(0, upgrade), logging: false });
-      await dataSource.initialize();
-      await dataSource.runMigrations({ transaction: 'each' });
-      await dataSource.destroy();
-      // Then this migration alone, so that rolling back undoes it whatever comes after it.
-      dataSource = new DataSource({ ...buildDataSourceOptions(parseDatabaseUrl(db.url)), migrations: MIGRATIONS.slice(0, upgrade + 1), logging: false });
-      await dataSource.initialize();
+      dataSource = await justBefore(db.url, ExecutionLogsById1766100000000);
     });
     after(async () => {
       await dataSource?.destroy();
