@@ -80,21 +80,33 @@ export class ExecutionLogPartitions {
    * The lowest id of the `count` ids at or below `high` that are in use or were (ids are handed
    * out in order; only removed rows leave holes), or null when `low` is reached first. On
    * MySQL/MariaDB each day's ids start at its own first id: the gap after a day's last id is
-   * skipped, day by day, one read of each end of a day's run of ids. On SQLite ids follow
-   * one another.
+   * skipped. The newest day's run of ids is read first (its two ends, an index dive each); when
+   * it holds too few, the ends of every older day's run in one more statement. On SQLite ids
+   * follow one another.
    */
   async lowestOfIds(high: number, count: number, low: number): Promise<number | null> {
     const partitions = await this.partitions();
     if (!partitions) return high - count + 1 > low ? high - count + 1 : null;
+    // Each partition's share of [low, high], the newest first.
+    const ranges: { from: number; to: number }[] = [];
+    let lower = 0;
+    for (const partition of partitions) {
+      const upper = partition.lessThan ?? Number.MAX_SAFE_INTEGER;
+      if (Math.max(lower, low) <= Math.min(upper - 1, high)) ranges.unshift({ from: Math.max(lower, low), to: Math.min(upper - 1, high) });
+      lower = upper;
+    }
     let left = count;
-    for (let top: number | undefined = high; top !== undefined && top >= low; ) {
-      const start = Math.max(low, partitions.reduce((lower, partition) => (partition.lessThan !== null && partition.lessThan <= top! ? partition.lessThan : lower), 0));
-      const [first] = await this.sql.queryMysql('SELECT id FROM execution_logs WHERE id >= ? ORDER BY id LIMIT 1', [start]);
-      const bottom = first === undefined ? top + 1 : Math.min(top + 1, num(first.id));
-      if (top - bottom + 1 >= left) return top - left + 1 > low ? top - left + 1 : null;
-      left -= top - bottom + 1;
-      const [below] = await this.sql.queryMysql('SELECT id FROM execution_logs WHERE id < ? ORDER BY id DESC LIMIT 1', [start]);
-      top = below === undefined ? undefined : num(below.id);
+    for (const batch of [ranges.slice(0, 1), ranges.slice(1)]) {
+      if (batch.length === 0) continue;
+      const ends = batch.map((_, i) => `(SELECT MIN(id) FROM execution_logs WHERE id >= ? AND id <= ?) AS f${i}, (SELECT MAX(id) FROM execution_logs WHERE id >= ? AND id <= ?) AS l${i}`);
+      const [row] = await this.sql.queryMysql(`SELECT ${ends.join(', ')}`, batch.flatMap(({ from, to }) => [from, to, from, to]));
+      for (let i = 0; i < batch.length; i++) {
+        if (row?.[`f${i}`] === null || row?.[`f${i}`] === undefined) continue;
+        const first = num(row[`f${i}`]);
+        const last = num(row[`l${i}`]);
+        if (last - first + 1 >= left) return last - left + 1 > low ? last - left + 1 : null;
+        left -= last - first + 1;
+      }
     }
     return null;
   }
