@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { PoolOptions } from 'mysql2';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseConfig } from '../config/app-config.js';
 import { AppMetaEntity } from './app-meta.entity.js';
@@ -97,5 +98,27 @@ export function buildDataSourceOptions(database: DatabaseConfig): DataSourceOpti
     // A dead server is noticed in seconds, not minutes; the pool reconnects by itself.
     connectTimeout: 5000,
     extra: { connectionLimit: 10, enableKeepAlive: true, keepAliveInitialDelay: 10_000 },
+  };
+}
+
+/**
+ * The mysql2 pool of one-trip transactions (DirectSql.scriptTransaction): the same server,
+ * account and session settings as the DataSource's pool above, and more than one statement per
+ * text. Only DirectSql's fixed texts with `?` parameters run on it; a value never becomes SQL
+ * text, so a second statement cannot come from one. A few connections: at most two ingest
+ * writes are in flight per instance (src/events/ingest.service.ts).
+ */
+export function scriptPoolOptions(database: Extract<DatabaseConfig, { type: 'mysql' }>): PoolOptions {
+  return {
+    uri: database.url,
+    timezone: 'Z',
+    charset: 'utf8mb4',
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    connectTimeout: 5000,
+    connectionLimit: 4,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: 10_000,
+    multipleStatements: true,
   };
 }

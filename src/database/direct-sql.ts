@@ -1,12 +1,20 @@
 import { Global, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import type BetterSqlite3 from 'better-sqlite3';
+import { createPool } from 'mysql2';
 import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { boundMysqlPool } from './bounded-pool.js';
+import { scriptPoolOptions } from './data-source.js';
 import { isMysql } from './sql.js';
 
 export type Row = Record<string, unknown>;
+
+/** One statement of a one-trip transaction (DirectSql.scriptTransaction). */
+export interface SqlStatement {
+  sql: string;
+  params: readonly unknown[];
+}
 
 type DedicatedSession = MysqlSession & { close(): void; destroy(): void };
 
@@ -36,11 +44,13 @@ export class DirectSql implements OnApplicationShutdown {
   private readonly dedicated = new Set<PoolConnection>();
   /** The READ COMMITTED connections not in use (transactionReadCommitted). */
   private readCommitted: DedicatedSession[] = [];
+  /** The pool of one-trip transactions (scriptTransaction), opened on first use. */
+  private scriptPool: Pool | null = null;
   private closed = false;
 
   constructor(
     private readonly dataSource: DataSource,
-    config: AppConfig,
+    private readonly config: AppConfig,
   ) {
     this.mysql = isMysql(dataSource);
     if (this.mysql) boundMysqlPool(this.pool, config.databaseTimeouts);
@@ -117,6 +127,42 @@ export class DirectSql implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Runs `statements` as one transaction in a single round trip (MySQL/MariaDB): START
+   * TRANSACTION, the statements and COMMIT go to the server as one text, and the answer comes
+   * back once; answers each statement's result in order. Where each statement of a transaction
+   * would otherwise cost a trip there and back (a packet written, the server woken, an answer
+   * read and parsed), the whole of it costs one. When a statement fails the server runs none
+   * after it: the transaction is rolled back and the error thrown.
+   *
+   * The texts are the service's own, with `?` parameters; they run on connections of a pool of
+   * their own (scriptPoolOptions, src/database/data-source.ts), the only ones that accept more
+   * than one statement per text: TypeORM's pool, which runs everything else, does not.
+   */
+  async scriptTransaction(statements: readonly SqlStatement[]): Promise<ResultSetHeader[]> {
+    const pool = this.scripts();
+    const connection = await new Promise<PoolConnection>((resolve, reject) => pool.getConnection((error, taken) => (error ? reject(error) : resolve(taken))));
+    const session = this.session(connection);
+    try {
+      const text = ['START TRANSACTION', ...statements.map((statement) => statement.sql), 'COMMIT'].join(';\n');
+      const results = await session.query<ResultSetHeader[]>(text, statements.flatMap((statement) => statement.params));
+      return results.slice(1, -1);
+    } catch (error) {
+      if (!(error as { fatal?: boolean }).fatal) await session.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      connection.release();
+    }
+  }
+
+  private scripts(): Pool {
+    if (this.scriptPool) return this.scriptPool;
+    if (this.config.database.type !== 'mysql') throw new Error('One-trip transactions are for MySQL/MariaDB');
+    this.scriptPool = createPool(scriptPoolOptions(this.config.database));
+    boundMysqlPool(this.scriptPool, this.config.databaseTimeouts);
+    return this.scriptPool;
+  }
+
   /** One read outside a transaction, on either database: SQLite's prepared statement, or a pooled MySQL/MariaDB connection. */
   async rows(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
     return this.mysql ? this.queryMysql<Row[]>(sql, params) : (this.statement(sql).all(...params) as Row[]);
@@ -165,6 +211,8 @@ export class DirectSql implements OnApplicationShutdown {
     this.readCommitted = [];
     for (const connection of this.dedicated) connection.release();
     this.dedicated.clear();
+    this.scriptPool?.end(() => undefined);
+    this.scriptPool = null;
   }
 }
 

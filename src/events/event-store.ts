@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
+import type { ResultSetHeader } from 'mysql2';
+import { DirectSql, MysqlSession, Row, SqlStatement } from '../database/direct-sql.js';
 import { num, placeholders } from '../database/sql.js';
 import { AppConfig } from '../config/app-config.js';
 import { lastIdTo, lateWriteMs, splitAt, tableIdOrder } from '../database/ids-by-time.js';
@@ -62,17 +63,34 @@ export class EventStore {
     return events.map((event) => Number(insert.run(...eventValues(event, now)).lastInsertRowid));
   }
 
-  /** Inserts the events on the session of the caller's MySQL/MariaDB transaction, with one multi-row INSERT where the ids it assigns are known; answers their ids in order. */
-  async insertMysql(session: MysqlSession, events: readonly NewEvent[], now: number): Promise<number[]> {
+  /**
+   * The statements that insert the events in a one-trip transaction (MySQL/MariaDB,
+   * DirectSql.scriptTransaction): one multi-row INSERT where the ids it assigns are known,
+   * otherwise one per event, each followed by keeping its first id in a session variable.
+   * `idSql`: each event's id as an SQL expression the statements after these may use (the
+   * deliveries' event_id); `ids`: each event's id from these statements' results.
+   */
+  async insertStatementsMysql(events: readonly NewEvent[], now: number): Promise<{ statements: SqlStatement[]; idSql: string[]; ids(results: readonly ResultSetHeader[]): number[] }> {
     const allocation = await this.idAllocation;
-    if (events.length > 1 && allocation !== 'one-by-one') {
-      const header = await session.write(INSERT + placeholders(events.length, EVENT_COLUMNS.length), events.flatMap((event) => eventValues(event, now)));
-      // mysql2 reports the first id a multi-row INSERT assigned; they are consecutive (step apart).
-      return events.map((_event, index) => header.insertId + index * allocation.step);
+    if (allocation !== 'one-by-one') {
+      return {
+        statements: [
+          { sql: INSERT + placeholders(events.length, EVENT_COLUMNS.length), params: events.flatMap((event) => eventValues(event, now)) },
+          { sql: 'SET @provisioning_first_event = LAST_INSERT_ID()', params: [] },
+        ],
+        // mysql2 reports the first id a multi-row INSERT assigned; they are consecutive (step apart).
+        idSql: events.map((_event, index) => `@provisioning_first_event + ${index * allocation.step}`),
+        ids: (results) => events.map((_event, index) => results[0]!.insertId + index * allocation.step),
+      };
     }
-    const ids: number[] = [];
-    for (const event of events) ids.push((await session.write(INSERT_ONE, eventValues(event, now))).insertId);
-    return ids;
+    return {
+      statements: events.flatMap((event, index) => [
+        { sql: INSERT_ONE, params: eventValues(event, now) },
+        { sql: `SET @provisioning_event_${index} = LAST_INSERT_ID()`, params: [] },
+      ]),
+      idSql: events.map((_event, index) => `@provisioning_event_${index}`),
+      ids: (results) => events.map((_event, index) => results[2 * index]!.insertId),
+    };
   }
 
   /**

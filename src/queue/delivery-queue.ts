@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { DirectSql, MysqlSession, Row } from '../database/direct-sql.js';
+import { DirectSql, MysqlSession, Row, SqlStatement } from '../database/direct-sql.js';
 import { changedRows, num, numOrNull, placeholders } from '../database/sql.js';
 import { FLOW_SELECT, flowParams, FREE_HANDLER, freeHandlerParams } from '../handlers/handler-flow.js';
 import { finishStatements, heldOrder } from './delivery-finish.js';
@@ -173,10 +173,17 @@ export class DeliveryQueue {
     for (const delivery of planned) insert.run(...plannedValues(delivery, now));
   }
 
-  /** Enqueue on MySQL/MariaDB: one multi-row INSERT on the session of the caller's transaction. */
-  async enqueueMysql(session: MysqlSession, planned: readonly PlannedDelivery[], now: number): Promise<void> {
-    if (planned.length === 0) return;
-    await session.write(ENQUEUE + placeholders(planned.length, ENQUEUE_COLUMNS.length), planned.flatMap((delivery) => plannedValues(delivery, now)));
+  /**
+   * Enqueue on MySQL/MariaDB as one statement of a one-trip transaction (DirectSql.scriptTransaction):
+   * each delivery's event_id is the SQL expression the event's insert left for it
+   * (EventStore.insertStatementsMysql), since the ids are not known before the trip.
+   */
+  enqueueStatementMysql(planned: readonly PlannedDelivery<string>[], now: number): SqlStatement {
+    const rest = new Array(ENQUEUE_COLUMNS.length - 1).fill('?').join(', ');
+    return {
+      sql: ENQUEUE + planned.map((delivery) => `(${delivery.eventId}, ${rest})`).join(', '),
+      params: planned.flatMap((delivery) => plannedValues(delivery, now).slice(1)),
+    };
   }
 
   // --- claim ----------------------------------------------------------------------------------
@@ -416,7 +423,7 @@ export function planShares(pending: readonly PendingHandler[], limit: number, no
 }
 
 /** One row of ENQUEUE_COLUMNS: a first attempt, due now, that holds its object's order. */
-function plannedValues(delivery: PlannedDelivery, now: number): unknown[] {
+function plannedValues(delivery: PlannedDelivery<unknown>, now: number): unknown[] {
   return [delivery.eventId, delivery.handlerId, delivery.seq, delivery.objectKey, 'pending', 1, 0, 0, now, now, now];
 }
 
@@ -447,26 +454,44 @@ async function leaseMysql(session: MysqlSession, ids: readonly number[], owner: 
   );
 }
 
-/** Rows of next deliveries as claimed deliveries: the event from the delivery that finished, the handler state as just read. */
+/**
+ * Rows of next deliveries as claimed deliveries: the event from the delivery that finished, the
+ * handler state as just read. Built field by field: spreading the rows into one object to read
+ * it with toClaimed cost more than the claim's statements (BENCHMARKS.md, What the hot path does now).
+ */
 function nextOf(finished: readonly ClaimedDelivery[], rows: Row[], handlerRows: Row[]): ClaimedDelivery[] {
   const events = new Map(finished.map((delivery) => [delivery.eventId, delivery]));
   const handlers = new Map(handlerRows.map((row) => [num(row.id), row]));
   return rows.map((row) => {
     const event = events.get(num(row.event_id))!;
-    return toClaimed({
-      ...row,
-      events_id: event.eventType,
-      object_id: event.objectId,
+    const handlerId = num(row.handler_id);
+    const handler = handlers.get(handlerId);
+    return {
+      ...deliveryColumns(row),
+      eventType: event.eventType,
+      objectId: event.objectId,
       dt: event.dt,
-      data: event.dataJson,
-      trace_parent: event.traceParent,
-      ...(handlers.get(num(row.handler_id)) ?? { handler_status: null }),
-      id: row.id,
-    });
+      dataJson: event.dataJson,
+      traceParent: event.traceParent,
+      handlerRow: handler ? handlerRowOf(handler) : null,
+    };
   });
 }
 
 function toClaimed(row: Row): ClaimedDelivery {
+  return {
+    ...deliveryColumns(row),
+    eventType: String(row.events_id),
+    objectId: num(row.object_id),
+    dt: String(row.dt),
+    dataJson: String(row.data),
+    traceParent: row.trace_parent === null || row.trace_parent === undefined ? null : String(row.trace_parent),
+    handlerRow: handlerRowOf(row),
+  };
+}
+
+/** The delivery's own columns of a claimed row. */
+function deliveryColumns(row: Row): Pick<ClaimedDelivery, 'id' | 'eventId' | 'handlerId' | 'seq' | 'attempts' | 'manual' | 'holdsOrder'> {
   return {
     id: num(row.id),
     eventId: num(row.event_id),
@@ -475,23 +500,20 @@ function toClaimed(row: Row): ClaimedDelivery {
     attempts: num(row.attempts),
     manual: num(row.manual) === 1,
     holdsOrder: num(row.holds_order) === 1,
-    eventType: String(row.events_id),
-    objectId: num(row.object_id),
-    dt: String(row.dt),
-    dataJson: String(row.data),
-    traceParent: row.trace_parent === null || row.trace_parent === undefined ? null : String(row.trace_parent),
-    handlerRow:
-      row.handler_status === null || row.handler_status === undefined
-        ? null
-        : {
-            status: String(row.handler_status),
-            failingSince: numOrNull(row.failing_since),
-            updatedAt: num(row.handler_updated_at),
-            maxConcurrency: numOrNull(row.max_concurrency),
-            rateLimit: numOrNull(row.rate_limit),
-            circuitState: (row.circuit_state as ClaimedHandlerRow['circuitState'] | null) ?? 'closed',
-            circuitFailures: num(row.circuit_failures ?? 0),
-            circuitOpens: num(row.circuit_opens ?? 0),
-          },
+  };
+}
+
+/** The handler's state a claim read (HANDLER_COLUMNS); null when the handler no longer exists. */
+function handlerRowOf(row: Row): ClaimedHandlerRow | null {
+  if (row.handler_status === null || row.handler_status === undefined) return null;
+  return {
+    status: String(row.handler_status),
+    failingSince: numOrNull(row.failing_since),
+    updatedAt: num(row.handler_updated_at),
+    maxConcurrency: numOrNull(row.max_concurrency),
+    rateLimit: numOrNull(row.rate_limit),
+    circuitState: (row.circuit_state as ClaimedHandlerRow['circuitState'] | null) ?? 'closed',
+    circuitFailures: num(row.circuit_failures ?? 0),
+    circuitOpens: num(row.circuit_opens ?? 0),
   };
 }
