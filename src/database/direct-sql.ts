@@ -10,11 +10,14 @@ import { isMysql } from './sql.js';
 
 export type Row = Record<string, unknown>;
 
-/** One statement of a one-trip transaction (DirectSql.scriptTransaction). */
+/** One statement of a script transaction (DirectSql.scriptTransaction). */
 export interface SqlStatement {
   sql: string;
   params: readonly unknown[];
 }
+
+/** What one statement of a script transaction answers: a write's header, or a read's rows. */
+export type ScriptResult = ResultSetHeader | Row[];
 
 type DedicatedSession = MysqlSession & { close(): void; destroy(): void };
 
@@ -130,23 +133,41 @@ export class DirectSql implements OnApplicationShutdown {
   /**
    * Runs `statements` as one transaction in a single round trip (MySQL/MariaDB): START
    * TRANSACTION, the statements and COMMIT go to the server as one text, and the answer comes
-   * back once; answers each statement's result in order. Where each statement of a transaction
-   * would otherwise cost a trip there and back (a packet written, the server woken, an answer
-   * read and parsed), the whole of it costs one. When a statement fails the server runs none
-   * after it: the transaction is rolled back and the error thrown.
+   * back once; answers each statement's result in order (a write's header, a read's rows).
+   * Where each statement of a transaction would otherwise cost a trip there and back (a packet
+   * written, the server woken, an answer read and parsed), the whole of it costs one. When a
+   * statement fails the server runs none after it: the transaction is rolled back and the error
+   * thrown.
+   *
+   * `then`: statements that depend on the first ones' results (the lease of the rows a locking
+   * read found) make a second trip, with COMMIT; their results follow the first ones'.
+   * `readCommitted`: the transaction runs at READ COMMITTED (no gap locks that would hold up
+   * ingest), as transactionReadCommitted's do.
    *
    * The texts are the service's own, with `?` parameters; they run on connections of a pool of
    * their own (scriptPoolOptions, src/database/data-source.ts), the only ones that accept more
    * than one statement per text: TypeORM's pool, which runs everything else, does not.
    */
-  async scriptTransaction(statements: readonly SqlStatement[]): Promise<ResultSetHeader[]> {
+  async scriptTransaction(
+    statements: readonly SqlStatement[],
+    { readCommitted = false, then }: { readCommitted?: boolean; then?: (results: ScriptResult[]) => SqlStatement[] } = {},
+  ): Promise<ScriptResult[]> {
+    if (statements.length === 0) throw new Error('A script transaction needs at least one statement');
     const pool = this.scripts();
     const connection = await new Promise<PoolConnection>((resolve, reject) => pool.getConnection((error, taken) => (error ? reject(error) : resolve(taken))));
     const session = this.session(connection);
+    const begin = readCommitted ? ['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION'] : ['START TRANSACTION'];
     try {
-      const text = ['START TRANSACTION', ...statements.map((statement) => statement.sql), 'COMMIT'].join(';\n');
-      const results = await session.query<ResultSetHeader[]>(text, statements.flatMap((statement) => statement.params));
-      return results.slice(1, -1);
+      const first = await script(session, [...begin, ...statements.map((statement) => statement.sql), ...(then ? [] : ['COMMIT'])], statements);
+      const results = first.slice(begin.length, begin.length + statements.length);
+      if (!then) return results;
+      const more = then(results);
+      if (more.length === 0) {
+        await session.query('COMMIT');
+        return results;
+      }
+      const second = await script(session, [...more.map((statement) => statement.sql), 'COMMIT'], more);
+      return [...results, ...second.slice(0, more.length)];
     } catch (error) {
       if (!(error as { fatal?: boolean }).fatal) await session.query('ROLLBACK').catch(() => undefined);
       throw error;
@@ -230,6 +251,12 @@ async function inTransaction<T>(session: MysqlSession, work: (session: MysqlSess
     await session.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/** Sends `texts` as one multi-statement text with the parameters of `statements`; answers one result per text. */
+async function script(session: MysqlSession, texts: readonly string[], statements: readonly SqlStatement[]): Promise<ScriptResult[]> {
+  // Two texts at least (a transaction's START or COMMIT and a statement): mysql2 answers an array of results.
+  return session.query<ScriptResult[]>(texts.join(';\n'), statements.flatMap((statement) => statement.params));
 }
 
 /** Makes DirectSql one shared instance for every module. */

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { ResultSetHeader } from 'mysql2';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
@@ -144,23 +145,27 @@ export class OutcomeWriter implements OnApplicationShutdown {
     const nextFlow = mergeNextFlow(batch, this.flow.now());
     const changed: ReportedStatement[] = [];
 
-    const claimed = this.sql.mysql
-      ? await this.sql.transactionReadCommitted(async (session) => {
-          await this.logs.insertMysql(session, logs);
-          for (const statement of handlerStatements) {
-            const result = await session.write(statement.sql, statement.params);
-            if (statement.change && result.affectedRows > 0) changed.push(statement);
-          }
-          return this.queue.finishAndClaimNextMysql(session, finished, now, leaseUntil, nextFlow);
-        })
-      : await this.sql.transactionSqlite(() => {
-          this.logs.insertSqlite(logs);
-          for (const statement of handlerStatements) {
-            const result = this.sql.statement(statement.sql).run(...statement.params);
-            if (statement.change && result.changes > 0) changed.push(statement);
-          }
-          return this.queue.finishAndClaimNextSqlite(finished, now, leaseUntil, nextFlow);
-        });
+    let claimed: ClaimedDelivery[];
+    if (this.sql.mysql) {
+      // Two round trips: the log rows, the handlers' changes, the finish and the locking reads of
+      // next deliveries; then their lease and their handlers' state, and COMMIT.
+      const head = [this.logs.insertStatementMysql(logs), ...handlerStatements];
+      const step = this.queue.finishAndClaimNextScriptMysql(finished, now, leaseUntil, nextFlow);
+      const results = await this.sql.scriptTransaction([...head, ...step.first], { readCommitted: true, then: (first) => step.then(first.slice(head.length)) });
+      handlerStatements.forEach((statement, index) => {
+        if (statement.change && (results[1 + index] as ResultSetHeader).affectedRows > 0) changed.push(statement);
+      });
+      claimed = step.claimed(results.slice(head.length));
+    } else {
+      claimed = await this.sql.transactionSqlite(() => {
+        this.logs.insertSqlite(logs);
+        for (const statement of handlerStatements) {
+          const result = this.sql.statement(statement.sql).run(...statement.params);
+          if (statement.change && result.changes > 0) changed.push(statement);
+        }
+        return this.queue.finishAndClaimNextSqlite(finished, now, leaseUntil, nextFlow);
+      });
+    }
     for (const statement of changed) this.reportFlowChange(statement, batch);
 
     // At most one next delivery per event is claimed (nextSelect in src/queue/delivery-queue.ts), and each goes to the attempt that asked for it.

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ResultSetHeader } from 'mysql2';
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
@@ -292,7 +293,7 @@ export class IngestService {
     const inserts = await this.events.insertStatementsMysql(events, now);
     const deliveries = planned(fresh, inserts.idSql);
     const statements = deliveries.length > 0 ? [...inserts.statements, this.queue.enqueueStatementMysql(deliveries, now)] : inserts.statements;
-    return inserts.ids(await this.sql.scriptTransaction(statements));
+    return inserts.ids((await this.sql.scriptTransaction(statements)) as ResultSetHeader[]);
   }
 
   /** The events already stored under the idempotency keys of these events, with their request hashes. */

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/errors.js';
-import { DirectSql, MysqlSession } from '../database/direct-sql.js';
+import { DirectSql, MysqlSession, SqlStatement } from '../database/direct-sql.js';
 import { isMysql, num, placeholders } from '../database/sql.js';
 import { EventStore } from '../events/event-store.js';
 import { ExecutionLog, ExecutionLogRecord, LOG_COLUMNS, logValues, readPayload, rowToLog } from './execution-log.js';
@@ -101,7 +101,13 @@ export class ExecutionLogsService {
   /** Writes log rows with one multi-row INSERT on the session of the caller's MySQL/MariaDB transaction. Answers the first new id. */
   async insertMysql(session: MysqlSession, records: readonly ExecutionLogRecord[]): Promise<number> {
     if (records.length === 0) return 0;
-    return (await session.write(logInsert(records.length), records.flatMap(logValues))).insertId;
+    const { sql, params } = this.insertStatementMysql(records);
+    return (await session.write(sql, params)).insertId;
+  }
+
+  /** The multi-row INSERT of log rows, as a statement of the caller's script transaction on MySQL/MariaDB (DirectSql.scriptTransaction). */
+  insertStatementMysql(records: readonly ExecutionLogRecord[]): SqlStatement {
+    return { sql: logInsert(records.length), params: records.flatMap(logValues) };
   }
 
   /**

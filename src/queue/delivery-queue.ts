@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { DirectSql, MysqlSession, Row, SqlStatement } from '../database/direct-sql.js';
+import { DirectSql, MysqlSession, Row, ScriptResult, SqlStatement } from '../database/direct-sql.js';
 import { changedRows, num, numOrNull, placeholders } from '../database/sql.js';
 import { FLOW_SELECT, flowParams, FREE_HANDLER, freeHandlerParams } from '../handlers/handler-flow.js';
 import { finishStatements, heldOrder } from './delivery-finish.js';
@@ -304,18 +304,46 @@ export class DeliveryQueue {
     return [...heldOrder(finished)].flatMap(([owner, deliveries]) => this.claimNextSqlite(owner, deliveries, now, leaseUntil, flow));
   }
 
-  /** Finish and claim next on MySQL/MariaDB, on the session of the caller's transaction. */
-  async finishAndClaimNextMysql(
-    session: MysqlSession,
+  /**
+   * Finish and claim next on MySQL/MariaDB, as statements of the caller's two-trip transaction
+   * (DirectSql.scriptTransaction): `first` finishes the attempts and reads, with locks, the next
+   * delivery of each event (one locking read per owner); `then`, given the first statements'
+   * results, leases what those reads found and reads its handlers' state; `claimed`, given the
+   * results of both, answers the claimed next deliveries.
+   */
+  finishAndClaimNextScriptMysql(
     finished: readonly FinishedAttempt[],
     now: number,
     leaseUntil: number,
     flow: NextClaimFlow = noFlow(now),
-  ): Promise<ClaimedDelivery[]> {
-    for (const statement of finishStatements(finished, now, 'grouped')) await session.write(statement.sql, statement.params);
-    const next: ClaimedDelivery[] = [];
-    for (const [owner, deliveries] of heldOrder(finished)) next.push(...(await this.claimNextMysql(session, owner, deliveries, now, leaseUntil, flow)));
-    return next;
+  ): { first: SqlStatement[]; then(results: readonly ScriptResult[]): SqlStatement[]; claimed(results: readonly ScriptResult[]): ClaimedDelivery[] } {
+    const finish = finishStatements(finished, now, 'grouped');
+    const owners = [...heldOrder(finished)];
+    const reads = owners.map(([, deliveries]) => {
+      const eventIds = [...new Set(deliveries.map((delivery) => delivery.eventId))];
+      // No second read here (see stillClaimable): the deliveries read are of events committed long
+      // before, and so are the earlier deliveries of their objects, but for a race with ingest that
+      // the order cannot settle anyway (an earlier event committed after a later one's first call).
+      return { sql: `${nextSelect(eventIds.length, flow.released.length, flow.excluded.length, true)} FOR UPDATE SKIP LOCKED`, params: [...eventIds, ...nextParams(now, flow)] };
+    });
+    const found = (results: readonly ScriptResult[]) => owners.map((_owner, index) => results[finish.length + index] as Row[]);
+    let handlerIds: number[] = [];
+    return {
+      first: [...finish, ...reads],
+      then: (results) => {
+        const leases = owners.flatMap(([owner], index) => {
+          const ids = found(results)[index]!.map((row) => num(row.id));
+          return ids.length === 0 ? [] : [leaseStatement(ids, owner, now, leaseUntil)];
+        });
+        handlerIds = [...new Set(found(results).flatMap((rows) => rows.map((row) => num(row.handler_id))))];
+        return handlerIds.length === 0 ? leases : [...leases, { sql: `${HANDLER_STATE} ${placeholders(1, handlerIds.length)}`, params: handlerIds }];
+      },
+      claimed: (results) => {
+        if (handlerIds.length === 0) return [];
+        const handlerRows = results[results.length - 1] as Row[];
+        return owners.flatMap(([, deliveries], index) => nextOf(deliveries, found(results)[index]!, handlerRows));
+      },
+    };
   }
 
   private claimNextSqlite(owner: string, finished: readonly ClaimedDelivery[], now: number, leaseUntil: number, flow: NextClaimFlow): ClaimedDelivery[] {
@@ -327,28 +355,6 @@ export class DeliveryQueue {
     if (rows.length === 0) return [];
     const handlerIds = JSON.stringify([...new Set(rows.map((row) => num(row.handler_id)))]);
     return nextOf(finished, rows, this.sql.statement(SQLITE_HANDLER_STATE).all(handlerIds) as Row[]);
-  }
-
-  private async claimNextMysql(
-    session: MysqlSession,
-    owner: string,
-    finished: readonly ClaimedDelivery[],
-    now: number,
-    leaseUntil: number,
-    flow: NextClaimFlow,
-  ): Promise<ClaimedDelivery[]> {
-    const eventIds = [...new Set(finished.map((delivery) => delivery.eventId))];
-    // No second read here (see stillClaimable): the deliveries read are of events committed long
-    // before, and so are the earlier deliveries of their objects, but for a race with ingest that
-    // the order cannot settle anyway (an earlier event committed after a later one's first call).
-    const rows = await session.query(`${nextSelect(eventIds.length, flow.released.length, flow.excluded.length, true)} FOR UPDATE SKIP LOCKED`, [
-      ...eventIds,
-      ...nextParams(now, flow),
-    ]);
-    if (rows.length === 0) return [];
-    await leaseMysql(session, rows.map((row) => num(row.id)), owner, now, leaseUntil);
-    const handlerIds = [...new Set(rows.map((row) => num(row.handler_id)))];
-    return nextOf(finished, rows, await session.query(`${HANDLER_STATE} ${placeholders(1, handlerIds.length)}`, handlerIds));
   }
 
   // --- leases ---------------------------------------------------------------------------------
@@ -448,10 +454,15 @@ async function stillClaimable(session: MysqlSession, ids: readonly number[], now
 /** MySQL: leases the selected deliveries to `owner` (the second half of a claim). */
 async function leaseMysql(session: MysqlSession, ids: readonly number[], owner: string, now: number, leaseUntil: number): Promise<void> {
   if (ids.length === 0) return;
-  await session.write(
-    `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id IN ${placeholders(1, ids.length)}`,
-    [owner, leaseUntil, now, ...ids],
-  );
+  const { sql, params } = leaseStatement(ids, owner, now, leaseUntil);
+  await session.write(sql, params);
+}
+
+function leaseStatement(ids: readonly number[], owner: string, now: number, leaseUntil: number): SqlStatement {
+  return {
+    sql: `UPDATE deliveries SET status = 'in_progress', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id IN ${placeholders(1, ids.length)}`,
+    params: [owner, leaseUntil, now, ...ids],
+  };
 }
 
 /**

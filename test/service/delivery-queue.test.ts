@@ -87,12 +87,12 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
   const succeeded: DeliveryUpdate = { status: 'succeeded', attempted: true, nextAttemptAt: 0, manual: false, responseCode: 200, error: null };
   const failed: DeliveryUpdate = { status: 'failed', attempted: true, nextAttemptAt: 0, manual: false, responseCode: 500, error: 'HTTP 500' };
   /** The queue's finish-and-claim-next step in a transaction of its own, as the outcome writer runs it inside its own. */
-  const finish = (owner: string, delivery: ClaimedDelivery, update: DeliveryUpdate, now: number, claimNext = false): Promise<ClaimedDelivery[]> => {
+  const finish = async (owner: string, delivery: ClaimedDelivery, update: DeliveryUpdate, now: number, claimNext = false): Promise<ClaimedDelivery[]> => {
     const direct = s.get(DirectSql);
     const attempts = [{ owner, delivery, update, claimNext }];
-    return direct.mysql
-      ? direct.transactionReadCommitted((session) => queue.finishAndClaimNextMysql(session, attempts, now, now + LEASE_MS))
-      : direct.transactionSqlite(() => queue.finishAndClaimNextSqlite(attempts, now, now + LEASE_MS));
+    if (!direct.mysql) return direct.transactionSqlite(() => queue.finishAndClaimNextSqlite(attempts, now, now + LEASE_MS));
+    const step = queue.finishAndClaimNextScriptMysql(attempts, now, now + LEASE_MS);
+    return step.claimed(await direct.scriptTransaction(step.first, { readCommitted: true, then: step.then }));
   };
 
   it('ingest enqueues one pending delivery per matching handler, in their run order', async () => {
