@@ -468,41 +468,33 @@ function leaseStatement(ids: readonly number[], owner: string, now: number, leas
 /**
  * Rows of next deliveries as claimed deliveries: the event from the delivery that finished, the
  * handler state as just read. Built field by field: spreading the rows into one object to read
- * it with toClaimed cost more than the claim's statements (BENCHMARKS.md, What the hot path does now).
+ * it with toClaimed cost more than the claim's SQL (BENCHMARKS.md, What the hot path does now).
  */
 function nextOf(finished: readonly ClaimedDelivery[], rows: Row[], handlerRows: Row[]): ClaimedDelivery[] {
   const events = new Map(finished.map((delivery) => [delivery.eventId, delivery]));
   const handlers = new Map(handlerRows.map((row) => [num(row.id), row]));
   return rows.map((row) => {
     const event = events.get(num(row.event_id))!;
-    const handlerId = num(row.handler_id);
-    const handler = handlers.get(handlerId);
-    return {
-      ...deliveryColumns(row),
-      eventType: event.eventType,
-      objectId: event.objectId,
-      dt: event.dt,
-      dataJson: event.dataJson,
-      traceParent: event.traceParent,
-      handlerRow: handler ? handlerRowOf(handler) : null,
-    };
+    const handler = handlers.get(num(row.handler_id));
+    return claimedDelivery(row, event.eventType, event.objectId, event.dt, event.dataJson, event.traceParent, handler ? handlerRowOf(handler) : null);
   });
 }
 
 function toClaimed(row: Row): ClaimedDelivery {
-  return {
-    ...deliveryColumns(row),
-    eventType: String(row.events_id),
-    objectId: num(row.object_id),
-    dt: String(row.dt),
-    dataJson: String(row.data),
-    traceParent: row.trace_parent === null || row.trace_parent === undefined ? null : String(row.trace_parent),
-    handlerRow: handlerRowOf(row),
-  };
+  const traceParent = row.trace_parent === null || row.trace_parent === undefined ? null : String(row.trace_parent);
+  return claimedDelivery(row, String(row.events_id), num(row.object_id), String(row.dt), String(row.data), traceParent, handlerRowOf(row));
 }
 
-/** The delivery's own columns of a claimed row. */
-function deliveryColumns(row: Row): Pick<ClaimedDelivery, 'id' | 'eventId' | 'handlerId' | 'seq' | 'attempts' | 'manual' | 'holdsOrder'> {
+/** A claimed delivery from its row's own columns and its event and handler state: one object literal, one shape. */
+function claimedDelivery(
+  row: Row,
+  eventType: string,
+  objectId: number,
+  dt: string,
+  dataJson: string,
+  traceParent: string | null,
+  handlerRow: ClaimedHandlerRow | null,
+): ClaimedDelivery {
   return {
     id: num(row.id),
     eventId: num(row.event_id),
@@ -511,6 +503,12 @@ function deliveryColumns(row: Row): Pick<ClaimedDelivery, 'id' | 'eventId' | 'ha
     attempts: num(row.attempts),
     manual: num(row.manual) === 1,
     holdsOrder: num(row.holds_order) === 1,
+    eventType,
+    objectId,
+    dt,
+    dataJson,
+    traceParent,
+    handlerRow,
   };
 }
 
