@@ -141,22 +141,21 @@ export class DirectSql implements OnApplicationShutdown {
    *
    * `then`: statements that depend on the first ones' results (the lease of the rows a locking
    * read found) make a second trip, with COMMIT; their results follow the first ones'.
-   * `readCommitted`: the transaction runs at READ COMMITTED (no gap locks that would hold up
-   * ingest), as transactionReadCommitted's do.
+   *
+   * These transactions run at READ COMMITTED, set once per connection as for
+   * transactionReadCommitted: the locking reads of outcome writes take no gap locks that would
+   * hold up ingest, and ingest's INSERTs read nothing, so the level changes nothing for them.
    *
    * The texts are the service's own, with `?` parameters; they run on connections of a pool of
    * their own (scriptPoolOptions, src/database/data-source.ts), the only ones that accept more
    * than one statement per text: TypeORM's pool, which runs everything else, does not.
    */
-  async scriptTransaction(
-    statements: readonly SqlStatement[],
-    { readCommitted = false, then }: { readCommitted?: boolean; then?: (results: ScriptResult[]) => SqlStatement[] } = {},
-  ): Promise<ScriptResult[]> {
+  async scriptTransaction(statements: readonly SqlStatement[], { then }: { then?: (results: ScriptResult[]) => SqlStatement[] } = {}): Promise<ScriptResult[]> {
     if (statements.length === 0) throw new Error('A script transaction needs at least one statement');
     const pool = this.scripts();
     const connection = await new Promise<PoolConnection>((resolve, reject) => pool.getConnection((error, taken) => (error ? reject(error) : resolve(taken))));
     const session = this.session(connection);
-    const begin = readCommitted ? ['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION'] : ['START TRANSACTION'];
+    const begin = ['START TRANSACTION'];
     try {
       const first = await script(session, [...begin, ...statements.map((statement) => statement.sql), ...(then ? [] : ['COMMIT'])], statements);
       const results = first.slice(begin.length, begin.length + statements.length);
@@ -180,6 +179,13 @@ export class DirectSql implements OnApplicationShutdown {
     if (this.scriptPool) return this.scriptPool;
     if (this.config.database.type !== 'mysql') throw new Error('One-trip transactions are for MySQL/MariaDB');
     this.scriptPool = createPool(scriptPoolOptions(this.config.database));
+    // Queued on each new connection before the pool hands it out, so it runs before any transaction;
+    // should it fail, the connection is closed (and the statement queued behind it fails with it).
+    this.scriptPool.on('connection', (connection) =>
+      connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (error) => {
+        if (error) connection.destroy();
+      }),
+    );
     boundMysqlPool(this.scriptPool, this.config.databaseTimeouts);
     return this.scriptPool;
   }

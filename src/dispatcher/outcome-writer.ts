@@ -151,7 +151,7 @@ export class OutcomeWriter implements OnApplicationShutdown {
       // next deliveries; then their lease and their handlers' state, and COMMIT.
       const head = [this.logs.insertStatementMysql(logs), ...handlerStatements];
       const step = this.queue.finishAndClaimNextScriptMysql(finished, now, leaseUntil, nextFlow);
-      const results = await this.sql.scriptTransaction([...head, ...step.first], { readCommitted: true, then: (first) => step.then(first.slice(head.length)) });
+      const results = await this.sql.scriptTransaction([...head, ...step.first], { then: (first) => step.then(first.slice(head.length)) });
       handlerStatements.forEach((statement, index) => {
         if (statement.change && (results[1 + index] as ResultSetHeader).affectedRows > 0) changed.push(statement);
       });

@@ -92,7 +92,7 @@ forEachDatabaseModule('delivery queue', {}, (s) => {
     const attempts = [{ owner, delivery, update, claimNext }];
     if (!direct.mysql) return direct.transactionSqlite(() => queue.finishAndClaimNextSqlite(attempts, now, now + LEASE_MS));
     const step = queue.finishAndClaimNextScriptMysql(attempts, now, now + LEASE_MS);
-    return step.claimed(await direct.scriptTransaction(step.first, { readCommitted: true, then: step.then }));
+    return step.claimed(await direct.scriptTransaction(step.first, { then: step.then }));
   };
 
   it('ingest enqueues one pending delivery per matching handler, in their run order', async () => {
