@@ -168,7 +168,7 @@ export class OutcomeWriter implements OnApplicationShutdown {
     }
     for (const statement of changed) this.reportFlowChange(statement, batch);
 
-    // At most one next delivery per event is claimed (nextSelect in src/queue/delivery-queue.ts), and each goes to the attempt that asked for it.
+    // At most one next delivery per event is claimed (nextSelect in src/queue/claim-sql.ts), and each goes to the attempt that asked for it.
     const byEvent = new Map(claimed.map((delivery) => [delivery.eventId, delivery]));
     return batch.map(({ delivery, claimNext }) => {
       if (!claimNext || !delivery.holdsOrder) return null;

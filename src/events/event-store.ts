@@ -41,7 +41,7 @@ function eventValues(event: NewEvent, now: number): unknown[] {
 /**
  * The owner of the `events` table: insert (inside ingest's transaction, with the deliveries
  * the queue enqueues), the reads of the event detail and of idempotent replays, and the purge
- * of expired events. The claim's join on `events` (src/queue/delivery-queue.ts) is the one
+ * of expired events. The claim's join on `events` (src/queue/claim-sql.ts) is the one
  * statement elsewhere that reads it.
  */
 @Injectable()
