@@ -102,7 +102,7 @@ export function buildDataSourceOptions(database: DatabaseConfig): DataSourceOpti
 }
 
 /**
- * The mysql2 pool of one-trip transactions (DirectSql.scriptTransaction): the same server,
+ * The mysql2 pool of script transactions (DirectSql.scriptTransaction): the same server,
  * account and session settings as the DataSource's pool above, and more than one statement per
  * text. Only DirectSql's fixed texts with `?` parameters run on it; a value never becomes SQL
  * text, so a second statement cannot come from one. A few connections: at most two ingest

@@ -47,7 +47,7 @@ export class DirectSql implements OnApplicationShutdown {
   private readonly dedicated = new Set<PoolConnection>();
   /** The READ COMMITTED connections not in use (transactionReadCommitted). */
   private readCommitted: DedicatedSession[] = [];
-  /** The pool of one-trip transactions (scriptTransaction), opened on first use. */
+  /** The pool of script transactions (scriptTransaction), opened on first use. */
   private scriptPool: Pool | null = null;
   private closed = false;
 
@@ -155,10 +155,9 @@ export class DirectSql implements OnApplicationShutdown {
     const pool = this.scripts();
     const connection = await new Promise<PoolConnection>((resolve, reject) => pool.getConnection((error, taken) => (error ? reject(error) : resolve(taken))));
     const session = this.session(connection);
-    const begin = ['START TRANSACTION'];
     try {
-      const first = await script(session, [...begin, ...statements.map((statement) => statement.sql), ...(then ? [] : ['COMMIT'])], statements);
-      const results = first.slice(begin.length, begin.length + statements.length);
+      const first = await script(session, ['START TRANSACTION', ...statements.map((statement) => statement.sql), ...(then ? [] : ['COMMIT'])], statements);
+      const results = first.slice(1, 1 + statements.length);
       if (!then) return results;
       const more = then(results);
       if (more.length === 0) {
@@ -177,7 +176,9 @@ export class DirectSql implements OnApplicationShutdown {
 
   private scripts(): Pool {
     if (this.scriptPool) return this.scriptPool;
-    if (this.config.database.type !== 'mysql') throw new Error('One-trip transactions are for MySQL/MariaDB');
+    if (this.config.database.type !== 'mysql') throw new Error('Script transactions are for MySQL/MariaDB');
+    // After shutdown nothing opens connections again.
+    if (this.closed) throw new Error('The database connections are closed (shutting down)');
     this.scriptPool = createPool(scriptPoolOptions(this.config.database));
     // Queued on each new connection before the pool hands it out, so it runs before any transaction;
     // should it fail, the connection is closed (and the statement queued behind it fails with it).

@@ -64,7 +64,7 @@ export class EventStore {
   }
 
   /**
-   * The statements that insert the events in a one-trip transaction (MySQL/MariaDB,
+   * The statements that insert the events in a script transaction (MySQL/MariaDB,
    * DirectSql.scriptTransaction): one multi-row INSERT where the ids it assigns are known,
    * otherwise one per event, each followed by keeping its first id in a session variable.
    * `idSql`: each event's id as an SQL expression the statements after these may use (the

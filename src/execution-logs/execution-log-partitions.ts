@@ -10,6 +10,17 @@ export interface LogPartition {
   rows: number;
 }
 
+/**
+ * Each partition's range of ids, in the partitions' order: from the bound of the one before (0
+ * for the first) to below its own (MAXVALUE: the largest safe integer).
+ */
+export function idRanges(partitions: readonly LogPartition[]): { from: number; below: number }[] {
+  return partitions.map((partition, i) => ({
+    from: i === 0 ? 0 : (partitions[i - 1]!.lessThan ?? Number.MAX_SAFE_INTEGER),
+    below: partition.lessThan ?? Number.MAX_SAFE_INTEGER,
+  }));
+}
+
 /** A partition with the created_at of its newest row (the one with the highest id), null when it has none. */
 export interface DatedPartition extends LogPartition {
   newestAt: number | null;
@@ -61,19 +72,18 @@ export class ExecutionLogPartitions {
   }
 
   /**
-   * Each partition with the created_at of its newest row: one read of the primary key's end of
-   * its id range each.
+   * Each partition with the created_at of its newest row: the primary key's end of each
+   * partition's id range, an index dive each, all in one statement.
    */
   async withNewestRows(partitions: readonly LogPartition[]): Promise<DatedPartition[]> {
-    const dated: DatedPartition[] = [];
-    let lower = 0;
-    for (const partition of partitions) {
-      const upper = partition.lessThan ?? Number.MAX_SAFE_INTEGER;
-      const [row] = await this.sql.queryMysql('SELECT created_at AS at FROM execution_logs WHERE id >= ? AND id < ? ORDER BY id DESC LIMIT 1', [lower, upper]);
-      dated.push({ ...partition, newestAt: row === undefined ? null : num(row.at) });
-      lower = upper;
-    }
-    return dated;
+    if (partitions.length === 0) return [];
+    const ranges = idRanges(partitions);
+    const newest = ranges.map((_range, i) => `(SELECT created_at FROM execution_logs WHERE id >= ? AND id < ? ORDER BY id DESC LIMIT 1) AS n${i}`);
+    const [row] = await this.sql.queryMysql(`SELECT ${newest.join(', ')}`, ranges.flatMap(({ from, below }) => [from, below]));
+    return partitions.map((partition, i) => {
+      const at = row?.[`n${i}`];
+      return { ...partition, newestAt: at === null || at === undefined ? null : num(at) };
+    });
   }
 
   /**
@@ -88,13 +98,10 @@ export class ExecutionLogPartitions {
     const partitions = await this.partitions();
     if (!partitions) return high - count + 1 > low ? high - count + 1 : null;
     // Each partition's share of [low, high], the newest first.
-    const ranges: { from: number; to: number }[] = [];
-    let lower = 0;
-    for (const partition of partitions) {
-      const upper = partition.lessThan ?? Number.MAX_SAFE_INTEGER;
-      if (Math.max(lower, low) <= Math.min(upper - 1, high)) ranges.unshift({ from: Math.max(lower, low), to: Math.min(upper - 1, high) });
-      lower = upper;
-    }
+    const ranges = idRanges(partitions)
+      .map(({ from, below }) => ({ from: Math.max(from, low), to: Math.min(below - 1, high) }))
+      .filter(({ from, to }) => from <= to)
+      .reverse();
     let left = count;
     for (const batch of [ranges.slice(0, 1), ranges.slice(1)]) {
       if (batch.length === 0) continue;

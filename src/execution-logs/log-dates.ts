@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { DirectSql } from '../database/direct-sql.js';
 import { firstIdFrom, IdOrder, lastIdTo, lateWriteMs, Split, splitAt, splitBetween, tableIdOrder, TimedRow } from '../database/ids-by-time.js';
-import { ExecutionLogPartitions, LogPartition } from './execution-log-partitions.js';
+import { ExecutionLogPartitions, idRanges, LogPartition } from './execution-log-partitions.js';
 import type { LogFilters } from './log-search.js';
 
 /** Ids from `low` to `high`, both included. */
@@ -80,7 +80,7 @@ export class LogDates {
  * partition's rows, whose ids follow one another.
  */
 async function splitAcross(rows: IdOrder, partitions: readonly LogPartition[], moment: number, isBefore: (at: number) => boolean): Promise<Split> {
-  const lowers = [0, ...partitions.slice(0, -1).map((partition) => partition.lessThan ?? Number.MAX_SAFE_INTEGER)];
+  const lowers = idRanges(partitions).map((range) => range.from);
   const firsts = new Map<number, TimedRow | undefined>();
   const firstFrom = async (index: number): Promise<TimedRow | undefined> => {
     if (!firsts.has(index)) firsts.set(index, await rows.atOrAbove(lowers[index]!));

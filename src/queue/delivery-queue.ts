@@ -60,7 +60,7 @@ export class DeliveryQueue {
   }
 
   /**
-   * Enqueue on MySQL/MariaDB as one statement of a one-trip transaction (DirectSql.scriptTransaction):
+   * Enqueue on MySQL/MariaDB as one statement of a script transaction (DirectSql.scriptTransaction):
    * each delivery's event_id is the SQL expression the event's insert left for it
    * (EventStore.insertStatementsMysql), since the ids are not known before the trip.
    */

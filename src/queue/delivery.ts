@@ -8,7 +8,7 @@ export type DeliveryStatus = 'pending' | 'in_progress' | 'succeeded' | 'failed' 
 
 /** A delivery to plan for a new event: one per enabled `after` handler, `seq` its place in run order. */
 export interface PlannedDelivery<EventId = number> {
-  /** The event's id; in a one-trip transaction, the SQL expression that stands for it (DeliveryQueue.enqueueStatementMysql). */
+  /** The event's id; in a script transaction, the SQL expression that stands for it (DeliveryQueue.enqueueStatementMysql). */
   eventId: EventId;
   handlerId: number;
   seq: number;

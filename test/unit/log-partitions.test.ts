@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DAY_MS, DatedPartition, firstIdOfDay, IDS_PER_DAY } from '../../src/execution-logs/execution-log-partitions.js';
+import { DAY_MS, DatedPartition, firstIdOfDay, idRanges, IDS_PER_DAY } from '../../src/execution-logs/execution-log-partitions.js';
 import { dayPartitionName, PARTITION_DAYS_AHEAD, planLogPartitions } from '../../src/retention/log-partitions.js';
 
 const day = (iso: string) => Date.parse(`${iso}T00:00:00Z`);
@@ -93,5 +93,18 @@ describe('the partition plan of execution_logs', () => {
     const only = planLogPartitions([{ name: 'p0', lessThan: null, rows: 9, newestAt: now - 40 * DAY_MS }], now - 30 * DAY_MS, now, LATE);
     assert.equal(only.add[0]!.name, 'p20261130');
     assert.deepEqual([only.drop.length, only.deleteBelowId], [0, 0]);
+  });
+});
+
+describe('the id ranges of the partitions of execution_logs', () => {
+  it('each partition from the bound of the one before (0 for the first) to below its own; MAXVALUE as the largest safe integer', () => {
+    const ranges = idRanges([{ name: 'p_history', lessThan: 500, rows: 3 }, ...days('2026-11-29', '2026-11-30'), future]);
+    assert.deepEqual(ranges, [
+      { from: 0, below: 500 },
+      { from: 500, below: firstIdOfDay(day('2026-11-30')) },
+      { from: firstIdOfDay(day('2026-11-30')), below: firstIdOfDay(day('2026-12-01')) },
+      { from: firstIdOfDay(day('2026-12-01')), below: Number.MAX_SAFE_INTEGER },
+    ]);
+    assert.deepEqual(idRanges([]), []);
   });
 });
