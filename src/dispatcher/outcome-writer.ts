@@ -64,8 +64,8 @@ function mergeNextFlow(batch: readonly Recording[], flowNow: number): NextClaimF
  * Once written, each outcome is counted, logged in one line, and disables its handler when it
  * says so.
  *
- * On MySQL/MariaDB the writes run at READ COMMITTED (DirectSql.transactionReadCommitted), so
- * they take no gap locks that would hold up ingest; two may be in progress at once.
+ * On MySQL/MariaDB a write is two round trips (DirectSql.scriptTransaction) at READ COMMITTED,
+ * so it takes no gap locks that would hold up ingest; two may be in progress at once.
  */
 @Injectable()
 export class OutcomeWriter implements OnApplicationShutdown {
