@@ -152,8 +152,10 @@ export class OutcomeWriter implements OnApplicationShutdown {
       const head = [this.logs.insertStatementMysql(logs), ...handlerStatements];
       const step = this.queue.finishAndClaimNextScriptMysql(finished, now, leaseUntil, nextFlow);
       const results = await this.sql.scriptTransaction([...head, ...step.first], { then: (first) => step.then(first.slice(head.length)) });
+      // The handlers' statements answer right after the log rows' INSERT.
+      const handlerResults = results.slice(1, head.length) as ResultSetHeader[];
       handlerStatements.forEach((statement, index) => {
-        if (statement.change && (results[1 + index] as ResultSetHeader).affectedRows > 0) changed.push(statement);
+        if (statement.change && handlerResults[index]!.affectedRows > 0) changed.push(statement);
       });
       claimed = step.claimed(results.slice(head.length));
     } else {

@@ -277,7 +277,7 @@ export class IngestService {
    * multi-row INSERT for the events and one for their deliveries, sent with START TRANSACTION
    * and COMMIT in one round trip (DirectSql.scriptTransaction) instead of four.
    */
-  private storeFresh(fresh: readonly Fresh[], now: number): Promise<number[]> {
+  private async storeFresh(fresh: readonly Fresh[], now: number): Promise<number[]> {
     const events = fresh.map((entry) => entry.event);
     if (!this.sql.mysql) {
       return this.sql.transactionSqlite(() => {
@@ -286,10 +286,6 @@ export class IngestService {
         return ids;
       });
     }
-    return this.storeFreshMysql(fresh, events, now);
-  }
-
-  private async storeFreshMysql(fresh: readonly Fresh[], events: readonly Submission[], now: number): Promise<number[]> {
     const inserts = await this.events.insertStatementsMysql(events, now);
     const deliveries = planned(fresh, inserts.idSql);
     const statements = deliveries.length > 0 ? [...inserts.statements, this.queue.enqueueStatementMysql(deliveries, now)] : inserts.statements;

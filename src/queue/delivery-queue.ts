@@ -212,22 +212,23 @@ export class DeliveryQueue {
       // the order cannot settle anyway (an earlier event committed after a later one's first call).
       return { sql: `${nextSelect(eventIds.length, flow.released.length, flow.excluded.length, true)} FOR UPDATE SKIP LOCKED`, params: [...eventIds, ...nextParams(now, flow)] };
     });
+    // Each owner's rows of its locking read, by their place among the first statements' results.
     const found = (results: readonly ScriptResult[]) => owners.map((_owner, index) => results[finish.length + index] as Row[]);
-    let handlerIds: number[] = [];
+    const handlerIdsOf = (rows: readonly Row[][]) => [...new Set(rows.flatMap((list) => list.map((row) => num(row.handler_id))))];
     return {
       first: [...finish, ...reads],
       then: (results) => {
-        const leases = owners.flatMap(([owner], index) => {
-          const ids = found(results)[index]!.map((row) => num(row.id));
-          return ids.length === 0 ? [] : [leaseStatement(ids, owner, now, leaseUntil)];
-        });
-        handlerIds = [...new Set(found(results).flatMap((rows) => rows.map((row) => num(row.handler_id))))];
+        const rows = found(results);
+        const leases = owners.flatMap(([owner], index) => (rows[index]!.length === 0 ? [] : [leaseStatement(rows[index]!.map((row) => num(row.id)), owner, now, leaseUntil)]));
+        const handlerIds = handlerIdsOf(rows);
         return handlerIds.length === 0 ? leases : [...leases, { sql: `${HANDLER_STATE} ${placeholders(1, handlerIds.length)}`, params: handlerIds }];
       },
       claimed: (results) => {
-        if (handlerIds.length === 0) return [];
+        const rows = found(results);
+        // Nothing found: no second trip was made, so there are no handler rows to read either.
+        if (handlerIdsOf(rows).length === 0) return [];
         const handlerRows = results[results.length - 1] as Row[];
-        return owners.flatMap(([, deliveries], index) => nextOf(deliveries, found(results)[index]!, handlerRows));
+        return owners.flatMap(([, deliveries], index) => nextOf(deliveries, rows[index]!, handlerRows));
       },
     };
   }
