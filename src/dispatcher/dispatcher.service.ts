@@ -13,6 +13,7 @@ import { DeliveryRunner } from './delivery-runner.js';
 import { FlowChangeReport, Outcome, OutcomeWriter } from './outcome-writer.js';
 import { ClaimRound, FlowControl } from './flow-control.js';
 import { claimSpans, DeliverySpans } from './delivery-spans.js';
+import { HandlerHoldings } from './handler-holdings.js';
 
 interface Claimed {
   delivery: ClaimedDelivery;
@@ -54,13 +55,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private readonly started = new Map<number, Promise<void>>();
   /** Deliveries whose call is in progress. */
   private readonly calling = new Set<number>();
-  /** Per handler: deliveries held here (waiting or started, until recorded), and calls in progress. */
-  private readonly holdings = new Map<number, number>();
-  private readonly callingPerHandler = new Map<number, number>();
-  /** Per handler: its cap, as last read. */
-  private readonly caps = new Map<number, number>();
-  /** Handlers held now (paused, circuit not closed, Retry-After), as last read or learnt from an outcome. */
-  private readonly heldHandlers = new Set<number>();
+  /** Per handler: deliveries held here, calls in progress, its cap, whether it is held now. */
+  private readonly holdings: HandlerHoldings;
   /** Held handlers with pending deliveries, as the last claim read them: their deliveries hold the order only among themselves. */
   private released: number[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -91,6 +87,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   ) {
     // Every call in flight listens to it.
     setMaxListeners(0, this.stopping.signal);
+    this.holdings = new HandlerHoldings(flow.defaultCap);
   }
 
   onApplicationBootstrap(): void {
@@ -202,7 +199,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       let handlers: Map<number, HandlerEntity | undefined>;
       try {
         const waiting = [...new Set(this.ready.map((entry) => entry.delivery.handlerId))];
-        round = await this.flow.claim(this.owner, limit, { held: this.holdings, waiting }, now, now + leaseMs);
+        round = await this.flow.claim(this.owner, limit, { held: this.holdings.held, waiting }, now, now + leaseMs);
       } catch (error) {
         this.backOff(error as Error);
         return;
@@ -232,11 +229,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   /** What a claim read of the handlers' flow: their caps, which are held now, which no longer hold others' order. */
   private learn(round: ClaimRound): void {
-    for (const [handlerId, cap] of round.caps) {
-      this.caps.set(handlerId, cap);
-      if (round.held.has(handlerId)) this.heldHandlers.add(handlerId);
-      else this.heldHandlers.delete(handlerId);
-    }
+    for (const [handlerId, cap] of round.caps) this.holdings.learn(handlerId, cap, round.held.has(handlerId));
     this.released = round.released;
     if (round.wakeAt !== null) this.wakeAt(round.wakeAt);
   }
@@ -257,53 +250,36 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   /** An outcome written here opened or closed a circuit, or a Retry-After holds the handler. */
   private flowChanged({ handlerId, change }: FlowChangeReport): void {
     if (change === 'circuit_closed') {
-      this.heldHandlers.delete(handlerId);
+      this.holdings.heldHandlers.delete(handlerId);
       this.wakeForWork();
       return;
     }
-    this.heldHandlers.add(handlerId);
+    this.holdings.heldHandlers.add(handlerId);
     void this.releaseHeld();
   }
 
   /** A claimed delivery joins the waiting ones, counted against its handler's cap. */
   private keep(delivery: ClaimedDelivery, handler: HandlerEntity | undefined): void {
-    if (delivery.handlerRow) this.caps.set(delivery.handlerId, delivery.handlerRow.maxConcurrency ?? this.flow.defaultCap);
-    this.holdings.set(delivery.handlerId, (this.holdings.get(delivery.handlerId) ?? 0) + 1);
+    this.holdings.hold(delivery.handlerId, delivery.handlerRow ? (delivery.handlerRow.maxConcurrency ?? this.flow.defaultCap) : undefined);
     this.ready.push({ delivery, handler });
   }
 
   /** The delivery is no longer held here (recorded or handed back); answers its id. */
   private drop(delivery: ClaimedDelivery): number {
-    const left = (this.holdings.get(delivery.handlerId) ?? 1) - 1;
-    if (left > 0) this.holdings.set(delivery.handlerId, left);
-    else this.holdings.delete(delivery.handlerId);
+    this.holdings.release(delivery.handlerId);
     return delivery.id;
   }
 
   /** Hands back, unstarted, the waiting deliveries of handlers held now (a probe goes ahead: it is what ends the hold). */
   private async releaseHeld(): Promise<void> {
-    if (this.heldHandlers.size === 0) return;
+    if (this.holdings.heldHandlers.size === 0) return;
     const back: number[] = [];
     this.ready = this.ready.filter((entry) => {
-      if (entry.delivery.probe || !this.heldHandlers.has(entry.delivery.handlerId)) return true;
+      if (entry.delivery.probe || !this.holdings.heldHandlers.has(entry.delivery.handlerId)) return true;
       back.push(this.drop(entry.delivery));
       return false;
     });
     await this.release(back);
-  }
-
-  private capOf(handlerId: number): number {
-    return this.caps.get(handlerId) ?? this.flow.defaultCap;
-  }
-
-  /** Does this worker hold all it may of the handler's deliveries: its cap of calls and as many waiting (FlowControl). */
-  private isFull(handlerId: number): boolean {
-    return (this.holdings.get(handlerId) ?? 0) >= 2 * this.capOf(handlerId);
-  }
-
-  /** Handlers this worker holds all it may of: the claim of a next delivery leaves them out. */
-  private fullHandlers(): number[] {
-    return [...this.holdings.keys()].filter((handlerId) => this.isFull(handlerId));
   }
 
   /**
@@ -331,8 +307,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       const { delivery } = entry;
       const blocked =
         this.calling.size >= concurrency ||
-        (this.callingPerHandler.get(delivery.handlerId) ?? 0) >= this.capOf(delivery.handlerId) ||
-        (!delivery.probe && this.heldHandlers.has(delivery.handlerId));
+        this.holdings.atCallCap(delivery.handlerId) ||
+        (!delivery.probe && this.holdings.heldHandlers.has(delivery.handlerId));
       if (blocked) waiting.push(entry);
       else this.begin(entry);
     }
@@ -341,13 +317,13 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   private begin({ delivery, handler }: Claimed): void {
     this.calling.add(delivery.id);
-    this.callingPerHandler.set(delivery.handlerId, (this.callingPerHandler.get(delivery.handlerId) ?? 0) + 1);
+    this.holdings.startCall(delivery.handlerId);
     const run = this.deliver(delivery, handler)
       .catch((error: Error) => this.logger.error(`Delivery ${delivery.id} failed to run: ${error.stack ?? error.message}`))
       .finally(() => {
         this.started.delete(delivery.id);
         this.endCall(delivery);
-        const wasFull = this.isFull(delivery.handlerId);
+        const wasFull = this.holdings.isFull(delivery.handlerId);
         this.drop(delivery);
         if (wasFull) this.wakeForWork();
         else this.wake();
@@ -358,9 +334,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   /** The call of `delivery` is over (once, whichever comes first): its slot and its handler's count free. */
   private endCall(delivery: ClaimedDelivery): boolean {
     if (!this.calling.delete(delivery.id)) return false;
-    const left = (this.callingPerHandler.get(delivery.handlerId) ?? 1) - 1;
-    if (left > 0) this.callingPerHandler.set(delivery.handlerId, left);
-    else this.callingPerHandler.delete(delivery.handlerId);
+    this.holdings.endCall(delivery.handlerId);
     return true;
   }
 
@@ -380,7 +354,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       if (this.endCall(delivery)) this.wake();
     }
     if (!outcome) return;
-    const nextFlow = { released: this.released, excluded: this.fullHandlers() };
+    const nextFlow = { released: this.released, excluded: this.holdings.fullHandlers() };
     const record = () => this.outcomes.record(this.owner, delivery, outcome, { claimNext: true, nextFlow });
     const recordedFrom = Date.now();
     const next = spans ? await spans.record(record) : await record();
@@ -397,7 +371,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         this.logger.error(`Reading the handler of delivery ${next.id} failed: ${error.message}`);
         return undefined;
       });
-      if (handlers && this.running && !this.heldHandlers.has(next.handlerId)) {
+      if (handlers && this.running && !this.holdings.heldHandlers.has(next.handlerId)) {
         this.keep(next, handlers.get(next.handlerId));
         return;
       }
