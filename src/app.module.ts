@@ -1,14 +1,13 @@
 import { DynamicModule, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { InstanceLock } from './database/sqlite-instance-lock.js';
 import { ScheduleModule } from '@nestjs/schedule';
-import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { ClockModule } from './common/clock.js';
 import { loggerParams } from './common/app-logger.js';
-import { IngestRateStorage } from './common/ingest-rate-storage.js';
+import { IngestRateModule } from './common/ingest-throttler.guard.js';
 import { buildDataSourceOptions } from './database/data-source.js';
 import { DirectSqlModule } from './database/direct-sql.js';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
@@ -52,12 +51,9 @@ export class AppModule {
         DirectSqlModule,
         SecretsModule,
         ScheduleModule.forRoot(),
-        // One throttler, applied only where IngestThrottlerGuard is used (the ingest routes), its
-        // counts kept at a cost flat in the rate (src/common/ingest-rate-storage.ts).
-        ThrottlerModule.forRoot({
-          throttlers: [{ name: 'default', ttl: config.ingest.rateWindowMs, limit: config.ingest.rateLimit }],
-          storage: new IngestRateStorage(),
-        }),
+        // The ingest rate limit's counts, read by IngestThrottlerGuard on the ingest routes only
+        // (src/common/ingest-throttler.guard.ts), kept at a cost flat in the rate.
+        IngestRateModule,
         MetricsModule,
         ApiKeysModule,
         CacheManagerModule,

@@ -61,6 +61,20 @@ export class ApiKeysService implements OnApplicationBootstrap {
     const now = Date.now();
     const cached = this.verified.get(hash);
     if (cached && cached.until > now) return cached.principal;
+    return this.verify(hash, now);
+  }
+
+  /**
+   * The principal of `key` when it was verified within KEY_CACHE_TTL_MS, without a promise
+   * (ApiKeyGuard asks this first: almost every request); undefined when the database must say.
+   */
+  verifiedPrincipal(key: string): Principal | undefined {
+    if (key.length > 512) return undefined;
+    const cached = this.verified.get(hashApiKey(key));
+    return cached && cached.until > Date.now() ? cached.principal : undefined;
+  }
+
+  private async verify(hash: string, now: number): Promise<Principal | null> {
     const record = await this.store.findActiveByHash(hash);
     if (!record) {
       this.verified.delete(hash);

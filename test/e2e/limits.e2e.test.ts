@@ -77,7 +77,12 @@ forEachDatabase('ingest rate limit per API key', { env: { INGEST_RATE_LIMIT: '3'
     const other = bearer(await t.key('events'));
     const before = await storedEvents(t);
 
-    await t.http.post('/api/v1/events').set(producer).send({ event: 'dids.create', object_id: 1 }).expect(202);
+    const first = await t.http.post('/api/v1/events').set(producer).send({ event: 'dids.create', object_id: 1 }).expect(202);
+    // The counts of the window so far, as @nestjs/throttler's guard answers them.
+    assert.equal(first.headers['x-ratelimit-limit'], '3');
+    assert.equal(first.headers['x-ratelimit-remaining'], '2');
+    const reset = Number(first.headers['x-ratelimit-reset']);
+    assert.ok(reset >= 1 && reset <= 60, `X-RateLimit-Reset: ${first.headers['x-ratelimit-reset']}`);
     await t.http.post('/api/v1/events/batch').set(producer).send({ events: [{ event: 'dids.create', object_id: 2 }] }).expect(200);
     await t.http
       .post('/api/v1/sources/did/changes')
@@ -94,7 +99,8 @@ forEachDatabase('ingest rate limit per API key', { env: { INGEST_RATE_LIMIT: '3'
 
     // Another key has its own allowance; reading is never limited.
     await t.http.post('/api/v1/events').set(other).send({ event: 'dids.create', object_id: 5 }).expect(202);
-    await t.http.get('/api/v1/handlers').set(bearer(t.adminKey)).expect(200);
+    const read = await t.http.get('/api/v1/handlers').set(bearer(t.adminKey)).expect(200);
+    assert.equal(read.headers['x-ratelimit-limit'], undefined, 'reads are not counted');
     const batchLimited = await t.http.post('/api/v1/events/batch').set(producer).send({ events: [{ event: 'dids.create', object_id: 6 }] });
     assert.equal(batchLimited.status, 429);
     assert.equal(await storedEvents(t), stored + 1, 'the limited requests stored nothing');
