@@ -80,12 +80,31 @@ export class DirectSql implements OnApplicationShutdown {
    * Runs `work` as one SQLite transaction. Should a TypeORM transaction be open on the shared
    * connection (it awaits between its statements), this waits for it to end first rather
    * than joining it.
+   *
+   * `flush: false`: at `synchronous=FULL` (the default) the commit is not flushed to disk at
+   * once; the next flushed commit carries it (WAL frames reach the disk in order). Only for
+   * writes whose loss on power failure (a crash of the process loses nothing) merely makes the
+   * queue redo work: a claim's lease, whose delivery is then pending again and delivered again,
+   * as after a crash between a claim and its outcome. Every outcome write is flushed, so a
+   * recorded call is never older on disk than its claim.
    */
-  async transactionSqlite<T>(work: () => T): Promise<T> {
+  async transactionSqlite<T>(work: () => T, { flush = true }: { flush?: boolean } = {}): Promise<T> {
     const db = this.sqlite;
     while (db.inTransaction) await new Promise((resolve) => setTimeout(resolve, 1));
     this.sqliteTransaction ??= db.transaction((inner: () => unknown) => inner());
-    return this.sqliteTransaction(work) as T;
+    if (flush || this.sqliteSync !== 'FULL') return this.sqliteTransaction(work) as T;
+    this.statement('PRAGMA synchronous = NORMAL').run();
+    try {
+      return this.sqliteTransaction(work) as T;
+    } finally {
+      this.statement('PRAGMA synchronous = FULL').run();
+    }
+  }
+
+  /** The SQLite database's `synchronous` setting (src/database/data-source.ts sets it at open). */
+  private get sqliteSync(): 'FULL' | 'NORMAL' {
+    const { database } = this.config;
+    return database.type === 'sqlite' && database.synchronous === 'normal' ? 'NORMAL' : 'FULL';
   }
 
   // --- MySQL / MariaDB ----------------------------------------------------------------------

@@ -79,6 +79,7 @@ export class FlowControl {
     for (const [handlerId, until] of this.resting) if (until <= now) this.resting.delete(handlerId);
     const settings = this.settings();
     if (!this.sql.mysql) {
+      // A lease lost on power failure only sends its delivery again: not flushed (transactionSqlite).
       return this.sql.transactionSqlite(() => {
         const pending = this.queue.pendingHandlersSqlite();
         const flows = this.readFlowsSqlite(flowIds(pending, holdings), flowNow);
@@ -86,7 +87,7 @@ export class FlowControl {
         const claimed = this.queue.claimSharesSqlite(owner, plan.shares, plan.released, now, leaseUntil);
         for (const statement of afterClaim(plan, claimed, flowNow, this.probeDeadline(flowNow))) this.sql.statement(statement.sql).run(...statement.params);
         return this.rest(roundOf(plan, markProbes(claimed, plan), flows, settings), plan, now);
-      });
+      }, { flush: false });
     }
     let plan: FlowPlan | undefined;
     let flows: Map<number, HandlerFlow> = new Map();

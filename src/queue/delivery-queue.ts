@@ -82,7 +82,8 @@ export class DeliveryQueue {
    */
   async claim(owner: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
     if (!this.sql.mysql) {
-      return this.sql.transactionSqlite(() => this.claimSharesSqlite(owner, planShares(this.pendingHandlersSqlite(), limit, now), [], now, leaseUntil));
+      // A lease lost on power failure only sends its delivery again: not flushed (transactionSqlite).
+      return this.sql.transactionSqlite(() => this.claimSharesSqlite(owner, planShares(this.pendingHandlersSqlite(), limit, now), [], now, leaseUntil), { flush: false });
     }
     const others = await this.pendingHandlerIdsMysql();
     const taken = await this.withDeadlockRetry(async (session) =>
