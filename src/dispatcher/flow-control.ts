@@ -79,7 +79,8 @@ export class FlowControl {
     for (const [handlerId, until] of this.resting) if (until <= now) this.resting.delete(handlerId);
     const settings = this.settings();
     if (!this.sql.mysql) {
-      // A lease lost on power failure only sends its delivery again: not flushed (transactionSqlite).
+      // Not flushed (transactionSqlite): lost on power failure, its leases only send their deliveries
+      // again, and the tokens or probe it took are taken again.
       return this.sql.transactionSqlite(() => {
         const pending = this.queue.pendingHandlersSqlite();
         const flows = this.readFlowsSqlite(flowIds(pending, holdings), flowNow);
