@@ -58,10 +58,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
   async authenticate(key: string): Promise<Principal | null> {
     if (key.length > 512) return null;
     const hash = hashApiKey(key);
-    const now = Date.now();
-    const cached = this.verified.get(hash);
-    if (cached && cached.until > now) return cached.principal;
-    return this.verify(hash, now);
+    return this.cached(hash) ?? this.verify(hash);
   }
 
   /**
@@ -69,12 +66,16 @@ export class ApiKeysService implements OnApplicationBootstrap {
    * (ApiKeyGuard asks this first: almost every request); undefined when the database must say.
    */
   verifiedPrincipal(key: string): Principal | undefined {
-    if (key.length > 512) return undefined;
-    const cached = this.verified.get(hashApiKey(key));
-    return cached && cached.until > Date.now() ? cached.principal : undefined;
+    return key.length > 512 ? undefined : this.cached(hashApiKey(key));
   }
 
-  private async verify(hash: string, now: number): Promise<Principal | null> {
+  private cached(hash: string): Principal | undefined {
+    const entry = this.verified.get(hash);
+    return entry && entry.until > Date.now() ? entry.principal : undefined;
+  }
+
+  private async verify(hash: string): Promise<Principal | null> {
+    const now = Date.now();
     const record = await this.store.findActiveByHash(hash);
     if (!record) {
       this.verified.delete(hash);

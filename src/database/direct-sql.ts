@@ -50,12 +50,15 @@ export class DirectSql implements OnApplicationShutdown {
   /** The pool of script transactions (scriptTransaction), opened on first use. */
   private scriptPool: Pool | null = null;
   private closed = false;
+  /** SQLite at `synchronous=FULL` (SQLITE_SYNCHRONOUS; src/database/data-source.ts sets it at open): every commit flushes the disk. */
+  private readonly sqliteFlushesEachCommit: boolean;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
   ) {
     this.mysql = isMysql(dataSource);
+    this.sqliteFlushesEachCommit = config.database.type === 'sqlite' && config.database.synchronous !== 'normal';
     if (this.mysql) boundMysqlPool(this.pool, config.databaseTimeouts);
   }
 
@@ -92,19 +95,13 @@ export class DirectSql implements OnApplicationShutdown {
     const db = this.sqlite;
     while (db.inTransaction) await new Promise((resolve) => setTimeout(resolve, 1));
     this.sqliteTransaction ??= db.transaction((inner: () => unknown) => inner());
-    if (flush || this.sqliteSync !== 'FULL') return this.sqliteTransaction(work) as T;
+    if (flush || !this.sqliteFlushesEachCommit) return this.sqliteTransaction(work) as T;
     this.statement('PRAGMA synchronous = NORMAL').run();
     try {
       return this.sqliteTransaction(work) as T;
     } finally {
       this.statement('PRAGMA synchronous = FULL').run();
     }
-  }
-
-  /** The SQLite database's `synchronous` setting (src/database/data-source.ts sets it at open). */
-  private get sqliteSync(): 'FULL' | 'NORMAL' {
-    const { database } = this.config;
-    return database.type === 'sqlite' && database.synchronous === 'normal' ? 'NORMAL' : 'FULL';
   }
 
   // --- MySQL / MariaDB ----------------------------------------------------------------------

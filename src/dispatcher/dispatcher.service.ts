@@ -250,11 +250,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   /** An outcome written here opened or closed a circuit, or a Retry-After holds the handler. */
   private flowChanged({ handlerId, change }: FlowChangeReport): void {
     if (change === 'circuit_closed') {
-      this.holdings.heldHandlers.delete(handlerId);
+      this.holdings.setOnHold(handlerId, false);
       this.wakeForWork();
       return;
     }
-    this.holdings.heldHandlers.add(handlerId);
+    this.holdings.setOnHold(handlerId, true);
     void this.releaseHeld();
   }
 
@@ -272,10 +272,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   /** Hands back, unstarted, the waiting deliveries of handlers held now (a probe goes ahead: it is what ends the hold). */
   private async releaseHeld(): Promise<void> {
-    if (this.holdings.heldHandlers.size === 0) return;
+    if (!this.holdings.anyOnHold) return;
     const back: number[] = [];
     this.ready = this.ready.filter((entry) => {
-      if (entry.delivery.probe || !this.holdings.heldHandlers.has(entry.delivery.handlerId)) return true;
+      if (entry.delivery.probe || !this.holdings.isOnHold(entry.delivery.handlerId)) return true;
       back.push(this.drop(entry.delivery));
       return false;
     });
@@ -308,7 +308,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       const blocked =
         this.calling.size >= concurrency ||
         this.holdings.atCallCap(delivery.handlerId) ||
-        (!delivery.probe && this.holdings.heldHandlers.has(delivery.handlerId));
+        (!delivery.probe && this.holdings.isOnHold(delivery.handlerId));
       if (blocked) waiting.push(entry);
       else this.begin(entry);
     }
@@ -371,7 +371,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         this.logger.error(`Reading the handler of delivery ${next.id} failed: ${error.message}`);
         return undefined;
       });
-      if (handlers && this.running && !this.holdings.heldHandlers.has(next.handlerId)) {
+      if (handlers && this.running && !this.holdings.isOnHold(next.handlerId)) {
         this.keep(next, handlers.get(next.handlerId));
         return;
       }

@@ -1,7 +1,7 @@
 /**
  * What one worker holds of each handler (src/dispatcher/dispatcher.service.ts): the deliveries
  * it holds (waiting or started, until recorded), the calls in progress, each handler's cap as
- * last read, and the handlers held now (paused, circuit not closed, Retry-After). The flow
+ * last read, and the handlers on hold now (paused, circuit not closed, Retry-After). The flow
  * control of the worker reads these: a handler's calls never pass its cap, and the worker holds
  * at most its cap of calls and as many waiting (src/dispatcher/flow-control.ts).
  */
@@ -12,8 +12,8 @@ export class HandlerHoldings {
   private readonly calling = new Map<number, number>();
   /** Per handler: its cap, as last read. */
   private readonly caps = new Map<number, number>();
-  /** Handlers held now, as last read or learnt from an outcome. */
-  readonly heldHandlers = new Set<number>();
+  /** Handlers on hold now (paused, circuit not closed, Retry-After), as last read or learnt from an outcome. */
+  private readonly onHold = new Set<number>();
 
   constructor(private readonly defaultCap: number) {}
 
@@ -36,11 +36,25 @@ export class HandlerHoldings {
     add(this.calling, handlerId, -1);
   }
 
-  /** What a claim read of a handler: its cap, and whether it is held now. */
-  learn(handlerId: number, cap: number, held: boolean): void {
+  /** What a claim read of a handler: its cap, and whether it is on hold now. */
+  learn(handlerId: number, cap: number, onHold: boolean): void {
     this.caps.set(handlerId, cap);
-    if (held) this.heldHandlers.add(handlerId);
-    else this.heldHandlers.delete(handlerId);
+    this.setOnHold(handlerId, onHold);
+  }
+
+  /** The handler went on hold or came off it (a claim read it, or an outcome written here changed it). */
+  setOnHold(handlerId: number, onHold: boolean): void {
+    if (onHold) this.onHold.add(handlerId);
+    else this.onHold.delete(handlerId);
+  }
+
+  isOnHold(handlerId: number): boolean {
+    return this.onHold.has(handlerId);
+  }
+
+  /** Is any handler on hold now? */
+  get anyOnHold(): boolean {
+    return this.onHold.size > 0;
   }
 
   capOf(handlerId: number): number {

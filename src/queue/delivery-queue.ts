@@ -215,19 +215,18 @@ export class DeliveryQueue {
     });
     // Each owner's rows of its locking read, by their place among the first statements' results.
     const found = (results: readonly ScriptResult[]) => owners.map((_owner, index) => results[finish.length + index] as Row[]);
-    const handlerIdsOf = (rows: readonly Row[][]) => [...new Set(rows.flatMap((list) => list.map((row) => num(row.handler_id))))];
     return {
       first: [...finish, ...reads],
       then: (results) => {
         const rows = found(results);
         const leases = owners.flatMap(([owner], index) => (rows[index]!.length === 0 ? [] : [leaseStatement(rows[index]!.map((row) => num(row.id)), owner, now, leaseUntil)]));
-        const handlerIds = handlerIdsOf(rows);
+        const handlerIds = [...new Set(rows.flatMap((list) => list.map((row) => num(row.handler_id))))];
         return handlerIds.length === 0 ? leases : [...leases, { sql: `${HANDLER_STATE} ${placeholders(1, handlerIds.length)}`, params: handlerIds }];
       },
       claimed: (results) => {
         const rows = found(results);
         // Nothing found: no second trip was made, so there are no handler rows to read either.
-        if (handlerIdsOf(rows).length === 0) return [];
+        if (rows.every((list) => list.length === 0)) return [];
         const handlerRows = results[results.length - 1] as Row[];
         return owners.flatMap(([, deliveries], index) => nextOf(deliveries, rows[index]!, handlerRows));
       },

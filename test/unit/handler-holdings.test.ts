@@ -27,8 +27,8 @@ describe("a worker's holdings per handler", () => {
     const holdings = new HandlerHoldings(3);
     assert.equal(holdings.capOf(9), 3);
     holdings.learn(9, 1, true);
-    assert.deepEqual([holdings.capOf(9), holdings.heldHandlers.has(9)], [1, true]);
+    assert.deepEqual([holdings.capOf(9), holdings.isOnHold(9)], [1, true]);
     holdings.learn(9, 5, false);
-    assert.deepEqual([holdings.capOf(9), holdings.heldHandlers.has(9)], [5, false]);
+    assert.deepEqual([holdings.capOf(9), holdings.isOnHold(9)], [5, false]);
   });
 });
