@@ -34,7 +34,7 @@ import { runScale } from './lib/scale.mjs';
 import { runRetention } from './lib/retention.mjs';
 import { redisStatus, runPeers } from './lib/peers.mjs';
 import { mysqlVersion, startReceiver } from './lib/service.mjs';
-import { commit, machine, printTables, targets } from './lib/report.mjs';
+import { commit, cpuBudgets, machine, printTables, targets } from './lib/report.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -214,8 +214,9 @@ if (parts.has('cache')) {
 }
 
 const list = targets(runs, cache, settings.ingest.concurrencies.at(-1));
-printTables(runs, cache, list);
-let report = { date: new Date().toISOString(), commit: commit(), durationSeconds: Math.round((Date.now() - started) / 1000), machine: info, settings, results: runs, cache, targets: list };
+const budgets = cpuBudgets(runs, info.nproc, settings.ingest.concurrencies.at(-1));
+printTables(runs, cache, list, budgets);
+let report = { date: new Date().toISOString(), commit: commit(), durationSeconds: Math.round((Date.now() - started) / 1000), machine: info, settings, results: runs, cache, targets: list, budgets };
 const out = resolve(args.out);
 if (args.merge && existsSync(out)) {
   // --merge: the parts of this run replace the same parts of the file; the rest of it stays, and
@@ -226,6 +227,7 @@ if (args.merge && existsSync(out)) {
   if (cache) old.cache = cache;
   old.merged = [...(old.merged ?? []), { parts: [...parts], date: new Date(started).toISOString(), commit: report.commit, durationSeconds: report.durationSeconds, machine: info }];
   old.targets = targets(old.results, old.cache, old.settings.ingest.concurrencies.at(-1));
+  old.budgets = cpuBudgets(old.results, old.machine.nproc, old.settings.ingest.concurrencies.at(-1));
   report = old;
 }
 mkdirSync(dirname(out), { recursive: true });

@@ -198,4 +198,13 @@ for (const db of scaleDbs) {
 
 out.push('\n### Targets\n');
 out.push(table(['target', 'database', 'value', 'goal', 'met'], report.targets.map((t) => [t.target, t.database === '-' ? '—' : label(t.database), n(t.value, t.value < 10 ? 2 : 0), t.goal, t.met === null ? '—' : t.met ? 'yes' : '**no**'])));
+if (report.budgets?.length) {
+  out.push('\n### CPU the cores allow at each throughput goal (cpuBudgets in bench/lib/report.mjs)\n');
+  out.push(
+    table(
+      ['goal', 'database', 'rate at the goal /s', 'µs per delivery or event, all processes, every core busy', 'others spent (DB server or load generator, receiver)', 'left for the service', 'the service spent', 'fixed part of it', 'service cores at the goal', 'cores busy in the run'],
+      report.budgets.map((b) => [b.goal, label(b.database), n(b.rate), n(b.budget, 1), n(b.others, 1), n(b.left, 1), n(b.service, 1), `${n(b.reference.us, 1)} (${b.reference.label})`, n(b.serviceCores, 2), n(b.coresBusy, 2)]),
+    ),
+  );
+}
 console.log(out.join('\n'));

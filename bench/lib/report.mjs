@@ -97,6 +97,50 @@ export function targets(runs, cache, topConcurrency) {
   return list;
 }
 
+/**
+ * What the machine's cores leave for the service at each throughput goal of the same run: at the
+ * goal's rate, `cores` seconds of CPU per second spread over the deliveries (or events) give
+ * `budget` µs of CPU to each, for every process together, with every core busy all the time.
+ * Take away what this run's other processes spent on each (the database server or the load
+ * generator, the receiver), and what is left is the most the service could spend; `service` is
+ * what it spent, and `serviceCores` how many cores it would keep busy at the goal's rate;
+ * `coresBusy`, how many the run kept busy at the rate it reached (all processes). A goal whose
+ * `left` is below what any build of the service must spend (`reference`: the call alone, the bare
+ * undici loop's sender; or the same app's empty route) cannot be met on this machine.
+ */
+export function cpuBudgets(runs, cores, topConcurrency) {
+  const list = [];
+  const add = (db, goal, rate, others, service, reached, reference) => {
+    if (!(rate > 0) || others.some((v) => typeof v !== 'number') || typeof service !== 'number') return;
+    const budget = (cores * 1e6) / rate;
+    const spent = others.reduce((a, b) => a + b, 0);
+    const coresBusy = round2(((service + spent) * reached) / 1e6);
+    list.push({ database: db, goal, rate: Math.round(rate), budget: round1(budget), others: round1(spent), left: round1(budget - spent), service, serviceCores: round2((service * rate) / 1e6), coresBusy, reference });
+  };
+  for (const [db, r] of Object.entries(runs)) {
+    const p = r.peers;
+    if (p && !p.skipped) {
+      const d = p.summary.dispatch.cpu;
+      // The database server's CPU is null on SQLite (none runs); the call alone: the loop's sender.
+      const others = [d.server.median ?? 0, d.receiver.median];
+      const call = p.summary['undici-loop'].cpu.sender.median;
+      for (const [key, factor, name] of [['bullmq-axios', 3, 'BullMQ + @nestjs/axios'], ['bullmq-undici', 1.5, 'BullMQ + undici']]) {
+        add(db, `dispatch ${factor} × ${name}`, p.summary[key].rate * factor, others, d.sender.median, p.summary.dispatch.rate, { label: 'the call alone (undici loop sender)', us: call });
+      }
+    }
+    const single = r.ingest ? cell(r, 'single', topConcurrency) : null;
+    const empty = r.ingest ? cell(r, 'empty', topConcurrency) : null;
+    if (single && empty) {
+      const others = [single.cpu_us.server ?? 0, single.cpu_us.generator];
+      add(db, `single ingest 0.6 × empty route, c=${topConcurrency}`, empty['events/s'] * 0.6, others, single.cpu_us.service, single['events/s'], { label: 'the empty route alone (service)', us: empty.cpu_us.service });
+    }
+  }
+  return list;
+}
+
+const round1 = (v) => Math.round(v * 10) / 10;
+const round2 = (v) => Math.round(v * 100) / 100;
+
 export const PEERS = [
   ['dispatch', 'dispatch (this service: durable queue, execution log)'],
   ['bullmq-axios', 'BullMQ + Nest worker, @nestjs/axios'],
@@ -114,7 +158,7 @@ const runsRange = (d, pick) => {
 const withRange = (value, range) => (range && range.min !== null && range.min !== range.max ? `${fmt(value)} [${fmt(range.min)}–${fmt(range.max)}]` : fmt(value));
 const fmt = (value) => (typeof value === 'number' ? value.toLocaleString('en-US', { maximumFractionDigits: 3 }) : value ?? '—');
 
-export function printTables(runs, cache, list) {
+export function printTables(runs, cache, list, budgets = []) {
   for (const [db, r] of Object.entries(runs)) {
     if (r.ingest) {
       console.log(
@@ -264,6 +308,23 @@ export function printTables(runs, cache, list) {
   }
   console.log('\nTargets:');
   console.table(list.map((t) => ({ target: t.target, database: t.database, value: fmt(t.value), goal: t.goal, met: t.met === null ? '—' : t.met ? 'yes' : 'NO' })));
+  if (budgets.length > 0) {
+    console.log('\nCPU per delivery (or event) the cores allow at each throughput goal, all processes together, every core busy (cpuBudgets):');
+    console.table(
+      budgets.map((b) => ({
+        goal: b.goal,
+        database: b.database,
+        'rate at goal /s': fmt(b.rate),
+        'budget µs': fmt(b.budget),
+        'others spent µs': fmt(b.others),
+        'left for service µs': fmt(b.left),
+        'service spent µs': fmt(b.service),
+        'service cores at goal': fmt(b.serviceCores),
+        'cores busy in the run': fmt(b.coresBusy),
+        [`of which fixed µs`]: `${fmt(b.reference.us)} (${b.reference.label})`,
+      })),
+    );
+  }
 }
 
 const mib = (bytes) => (typeof bytes === 'number' ? fmt(Math.round((bytes / 2 ** 20) * 10) / 10) : '—');

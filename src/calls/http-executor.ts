@@ -5,6 +5,8 @@ import { HandlerEntity } from '../handlers/handler.entity.js';
 import { abandonedCall, authFailedCall, CallResult, failedCall, refusedCall } from './call-result.js';
 import { TOKEN_ANSWER_CAP_BYTES, TokenOutcome } from './oauth2-token.js';
 import { policyLookup } from './outbound-lookup.js';
+import { tracingEnabled } from '../telemetry/tracing.js';
+import { CallThread } from './call-thread.js';
 import { authenticates, TargetAuths } from './target-auth.js';
 import { UndiciTransport } from './undici-transport.js';
 import { WebhookRequest, WebhookRequests } from './webhook-request.js';
@@ -19,6 +21,8 @@ import { WebhookRequest, WebhookRequests } from './webhook-request.js';
 export class HttpExecutor implements OnApplicationShutdown {
   private readonly requests: WebhookRequests;
   private readonly transport: UndiciTransport;
+  /** Where plain calls go when DISPATCH_CALL_THREAD is on and tracing off; authenticated ones (mTLS agents, OAuth2 tokens) stay on this thread. */
+  private readonly thread: CallThread | null;
   private readonly auths: TargetAuths;
 
   constructor(config: AppConfig) {
@@ -29,6 +33,12 @@ export class HttpExecutor implements OnApplicationShutdown {
       Math.max(config.dispatch.concurrency, 16),
       config.dispatch.responseBodyCapBytes,
     );
+    const { mode, allow, deny, dnsServers } = config.outbound;
+    // With tracing on, calls stay here: the tracer's undici instrumentation makes each call's
+    // client span and sends its traceparent, and it sees only this thread's requests.
+    this.thread = config.dispatch.callThread && !tracingEnabled()
+      ? new CallThread({ outbound: { mode, allow: [...allow], deny: [...deny], dnsServers: [...dnsServers] }, connections: Math.max(config.dispatch.concurrency, 16), capBytes: config.dispatch.responseBodyCapBytes })
+      : null;
     // Token requests go over the shared pool: the same policy lookup, no redirect, a bound on the answer.
     this.auths = new TargetAuths(policy, this.transport, (request, timeoutMs) =>
       this.transport.send(request, timeoutMs, undefined, performance.now(), undefined, TOKEN_ANSWER_CAP_BYTES),
@@ -36,6 +46,7 @@ export class HttpExecutor implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.thread?.close();
     await this.auths.close();
     await this.transport.close();
   }
@@ -47,7 +58,7 @@ export class HttpExecutor implements OnApplicationShutdown {
     const request = this.requests.build(handler, body, webhookId, Date.now());
     if ('invalid' in request) return Promise.resolve(failedCall(request.invalid, performance.now() - started));
     if ('refused' in request) return Promise.resolve(refusedCall(request.refused.address, request.refused.reason, performance.now() - started));
-    return this.transport.send(request, timeoutMs, stop, started);
+    return this.thread ? this.thread.send(request, timeoutMs, stop, started) : this.transport.send(request, timeoutMs, stop, started);
   }
 
   /**

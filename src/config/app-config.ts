@@ -134,6 +134,8 @@ export class AppConfig {
      * handler sets no cap of its own (src/dispatcher/flow-control.ts).
      */
     readonly handlerMaxConcurrency: number;
+    /** HTTP calls sent from a worker thread of their own (src/calls/call-thread.ts). */
+    readonly callThread: boolean;
     readonly circuit: {
       /** Consecutive failed calls that open a handler's circuit; 0 turns the breaker off. */
       readonly failureThreshold: number;
@@ -374,6 +376,7 @@ export function loadConfig(input: EnvInput): AppConfig {
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? DEFAULTS.shutdownGraceMs,
       // Half the slots: a target that hangs keeps at most half of a worker's calls waiting.
       handlerMaxConcurrency: env.HANDLER_MAX_CONCURRENCY ?? Math.max(1, Math.floor(concurrency / 2)),
+      callThread: env.DISPATCH_CALL_THREAD === undefined || env.DISPATCH_CALL_THREAD === 'true' || env.DISPATCH_CALL_THREAD === '1',
       circuit: {
         failureThreshold: env.CIRCUIT_FAILURE_THRESHOLD ?? DEFAULTS.circuitFailureThreshold,
         cooldownMs: circuitCooldownMs,

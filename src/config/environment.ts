@@ -227,6 +227,11 @@ export class EnvironmentVariables {
   @IsString()
   AUTO_DISABLE_AFTER?: string;
 
+  /** HTTP calls sent from a worker thread of their own (src/calls/call-thread.ts); default true. */
+  @IsOptional()
+  @IsIn(['true', 'false', '1', '0'], { message: 'DISPATCH_CALL_THREAD must be true or false' })
+  DISPATCH_CALL_THREAD?: string;
+
   /** Calls in flight (and claimed, waiting) per handler per worker instance; unset: half of DISPATCH_CONCURRENCY. */
   @IsOptional()
   @Type(() => Number)
@@ -384,6 +389,7 @@ export const ENV_KEYS = Object.freeze([
   'INGEST_RATE_WINDOW_MS',
   'INSTANCE_ROLE',
   'DISPATCH_CONCURRENCY',
+  'DISPATCH_CALL_THREAD',
   'DISPATCH_POLL_INTERVAL_MS',
   'DISPATCH_LEASE_MS',
   'RETRY_SCHEDULE',

@@ -126,6 +126,16 @@ describe('loadConfig accepted values', () => {
     });
   }
 
+  for (const [value, expected] of [[undefined, true], ['true', true], ['1', true], ['false', false], ['0', false]] as const) {
+    it(`DISPATCH_CALL_THREAD=${value ?? '(unset)'} ${expected ? 'sends calls from the call thread' : 'keeps calls on the service thread'}`, () => {
+      assert.equal(loadConfig({ DISPATCH_CALL_THREAD: value }).dispatch.callThread, expected);
+    });
+  }
+
+  it('refuses another DISPATCH_CALL_THREAD value, naming the variable', () => {
+    assert.throws(() => loadConfig({ DISPATCH_CALL_THREAD: 'yes' }), /DISPATCH_CALL_THREAD/);
+  });
+
   it('accepts a custom cron, log level and sync interval', () => {
     const config = loadConfig({ CACHE_REFRESH_CRON: '0 * * * *', LOG_LEVEL: 'debug', CACHE_SYNC_INTERVAL_MS: '500' });
     assert.equal(config.cache.refreshCron, '0 * * * *');
