@@ -125,14 +125,14 @@ export function cpuBudgets(runs, cores, topConcurrency) {
       const others = [d.server.median ?? 0, d.receiver.median];
       const call = p.summary['undici-loop'].cpu.sender.median;
       for (const [key, factor, name] of [['bullmq-axios', 3, 'BullMQ + @nestjs/axios'], ['bullmq-undici', 1.5, 'BullMQ + undici']]) {
-        add(db, `dispatch ${factor} × ${name}`, p.summary[key].rate * factor, others, d.sender.median, p.summary.dispatch.rate, { label: 'the call alone (undici loop sender)', us: call });
+        add(db, `dispatch ${factor} × ${name}`, p.summary[key].rate * factor, others, d.sender.median, p.summary.dispatch.rate, { label: "the call alone: the undici loop's sender", us: call });
       }
     }
     const single = r.ingest ? cell(r, 'single', topConcurrency) : null;
     const empty = r.ingest ? cell(r, 'empty', topConcurrency) : null;
     if (single && empty) {
       const others = [single.cpu_us.server ?? 0, single.cpu_us.generator];
-      add(db, `single ingest 0.6 × empty route, c=${topConcurrency}`, empty['events/s'] * 0.6, others, single.cpu_us.service, single['events/s'], { label: 'the empty route alone (service)', us: empty.cpu_us.service });
+      add(db, `single ingest 0.6 × empty route, c=${topConcurrency}`, empty['events/s'] * 0.6, others, single.cpu_us.service, single['events/s'], { label: "the same app's empty route", us: empty.cpu_us.service });
     }
   }
   return list;

@@ -81,8 +81,16 @@ export async function queryDatabase(db, sql) {
 /**
  * Starts the compiled service on a free port and waits until /health/ready answers 200.
  * BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to node;
- * BENCH_SERVICE_LOG=1 copies the service's output to this process's stderr.
+ * BENCH_SERVICE_LOG=1 copies the service's output to this process's stderr; BENCH_SERVICE_ENV
+ * ("KEY=value KEY2=value2") adds settings to the service's environment, after the part's own
+ * (an A/B of one setting: DISPATCH_CALL_THREAD=false, say).
  */
+/** BENCH_SERVICE_ENV as an object. */
+function extraEnv() {
+  const pairs = (process.env.BENCH_SERVICE_ENV ?? '').split(/\s+/).filter(Boolean);
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
 export async function startService({ databaseUrl, key, env = {}, onSpawn }) {
   const port = await freePort();
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
@@ -99,6 +107,7 @@ export async function startService({ databaseUrl, key, env = {}, onSpawn }) {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       ...env,
+      ...extraEnv(),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

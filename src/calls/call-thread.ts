@@ -19,7 +19,7 @@ interface Pending {
 }
 
 /**
- * Sends webhook calls from a worker thread of their own (DISPATCH_CALL_THREAD, on by default):
+ * Sends webhook calls from a worker thread of their own (DISPATCH_CALL_THREAD; by default with SQLite):
  * the HTTP client's work (the request's bytes, the socket, the answer's parsing) leaves the
  * service's thread, which runs the queue's statements and the dispatcher's bookkeeping. The
  * thread runs the same UndiciTransport with the same outbound policy (call-thread.worker.ts);

@@ -134,7 +134,7 @@ export class AppConfig {
      * handler sets no cap of its own (src/dispatcher/flow-control.ts).
      */
     readonly handlerMaxConcurrency: number;
-    /** HTTP calls sent from a worker thread of their own (src/calls/call-thread.ts). */
+    /** HTTP calls sent from a worker thread of their own (src/calls/call-thread.ts); by default with SQLite only. */
     readonly callThread: boolean;
     readonly circuit: {
       /** Consecutive failed calls that open a handler's circuit; 0 turns the breaker off. */
@@ -376,7 +376,9 @@ export function loadConfig(input: EnvInput): AppConfig {
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? DEFAULTS.shutdownGraceMs,
       // Half the slots: a target that hangs keeps at most half of a worker's calls waiting.
       handlerMaxConcurrency: env.HANDLER_MAX_CONCURRENCY ?? Math.max(1, Math.floor(concurrency / 2)),
-      callThread: env.DISPATCH_CALL_THREAD === undefined || env.DISPATCH_CALL_THREAD === 'true' || env.DISPATCH_CALL_THREAD === '1',
+      // Unset: on with SQLite, whose statements share the service's thread with the calls; off
+      // with MySQL/MariaDB, where it measured slower with the server on the same cores (BENCHMARKS.md).
+      callThread: env.DISPATCH_CALL_THREAD === undefined ? database.type === 'sqlite' : env.DISPATCH_CALL_THREAD === 'true' || env.DISPATCH_CALL_THREAD === '1',
       circuit: {
         failureThreshold: env.CIRCUIT_FAILURE_THRESHOLD ?? DEFAULTS.circuitFailureThreshold,
         cooldownMs: circuitCooldownMs,

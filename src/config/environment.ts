@@ -227,7 +227,7 @@ export class EnvironmentVariables {
   @IsString()
   AUTO_DISABLE_AFTER?: string;
 
-  /** HTTP calls sent from a worker thread of their own (src/calls/call-thread.ts); default true. */
+  /** HTTP calls sent from a worker thread of their own (src/calls/call-thread.ts); unset: on with SQLite, off with MySQL/MariaDB. */
   @IsOptional()
   @IsIn(['true', 'false', '1', '0'], { message: 'DISPATCH_CALL_THREAD must be true or false' })
   DISPATCH_CALL_THREAD?: string;

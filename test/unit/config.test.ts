@@ -126,9 +126,17 @@ describe('loadConfig accepted values', () => {
     });
   }
 
-  for (const [value, expected] of [[undefined, true], ['true', true], ['1', true], ['false', false], ['0', false]] as const) {
-    it(`DISPATCH_CALL_THREAD=${value ?? '(unset)'} ${expected ? 'sends calls from the call thread' : 'keeps calls on the service thread'}`, () => {
-      assert.equal(loadConfig({ DISPATCH_CALL_THREAD: value }).dispatch.callThread, expected);
+  for (const [url, value, expected] of [
+    ['sqlite:./tmp/x.sqlite', undefined, true],
+    ['mariadb://root@127.0.0.1:3306/x', undefined, false],
+    ['mysql://root@127.0.0.1:3306/x', undefined, false],
+    ['sqlite:./tmp/x.sqlite', 'false', false],
+    ['sqlite:./tmp/x.sqlite', '0', false],
+    ['mariadb://root@127.0.0.1:3306/x', 'true', true],
+    ['mariadb://root@127.0.0.1:3306/x', '1', true],
+  ] as const) {
+    it(`DISPATCH_CALL_THREAD=${value ?? '(unset)'} on ${url.split(':')[0]} ${expected ? 'sends calls from the call thread' : 'keeps calls on the service thread'}`, () => {
+      assert.equal(loadConfig({ DATABASE_URL: url, DISPATCH_CALL_THREAD: value }).dispatch.callThread, expected);
     });
   }
 
