@@ -122,7 +122,8 @@ describe('SQLite serves one instance and says so when asked for more', () => {
     first.child.kill('SIGKILL'); // no clean-up: the lock must not outlive the process
     await once(first.child, 'exit');
     const second = await startService('second', cwd, env);
-    assert.equal(await stopService(second), 0);
+    const code = await stopService(second);
+    assert.equal(code, 0, `the second instance ended with ${code ?? second.child.signalCode}:\n${second.output()}`);
   });
 
   it('warns that a split role on SQLite leaves the other half undone', async () => {
