@@ -69,7 +69,8 @@ const quick = args.quick;
 const parts = new Set(args.only.split(',').map((part) => part.trim()));
 const databaseUrl = process.env.DATABASE_URL ?? '';
 const mysqlUrl = /^(mysql|mariadb):\/\//.test(databaseUrl) ? databaseUrl : (process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/');
-const kinds = args.db === 'both' ? ['sqlite', 'mysql'] : args.db ? [args.db] : /^(mysql|mariadb):\/\//.test(databaseUrl) ? ['sqlite', 'mysql'] : ['sqlite'];
+// `--db mariadb` is the same kind as `--db mysql` (the server's version names it in the results).
+const kinds = args.db === 'both' ? ['sqlite', 'mysql'] : args.db ? [args.db === 'mariadb' ? 'mysql' : args.db] : /^(mysql|mariadb):\/\//.test(databaseUrl) ? ['sqlite', 'mysql'] : ['sqlite'];
 
 const settings = {
   quick,
