@@ -33,7 +33,7 @@ import { runCache } from './lib/cache.mjs';
 import { runScale } from './lib/scale.mjs';
 import { runRetention } from './lib/retention.mjs';
 import { redisStatus, runPeers } from './lib/peers.mjs';
-import { mysqlVersion, startReceiver } from './lib/service.mjs';
+import { databaseKinds, mysqlVersion, resultsName, startReceiver } from './lib/service.mjs';
 import { commit, cpuBudgets, machine, printTables, targets } from './lib/report.mjs';
 
 const { values: args } = parseArgs({
@@ -69,8 +69,7 @@ const quick = args.quick;
 const parts = new Set(args.only.split(',').map((part) => part.trim()));
 const databaseUrl = process.env.DATABASE_URL ?? '';
 const mysqlUrl = /^(mysql|mariadb):\/\//.test(databaseUrl) ? databaseUrl : (process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/');
-// `--db mariadb` is the same kind as `--db mysql` (the server's version names it in the results).
-const kinds = args.db === 'both' ? ['sqlite', 'mysql'] : args.db ? [args.db === 'mariadb' ? 'mysql' : args.db] : /^(mysql|mariadb):\/\//.test(databaseUrl) ? ['sqlite', 'mysql'] : ['sqlite'];
+const kinds = databaseKinds(args.db ?? (/^(mysql|mariadb):\/\//.test(databaseUrl) ? 'both' : undefined));
 
 const settings = {
   quick,
@@ -164,7 +163,7 @@ const runs = {};
 const receiver = await startReceiver();
 try {
   for (const kind of kinds) {
-    const name = kind === 'sqlite' ? 'sqlite' : /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+    const name = resultsName(kind, version);
     const run = (runs[name] = {});
     const common = { kind, name, serverUrl: mysqlUrl, log };
     const part = async (label, work) => {

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { runIngest } from './lib/ingest.mjs';
 import { dispatchOnce } from './lib/dispatch.mjs';
 import { bytesPerDelivery } from './lib/bytes.mjs';
-import { mysqlVersion, startReceiver } from './lib/service.mjs';
+import { databaseKinds, mysqlVersion, resultsName, startReceiver } from './lib/service.mjs';
 import { commit, machine } from './lib/report.mjs';
 import { round } from './lib/util.mjs';
 
@@ -40,7 +40,7 @@ const { values: args } = parseArgs({
 const rounds = args.parts.split(',').includes('speed') ? Number(args.rounds) : 0;
 const measureBytes = args.parts.split(',').includes('bytes');
 const mysqlUrl = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/';
-const kinds = args.db === 'both' ? ['sqlite', 'mysql'] : [args.db];
+const kinds = databaseKinds(args.db);
 const version = kinds.includes('mysql') ? await mysqlVersion(mysqlUrl) : null;
 if (kinds.includes('mysql') && !version) {
   console.error(`MySQL/MariaDB at ${new URL(mysqlUrl).host} cannot be reached; run with --db sqlite`);
@@ -72,7 +72,7 @@ try {
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? sides : [...sides].reverse();
     for (const kind of kinds) {
-      const name = kind === 'sqlite' ? 'sqlite' : /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+      const name = resultsName(kind, version);
       for (const side of order) {
         process.env.BENCH_SERVICE_MAIN = side.main;
         const quiet = () => {};
@@ -99,7 +99,7 @@ try {
   // Bytes on disk: one run per build and database (the same events give the same rows: no noise to average out).
   if (measureBytes) {
     for (const kind of kinds) {
-      const name = kind === 'sqlite' ? 'sqlite' : /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+      const name = resultsName(kind, version);
       for (const side of sides) {
         process.env.BENCH_SERVICE_MAIN = side.main;
         log(`bytes ${name} ${side.name}:`);

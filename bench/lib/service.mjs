@@ -44,6 +44,21 @@ export async function createDatabase(kind, serverUrl) {
   };
 }
 
+/**
+ * The database kinds a `--db` value names: `sqlite`, `mysql` (`mariadb` is the same kind: one
+ * driver and one server URL serve both), or `both`; unset, SQLite alone.
+ */
+export function databaseKinds(db) {
+  if (db === 'both') return ['sqlite', 'mysql'];
+  if (db === 'mariadb') return ['mysql'];
+  return db ? [db] : ['sqlite'];
+}
+
+/** The name a kind's figures go under in the results: the server's version tells MariaDB from MySQL. */
+export function resultsName(kind, version) {
+  return kind === 'sqlite' ? 'sqlite' : /mariadb/i.test(version ?? '') ? 'mariadb' : 'mysql';
+}
+
 /** The server's version string, or null when it cannot be reached. */
 export async function mysqlVersion(serverUrl) {
   try {
